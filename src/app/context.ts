@@ -1,0 +1,31 @@
+import { type Clock, FixedClock, systemClock } from '../platform/clock.js';
+import type { Config } from '../platform/config.js';
+import type { AppContext } from '../platform/context.js';
+import { createSecretBox, loadMasterKey } from '../platform/crypto.js';
+import { type Db, openDb } from '../platform/db/index.js';
+import type { Logger } from '../platform/logger.js';
+
+/** The composition root: config → clock, database, secrets; everything else receives the result. */
+export function createContext(
+  config: Config,
+  logger: Logger,
+  overrides: { db?: Db; clock?: Clock } = {},
+): AppContext {
+  let clock = overrides.clock;
+  if (!clock) {
+    if (config.clock) {
+      clock = new FixedClock(config.clock);
+      logger.warn(
+        { clock: config.clock },
+        'BILLFOLD_CLOCK is set: the clock is pinned to this instant (tests and staging only)',
+      );
+    } else {
+      clock = systemClock;
+    }
+  }
+  const master = loadMasterKey({ fromEnv: config.secretKey, dataDir: config.dataDir });
+  if (master.source === 'generated')
+    logger.warn({ file: master.file }, 'generated a new master key for secrets; back this file up');
+  const db = overrides.db ?? openDb(config.database);
+  return { config, db, clock, logger, secrets: createSecretBox(master.key) };
+}

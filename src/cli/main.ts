@@ -1,0 +1,187 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { formatAmount } from '../domain/money.js';
+import {
+  createAccount,
+  createAdminUser,
+  findAccountByEmail,
+  findLedgerMismatches,
+  listLedger,
+  presentAccount,
+  recordPayment,
+  systemActor,
+} from '../modules/accounts/index.js';
+import { CreateAccountInput, CreateUserInput, RecordPaymentInput } from '../modules/accounts/schemas.js';
+import { migrateToLatest } from '../platform/db/index.js';
+import { parseInput } from '../platform/validation.js';
+import { VERSION } from '../version.js';
+import { CliError, reportError, withContext } from './context.js';
+import { serve } from './serve.js';
+
+const cli = new Command('billfold')
+  .description('Billing and provisioning for hosting providers')
+  .version(VERSION, '-V, --version')
+  .showHelpAfterError()
+  .configureHelp({ sortSubcommands: true });
+
+const port = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError('must be a port number (0-65535)');
+  return n;
+};
+
+const cliActor = systemActor('cli');
+const out = (text: string) => process.stdout.write(`${text}\n`);
+
+cli
+  .command('version')
+  .description('print the version')
+  .action(() => {
+    out(VERSION);
+  });
+
+cli
+  .command('migrate')
+  .description('apply pending database migrations')
+  .action(async () => {
+    await withContext({ requireMigrated: false }, async (ctx, config) => {
+      const applied = await migrateToLatest(ctx.db);
+      const where = config.database.kind === 'sqlite' ? config.database.file : 'PostgreSQL';
+      out(
+        applied.length
+          ? `Applied ${applied.length} migration(s) to ${where}: ${applied.join(', ')}`
+          : `${where} is up to date.`,
+      );
+    });
+  });
+
+cli
+  .command('serve')
+  .description('migrate, then serve the API (and later the UI and workers)')
+  .addOption(
+    new Option('-p, --port <port>', 'port to listen on (default: BILLFOLD_PORT or 8080)').argParser(port),
+  )
+  .option('--host <host>', 'address to bind (default: BILLFOLD_HOST or localhost)')
+  .action(async (opts: { port?: number; host?: string }) => serve(opts));
+
+const admin = cli.command('admin').description('staff users');
+admin
+  .command('create')
+  .description('create a staff (admin) user')
+  .requiredOption('--email <email>', 'email address (the login)')
+  .requiredOption('--password <password>', 'password, at least 10 characters')
+  .action(async (opts: { email: string; password: string }) => {
+    await withContext({}, async (ctx) => {
+      const user = await createAdminUser(ctx, cliActor, parseInput(CreateUserInput, opts));
+      out(`Created admin user ${user.email} (id ${user.id}).`);
+    });
+  });
+
+const account = cli.command('account').description('client accounts');
+account
+  .command('create')
+  .description('create a client account (and its login when --password is given)')
+  .requiredOption('--email <email>', 'contact email, also the login')
+  .requiredOption('--name <name>', 'account name')
+  .option('--currency <code>', 'ISO 4217 currency (default: the provider currency)')
+  .option('--credit-limit <amount>', 'how far the balance may go below zero, e.g. 50.00')
+  .option('--password <password>', 'create a client user with this password')
+  .action(
+    async (opts: {
+      email: string;
+      name: string;
+      currency?: string;
+      creditLimit?: string;
+      password?: string;
+    }) => {
+      await withContext({}, async (ctx) => {
+        const input = parseInput(CreateAccountInput, opts);
+        const { account: a, user } = await createAccount(ctx, cliActor, input);
+        out(
+          `Created account ${a.id} ${a.name} <${a.email}> in ${a.currency}${user ? ', with a login' : ''}.`,
+        );
+      });
+    },
+  );
+
+account
+  .command('show')
+  .description('show an account with its balance')
+  .requiredOption('--email <email>', 'the account email')
+  .option('--json', 'print JSON')
+  .action(async (opts: { email: string; json?: boolean }) => {
+    await withContext({}, async (ctx) => {
+      const a = await findAccountByEmail(ctx, opts.email);
+      if (!a) throw new CliError(`No account with email ${opts.email}.`);
+      const view = presentAccount(a);
+      if (opts.json) {
+        out(JSON.stringify(view, null, 2));
+        return;
+      }
+      const recent = await listLedger(ctx, cliActor, view.id, { limit: 5 });
+      out(`Account ${view.id}: ${view.name} <${view.email}>`);
+      out(`  status:       ${view.status}`);
+      out(`  balance:      ${view.balance} ${view.currency}`);
+      out(`  credit limit: ${view.creditLimit} ${view.currency}`);
+      out(`  created:      ${view.createdAt}`);
+      if (recent.length) {
+        out('  recent ledger entries:');
+        for (const e of recent) {
+          out(
+            `    ${e.created_at}  ${e.kind.padEnd(10)} ${formatAmount(e.amount_minor, e.currency).padStart(12)}  ${e.description}`,
+          );
+        }
+      }
+    });
+  });
+
+const payment = cli.command('payment').description('payments');
+payment
+  .command('add')
+  .description('record a payment received for an account')
+  .requiredOption('--email <email>', 'the account email')
+  .requiredOption('--amount <amount>', 'amount in the account currency, e.g. 100.00')
+  .requiredOption('--method <method>', 'payment method, e.g. manual, bank, stripe')
+  .requiredOption('--ref <reference>', 'external reference, unique per method')
+  .option('--note <text>', 'a note for staff')
+  .action(async (opts: { email: string; amount: string; method: string; ref: string; note?: string }) => {
+    await withContext({}, async (ctx) => {
+      const a = await findAccountByEmail(ctx, opts.email);
+      if (!a) throw new CliError(`No account with email ${opts.email}.`);
+      const input = parseInput(RecordPaymentInput, {
+        amount: opts.amount,
+        method: opts.method,
+        reference: opts.ref,
+        ...(opts.note ? { note: opts.note } : {}),
+      });
+      const p = await recordPayment(ctx, cliActor, Number(a.id), input);
+      const after = await findAccountByEmail(ctx, opts.email);
+      out(
+        `Recorded payment ${p.id}: ${formatAmount(p.amount_minor, p.currency)} ${p.currency} (${p.method} ${p.external_ref}); balance ${formatAmount(after!.balance_minor, after!.currency)} ${after!.currency}.`,
+      );
+    });
+  });
+
+const ledger = cli.command('ledger').description('the balance ledger');
+ledger
+  .command('check')
+  .description('verify that every stored balance equals the sum of its entries and respects the credit limit')
+  .action(async () => {
+    await withContext({}, async (ctx) => {
+      const bad = await findLedgerMismatches(ctx);
+      if (bad.length === 0) {
+        out('Ledger OK: every balance equals the sum of its entries.');
+        return;
+      }
+      for (const m of bad)
+        out(
+          `account ${m.accountId}: stored ${m.stored}, entries sum ${m.sumOfEntries}, credit limit ${m.creditLimit}`,
+        );
+      throw new CliError(`${bad.length} account(s) out of balance.`, 3);
+    });
+  });
+
+cli.parseAsync(process.argv).catch((err: unknown) => {
+  process.exitCode = reportError(err);
+});

@@ -1,0 +1,42 @@
+import { createContext } from '../app/context.js';
+import { buildHttpApp } from '../app/http.js';
+import { ensureInitialAdmin } from '../modules/accounts/index.js';
+import { loadConfig } from '../platform/config.js';
+import { migrateToLatest } from '../platform/db/index.js';
+import { createLogger } from '../platform/logger.js';
+
+/** `billfold serve`: migrate, make sure an admin exists, serve HTTP until SIGINT/SIGTERM. */
+export async function serve(opts: { port?: number; host?: string }): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger({ level: config.logLevel, pretty: config.logPretty });
+  const ctx = createContext(config, logger);
+  const applied = await migrateToLatest(ctx.db);
+  if (applied.length > 0) logger.info({ applied }, 'database migrated');
+  const admin = await ensureInitialAdmin(ctx);
+  const app = await buildHttpApp(ctx);
+  const port = opts.port ?? config.port;
+  const host = opts.host ?? config.host;
+  await app.listen({ port, host });
+  const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+  const url = `http://${shown}:${port}`;
+  const where = config.database.kind === 'sqlite' ? config.database.file : 'PostgreSQL (DATABASE_URL)';
+  process.stdout.write(`\nBillfold is running at ${url}  (API docs: ${url}/api/docs; database: ${where})\n`);
+  if (admin) {
+    process.stdout.write(
+      admin.password
+        ? `\nFirst start: created the admin user\n  email:    ${admin.email}\n  password: ${admin.password}\nIt is shown only this once.\n\n`
+        : `\nFirst start: created the admin user ${admin.email} with BILLFOLD_ADMIN_PASSWORD.\n\n`,
+    );
+  }
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    await app.close();
+    await ctx.db.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+}

@@ -1,0 +1,298 @@
+import { timingSafeEqual } from 'node:crypto';
+import { isoNow } from '../../platform/clock.js';
+import type { AppContext } from '../../platform/context.js';
+import { inTransaction, type UserRow } from '../../platform/db/index.js';
+import { AppError, notFound } from '../../platform/errors.js';
+import { newApiToken, randomToken, sha256 } from '../../platform/ids.js';
+import type { Actor } from './actor.js';
+import { dummyPasswordHash, verifyPassword } from './passwords.js';
+
+/**
+ * Brute-force protection, stored in the database so it holds across processes and restarts:
+ * at most 5 failed logins per email and 30 per client IP in a sliding 15-minute window.
+ * A success clears the email's count (failures before it no longer count).
+ */
+export const LOGIN_WINDOW_MS = 15 * 60_000;
+export const MAX_FAILURES_PER_EMAIL = 5;
+export const MAX_FAILURES_PER_IP = 30;
+
+export interface LoginResult {
+  readonly user: UserRow;
+  /** The cookie value; only its hash is stored. */
+  readonly sessionToken: string;
+  readonly csrfToken: string;
+  readonly expiresAt: string;
+}
+
+const invalidCredentials = () =>
+  new AppError('unauthenticated', 'invalid_credentials', 'The email or password is wrong.');
+
+function userToActor(user: Pick<UserRow, 'id' | 'role' | 'account_id'>): Actor {
+  return user.role === 'admin'
+    ? { type: 'user', userId: Number(user.id), role: 'admin', accountId: null }
+    : { type: 'user', userId: Number(user.id), role: 'client', accountId: Number(user.account_id) };
+}
+
+async function checkThrottle(ctx: AppContext, email: string, ip: string): Promise<void> {
+  const now = ctx.clock.now().getTime();
+  const since = new Date(now - LOGIN_WINDOW_MS).toISOString();
+  const db = ctx.db.kysely;
+  const lastSuccess = await db
+    .selectFrom('login_attempts')
+    .select('created_at')
+    .where('email', '=', email)
+    .where('outcome', '=', 'success')
+    .where('created_at', '>=', since)
+    .orderBy('created_at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  const emailSince = lastSuccess && lastSuccess.created_at > since ? lastSuccess.created_at : since;
+  const [byEmail, byIp] = await Promise.all([
+    db
+      .selectFrom('login_attempts')
+      .select(['created_at'])
+      .where('email', '=', email)
+      .where('outcome', '=', 'failure')
+      .where('created_at', '>', emailSince)
+      .orderBy('created_at', 'asc')
+      .execute(),
+    db
+      .selectFrom('login_attempts')
+      .select(['created_at'])
+      .where('ip', '=', ip)
+      .where('outcome', '=', 'failure')
+      .where('created_at', '>', since)
+      .orderBy('created_at', 'asc')
+      .execute(),
+  ]);
+  const blocked = (rows: { created_at: string }[], max: number) => {
+    if (rows.length < max) return null;
+    // Unblocked when the oldest failure that still counts leaves the window.
+    const oldest = rows[rows.length - max]!;
+    return Math.max(1, Math.ceil((Date.parse(oldest.created_at) + LOGIN_WINDOW_MS - now) / 1000));
+  };
+  const retryAfter = blocked(byEmail, MAX_FAILURES_PER_EMAIL) ?? blocked(byIp, MAX_FAILURES_PER_IP);
+  if (retryAfter !== null) {
+    throw new AppError(
+      'rate_limited',
+      'too_many_login_attempts',
+      'Too many failed sign-in attempts. Try again later.',
+      {
+        retryAfterSeconds: retryAfter,
+      },
+    );
+  }
+}
+
+async function recordAttempt(ctx: AppContext, email: string, ip: string, outcome: 'success' | 'failure') {
+  await ctx.db.kysely
+    .insertInto('login_attempts')
+    .values({ email, ip, outcome, created_at: isoNow(ctx.clock) })
+    .execute();
+}
+
+/** Verifies email + password; the answer to a wrong email and a wrong password is the same, in the same time. */
+export async function authenticatePassword(
+  ctx: AppContext,
+  emailRaw: string,
+  password: string,
+  ip: string,
+): Promise<UserRow> {
+  const email = emailRaw.trim().toLowerCase();
+  await checkThrottle(ctx, email, ip);
+  const user = await ctx.db.kysely
+    .selectFrom('users')
+    .selectAll()
+    .where('email', '=', email)
+    .executeTakeFirst();
+  const ok = await verifyPassword(user?.password_hash ?? (await dummyPasswordHash()), password);
+  let usable = ok && user !== undefined && user.status === 'active';
+  if (usable && user?.account_id !== null && user?.account_id !== undefined) {
+    const account = await ctx.db.kysely
+      .selectFrom('accounts')
+      .select('status')
+      .where('id', '=', user.account_id)
+      .executeTakeFirst();
+    usable = account !== undefined && account.status !== 'closed';
+  }
+  if (!usable || !user) {
+    await recordAttempt(ctx, email, ip, 'failure');
+    throw invalidCredentials();
+  }
+  await recordAttempt(ctx, email, ip, 'success');
+  return user;
+}
+
+export async function login(
+  ctx: AppContext,
+  input: { email: string; password: string; ip: string; userAgent?: string | undefined },
+): Promise<LoginResult> {
+  const user = await authenticatePassword(ctx, input.email, input.password, input.ip);
+  const sessionToken = randomToken(32);
+  const csrfToken = randomToken(24);
+  const now = ctx.clock.now();
+  const expiresAt = new Date(now.getTime() + ctx.config.sessionTtlHours * 3_600_000).toISOString();
+  await inTransaction(ctx.db, async (tx) => {
+    await tx
+      .insertInto('sessions')
+      .values({
+        id: sha256(sessionToken),
+        user_id: user.id,
+        csrf_token: csrfToken,
+        ip: input.ip,
+        user_agent: input.userAgent?.slice(0, 500) ?? null,
+        created_at: now.toISOString(),
+        last_seen_at: now.toISOString(),
+        expires_at: expiresAt,
+      })
+      .execute();
+    await tx
+      .updateTable('users')
+      .set({ last_login_at: now.toISOString() })
+      .where('id', '=', user.id)
+      .execute();
+    // Housekeeping: expired sessions of this user go now rather than piling up.
+    await tx
+      .deleteFrom('sessions')
+      .where('user_id', '=', user.id)
+      .where('expires_at', '<=', now.toISOString())
+      .execute();
+  });
+  return { user, sessionToken, csrfToken, expiresAt };
+}
+
+export async function logout(ctx: AppContext, sessionToken: string): Promise<void> {
+  await ctx.db.kysely.deleteFrom('sessions').where('id', '=', sha256(sessionToken)).execute();
+}
+
+export interface ResolvedSession {
+  readonly actor: Actor;
+  readonly csrfToken: string;
+}
+
+/** Cookie → actor, or null when the session is unknown, expired, or its user can no longer sign in. */
+export async function resolveSession(ctx: AppContext, sessionToken: string): Promise<ResolvedSession | null> {
+  const now = isoNow(ctx.clock);
+  const row = await ctx.db.kysely
+    .selectFrom('sessions as s')
+    .innerJoin('users as u', 'u.id', 's.user_id')
+    .leftJoin('accounts as a', 'a.id', 'u.account_id')
+    .select([
+      's.id as sid',
+      's.csrf_token',
+      's.expires_at',
+      's.last_seen_at',
+      'u.id',
+      'u.role',
+      'u.account_id',
+      'u.status',
+      'a.status as account_status',
+    ])
+    .where('s.id', '=', sha256(sessionToken))
+    .executeTakeFirst();
+  if (!row || row.expires_at <= now || row.status !== 'active' || row.account_status === 'closed')
+    return null;
+  // last_seen_at is written at most once a minute: reads stay reads.
+  if (Date.parse(now) - Date.parse(row.last_seen_at) > 60_000) {
+    await ctx.db.kysely
+      .updateTable('sessions')
+      .set({ last_seen_at: now })
+      .where('id', '=', row.sid)
+      .execute();
+  }
+  return { actor: userToActor(row), csrfToken: row.csrf_token };
+}
+
+/** Constant-time comparison of the CSRF header with the session's token. */
+export function csrfMatches(expected: string, given: string | undefined): boolean {
+  if (!given) return false;
+  const a = Buffer.from(expected);
+  const b = Buffer.from(given);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export async function createApiToken(ctx: AppContext, actor: Actor, name: string) {
+  if (actor.type !== 'user') throw new AppError('forbidden', 'forbidden', 'Only users own API tokens.');
+  const token = newApiToken();
+  const row = await ctx.db.kysely
+    .insertInto('api_tokens')
+    .values({
+      user_id: actor.userId,
+      name,
+      token_hash: sha256(token),
+      token_hint: `${token.slice(0, 7)}…`,
+      created_at: isoNow(ctx.clock),
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return { token, row };
+}
+
+export async function listApiTokens(ctx: AppContext, actor: Actor) {
+  if (actor.type !== 'user') return [];
+  return ctx.db.kysely
+    .selectFrom('api_tokens')
+    .selectAll()
+    .where('user_id', '=', actor.userId)
+    .orderBy('id', 'desc')
+    .execute();
+}
+
+/** Revokes one of the caller's own tokens; another user's token id is reported as missing. */
+export async function revokeApiToken(ctx: AppContext, actor: Actor, tokenId: number) {
+  if (actor.type !== 'user') throw notFound('api_token');
+  const row = await ctx.db.kysely
+    .selectFrom('api_tokens')
+    .selectAll()
+    .where('id', '=', tokenId)
+    .where('user_id', '=', actor.userId)
+    .executeTakeFirst();
+  if (!row) throw notFound('api_token');
+  if (row.revoked_at) return row;
+  return ctx.db.kysely
+    .updateTable('api_tokens')
+    .set({ revoked_at: isoNow(ctx.clock) })
+    .where('id', '=', tokenId)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function resolveApiToken(ctx: AppContext, token: string): Promise<Actor | null> {
+  const row = await ctx.db.kysely
+    .selectFrom('api_tokens as t')
+    .innerJoin('users as u', 'u.id', 't.user_id')
+    .leftJoin('accounts as a', 'a.id', 'u.account_id')
+    .select([
+      't.id as tid',
+      't.revoked_at',
+      't.last_used_at',
+      'u.id',
+      'u.role',
+      'u.account_id',
+      'u.status',
+      'a.status as account_status',
+    ])
+    .where('t.token_hash', '=', sha256(token))
+    .executeTakeFirst();
+  if (!row || row.revoked_at !== null || row.status !== 'active' || row.account_status === 'closed')
+    return null;
+  const now = isoNow(ctx.clock);
+  if (!row.last_used_at || Date.parse(now) - Date.parse(row.last_used_at) > 60_000) {
+    await ctx.db.kysely
+      .updateTable('api_tokens')
+      .set({ last_used_at: now })
+      .where('id', '=', row.tid)
+      .execute();
+  }
+  return userToActor(row);
+}
+
+export async function getUser(ctx: AppContext, userId: number): Promise<UserRow> {
+  const user = await ctx.db.kysely
+    .selectFrom('users')
+    .selectAll()
+    .where('id', '=', userId)
+    .executeTakeFirst();
+  if (!user) throw notFound('user');
+  return user;
+}

@@ -1,0 +1,356 @@
+import { MoneyError, parseAmount } from '../../domain/money.js';
+import { isoNow } from '../../platform/clock.js';
+import type { AppContext } from '../../platform/context.js';
+import {
+  type AccountRow,
+  inTransaction,
+  isUniqueViolation,
+  type PaymentRow,
+  type UserRow,
+} from '../../platform/db/index.js';
+import { AppError, conflict, invalid, notFound } from '../../platform/errors.js';
+import { type Actor, actorUserId, assertAccountVisible, requireStaff } from './actor.js';
+import { postEntry } from './ledger.js';
+import { hashPassword } from './passwords.js';
+import type {
+  AdjustmentInput,
+  CreateAccountInput,
+  CreateUserInput,
+  RecordPaymentInput,
+  UpdateAccountInput,
+  UpdateProviderInput,
+} from './schemas.js';
+
+/** A single amount may not exceed 10^13 minor units: far above any real payment, far below int8. */
+const MAX_AMOUNT_MINOR = 10n ** 13n;
+
+/** Parses a decimal string in `currency`, mapping money errors to 400s with stable codes. */
+export function amountIn(
+  text: string,
+  currency: string,
+  field: string,
+  opts: { allowNegative?: boolean; allowZero?: boolean } = {},
+): bigint {
+  let minor: bigint;
+  try {
+    minor = parseAmount(text, currency, { allowNegative: opts.allowNegative ?? false });
+  } catch (err) {
+    if (err instanceof MoneyError)
+      throw invalid(err.code, `${field}: ${err.message}`, { field, value: text, currency });
+    throw err;
+  }
+  if (minor === 0n && !opts.allowZero)
+    throw invalid('invalid_amount', `${field} must not be zero.`, { field, value: text });
+  if (minor > MAX_AMOUNT_MINOR || minor < -MAX_AMOUNT_MINOR) {
+    throw invalid('amount_too_large', `${field} is larger than any single amount Billfold accepts.`, {
+      field,
+      value: text,
+    });
+  }
+  return minor;
+}
+
+async function loadAccount(ctx: AppContext, id: number): Promise<AccountRow> {
+  const row = await ctx.db.kysely.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
+  if (!row) throw notFound('account');
+  return row;
+}
+
+export async function getProviderCurrency(ctx: AppContext): Promise<string> {
+  const p = await ctx.db.kysely
+    .selectFrom('provider')
+    .select('currency')
+    .where('id', '=', 1)
+    .executeTakeFirstOrThrow();
+  return p.currency;
+}
+
+/** Creates a client account, and its first user when a password is given, in one transaction. */
+export async function createAccount(
+  ctx: AppContext,
+  actor: Actor,
+  input: CreateAccountInput,
+): Promise<{ account: AccountRow; user: UserRow | null }> {
+  requireStaff(actor);
+  const currency = input.currency ?? (await getProviderCurrency(ctx));
+  const creditLimit = input.creditLimit
+    ? amountIn(input.creditLimit, currency, 'creditLimit', { allowZero: true })
+    : 0n;
+  const passwordHash = input.password ? await hashPassword(input.password) : null;
+  const now = isoNow(ctx.clock);
+  try {
+    return await inTransaction(ctx.db, async (tx) => {
+      const account = await tx
+        .insertInto('accounts')
+        .values({
+          name: input.name,
+          email: input.email,
+          currency,
+          credit_limit_minor: creditLimit,
+          balance_minor: 0n,
+          status: 'active',
+          created_at: now,
+          updated_at: now,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      const user = passwordHash
+        ? await tx
+            .insertInto('users')
+            .values({
+              email: input.email,
+              password_hash: passwordHash,
+              role: 'client',
+              account_id: account.id,
+              status: 'active',
+              created_at: now,
+              updated_at: now,
+            })
+            .returningAll()
+            .executeTakeFirstOrThrow()
+        : null;
+      return { account, user };
+    });
+  } catch (err) {
+    if (isUniqueViolation(err))
+      throw conflict('email_taken', 'An account or user with this email already exists.', {
+        email: input.email,
+      });
+    throw err;
+  }
+}
+
+export async function updateAccount(
+  ctx: AppContext,
+  actor: Actor,
+  id: number,
+  input: UpdateAccountInput,
+): Promise<AccountRow> {
+  requireStaff(actor);
+  const current = await loadAccount(ctx, id);
+  const creditLimit =
+    input.creditLimit !== undefined
+      ? amountIn(input.creditLimit, current.currency, 'creditLimit', { allowZero: true })
+      : undefined;
+  return inTransaction(ctx.db, async (tx) => {
+    if (creditLimit !== undefined) {
+      // Lowering the limit below what is already used would break the ledger floor.
+      const locked = await tx
+        .selectFrom('accounts')
+        .select('balance_minor')
+        .where('id', '=', id)
+        .executeTakeFirstOrThrow();
+      if (locked.balance_minor < -creditLimit) {
+        throw conflict('credit_limit_below_debt', 'The account already owes more than this credit limit.', {
+          balance: locked.balance_minor.toString(),
+        });
+      }
+    }
+    return tx
+      .updateTable('accounts')
+      .set({
+        ...(input.name !== undefined ? { name: input.name } : {}),
+        ...(input.status !== undefined ? { status: input.status } : {}),
+        ...(creditLimit !== undefined ? { credit_limit_minor: creditLimit } : {}),
+        updated_at: isoNow(ctx.clock),
+      })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  });
+}
+
+async function insertUser(
+  ctx: AppContext,
+  role: 'admin' | 'client',
+  accountId: number | null,
+  input: CreateUserInput,
+): Promise<UserRow> {
+  const passwordHash = await hashPassword(input.password);
+  const now = isoNow(ctx.clock);
+  try {
+    return await ctx.db.kysely
+      .insertInto('users')
+      .values({
+        email: input.email,
+        password_hash: passwordHash,
+        role,
+        account_id: accountId,
+        status: 'active',
+        created_at: now,
+        updated_at: now,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  } catch (err) {
+    if (isUniqueViolation(err))
+      throw conflict('email_taken', 'A user with this email already exists.', { email: input.email });
+    throw err;
+  }
+}
+
+export async function createAdminUser(
+  ctx: AppContext,
+  actor: Actor,
+  input: CreateUserInput,
+): Promise<UserRow> {
+  requireStaff(actor);
+  return insertUser(ctx, 'admin', null, input);
+}
+
+export async function createClientUser(
+  ctx: AppContext,
+  actor: Actor,
+  accountId: number,
+  input: CreateUserInput,
+): Promise<UserRow> {
+  requireStaff(actor);
+  await loadAccount(ctx, accountId);
+  return insertUser(ctx, 'client', accountId, input);
+}
+
+export async function setUserStatus(
+  ctx: AppContext,
+  actor: Actor,
+  userId: number,
+  status: 'active' | 'disabled',
+): Promise<UserRow> {
+  requireStaff(actor);
+  if (actor.type === 'user' && actor.userId === userId && status === 'disabled') {
+    throw conflict('cannot_disable_self', 'You cannot disable your own user.');
+  }
+  return inTransaction(ctx.db, async (tx) => {
+    const user = await tx
+      .updateTable('users')
+      .set({ status, updated_at: isoNow(ctx.clock) })
+      .where('id', '=', userId)
+      .returningAll()
+      .executeTakeFirst();
+    if (!user) throw notFound('user');
+    // A disabled user is signed out everywhere at once.
+    if (status === 'disabled') {
+      await tx.deleteFrom('sessions').where('user_id', '=', userId).execute();
+      await tx
+        .updateTable('api_tokens')
+        .set({ revoked_at: isoNow(ctx.clock) })
+        .where('user_id', '=', userId)
+        .where('revoked_at', 'is', null)
+        .execute();
+    }
+    return user;
+  });
+}
+
+export async function updateProvider(ctx: AppContext, actor: Actor, input: UpdateProviderInput) {
+  requireStaff(actor);
+  return ctx.db.kysely
+    .updateTable('provider')
+    .set({
+      ...(input.name !== undefined ? { name: input.name } : {}),
+      ...(input.currency !== undefined ? { currency: input.currency } : {}),
+      updated_at: isoNow(ctx.clock),
+    })
+    .where('id', '=', 1)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/**
+ * Staff record money received. The external reference is unique per method, so a bank
+ * statement imported twice, or a double click, credits once: the second attempt gets
+ * 409 `payment_exists` naming the payment already recorded.
+ */
+export async function recordPayment(
+  ctx: AppContext,
+  actor: Actor,
+  accountId: number,
+  input: RecordPaymentInput,
+): Promise<PaymentRow> {
+  requireStaff(actor);
+  const account = await loadAccount(ctx, accountId);
+  const amount = amountIn(input.amount, account.currency, 'amount');
+  const now = isoNow(ctx.clock);
+  const existing = async () =>
+    ctx.db.kysely
+      .selectFrom('payments')
+      .select(['id', 'account_id'])
+      .where('method', '=', input.method)
+      .where('external_ref', '=', input.reference)
+      .executeTakeFirst();
+  const duplicate = (p: { id: bigint | number; account_id: bigint | number }) =>
+    conflict(
+      'payment_exists',
+      `A ${input.method} payment with reference ${input.reference} is already recorded.`,
+      {
+        paymentId: Number(p.id),
+        accountId: Number(p.account_id),
+      },
+    );
+  const before = await existing();
+  if (before) throw duplicate(before);
+  try {
+    return await inTransaction(ctx.db, async (tx) => {
+      const { entry } = await postEntry(tx, {
+        accountId,
+        kind: 'payment',
+        amountMinor: amount,
+        description: `Payment (${input.method}) ${input.reference}`,
+        idempotencyKey: `payment:${input.method}:${input.reference}`,
+        createdByUserId: actorUserId(actor),
+        now,
+      });
+      const payment = await tx
+        .insertInto('payments')
+        .values({
+          account_id: accountId,
+          amount_minor: amount,
+          currency: account.currency,
+          method: input.method,
+          external_ref: input.reference,
+          note: input.note ?? null,
+          ledger_entry_id: entry.id,
+          recorded_by_user_id: actorUserId(actor),
+          created_at: now,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await tx
+        .updateTable('ledger_entries')
+        .set({ ref_type: 'payment', ref_id: payment.id })
+        .where('id', '=', entry.id)
+        .execute();
+      return payment;
+    });
+  } catch (err) {
+    // A concurrent twin won the race: its unique key refused ours, and our transaction rolled back.
+    if (isUniqueViolation(err) || (err instanceof AppError && err.code === 'idempotency_key_reused')) {
+      const twin = await existing();
+      if (twin) throw duplicate(twin);
+    }
+    throw err;
+  }
+}
+
+/** A signed correction by staff, with a reason that shows on the client's statement. */
+export async function postAdjustment(
+  ctx: AppContext,
+  actor: Actor,
+  accountId: number,
+  input: AdjustmentInput,
+) {
+  requireStaff(actor);
+  assertAccountVisible(actor, accountId);
+  const account = await loadAccount(ctx, accountId);
+  const amount = amountIn(input.amount, account.currency, 'amount', { allowNegative: true });
+  return inTransaction(ctx.db, (tx) =>
+    postEntry(tx, {
+      accountId,
+      kind: 'adjustment',
+      amountMinor: amount,
+      description: input.description,
+      idempotencyKey: input.idempotencyKey ? `adjustment:${input.idempotencyKey}` : null,
+      createdByUserId: actorUserId(actor),
+      now: isoNow(ctx.clock),
+    }),
+  );
+}

@@ -1,0 +1,78 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AppContext } from '../../platform/context.js';
+import { AppError, unauthenticated } from '../../platform/errors.js';
+import { API_TOKEN_PREFIX } from '../../platform/ids.js';
+import type { Actor } from './actor.js';
+import { csrfMatches, resolveApiToken, resolveSession } from './auth.js';
+
+export const SESSION_COOKIE = 'bf_session';
+export const CSRF_HEADER = 'x-csrf-token';
+
+/** Who may call a route. Routes say it in `config.auth`; the default is a signed-in user. */
+export type RouteAuth = 'public' | 'user' | 'admin';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    auth?: RouteAuth;
+  }
+  interface FastifyRequest {
+    actor: Actor | null;
+    authVia: 'cookie' | 'bearer' | null;
+    csrfToken: string | null;
+  }
+}
+
+const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** Reads the actor from a Bearer token or the session cookie, then enforces the route's `auth`. */
+export function registerAuth(app: FastifyInstance, ctx: AppContext): void {
+  app.decorateRequest('actor', null);
+  app.decorateRequest('authVia', null);
+  app.decorateRequest('csrfToken', null);
+
+  app.addHook('preValidation', async (request: FastifyRequest, _reply: FastifyReply) => {
+    const need: RouteAuth = request.routeOptions.config.auth ?? 'user';
+    const header = request.headers.authorization;
+    if (header !== undefined) {
+      const match = /^Bearer\s+(\S+)$/i.exec(header);
+      if (!match?.[1]?.startsWith(API_TOKEN_PREFIX))
+        throw unauthenticated('invalid_token', 'The API token is not valid.');
+      const actor = await resolveApiToken(ctx, match[1]);
+      if (!actor) throw unauthenticated('invalid_token', 'The API token is not valid or was revoked.');
+      request.actor = actor;
+      request.authVia = 'bearer';
+    } else {
+      const cookie = request.cookies[SESSION_COOKIE];
+      if (cookie) {
+        const session = await resolveSession(ctx, cookie);
+        if (session) {
+          request.actor = session.actor;
+          request.authVia = 'cookie';
+          request.csrfToken = session.csrfToken;
+        }
+      }
+    }
+    if (need === 'public') return;
+    if (!request.actor) throw unauthenticated();
+    // A cookie is sent by the browser on its own; a state change must also prove it came
+    // from our page by echoing the session's CSRF token in a header.
+    if (request.authVia === 'cookie' && UNSAFE.has(request.method)) {
+      const given = request.headers[CSRF_HEADER];
+      if (!csrfMatches(request.csrfToken ?? '', typeof given === 'string' ? given : undefined)) {
+        throw new AppError(
+          'forbidden',
+          'csrf_token_invalid',
+          `Send the session's CSRF token in the ${CSRF_HEADER} header.`,
+        );
+      }
+    }
+    if (need === 'admin' && !(request.actor.type === 'user' && request.actor.role === 'admin')) {
+      throw new AppError('forbidden', 'forbidden', 'Only staff may do this.');
+    }
+  });
+}
+
+export function requireActor(request: FastifyRequest): Actor {
+  if (!request.actor) throw unauthenticated();
+  return request.actor;
+}

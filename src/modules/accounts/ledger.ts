@@ -1,0 +1,110 @@
+import { formatAmount } from '../../domain/money.js';
+import type { LedgerEntryRow, LedgerKind, Tx } from '../../platform/db/index.js';
+import { AppError, conflict, invalid, notFound } from '../../platform/errors.js';
+
+export interface PostEntryInput {
+  readonly accountId: number;
+  readonly kind: LedgerKind;
+  /** Signed minor units: credits positive, debits negative. */
+  readonly amountMinor: bigint;
+  readonly description: string;
+  /** Same key again → the entry already written is returned, nothing is posted twice. */
+  readonly idempotencyKey?: string | null;
+  readonly refType?: string | null;
+  readonly refId?: number | null;
+  readonly createdByUserId?: number | null;
+  readonly now: string;
+}
+
+export interface PostedEntry {
+  readonly entry: LedgerEntryRow;
+  /** True when the idempotency key had been used already and nothing new was written. */
+  readonly replayed: boolean;
+}
+
+const SIGN_RULE: Record<LedgerKind, (a: bigint) => boolean> = {
+  payment: (a) => a > 0n,
+  refund: (a) => a > 0n,
+  charge: (a) => a < 0n,
+  adjustment: (a) => a !== 0n,
+};
+
+/**
+ * The one way money moves. Inside the caller's transaction: lock the account row, check the
+ * credit floor, append the entry and move the stored balance by the same amount, so the
+ * stored balance always equals the sum of entries. On PostgreSQL the row lock (FOR UPDATE)
+ * serialises concurrent charges on one account; on SQLite the write transaction does.
+ */
+export async function postEntry(tx: Tx, input: PostEntryInput): Promise<PostedEntry> {
+  if (!SIGN_RULE[input.kind](input.amountMinor)) {
+    throw invalid('invalid_amount', `A ${input.kind} entry cannot have amount ${input.amountMinor}.`, {
+      kind: input.kind,
+    });
+  }
+  const account = await tx
+    .selectFrom('accounts')
+    .select(['id', 'balance_minor', 'credit_limit_minor', 'currency'])
+    .where('id', '=', input.accountId)
+    .$if(isPostgresTx(tx), (q) => q.forUpdate())
+    .executeTakeFirst();
+  if (!account) throw notFound('account');
+
+  if (input.idempotencyKey) {
+    const existing = await tx
+      .selectFrom('ledger_entries')
+      .selectAll()
+      .where('idempotency_key', '=', input.idempotencyKey)
+      .executeTakeFirst();
+    if (existing) {
+      const same =
+        Number(existing.account_id) === input.accountId &&
+        existing.kind === input.kind &&
+        existing.amount_minor === input.amountMinor;
+      if (!same) {
+        throw conflict('idempotency_key_reused', 'This idempotency key was used for a different entry.', {
+          idempotencyKey: input.idempotencyKey,
+        });
+      }
+      return { entry: existing, replayed: true };
+    }
+  }
+
+  const balanceAfter = account.balance_minor + input.amountMinor;
+  if (input.amountMinor < 0n && balanceAfter < -account.credit_limit_minor) {
+    const available = account.balance_minor + account.credit_limit_minor;
+    throw new AppError('conflict', 'insufficient_balance', 'The balance is not enough for this charge.', {
+      required: formatAmount(-input.amountMinor, account.currency),
+      available: formatAmount(available < 0n ? 0n : available, account.currency),
+      currency: account.currency,
+    });
+  }
+
+  const entry = await tx
+    .insertInto('ledger_entries')
+    .values({
+      account_id: input.accountId,
+      kind: input.kind,
+      amount_minor: input.amountMinor,
+      currency: account.currency,
+      balance_after_minor: balanceAfter,
+      idempotency_key: input.idempotencyKey ?? null,
+      description: input.description,
+      ref_type: input.refType ?? null,
+      ref_id: input.refId ?? null,
+      created_by_user_id: input.createdByUserId ?? null,
+      created_at: input.now,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  await tx
+    .updateTable('accounts')
+    .set({ balance_minor: balanceAfter, updated_at: input.now })
+    .where('id', '=', input.accountId)
+    .execute();
+  return { entry, replayed: false };
+}
+
+/** Kysely's transaction keeps the dialect's adapter; FOR UPDATE exists only on PostgreSQL. */
+function isPostgresTx(tx: Tx): boolean {
+  return tx.getExecutor().adapter.constructor.name === 'PostgresAdapter';
+}

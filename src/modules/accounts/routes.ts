@@ -1,0 +1,499 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { AppContext } from '../../platform/context.js';
+import { errorResponses } from '../../platform/http/errors.js';
+import { toId } from '../../platform/ids.js';
+import { createApiToken, getUser, listApiTokens, login, logout, revokeApiToken } from './auth.js';
+import {
+  createAccount,
+  createAdminUser,
+  createClientUser,
+  postAdjustment,
+  recordPayment,
+  setUserStatus,
+  updateAccount,
+  updateProvider,
+} from './commands.js';
+import { CSRF_HEADER, requireActor, SESSION_COOKIE } from './http-auth.js';
+import {
+  presentAccount,
+  presentBalance,
+  presentLedgerEntry,
+  presentPayment,
+  presentUser,
+} from './presenters.js';
+import {
+  getAccount,
+  getPayment,
+  getProvider,
+  listAccounts,
+  listAccountUsers,
+  listLedger,
+  listPayments,
+  listUsers,
+} from './queries.js';
+import {
+  AccountListQuery,
+  AccountView,
+  AdjustmentInput,
+  BalanceView,
+  CreateAccountInput,
+  CreateTokenInput,
+  CreateUserInput,
+  IdParam,
+  LedgerEntryView,
+  LoginInput,
+  PageQuery,
+  PaymentView,
+  ProviderView,
+  RecordPaymentInput,
+  TokenView,
+  UpdateAccountInput,
+  UpdateProviderInput,
+  UserView,
+} from './schemas.js';
+
+const page = <T extends z.ZodType>(item: T) =>
+  z.object({ items: z.array(item), nextBefore: z.number().nullable() });
+const nextBefore = (rows: { id: bigint | number }[], limit: number) =>
+  rows.length === limit ? toId(rows[rows.length - 1]!.id) : null;
+
+const MeView = z.object({
+  user: UserView,
+  account: AccountView.nullable(),
+  csrfToken: z
+    .string()
+    .nullable()
+    .meta({
+      description: `Echo in the ${CSRF_HEADER} header on state-changing requests made with the session cookie`,
+    }),
+});
+
+const presentToken = (t: {
+  id: bigint | number;
+  name: string;
+  token_hint: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}) => ({
+  id: toId(t.id),
+  name: t.name,
+  hint: t.token_hint,
+  createdAt: t.created_at,
+  lastUsedAt: t.last_used_at,
+  revokedAt: t.revoked_at,
+});
+
+export function registerAccountRoutes(root: FastifyInstance, ctx: AppContext): void {
+  const app = root.withTypeProvider<ZodTypeProvider>();
+
+  // ---------- authentication ----------
+  app.post(
+    '/api/v1/auth/login',
+    {
+      config: { auth: 'public' },
+      schema: {
+        tags: ['auth'],
+        summary: 'Sign in with email and password; sets the session cookie',
+        body: LoginInput,
+        response: { 200: MeView, ...errorResponses(400, 401, 429) },
+      },
+    },
+    async (request, reply) => {
+      const result = await login(ctx, {
+        email: request.body.email,
+        password: request.body.password,
+        ip: request.ip,
+        userAgent: request.headers['user-agent'],
+      });
+      reply.setCookie(SESSION_COOKIE, result.sessionToken, {
+        httpOnly: true,
+        sameSite: 'lax',
+        secure: ctx.config.cookieSecure,
+        path: '/',
+        expires: new Date(result.expiresAt),
+      });
+      const account =
+        result.user.account_id === null
+          ? null
+          : await ctx.db.kysely
+              .selectFrom('accounts')
+              .selectAll()
+              .where('id', '=', result.user.account_id)
+              .executeTakeFirstOrThrow();
+      return {
+        user: presentUser(result.user),
+        account: account ? presentAccount(account) : null,
+        csrfToken: result.csrfToken,
+      };
+    },
+  );
+
+  app.post(
+    '/api/v1/auth/logout',
+    {
+      config: { auth: 'public' },
+      schema: { tags: ['auth'], summary: 'End the browser session', response: { 204: z.null() } },
+    },
+    async (request, reply) => {
+      const cookie = request.cookies[SESSION_COOKIE];
+      if (cookie) await logout(ctx, cookie);
+      reply.clearCookie(SESSION_COOKIE, { path: '/' });
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.get(
+    '/api/v1/me',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'The signed-in user and their account',
+        response: { 200: MeView, ...errorResponses(401) },
+      },
+    },
+    async (request) => {
+      const actor = requireActor(request);
+      const user = await getUser(ctx, actor.type === 'user' ? actor.userId : 0);
+      const account = user.account_id === null ? null : await getAccount(ctx, actor, toId(user.account_id));
+      return {
+        user: presentUser(user),
+        account: account ? presentAccount(account) : null,
+        csrfToken: request.csrfToken,
+      };
+    },
+  );
+
+  app.get(
+    '/api/v1/me/tokens',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'My API tokens',
+        response: { 200: z.object({ items: z.array(TokenView) }), ...errorResponses(401) },
+      },
+    },
+    async (request) => ({ items: (await listApiTokens(ctx, requireActor(request))).map(presentToken) }),
+  );
+
+  app.post(
+    '/api/v1/me/tokens',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Create an API token (shown once; send as "Authorization: Bearer <token>")',
+        body: CreateTokenInput,
+        response: { 201: TokenView.extend({ token: z.string() }), ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (request, reply) => {
+      const { token, row } = await createApiToken(ctx, requireActor(request), request.body.name);
+      return reply.status(201).send({ ...presentToken(row), token });
+    },
+  );
+
+  app.delete(
+    '/api/v1/me/tokens/:id',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Revoke one of my API tokens',
+        params: IdParam,
+        response: { 200: TokenView, ...errorResponses(401, 404) },
+      },
+    },
+    async (request) => presentToken(await revokeApiToken(ctx, requireActor(request), request.params.id)),
+  );
+
+  // ---------- provider ----------
+  app.get(
+    '/api/v1/provider',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['provider'],
+        summary: 'The hosting provider',
+        response: { 200: ProviderView, ...errorResponses(401, 403) },
+      },
+    },
+    async () => {
+      const p = await getProvider(ctx);
+      return { name: p.name, currency: p.currency, updatedAt: p.updated_at };
+    },
+  );
+
+  app.patch(
+    '/api/v1/provider',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['provider'],
+        summary: 'Rename the provider or change its currency',
+        body: UpdateProviderInput,
+        response: { 200: ProviderView, ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (request) => {
+      const p = await updateProvider(ctx, requireActor(request), request.body);
+      return { name: p.name, currency: p.currency, updatedAt: p.updated_at };
+    },
+  );
+
+  // ---------- accounts ----------
+  app.get(
+    '/api/v1/accounts',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['accounts'],
+        summary: 'Client accounts, newest first',
+        querystring: AccountListQuery,
+        response: { 200: page(AccountView), ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (request) => {
+      const rows = await listAccounts(ctx, requireActor(request), request.query);
+      return { items: rows.map(presentAccount), nextBefore: nextBefore(rows, request.query.limit) };
+    },
+  );
+
+  app.post(
+    '/api/v1/accounts',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['accounts'],
+        summary: 'Create a client account (and its first user when a password is given)',
+        body: CreateAccountInput,
+        response: {
+          201: z.object({ account: AccountView, user: UserView.nullable() }),
+          ...errorResponses(400, 401, 403, 409),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { account, user } = await createAccount(ctx, requireActor(request), request.body);
+      return reply
+        .status(201)
+        .send({ account: presentAccount(account), user: user ? presentUser(user) : null });
+    },
+  );
+
+  app.get(
+    '/api/v1/accounts/:id',
+    {
+      schema: {
+        tags: ['accounts'],
+        summary: 'One account (clients: their own)',
+        params: IdParam,
+        response: { 200: AccountView, ...errorResponses(401, 404) },
+      },
+    },
+    async (request) => presentAccount(await getAccount(ctx, requireActor(request), request.params.id)),
+  );
+
+  app.patch(
+    '/api/v1/accounts/:id',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['accounts'],
+        summary: 'Rename, block or close an account, or change its credit limit',
+        params: IdParam,
+        body: UpdateAccountInput,
+        response: { 200: AccountView, ...errorResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request) =>
+      presentAccount(await updateAccount(ctx, requireActor(request), request.params.id, request.body)),
+  );
+
+  app.get(
+    '/api/v1/accounts/:id/balance',
+    {
+      schema: {
+        tags: ['ledger'],
+        summary: 'Balance, credit limit and what is available to spend',
+        params: IdParam,
+        response: { 200: BalanceView, ...errorResponses(401, 404) },
+      },
+    },
+    async (request) => presentBalance(await getAccount(ctx, requireActor(request), request.params.id)),
+  );
+
+  app.get(
+    '/api/v1/accounts/:id/ledger',
+    {
+      schema: {
+        tags: ['ledger'],
+        summary: 'Ledger entries, newest first',
+        params: IdParam,
+        querystring: PageQuery,
+        response: { 200: page(LedgerEntryView), ...errorResponses(400, 401, 404) },
+      },
+    },
+    async (request) => {
+      const rows = await listLedger(ctx, requireActor(request), request.params.id, request.query);
+      return { items: rows.map(presentLedgerEntry), nextBefore: nextBefore(rows, request.query.limit) };
+    },
+  );
+
+  app.post(
+    '/api/v1/accounts/:id/adjustments',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['ledger'],
+        summary: 'Post a signed correction to the balance',
+        params: IdParam,
+        body: AdjustmentInput,
+        response: { 201: LedgerEntryView, 200: LedgerEntryView, ...errorResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const { entry, replayed } = await postAdjustment(
+        ctx,
+        requireActor(request),
+        request.params.id,
+        request.body,
+      );
+      return reply.status(replayed ? 200 : 201).send(presentLedgerEntry(entry));
+    },
+  );
+
+  app.get(
+    '/api/v1/accounts/:id/payments',
+    {
+      schema: {
+        tags: ['payments'],
+        summary: 'Payments of an account, newest first',
+        params: IdParam,
+        querystring: PageQuery,
+        response: { 200: page(PaymentView), ...errorResponses(400, 401, 404) },
+      },
+    },
+    async (request) => {
+      const rows = await listPayments(ctx, requireActor(request), request.params.id, request.query);
+      return { items: rows.map(presentPayment), nextBefore: nextBefore(rows, request.query.limit) };
+    },
+  );
+
+  app.post(
+    '/api/v1/accounts/:id/payments',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['payments'],
+        summary: 'Record money received; the reference is unique per method',
+        params: IdParam,
+        body: RecordPaymentInput,
+        response: { 201: PaymentView, ...errorResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request, reply) =>
+      reply
+        .status(201)
+        .send(
+          presentPayment(await recordPayment(ctx, requireActor(request), request.params.id, request.body)),
+        ),
+  );
+
+  app.get(
+    '/api/v1/payments/:id',
+    {
+      schema: {
+        tags: ['payments'],
+        summary: 'One payment (clients: their own)',
+        params: IdParam,
+        response: { 200: PaymentView, ...errorResponses(401, 404) },
+      },
+    },
+    async (request) => presentPayment(await getPayment(ctx, requireActor(request), request.params.id)),
+  );
+
+  // ---------- users ----------
+  app.get(
+    '/api/v1/accounts/:id/users',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'Users of an account (clients: their own)',
+        params: IdParam,
+        response: { 200: z.object({ items: z.array(UserView) }), ...errorResponses(401, 404) },
+      },
+    },
+    async (request) => ({
+      items: (await listAccountUsers(ctx, requireActor(request), request.params.id)).map(presentUser),
+    }),
+  );
+
+  app.post(
+    '/api/v1/accounts/:id/users',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['users'],
+        summary: 'Add a user to a client account',
+        params: IdParam,
+        body: CreateUserInput,
+        response: { 201: UserView, ...errorResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request, reply) =>
+      reply
+        .status(201)
+        .send(
+          presentUser(await createClientUser(ctx, requireActor(request), request.params.id, request.body)),
+        ),
+  );
+
+  app.get(
+    '/api/v1/users',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['users'],
+        summary: 'All users, newest first',
+        querystring: PageQuery.extend({ role: z.enum(['admin', 'client']).optional() }),
+        response: { 200: page(UserView), ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (request) => {
+      const rows = await listUsers(ctx, requireActor(request), request.query);
+      return { items: rows.map(presentUser), nextBefore: nextBefore(rows, request.query.limit) };
+    },
+  );
+
+  app.post(
+    '/api/v1/users',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['users'],
+        summary: 'Create a staff (admin) user',
+        body: CreateUserInput,
+        response: { 201: UserView, ...errorResponses(400, 401, 403, 409) },
+      },
+    },
+    async (request, reply) =>
+      reply.status(201).send(presentUser(await createAdminUser(ctx, requireActor(request), request.body))),
+  );
+
+  app.patch(
+    '/api/v1/users/:id',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['users'],
+        summary: 'Disable (signs the user out everywhere) or re-enable a user',
+        params: IdParam,
+        body: z.strictObject({ status: z.enum(['active', 'disabled']) }),
+        response: { 200: UserView, ...errorResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request) =>
+      presentUser(await setUserStatus(ctx, requireActor(request), request.params.id, request.body.status)),
+  );
+}

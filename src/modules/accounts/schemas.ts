@@ -1,0 +1,180 @@
+import { z } from 'zod';
+import { isCurrency } from '../../domain/money.js';
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './passwords.js';
+
+/**
+ * Input and output shapes of the accounts module. The same schemas validate HTTP bodies,
+ * document the API (OpenAPI) and check CLI arguments, so the three never disagree.
+ */
+export const Email = z
+  .string()
+  .trim()
+  .max(254)
+  .pipe(z.email({ error: 'must be a valid email address' }))
+  .transform((e) => e.toLowerCase());
+
+export const Password = z
+  .string()
+  .min(MIN_PASSWORD_LENGTH, { error: `must be at least ${MIN_PASSWORD_LENGTH} characters` })
+  .max(MAX_PASSWORD_LENGTH);
+
+export const Currency = z
+  .string()
+  .regex(/^[A-Z]{3}$/, { error: 'must be an ISO 4217 code such as EUR' })
+  .refine(isCurrency, { error: 'is not a supported currency' });
+
+/** Amounts travel as decimal strings ("100.00"); the command parses them in the account's currency. */
+export const AmountText = z
+  .string()
+  .max(40)
+  .regex(/^-?\d+(\.\d+)?$/, { error: 'must be a decimal number such as "100.00"' })
+  .meta({ example: '100.00' });
+
+export const Name = z.string().trim().min(1).max(200);
+
+export const IdParam = z.strictObject({
+  id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+});
+
+export const CreateAccountInput = z.strictObject({
+  name: Name,
+  email: Email,
+  currency: Currency.optional(),
+  creditLimit: AmountText.optional(),
+  password: Password.optional(),
+});
+export type CreateAccountInput = z.infer<typeof CreateAccountInput>;
+
+export const UpdateAccountInput = z.strictObject({
+  name: Name.optional(),
+  creditLimit: AmountText.optional(),
+  status: z.enum(['active', 'blocked', 'closed']).optional(),
+});
+export type UpdateAccountInput = z.infer<typeof UpdateAccountInput>;
+
+export const CreateUserInput = z.strictObject({
+  email: Email,
+  password: Password,
+});
+export type CreateUserInput = z.infer<typeof CreateUserInput>;
+
+export const UpdateProviderInput = z.strictObject({
+  name: Name.optional(),
+  currency: Currency.optional(),
+});
+export type UpdateProviderInput = z.infer<typeof UpdateProviderInput>;
+
+export const PaymentMethod = z
+  .string()
+  .trim()
+  .min(1)
+  .max(40)
+  .regex(/^[a-z0-9][a-z0-9_.-]*$/, { error: 'must be lower-case letters, digits, "_", "-" or "."' });
+
+export const RecordPaymentInput = z.strictObject({
+  amount: AmountText,
+  method: PaymentMethod,
+  reference: z.string().trim().min(1).max(200),
+  note: z.string().max(1000).optional(),
+});
+export type RecordPaymentInput = z.infer<typeof RecordPaymentInput>;
+
+export const AdjustmentInput = z.strictObject({
+  amount: AmountText,
+  description: z.string().trim().min(1).max(500),
+  idempotencyKey: z.string().min(1).max(200).optional(),
+});
+export type AdjustmentInput = z.infer<typeof AdjustmentInput>;
+
+export const LoginInput = z.strictObject({
+  email: z
+    .string()
+    .trim()
+    .min(1)
+    .max(254)
+    .transform((e) => e.toLowerCase()),
+  password: z.string().min(1).max(MAX_PASSWORD_LENGTH),
+});
+
+export const CreateTokenInput = z.strictObject({ name: z.string().trim().min(1).max(100) });
+
+export const PageQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  before: z.coerce.number().int().positive().optional(),
+});
+
+export const AccountListQuery = PageQuery.extend({
+  q: z.string().trim().max(200).optional(),
+  status: z.enum(['active', 'blocked', 'closed']).optional(),
+});
+
+// ---- responses ----
+export const Money = z
+  .string()
+  .meta({ example: '12.50', description: 'Decimal amount in the currency of the record' });
+
+export const AccountView = z.object({
+  id: z.number(),
+  name: z.string(),
+  email: z.string(),
+  currency: z.string(),
+  status: z.enum(['active', 'blocked', 'closed']),
+  balance: Money,
+  creditLimit: Money,
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+export const UserView = z.object({
+  id: z.number(),
+  email: z.string(),
+  role: z.enum(['admin', 'client']),
+  accountId: z.number().nullable(),
+  status: z.enum(['active', 'disabled']),
+  createdAt: z.string(),
+  lastLoginAt: z.string().nullable(),
+});
+
+export const LedgerEntryView = z.object({
+  id: z.number(),
+  accountId: z.number(),
+  kind: z.enum(['payment', 'charge', 'refund', 'adjustment']),
+  amount: Money,
+  currency: z.string(),
+  balanceAfter: Money,
+  description: z.string(),
+  refType: z.string().nullable(),
+  refId: z.number().nullable(),
+  createdAt: z.string(),
+});
+
+export const PaymentView = z.object({
+  id: z.number(),
+  accountId: z.number(),
+  amount: Money,
+  currency: z.string(),
+  method: z.string(),
+  reference: z.string(),
+  note: z.string().nullable(),
+  ledgerEntryId: z.number(),
+  createdAt: z.string(),
+});
+
+export const BalanceView = z.object({
+  accountId: z.number(),
+  currency: z.string(),
+  balance: Money,
+  creditLimit: Money,
+  available: Money,
+});
+
+export const ProviderView = z.object({ name: z.string(), currency: z.string(), updatedAt: z.string() });
+
+export const TokenView = z.object({
+  id: z.number(),
+  name: z.string(),
+  hint: z.string(),
+  createdAt: z.string(),
+  lastUsedAt: z.string().nullable(),
+  revokedAt: z.string().nullable(),
+});

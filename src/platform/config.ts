@@ -1,0 +1,106 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Configuration comes from the environment, is validated once at start and is then a plain
+ * frozen object. A bad value stops the process with a message naming the variable.
+ */
+const bool = z
+  .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'], {
+    error: 'must be one of true/false/1/0/yes/no/on/off',
+  })
+  .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
+
+const envSchema = z.object({
+  DATABASE_URL: z
+    .string()
+    .regex(
+      /^postgres(ql)?:\/\//,
+      'must be a postgres:// URL (leave it unset for the embedded SQLite database)',
+    )
+    .optional(),
+  BILLFOLD_DATA_DIR: z.string().min(1).default('./data'),
+  BILLFOLD_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  BILLFOLD_HOST: z.string().min(1).default('localhost'),
+  BILLFOLD_CLOCK: z
+    .string()
+    .refine(
+      (v) => !Number.isNaN(Date.parse(v)) && /^\d{4}-\d{2}-\d{2}/.test(v),
+      'must be an ISO instant such as 2021-12-16T10:00:00Z',
+    )
+    .optional(),
+  BILLFOLD_SECRET_KEY: z
+    .string()
+    .refine(
+      (v) => /^[0-9a-fA-F]{64}$/.test(v) || Buffer.from(v, 'base64').length === 32,
+      'must be 32 bytes as 64 hex digits or base64',
+    )
+    .optional(),
+  BILLFOLD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  BILLFOLD_LOG_PRETTY: bool.optional(),
+  BILLFOLD_COOKIE_SECURE: bool.default(false),
+  BILLFOLD_TRUST_PROXY: bool.default(false),
+  BILLFOLD_ADMIN_EMAIL: z.email('must be an email address').optional(),
+  BILLFOLD_ADMIN_PASSWORD: z.string().min(10, 'must be at least 10 characters').optional(),
+  BILLFOLD_SESSION_TTL_HOURS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 90)
+    .default(24 * 14),
+});
+
+export interface Config {
+  readonly database:
+    | { readonly kind: 'sqlite'; readonly file: string }
+    | { readonly kind: 'postgres'; readonly url: string };
+  readonly dataDir: string;
+  readonly port: number;
+  readonly host: string;
+  readonly clock: string | undefined;
+  readonly secretKey: string | undefined;
+  readonly logLevel: string;
+  readonly logPretty: boolean;
+  readonly cookieSecure: boolean;
+  readonly trustProxy: boolean;
+  readonly admin: { readonly email: string | undefined; readonly password: string | undefined };
+  readonly sessionTtlHours: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty variables count as unset: `FOO= billfold serve` should not be an error.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const e = parsed.data;
+  if ((e.BILLFOLD_ADMIN_EMAIL === undefined) !== (e.BILLFOLD_ADMIN_PASSWORD === undefined)) {
+    throw new ConfigError(['BILLFOLD_ADMIN_EMAIL and BILLFOLD_ADMIN_PASSWORD must be set together']);
+  }
+  const dataDir = path.resolve(e.BILLFOLD_DATA_DIR);
+  return Object.freeze({
+    database: e.DATABASE_URL
+      ? { kind: 'postgres' as const, url: e.DATABASE_URL }
+      : { kind: 'sqlite' as const, file: path.join(dataDir, 'billfold.sqlite') },
+    dataDir,
+    port: e.BILLFOLD_PORT ?? e.PORT ?? 8080,
+    host: e.BILLFOLD_HOST,
+    clock: e.BILLFOLD_CLOCK,
+    secretKey: e.BILLFOLD_SECRET_KEY,
+    logLevel: e.BILLFOLD_LOG_LEVEL,
+    logPretty: e.BILLFOLD_LOG_PRETTY ?? (process.stdout.isTTY === true && env.NODE_ENV !== 'production'),
+    cookieSecure: e.BILLFOLD_COOKIE_SECURE,
+    trustProxy: e.BILLFOLD_TRUST_PROXY,
+    admin: { email: e.BILLFOLD_ADMIN_EMAIL, password: e.BILLFOLD_ADMIN_PASSWORD },
+    sessionTtlHours: e.BILLFOLD_SESSION_TTL_HOURS,
+  });
+}

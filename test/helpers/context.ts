@@ -1,0 +1,51 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findLedgerMismatches } from '../../src/modules/accounts/index.js';
+import { FixedClock } from '../../src/platform/clock.js';
+import { loadConfig } from '../../src/platform/config.js';
+import type { AppContext } from '../../src/platform/context.js';
+import { createSecretBox } from '../../src/platform/crypto.js';
+import type { Db } from '../../src/platform/db/index.js';
+import { silentLogger } from '../../src/platform/logger.js';
+import { createTestDb, type TestDb } from './db.js';
+
+export interface TestContext extends AppContext {
+  readonly clock: FixedClock;
+  readonly testDb: TestDb;
+}
+
+/** An application context on a fresh test database with a fixed clock (default 2021-12-16T10:00:00Z). */
+export async function createTestContext(opts: { now?: string; file?: boolean } = {}): Promise<TestContext> {
+  const testDb = await createTestDb(opts.file ? { file: true } : {});
+  return contextOn(testDb.db, testDb, opts.now);
+}
+
+export function contextOn(
+  db: Db,
+  testDb: TestDb,
+  now = '2021-12-16T10:00:00Z',
+  clock?: FixedClock,
+): TestContext {
+  const dataDir = mkdtempSync(join(tmpdir(), 'billfold-data-'));
+  const config = loadConfig({ BILLFOLD_DATA_DIR: dataDir });
+  return {
+    config,
+    db,
+    clock: clock ?? new FixedClock(now),
+    logger: silentLogger(),
+    secrets: createSecretBox(randomBytes(32)),
+    testDb,
+  };
+}
+
+/** The ledger invariant every database test ends with: stored balance = sum of entries ≥ −credit limit. */
+export async function expectLedgerBalanced(ctx: AppContext): Promise<void> {
+  const bad = await findLedgerMismatches(ctx);
+  if (bad.length > 0) {
+    throw new Error(
+      `ledger out of balance: ${JSON.stringify(bad, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}`,
+    );
+  }
+}
