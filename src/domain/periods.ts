@@ -1,0 +1,233 @@
+/**
+ * Calendar arithmetic for service periods (BILLING.md "Periods and dates", "Tariff expiration and
+ * proration", "Renewal", "The daily billing run").
+ *
+ * Everything here is pure: no clock reads, `today` is always a parameter. Dates are
+ * `Temporal.PlainDate`; a paid range is half-open `[start, expiresOn)`, `expiresOn` being the day the
+ * service stops (BILLmanager's `expiredate`).
+ */
+import { Temporal } from 'temporal-polyfill';
+
+/** BILLmanager's period code for a trial; its length is the tariff's trial days, not months. */
+export const TRIAL_PERIOD = -100;
+
+/** Month periods a tariff may offer (BILLING.md "Catalog"). */
+export const MONTH_PERIODS: readonly number[] = Object.freeze([1, 3, 6, 12, 24, 36]);
+
+/** Renewal reminders go out this many days before `expiresOn` (BILLING.md "The daily billing run"). */
+export const DEFAULT_REMINDER_DAYS: readonly number[] = Object.freeze([5, 3, 1, 0]);
+
+/** Error codes surfaced to API callers; a closed union so handlers can switch on them. */
+export type PeriodErrorCode = 'tariff_expired' | 'invalid_period' | 'invalid_trial_days' | 'invalid_date';
+
+/** Domain error with a stable machine-readable code (messages are for humans only). */
+export class PeriodError extends Error {
+  public readonly code: PeriodErrorCode;
+  public readonly details: Record<string, unknown>;
+
+  constructor(code: PeriodErrorCode, message: string, details: Record<string, unknown> = {}) {
+    super(message);
+    this.name = 'PeriodError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+/** A period cut (or not) at the tariff's expiration date. */
+export interface PeriodCut {
+  start: Temporal.PlainDate;
+  /** Exclusive end actually granted: the new `expiresOn`. */
+  end: Temporal.PlainDate;
+  /** Exclusive end the full period would have had. */
+  naturalEnd: Temporal.PlainDate;
+  /** Days in `[start, end)`. */
+  grantedDays: number;
+  /** Days in `[start, naturalEnd)`: the denominator of the proration. */
+  fullDays: number;
+  /** True when `end` is the tariff expiration rather than the natural end. */
+  cut: boolean;
+}
+
+const cmp = Temporal.PlainDate.compare;
+
+/** True when `period` is one of the offered month counts or the trial code. */
+export function isValidPeriod(period: number): boolean {
+  return period === TRIAL_PERIOD || MONTH_PERIODS.includes(period);
+}
+
+/** Throw `invalid_period` unless `period` is 1, 3, 6, 12, 24, 36 or TRIAL_PERIOD. */
+export function assertValidPeriod(period: number): void {
+  if (!isValidPeriod(period)) {
+    throw new PeriodError(
+      'invalid_period',
+      `period must be one of ${MONTH_PERIODS.join(', ')} or ${TRIAL_PERIOD}`,
+      {
+        period,
+      },
+    );
+  }
+}
+
+/**
+ * anchor + `months` months, clamped to the end of the target month (Jan 31 + 1 → Feb 28/29,
+ * + 2 → Mar 31). The n-th period end is always computed from the anchor with n × months:
+ * never chain "+1 month", which would drift (Jan 31 → Feb 28 → Mar 28).
+ */
+export function addMonthsAnchored(anchor: Temporal.PlainDate, months: number): Temporal.PlainDate {
+  if (!Number.isSafeInteger(months)) {
+    throw new PeriodError('invalid_period', 'months must be an integer', { months });
+  }
+  return anchor.add({ months }, { overflow: 'constrain' });
+}
+
+/**
+ * Exclusive end (= new `expiresOn`) of a full period starting at `start`: months → anchored month
+ * arithmetic; TRIAL_PERIOD → `start + trialDays` days (`trialDays` required, a positive integer).
+ */
+export function periodEnd(start: Temporal.PlainDate, period: number, trialDays?: number): Temporal.PlainDate {
+  assertValidPeriod(period);
+  if (period === TRIAL_PERIOD) {
+    if (trialDays === undefined || !Number.isSafeInteger(trialDays) || trialDays <= 0) {
+      throw new PeriodError('invalid_trial_days', 'a trial period needs a positive whole number of days', {
+        trialDays,
+      });
+    }
+    return start.add({ days: trialDays });
+  }
+  return addMonthsAnchored(start, period);
+}
+
+/** `b − a` in whole days (negative when `b` is before `a`). */
+export function daysBetween(a: Temporal.PlainDate, b: Temporal.PlainDate): number {
+  return a.until(b, { largestUnit: 'days' }).days;
+}
+
+/**
+ * Apply the tariff-expiration cut (BILLING.md "Tariff expiration and proration") to the period
+ * starting at `start`:
+ * - no expiration, or natural end on/before it → the full period, `cut: false`;
+ * - `start` on/after the expiration → `tariff_expired`;
+ * - otherwise → ends at the expiration, `grantedDays` of `fullDays` (the full period's length from
+ *   the same start) for `round_half_up(price × granted / full)`.
+ */
+export function cutAtExpiration(
+  start: Temporal.PlainDate,
+  period: number,
+  tariffExpiresOn: Temporal.PlainDate | null,
+  trialDays?: number,
+): PeriodCut {
+  const naturalEnd = periodEnd(start, period, trialDays);
+  const fullDays = daysBetween(start, naturalEnd);
+  if (tariffExpiresOn === null || cmp(naturalEnd, tariffExpiresOn) <= 0) {
+    return { start, end: naturalEnd, naturalEnd, grantedDays: fullDays, fullDays, cut: false };
+  }
+  if (cmp(start, tariffExpiresOn) >= 0) {
+    throw new PeriodError('tariff_expired', 'the tariff expired before the period would start', {
+      start: start.toString(),
+      tariffExpiresOn: tariffExpiresOn.toString(),
+    });
+  }
+  return {
+    start,
+    end: tariffExpiresOn,
+    naturalEnd,
+    grantedDays: daysBetween(start, tariffExpiresOn),
+    fullDays,
+    cut: true,
+  };
+}
+
+/** An order or renewal on or after the tariff's expiration date is refused with `tariff_expired`. */
+export function assertTariffOrderable(
+  today: Temporal.PlainDate,
+  tariffExpiresOn: Temporal.PlainDate | null,
+): void {
+  if (tariffExpiresOn !== null && cmp(today, tariffExpiresOn) >= 0) {
+    throw new PeriodError('tariff_expired', 'the tariff can no longer be ordered or renewed', {
+      today: today.toString(),
+      tariffExpiresOn: tariffExpiresOn.toString(),
+    });
+  }
+}
+
+/**
+ * Where a renewal period starts (BILLING.md "Renewal"): an active service, or one suspended for
+ * any reason other than non-payment, is extended from its `expiresOn`; a service suspended for
+ * non-payment (reason `expired`) is extended from today (the caller resumes it). Paid days are
+ * never given up: should `expiresOn` still be ahead of today, the renewal starts there.
+ */
+export function renewalStart(
+  status: 'active' | 'suspended',
+  suspendReason: string | null,
+  expiresOn: Temporal.PlainDate,
+  today: Temporal.PlainDate,
+): Temporal.PlainDate {
+  if (status === 'suspended' && suspendReason === 'expired') {
+    return cmp(today, expiresOn) >= 0 ? today : expiresOn;
+  }
+  return expiresOn;
+}
+
+/**
+ * Unused whole days of the paid range `[periodStart, expiresOn)` as of `today` (refunds, tariff
+ * change): `max(0, expiresOn − max(today, periodStart))`, and the range's full length in days.
+ */
+export function remainingDays(
+  today: Temporal.PlainDate,
+  periodStart: Temporal.PlainDate,
+  expiresOn: Temporal.PlainDate,
+): { remaining: number; full: number } {
+  const from = cmp(today, periodStart) > 0 ? today : periodStart;
+  return {
+    remaining: Math.max(0, daysBetween(from, expiresOn)),
+    full: Math.max(0, daysBetween(periodStart, expiresOn)),
+  };
+}
+
+/** Daily run step 1: auto-renew when `expiresOn ≤ today + 1`. */
+export function isAutoRenewDue(expiresOn: Temporal.PlainDate, today: Temporal.PlainDate): boolean {
+  return cmp(expiresOn, today.add({ days: 1 })) <= 0;
+}
+
+/** Daily run step 2: the paid range is over when `expiresOn ≤ today` (suspend, reason `expired`). */
+export function isExpired(expiresOn: Temporal.PlainDate, today: Temporal.PlainDate): boolean {
+  return cmp(expiresOn, today) <= 0;
+}
+
+/** Daily run step 3: delete when `today ≥ suspendedOn + deletionDelayDays`. */
+export function isDeletionDue(
+  suspendedOn: Temporal.PlainDate,
+  today: Temporal.PlainDate,
+  deletionDelayDays: number,
+): boolean {
+  if (!Number.isSafeInteger(deletionDelayDays) || deletionDelayDays < 0) {
+    throw new RangeError(
+      `deletion delay must be a non-negative whole number of days, got ${deletionDelayDays}`,
+    );
+  }
+  return cmp(today, suspendedOn.add({ days: deletionDelayDays })) >= 0;
+}
+
+/** Daily run step 4: the number of days before expiry when today is a reminder day, else null. */
+export function reminderDue(
+  expiresOn: Temporal.PlainDate,
+  today: Temporal.PlainDate,
+  reminderDays: readonly number[] = DEFAULT_REMINDER_DAYS,
+): number | null {
+  const left = daysBetween(today, expiresOn);
+  return reminderDays.includes(left) ? left : null;
+}
+
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/** Parse a strict `YYYY-MM-DD` calendar date; anything else (other ISO forms, Feb 30) is `invalid_date`. */
+export function parseDate(text: string): Temporal.PlainDate {
+  if (ISO_DATE.test(text)) {
+    try {
+      return Temporal.PlainDate.from(text, { overflow: 'reject' });
+    } catch {
+      // fall through: a well-shaped but impossible date such as 2021-02-30
+    }
+  }
+  throw new PeriodError('invalid_date', 'expected a calendar date as YYYY-MM-DD', { text });
+}
