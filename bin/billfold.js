@@ -1,15 +1,11 @@
 #!/usr/bin/env node
 // Runs the TypeScript CLI through tsx, so `npx billfold …` works from a checkout without a build step.
-import { spawnSync } from 'node:child_process';
+// tsx is registered in this very process (no child process): signals such as SIGTERM from a process
+// manager reach `billfold serve` directly, and the exit code is the CLI's own.
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { register } from 'tsx/esm/api';
 
+register();
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const result = spawnSync(
-  process.execPath,
-  ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...process.argv.slice(2)],
-  {
-    stdio: 'inherit',
-  },
-);
-process.exit(result.status ?? 1);
+await import(pathToFileURL(join(root, 'src/cli/main.ts')).href);

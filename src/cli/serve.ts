@@ -10,15 +10,29 @@ export async function serve(opts: { port?: number; host?: string }): Promise<voi
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel, pretty: config.logPretty });
   const ctx = createContext(config, logger);
-  const applied = await migrateToLatest(ctx.db);
-  if (applied.length > 0) logger.info({ applied }, 'database migrated');
-  const admin = await ensureInitialAdmin(ctx);
-  const app = await buildHttpApp(ctx);
   const port = opts.port ?? config.port;
   const host = opts.host ?? config.host;
-  await app.listen({ port, host });
-  const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
-  const url = `http://${shown}:${port}`;
+  let app: Awaited<ReturnType<typeof buildHttpApp>> | undefined;
+  let admin: Awaited<ReturnType<typeof ensureInitialAdmin>>;
+  try {
+    const applied = await migrateToLatest(ctx.db);
+    if (applied.length > 0) logger.info({ applied }, 'database migrated');
+    admin = await ensureInitialAdmin(ctx);
+    app = await buildHttpApp(ctx);
+    await app.listen({ port, host });
+  } catch (err) {
+    // A failed start (port taken, database down) must not leave the pool open: the process
+    // would linger instead of exiting with the error.
+    await app?.close().catch(() => {});
+    await ctx.db.close().catch(() => {});
+    throw err;
+  }
+  const server = app;
+  // The port actually bound: with `--port 0` the system picks one, and the banner must name it.
+  const address = server.server.address();
+  const boundPort = address !== null && typeof address === 'object' ? address.port : port;
+  const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  const url = `http://${shown}:${boundPort}`;
   const where = config.database.kind === 'sqlite' ? config.database.file : 'PostgreSQL (DATABASE_URL)';
   process.stdout.write(`\nBillfold is running at ${url}  (API docs: ${url}/api/docs; database: ${where})\n`);
   if (admin) {
@@ -33,9 +47,14 @@ export async function serve(opts: { port?: number; host?: string }): Promise<voi
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    await app.close();
-    await ctx.db.close();
-    process.exit(0);
+    try {
+      await server.close();
+      await ctx.db.close();
+      process.exit(0);
+    } catch (err) {
+      logger.error({ err }, 'shutdown failed');
+      process.exit(1);
+    }
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));

@@ -16,8 +16,7 @@ export class FixedClock implements Clock {
   private current: number;
 
   constructor(start: Date | string) {
-    this.current = new Date(start).getTime();
-    if (Number.isNaN(this.current)) throw new Error(`Invalid clock instant: ${String(start)}`);
+    this.current = FixedClock.valid(new Date(start).getTime(), start);
   }
 
   now(): Date {
@@ -25,17 +24,21 @@ export class FixedClock implements Clock {
   }
 
   set(instant: Date | string): void {
-    const t = new Date(instant).getTime();
-    if (Number.isNaN(t)) throw new Error(`Invalid clock instant: ${String(instant)}`);
-    this.current = t;
+    this.current = FixedClock.valid(new Date(instant).getTime(), instant);
   }
 
   advance(ms: number): void {
-    this.current += ms;
+    this.current = FixedClock.valid(this.current + ms, `now + ${ms} ms`);
   }
 
   advanceDays(days: number): void {
-    this.current += days * 86_400_000;
+    this.current = FixedClock.valid(this.current + days * 86_400_000, `now + ${days} days`);
+  }
+
+  /** A NaN or out-of-range time would poison every later now() with an Invalid Date. */
+  private static valid(t: number, what: unknown): number {
+    if (Number.isNaN(new Date(t).getTime())) throw new Error(`Invalid clock instant: ${String(what)}`);
+    return t;
   }
 }
 

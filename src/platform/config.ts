@@ -1,5 +1,7 @@
 import path from 'node:path';
+import { Temporal } from 'temporal-polyfill';
 import { z } from 'zod';
+import { isMasterKeyText } from './crypto.js';
 
 /**
  * Configuration comes from the environment, is validated once at start and is then a plain
@@ -11,6 +13,31 @@ const bool = z
   })
   .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
 
+/** Decimal digits only: `z.coerce.number()` would take " " as 0 and "0x1F" as 31. */
+const portNumber = z
+  .string()
+  .trim()
+  .regex(/^\d{1,5}$/, 'must be a port number (0-65535)')
+  .transform(Number)
+  .refine((n) => n <= 65535, 'must be a port number (0-65535)');
+
+/**
+ * An instant with an explicit offset, parsed strictly: `Date.parse` would read
+ * "2021-12-16T10:00:00" in the machine's time zone and roll "2021-02-30" over to March 2.
+ * Normalised to `2021-12-16T10:00:00.000Z`.
+ */
+const instant = z.string().transform((v, c) => {
+  try {
+    return new Date(Temporal.Instant.from(v).epochMilliseconds).toISOString();
+  } catch {
+    c.addIssue({
+      code: 'custom',
+      message: 'must be an ISO instant with an offset, such as 2021-12-16T10:00:00Z',
+    });
+    return z.NEVER;
+  }
+});
+
 const envSchema = z.object({
   DATABASE_URL: z
     .string()
@@ -20,29 +47,24 @@ const envSchema = z.object({
     )
     .optional(),
   BILLFOLD_DATA_DIR: z.string().min(1).default('./data'),
-  BILLFOLD_PORT: z.coerce.number().int().min(0).max(65535).optional(),
-  PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  BILLFOLD_PORT: portNumber.optional(),
+  PORT: portNumber.optional(),
   BILLFOLD_HOST: z.string().min(1).default('localhost'),
-  BILLFOLD_CLOCK: z
-    .string()
-    .refine(
-      (v) => !Number.isNaN(Date.parse(v)) && /^\d{4}-\d{2}-\d{2}/.test(v),
-      'must be an ISO instant such as 2021-12-16T10:00:00Z',
-    )
-    .optional(),
+  BILLFOLD_CLOCK: instant.optional(),
   BILLFOLD_SECRET_KEY: z
     .string()
-    .refine(
-      (v) => /^[0-9a-fA-F]{64}$/.test(v) || Buffer.from(v, 'base64').length === 32,
-      'must be 32 bytes as 64 hex digits or base64',
-    )
+    .refine(isMasterKeyText, 'must be 32 bytes as 64 hex digits or base64')
     .optional(),
   BILLFOLD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BILLFOLD_LOG_PRETTY: bool.optional(),
   BILLFOLD_COOKIE_SECURE: bool.default(false),
   BILLFOLD_TRUST_PROXY: bool.default(false),
   BILLFOLD_ADMIN_EMAIL: z.email('must be an email address').optional(),
-  BILLFOLD_ADMIN_PASSWORD: z.string().min(10, 'must be at least 10 characters').optional(),
+  BILLFOLD_ADMIN_PASSWORD: z
+    .string()
+    .min(10, 'must be at least 10 characters')
+    .max(256, 'must be at most 256 characters')
+    .optional(),
   BILLFOLD_SESSION_TTL_HOURS: z.coerce
     .number()
     .int()

@@ -15,6 +15,8 @@ export interface IssueLike {
   readonly keys?: readonly string[];
   readonly format?: string;
   readonly input?: unknown;
+  /** Set by `.refine(…, { params: { code: 'unknown_currency' } })`: a custom check names its own code. */
+  readonly params?: { readonly code?: unknown };
 }
 
 /** zod issue → a stable field-level code; the top-level code is `unknown_field` or `validation_failed`. */
@@ -26,6 +28,8 @@ function issueCode(issue: IssueLike): string {
         : 'invalid_type';
     case 'invalid_format':
       return issue.format === 'email' ? 'invalid_email' : 'invalid_format';
+    case 'custom':
+      return typeof issue.params?.code === 'string' ? issue.params.code : 'invalid';
     case 'too_small':
     case 'too_big':
     case 'invalid_value':

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findLedgerMismatches } from '../../src/modules/accounts/index.js';
@@ -28,8 +27,9 @@ export function contextOn(
   now = '2021-12-16T10:00:00Z',
   clock?: FixedClock,
 ): TestContext {
-  const dataDir = mkdtempSync(join(tmpdir(), 'billfold-data-'));
-  const config = loadConfig({ BILLFOLD_DATA_DIR: dataDir });
+  // Nothing in a test context writes to the data directory (the secret box is made here), so
+  // none is created: tests leave no folders behind.
+  const config = loadConfig({ BILLFOLD_DATA_DIR: join(tmpdir(), 'billfold-test-no-data-dir') });
   return {
     config,
     db,

@@ -28,7 +28,19 @@ export async function createTestDb(opts: { file?: boolean } = {}): Promise<TestD
     await admin.query(`create schema ${schema}`);
     await admin.end();
     const db = openPostgres(TEST_PG_URL, { schema, max: 10 });
-    await migrateToLatest(db);
+    const dropSchema = async () => {
+      const c = new pg.Client({ connectionString: TEST_PG_URL });
+      await c.connect();
+      await c.query(`drop schema if exists ${schema} cascade`);
+      await c.end();
+    };
+    try {
+      await migrateToLatest(db);
+    } catch (err) {
+      await db.close();
+      await dropSchema();
+      throw err;
+    }
     const extra: Db[] = [];
     return {
       db,
@@ -39,10 +51,7 @@ export async function createTestDb(opts: { file?: boolean } = {}): Promise<TestD
       },
       async destroy() {
         await Promise.all([db, ...extra].map((d) => d.close()));
-        const c = new pg.Client({ connectionString: TEST_PG_URL });
-        await c.connect();
-        await c.query(`drop schema if exists ${schema} cascade`);
-        await c.end();
+        await dropSchema();
       },
     };
   }

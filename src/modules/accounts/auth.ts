@@ -37,24 +37,26 @@ async function checkThrottle(ctx: AppContext, email: string, ip: string): Promis
   const now = ctx.clock.now().getTime();
   const since = new Date(now - LOGIN_WINDOW_MS).toISOString();
   const db = ctx.db.kysely;
+  // "Since the last success" is decided by row id, not by time: attempts made in the same
+  // millisecond as the success (or all of them, under a pinned BILLFOLD_CLOCK) still count.
   const lastSuccess = await db
     .selectFrom('login_attempts')
-    .select('created_at')
+    .select('id')
     .where('email', '=', email)
     .where('outcome', '=', 'success')
-    .where('created_at', '>=', since)
-    .orderBy('created_at', 'desc')
+    .where('created_at', '>', since)
+    .orderBy('id', 'desc')
     .limit(1)
     .executeTakeFirst();
-  const emailSince = lastSuccess && lastSuccess.created_at > since ? lastSuccess.created_at : since;
   const [byEmail, byIp] = await Promise.all([
     db
       .selectFrom('login_attempts')
       .select(['created_at'])
       .where('email', '=', email)
       .where('outcome', '=', 'failure')
-      .where('created_at', '>', emailSince)
-      .orderBy('created_at', 'asc')
+      .where('created_at', '>', since)
+      .$if(lastSuccess !== undefined, (q) => q.where('id', '>', lastSuccess!.id))
+      .orderBy('id', 'asc')
       .execute(),
     db
       .selectFrom('login_attempts')
@@ -62,7 +64,7 @@ async function checkThrottle(ctx: AppContext, email: string, ip: string): Promis
       .where('ip', '=', ip)
       .where('outcome', '=', 'failure')
       .where('created_at', '>', since)
-      .orderBy('created_at', 'asc')
+      .orderBy('id', 'asc')
       .execute(),
   ]);
   const blocked = (rows: { created_at: string }[], max: number) => {

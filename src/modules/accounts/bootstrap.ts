@@ -1,4 +1,5 @@
 import type { AppContext } from '../../platform/context.js';
+import { AppError } from '../../platform/errors.js';
 import { systemActor } from './actor.js';
 import { createAdminUser } from './commands.js';
 import { generatePassword } from './passwords.js';
@@ -19,6 +20,12 @@ export async function ensureInitialAdmin(
   if (any) return null;
   const email = ctx.config.admin.email ?? 'admin@billfold.local';
   const password = ctx.config.admin.password ?? generatePassword();
-  await createAdminUser(ctx, systemActor('bootstrap'), { email, password });
+  try {
+    await createAdminUser(ctx, systemActor('bootstrap'), { email, password });
+  } catch (err) {
+    // Two processes starting together on a new database: the other one created it.
+    if (err instanceof AppError && err.code === 'email_taken') return null;
+    throw err;
+  }
   return { email, password: ctx.config.admin.password ? null : password };
 }

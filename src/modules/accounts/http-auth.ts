@@ -30,8 +30,11 @@ export function registerAuth(app: FastifyInstance, ctx: AppContext): void {
   app.decorateRequest('authVia', null);
   app.decorateRequest('csrfToken', null);
 
-  app.addHook('preValidation', async (request: FastifyRequest, _reply: FastifyReply) => {
-    const need: RouteAuth = request.routeOptions.config.auth ?? 'user';
+  // onRequest: who is calling is settled before the body is read, so an anonymous caller
+  // gets 401 rather than a parse or validation error, and its body is never parsed.
+  app.addHook('onRequest', async (request: FastifyRequest, _reply: FastifyReply) => {
+    // No route matched: the not-found handler answers 404 `route_not_found` to anyone.
+    const need: RouteAuth = request.is404 ? 'public' : (request.routeOptions.config.auth ?? 'user');
     const header = request.headers.authorization;
     if (header !== undefined) {
       const match = /^Bearer\s+(\S+)$/i.exec(header);

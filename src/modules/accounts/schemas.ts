@@ -20,8 +20,8 @@ export const Password = z
 
 export const Currency = z
   .string()
-  .regex(/^[A-Z]{3}$/, { error: 'must be an ISO 4217 code such as EUR' })
-  .refine(isCurrency, { error: 'is not a supported currency' });
+  .regex(/^[A-Z]{3}$/, { error: 'must be an ISO 4217 code such as EUR', abort: true })
+  .refine(isCurrency, { error: 'is not a supported currency', params: { code: 'unknown_currency' } });
 
 /** Amounts travel as decimal strings ("100.00"); the command parses them in the account's currency. */
 export const AmountText = z
@@ -32,9 +32,13 @@ export const AmountText = z
 
 export const Name = z.string().trim().min(1).max(200);
 
-export const IdParam = z.strictObject({
-  id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER),
-});
+/** A path or query id: plain decimal digits only (no `0x10`, `1e3` or spaces), within the safe range. */
+export const IdText = z
+  .string()
+  .regex(/^[1-9][0-9]{0,15}$/, { error: 'must be a positive whole number' })
+  .transform(Number)
+  .refine(Number.isSafeInteger, { error: 'is too large' });
+export const IdParam = z.strictObject({ id: IdText });
 
 export const CreateAccountInput = z.strictObject({
   name: Name,
@@ -100,7 +104,7 @@ export const CreateTokenInput = z.strictObject({ name: z.string().trim().min(1).
 
 export const PageQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(50),
-  before: z.coerce.number().int().positive().optional(),
+  before: IdText.optional(),
 });
 
 export const AccountListQuery = PageQuery.extend({

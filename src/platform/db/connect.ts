@@ -4,10 +4,14 @@ import SqliteDatabase from 'better-sqlite3';
 import {
   CompiledQuery,
   type DatabaseConnection,
+  type DatabaseIntrospector,
   Kysely,
   PostgresDialect,
+  type SchemaMetadata,
   SqliteDialect,
   SqliteDriver,
+  sql,
+  type TableMetadata,
   type Transaction,
 } from 'kysely';
 import pg from 'pg';
@@ -51,8 +55,11 @@ class ImmediateSqliteDialect extends SqliteDialect {
 }
 
 export function openSqlite(file: string): Db {
+  const fresh = file !== ':memory:' && !fs.existsSync(file);
   if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
   const sqlite = new SqliteDatabase(file);
+  // Customers' data: readable by Billfold's user only (SQLite gives its -wal/-shm files the same mode).
+  if (fresh) fs.chmodSync(file, 0o600);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 10000');
@@ -71,6 +78,42 @@ const pgTypes = {
   },
 };
 
+/**
+ * Kysely's PostgreSQL introspector lists the tables of *every* schema (and calls
+ * pg_get_serial_sequence on each column). Its Migrator uses that to decide whether
+ * `kysely_migration` exists, so a second schema in the same database (parallel test schemas,
+ * another application) makes it skip creating its own tables and fail with "relation does not
+ * exist", and a schema dropped meanwhile fails the query with "schema does not exist". Billfold
+ * lives in the connection's current schema (search_path), so that is all this one looks at.
+ */
+class CurrentSchemaIntrospector implements DatabaseIntrospector {
+  constructor(private readonly db: Kysely<unknown>) {}
+
+  async getSchemas(): Promise<SchemaMetadata[]> {
+    const { rows } = await sql<{ name: string }>`select nspname as name from pg_catalog.pg_namespace`.execute(
+      this.db,
+    );
+    return rows.map((r) => ({ name: r.name }));
+  }
+
+  async getTables(): Promise<TableMetadata[]> {
+    const { rows } = await sql<{ schema: string; name: string; type: string }>`
+      select table_schema as schema, table_name as name, table_type as type
+      from information_schema.tables where table_schema = current_schema()`.execute(this.db);
+    return rows.map((r) => ({ schema: r.schema, name: r.name, isView: r.type === 'VIEW', columns: [] }));
+  }
+
+  async getMetadata() {
+    return { tables: await this.getTables() };
+  }
+}
+
+class BillfoldPostgresDialect extends PostgresDialect {
+  override createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
+    return new CurrentSchemaIntrospector(db);
+  }
+}
+
 export function openPostgres(url: string, opts: { schema?: string; max?: number } = {}): Db {
   const pool = new pg.Pool({
     connectionString: url,
@@ -78,7 +121,7 @@ export function openPostgres(url: string, opts: { schema?: string; max?: number 
     types: pgTypes as pg.CustomTypesConfig,
     ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
   });
-  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const kysely = new Kysely<Database>({ dialect: new BillfoldPostgresDialect({ pool }) });
   return { kind: 'postgres', kysely, close: () => kysely.destroy() };
 }
 

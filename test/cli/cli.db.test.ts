@@ -1,0 +1,476 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { TEST_ENGINE, TEST_PG_URL } from '../helpers/db.js';
+
+/**
+ * The `billfold` CLI end to end, as real child processes (tsx, as a user runs it), against
+ * an SQLite file in a temporary data dir or a fresh PostgreSQL schema selected through
+ * `?options=-c search_path=…` in DATABASE_URL. Each process costs ~1.5 s of tsx start-up, so
+ * independent commands run in parallel and each run checks several things.
+ */
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const MAIN = join(ROOT, 'src/cli/main.ts');
+const BIN = join(ROOT, 'bin/billfold.js');
+const PINNED = '2021-12-16T10:00:00.000Z';
+const PROCESS_TIMEOUT = 30_000;
+// Several tsx processes per test, CPU-bound at start-up: generous, for a loaded CI machine.
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 60_000 });
+
+interface Target {
+  readonly dataDir: string;
+  readonly env: Record<string, string>;
+  readonly schema: string | null;
+  destroy(): Promise<void>;
+}
+
+async function pgQuery<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
+  const c = new pg.Client({ connectionString: TEST_PG_URL });
+  await c.connect();
+  try {
+    return (await c.query<R>(text, values)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+/** A temporary data dir and, on PostgreSQL, a fresh empty schema (not migrated: the CLI does that). */
+async function createTarget(): Promise<Target> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'billfold-cli-'));
+  if (TEST_ENGINE !== 'postgres') {
+    return {
+      dataDir,
+      env: { BILLFOLD_DATA_DIR: dataDir },
+      schema: null,
+      async destroy() {
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  }
+  const schema = `bf_test_${randomBytes(6).toString('hex')}`;
+  await pgQuery(`create schema ${schema}`);
+  const sep = TEST_PG_URL.includes('?') ? '&' : '?';
+  const url = `${TEST_PG_URL}${sep}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+  return {
+    dataDir,
+    env: { BILLFOLD_DATA_DIR: dataDir, DATABASE_URL: url },
+    schema,
+    async destroy() {
+      rmSync(dataDir, { recursive: true, force: true });
+      await pgQuery(`drop schema if exists ${schema} cascade`);
+    },
+  };
+}
+
+/** The parent's environment without anything that configures Billfold, so only `env` does. */
+function cleanEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+  const base: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (/^(BILLFOLD_|DATABASE_URL$|PORT$|NODE_OPTIONS$)/.test(k)) continue;
+    base[k] = v;
+  }
+  return { ...base, ...env };
+}
+
+const children = new Set<ChildProcess>();
+
+function start(args: string[], env: Record<string, string>, via: 'main' | 'bin' = 'main'): ChildProcess {
+  const argv = via === 'main' ? ['--import', 'tsx', MAIN, ...args] : [BIN, ...args];
+  const child = spawn(process.execPath, argv, {
+    cwd: ROOT,
+    env: cleanEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
+}
+
+interface Result {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `billfold <args>` to completion. */
+function run(target: Target, args: string[], env: Record<string, string> = {}): Promise<Result> {
+  const child = start(args, { ...target.env, ...env });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr!.on('data', (d) => {
+    stderr += d;
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`billfold ${args.join(' ')} did not finish: ${stdout}${stderr}`));
+    }, PROCESS_TIMEOUT);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+const ok = (r: Result): Result => {
+  expect(r.code, r.stderr).toBe(0);
+  // stderr holds at most log lines (the pinned-clock warning), never an error.
+  expect(r.stderr).not.toMatch(/^error:/m);
+  return r;
+};
+
+/** A failed command: non-zero exit and `error: <code>:` on stderr, nothing on stdout. */
+const failsWith = (r: Result, code: string | RegExp) => {
+  expect(r.code, r.stdout + r.stderr).not.toBe(0);
+  expect(r.code).not.toBeNull();
+  expect(r.stdout).toBe('');
+  expect(r.stderr).toMatch(typeof code === 'string' ? new RegExp(`^error: ${code}:`, 'm') : code);
+};
+
+/** `account show --json`: stdout must be exactly one JSON document, whatever gets logged. */
+const showJson = async (target: Target, email: string, env: Record<string, string> = {}) => {
+  const r = ok(await run(target, ['account', 'show', '--email', email, '--json'], env));
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+};
+
+afterAll(() => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+describe(`billfold CLI (${TEST_ENGINE})`, () => {
+  let target: Target;
+  // Every command in this block runs with a pinned clock: timestamps are predictable, and the
+  // clock warning must go to stderr, never into the command's output.
+  const env = { BILLFOLD_CLOCK: '2021-12-16T10:00:00Z' };
+  const cli = (...args: string[]) => run(target, args, env);
+
+  beforeAll(async () => {
+    target = await createTarget();
+  });
+  afterAll(async () => {
+    await target?.destroy();
+  });
+
+  it('refuses to work on an unmigrated database, tells to run migrate, and reports bad configuration', async () => {
+    const [before, version, badConfig, badClock] = await Promise.all([
+      cli('account', 'show', '--email', 'nobody@example.com'),
+      cli('version'),
+      run(target, ['ledger', 'check'], { BILLFOLD_PORT: '70000' }),
+      run(target, ['migrate'], { BILLFOLD_CLOCK: 'yesterday' }),
+    ]);
+    expect(before.code).toBe(1);
+    expect(before.stdout).toBe('');
+    expect(before.stderr).toMatch(/needs \d+ migration\(s\): run `billfold migrate` first/);
+
+    expect(ok(version).stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    expect(version.stderr).toBe('');
+
+    for (const [r, variable] of [
+      [badConfig, 'BILLFOLD_PORT'],
+      [badClock, 'BILLFOLD_CLOCK'],
+    ] as const) {
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain('Invalid configuration');
+      expect(r.stderr).toContain(`${variable}:`);
+    }
+  });
+
+  it('migrate applies the migrations once, then says the database is up to date', async () => {
+    const first = ok(await cli('migrate'));
+    expect(first.stdout).toMatch(/^Applied \d+ migration\(s\) to .*: 0001_foundation(, \w+)*$/m);
+    // Warnings (the pinned clock) go to stderr, never into the command's output.
+    expect(first.stderr).toContain('BILLFOLD_CLOCK is set');
+    expect(statSync(join(target.dataDir, 'secret.key')).mode & 0o777).toBe(0o600);
+    if (target.schema) {
+      const tables = await pgQuery<{ table_name: string }>(
+        'select table_name from information_schema.tables where table_schema = $1',
+        [target.schema],
+      );
+      expect(tables.map((t) => t.table_name)).toEqual(expect.arrayContaining(['accounts', 'users']));
+    } else {
+      expect(statSync(join(target.dataDir, 'billfold.sqlite')).isFile()).toBe(true);
+    }
+    const second = ok(await cli('migrate'));
+    expect(second.stdout).toMatch(/is up to date\.$/m);
+    expect(second.stdout).not.toContain('Applied');
+  });
+
+  it('creates an admin and accounts; a taken email fails with email_taken; show --json has the balance', async () => {
+    const [admin, alice, bob, badAdmin] = await Promise.all([
+      cli('admin', 'create', '--email', 'root@example.com', '--password', 'correct horse battery'),
+      cli(
+        'account',
+        'create',
+        '--email',
+        'Alice@Example.com',
+        '--name',
+        'Alice Ltd',
+        '--password',
+        'alice password 1',
+      ),
+      cli('account', 'create', '--email', 'bob@example.com', '--name', 'Bob', '--currency', 'USD'),
+      cli('admin', 'create', '--email', 'x@example.com', '--password', 'short'),
+    ]);
+    expect(ok(admin).stdout).toMatch(/^Created admin user root@example\.com \(id \d+\)\.$/m);
+    expect(ok(alice).stdout).toMatch(
+      /^Created account \d+ Alice Ltd <alice@example\.com> in EUR, with a login\.$/m,
+    );
+    expect(ok(bob).stdout).toMatch(/^Created account \d+ Bob <bob@example\.com> in USD\.$/m);
+    failsWith(badAdmin, 'validation_failed');
+    expect(badAdmin.stderr).toContain('password');
+
+    const [dupAccount, dupOfAdmin, unknownCurrency, lowerCurrency, aliceView, bobView, missing] =
+      await Promise.all([
+        cli('account', 'create', '--email', 'alice@example.com', '--name', 'Again'),
+        cli(
+          'account',
+          'create',
+          '--email',
+          'root@example.com',
+          '--name',
+          'Root',
+          '--password',
+          'root password 1',
+        ),
+        cli('account', 'create', '--email', 'carol@example.com', '--name', 'Carol', '--currency', 'XXX'),
+        cli('account', 'create', '--email', 'dave@example.com', '--name', 'Dave', '--currency', 'usd'),
+        showJson(target, 'ALICE@example.com', env),
+        showJson(target, 'bob@example.com', env),
+        cli('account', 'show', '--email', 'carol@example.com', '--json'),
+      ]);
+    failsWith(dupAccount, 'email_taken');
+    failsWith(dupOfAdmin, 'email_taken');
+    failsWith(unknownCurrency, 'validation_failed');
+    expect(unknownCurrency.stderr).toContain('currency');
+    failsWith(lowerCurrency, 'validation_failed');
+
+    expect(aliceView).toMatchObject({
+      name: 'Alice Ltd',
+      email: 'alice@example.com',
+      currency: 'EUR',
+      status: 'active',
+      balance: '0.00',
+      creditLimit: '0.00',
+      createdAt: PINNED,
+    });
+    expect(bobView).toMatchObject({ currency: 'USD', balance: '0.00' });
+
+    // Nothing was written by the refused commands.
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('No account with email carol@example.com');
+  });
+
+  it('payment add credits the balance once; a repeated reference is payment_exists; bad amounts write nothing', async () => {
+    const pay = (amount: string, ref = 'R') =>
+      cli(
+        'payment',
+        'add',
+        '--email',
+        'alice@example.com',
+        '--amount',
+        amount,
+        '--method',
+        'manual',
+        '--ref',
+        ref,
+      );
+    const [paid, negative, tooPrecise, notANumber, zero, noAccount] = await Promise.all([
+      pay('100.00'),
+      pay('-5', 'NEG'),
+      pay('1.001', 'PREC'),
+      pay('abc', 'ABC'),
+      pay('0', 'ZERO'),
+      cli(
+        'payment',
+        'add',
+        '--email',
+        'nobody@example.com',
+        '--amount',
+        '1.00',
+        '--method',
+        'manual',
+        '--ref',
+        'X',
+      ),
+    ]);
+    expect(ok(paid).stdout).toMatch(
+      /^Recorded payment \d+: 100\.00 EUR \(manual R\); balance 100\.00 EUR\.$/m,
+    );
+    failsWith(negative, 'invalid_amount');
+    failsWith(tooPrecise, 'amount_too_precise');
+    failsWith(notANumber, 'validation_failed');
+    failsWith(zero, 'invalid_amount');
+    expect(noAccount.code).toBe(1);
+    expect(noAccount.stderr).toContain('No account with email nobody@example.com');
+
+    const [again, otherMethod] = await Promise.all([
+      pay('100.00'),
+      cli(
+        'payment',
+        'add',
+        '--email',
+        'alice@example.com',
+        '--amount',
+        '0.50',
+        '--method',
+        'bank',
+        '--ref',
+        'R',
+      ),
+    ]);
+    failsWith(again, 'payment_exists');
+    // The reference is unique per method: the same reference by bank is another payment.
+    expect(ok(otherMethod).stdout).toContain('balance 100.50 EUR');
+
+    const [view, text, check] = await Promise.all([
+      showJson(target, 'alice@example.com', env),
+      cli('account', 'show', '--email', 'alice@example.com'),
+      cli('ledger', 'check'),
+    ]);
+    expect(view.balance).toBe('100.50');
+    expect(ok(text).stdout).toMatch(/balance:\s+100\.50 EUR/);
+    expect(text.stdout).toMatch(/payment\s+100\.00\s+Payment \(manual\) R/);
+    expect(ok(check).stdout).toContain('Ledger OK');
+  });
+});
+
+describe(`billfold serve (${TEST_ENGINE})`, () => {
+  let target: Target;
+  beforeAll(async () => {
+    target = await createTarget();
+  });
+  afterAll(async () => {
+    await target?.destroy();
+  });
+
+  /** A running server with its output so far. */
+  interface Server {
+    readonly child: ChildProcess;
+    readonly output: () => { stdout: string; stderr: string };
+    readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  }
+
+  function startServer(
+    env: Record<string, string>,
+    via: 'main' | 'bin' = 'main',
+    args: string[] = [],
+  ): Server {
+    const child = start(
+      ['serve', '--host', '127.0.0.1', '--port', '0', ...args],
+      { ...target.env, ...env },
+      via,
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr!.on('data', (d) => {
+      stderr += d;
+    });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on('close', (code, signal) => resolve({ code, signal })),
+    );
+    return { child, output: () => ({ stdout, stderr }), exited };
+  }
+
+  async function waitFor<T>(server: Server, find: (stdout: string) => T | null | undefined): Promise<T> {
+    const deadline = Date.now() + PROCESS_TIMEOUT;
+    let gone = false;
+    void server.exited.then(() => {
+      gone = true;
+    });
+    for (;;) {
+      const found = find(server.output().stdout);
+      if (found) return found;
+      if (gone || Date.now() > deadline) {
+        const { stdout, stderr } = server.output();
+        throw new Error(`server did not get there (exited: ${gone}):\n${stdout}\n${stderr}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  const urlOf = (server: Server) =>
+    waitFor(server, (out) => /Billfold is running at (http:\/\/127\.0\.0\.1:(\d+))/.exec(out)?.[1]);
+
+  async function stop(server: Server, url: string) {
+    server.child.kill('SIGTERM');
+    const exit = await server.exited;
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(server.output().stdout).toContain('shutting down');
+    // The port is released: nothing is left answering.
+    await expect(fetch(`${url}/api/health`)).rejects.toThrow();
+  }
+
+  it('first start migrates, prints generated admin credentials once; they log in; SIGTERM stops it', async () => {
+    const server = startServer({});
+    const url = await urlOf(server);
+    expect(url).not.toMatch(/:0$/);
+    const [, email, password] = await waitFor(server, (out) =>
+      /email:\s+(\S+)\n\s+password:\s+(\S+)\nIt is shown only this once\./.exec(out),
+    );
+    expect(server.output().stdout.match(/password:/g)).toHaveLength(1);
+
+    const health = await fetch(`${url}/api/health`);
+    expect(health.status).toBe(200);
+    const body = (await health.json()) as { status: string; database: string; time: string };
+    expect(body).toMatchObject({ status: 'ok', database: TEST_ENGINE });
+    expect(Math.abs(Date.parse(body.time) - Date.now())).toBeLessThan(60_000);
+
+    const login = await fetch(`${url}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password }),
+    });
+    expect(login.status).toBe(200);
+    const me = (await login.json()) as { user: { email: string; role: string } };
+    expect(me.user).toMatchObject({ email, role: 'admin' });
+    const cookie = login.headers.get('set-cookie') ?? '';
+    expect(cookie).toMatch(/HttpOnly/i);
+    expect(cookie).toMatch(/SameSite=Lax/i);
+
+    const wrong = await fetch(`${url}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password: `${password}x` }),
+    });
+    expect(wrong.status).toBe(401);
+
+    await stop(server, url);
+  });
+
+  it('a second start prints no credentials, pins the clock with BILLFOLD_CLOCK, refuses a taken port, and stops on SIGTERM through bin/billfold.js', async () => {
+    const server = startServer({ BILLFOLD_CLOCK: '2021-12-16T10:00:00Z' }, 'bin');
+    const url = await urlOf(server);
+    const health = await fetch(`${url}/api/health`);
+    expect(health.status).toBe(200);
+    expect(((await health.json()) as { time: string }).time).toBe(PINNED);
+    expect(server.output().stdout).toContain('BILLFOLD_CLOCK is set');
+
+    // Another server on the same port fails promptly with a non-zero exit (no lingering pool).
+    const port = new URL(url).port;
+    const started = Date.now();
+    const clash = await run(target, ['serve', '--host', '127.0.0.1', '--port', port]);
+    expect(clash.code).not.toBe(0);
+    expect(clash.stderr).toContain('EADDRINUSE');
+    expect(Date.now() - started).toBeLessThan(9_000);
+
+    const out = server.output().stdout;
+    expect(out).not.toContain('First start');
+    expect(out).not.toMatch(/password:/);
+    await stop(server, url);
+  });
+});

@@ -1,0 +1,190 @@
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { expect } from 'vitest';
+import { buildHttpApp } from '../../src/app/http.js';
+import { createAccount, createAdminUser, systemActor } from '../../src/modules/accounts/index.js';
+import type { AccountRow, UserRow } from '../../src/platform/db/index.js';
+import { createTestContext, type TestContext } from './context.js';
+
+/**
+ * HTTP-level tests: the real application (every plugin, hook and error handler) on a fresh
+ * test database, driven with `app.inject` (no socket). Users are made with the commands,
+ * then sign in over HTTP like a browser (cookie + CSRF token) or a script (Bearer token).
+ */
+
+export const PASSWORD = 'correct-horse-battery';
+
+export interface HttpTest {
+  readonly ctx: TestContext;
+  readonly app: FastifyInstance;
+  /** Closes the app, drops the test database and removes the context's temporary data dir. */
+  close(): Promise<void>;
+}
+
+export async function createHttpTest(opts: { now?: string } = {}): Promise<HttpTest> {
+  const ctx = await createTestContext(opts.now ? { now: opts.now } : {});
+  const app = await buildHttpApp(ctx);
+  await app.ready();
+  return {
+    ctx,
+    app,
+    async close() {
+      await app.close();
+      await ctx.testDb.destroy();
+      // createTestContext makes a fresh data dir under the system tmp dir; leave nothing behind.
+      if (ctx.config.dataDir.startsWith(tmpdir()))
+        rmSync(ctx.config.dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function createAdmin(ctx: TestContext, email: string, password = PASSWORD): Promise<UserRow> {
+  return createAdminUser(ctx, systemActor('test'), { email, password });
+}
+
+/** A client account and its first user (who signs in with `password`). */
+export async function createClient(
+  ctx: TestContext,
+  email: string,
+  opts: { name?: string; currency?: string; creditLimit?: string; password?: string } = {},
+): Promise<{ account: AccountRow; user: UserRow }> {
+  const { account, user } = await createAccount(ctx, systemActor('test'), {
+    name: opts.name ?? `Client ${email}`,
+    email,
+    password: opts.password ?? PASSWORD,
+    ...(opts.currency ? { currency: opts.currency } : {}),
+    ...(opts.creditLimit ? { creditLimit: opts.creditLimit } : {}),
+  });
+  if (!user) throw new Error('createAccount with a password must create a user');
+  return { account, user };
+}
+
+/** How a request authenticates: a browser session (cookie + CSRF token) or an API token. */
+export type Auth = { readonly cookie: string; readonly csrfToken: string } | { readonly bearer: string };
+
+export interface Session {
+  readonly cookie: string;
+  readonly csrfToken: string;
+  readonly userId: number;
+}
+
+export function loginRequest(app: FastifyInstance, email: string, password: string, remoteAddress?: string) {
+  return app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/login',
+    payload: { email, password },
+    ...(remoteAddress ? { remoteAddress } : {}),
+  });
+}
+
+/** Signs in over HTTP and returns the session cookie and CSRF token. */
+export async function login(app: FastifyInstance, email: string, password = PASSWORD): Promise<Session> {
+  const res = await loginRequest(app, email, password);
+  expect(res.statusCode, res.body).toBe(200);
+  const cookie = res.cookies.find((c) => c.name === 'bf_session');
+  if (!cookie) throw new Error('login set no bf_session cookie');
+  const body = res.json() as { csrfToken: string; user: { id: number } };
+  return { cookie: cookie.value, csrfToken: body.csrfToken, userId: body.user.id };
+}
+
+/** Creates an API token for the signed-in user and returns its secret. */
+export async function createToken(app: FastifyInstance, session: Session, name = 'test'): Promise<string> {
+  const res = await request(app, 'POST', '/api/v1/me/tokens', { auth: session, body: { name } });
+  expect(res.statusCode, res.body).toBe(201);
+  return (res.json() as { token: string }).token;
+}
+
+export interface RequestOptions {
+  readonly auth?: Auth | undefined;
+  readonly body?: unknown;
+  /** A session request sends its CSRF token on every call; `false` leaves it out, a string replaces it. */
+  readonly csrf?: false | string;
+  readonly headers?: Record<string, string>;
+  readonly remoteAddress?: string;
+}
+
+export type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
+
+export function request(
+  app: FastifyInstance,
+  method: Method,
+  url: string,
+  opts: RequestOptions = {},
+): Promise<LightMyRequestResponse> {
+  const headers: Record<string, string> = {};
+  const auth = opts.auth;
+  if (auth && 'bearer' in auth) headers.authorization = `Bearer ${auth.bearer}`;
+  if (auth && 'cookie' in auth) {
+    headers.cookie = `bf_session=${auth.cookie}`;
+    const csrf = opts.csrf === undefined ? auth.csrfToken : opts.csrf;
+    if (csrf !== false) headers['x-csrf-token'] = csrf;
+  }
+  Object.assign(headers, opts.headers);
+  return app.inject({
+    method,
+    url,
+    headers,
+    ...(opts.body !== undefined ? { payload: opts.body as object } : {}),
+    ...(opts.remoteAddress ? { remoteAddress: opts.remoteAddress } : {}),
+  });
+}
+
+export interface ErrorPayload {
+  readonly code: string;
+  readonly message: string;
+  readonly details: Record<string, unknown>;
+}
+
+/**
+ * Asserts an error answer: the status, the code, and the shape every error has — exactly
+ * `{"error":{"code","message","details"}}`, nothing more. Returns the error object.
+ */
+export function expectError(res: LightMyRequestResponse, status: number, code: string): ErrorPayload {
+  expect(res.statusCode, res.body).toBe(status);
+  expect(res.headers['content-type']).toMatch(/^application\/json/);
+  const body = res.json() as { error: ErrorPayload };
+  expect(Object.keys(body)).toEqual(['error']);
+  expect(Object.keys(body.error).sort()).toEqual(['code', 'details', 'message']);
+  expect(typeof body.error.message).toBe('string');
+  expect(body.error.message.length).toBeGreaterThan(0);
+  expect(body.error.details).toBeTypeOf('object');
+  expect(body.error.details).not.toBeNull();
+  expect(body.error.code).toBe(code);
+  return body.error;
+}
+
+const COUNTED = [
+  'accounts',
+  'users',
+  'sessions',
+  'api_tokens',
+  'ledger_entries',
+  'payments',
+  'login_attempts',
+] as const;
+export type CountedTable = (typeof COUNTED)[number];
+
+/** Row counts of the tables a request could write, to prove that a refused request wrote nothing. */
+export async function countRows(ctx: TestContext): Promise<Record<CountedTable, number>> {
+  const out = {} as Record<CountedTable, number>;
+  for (const table of COUNTED) {
+    const row = await ctx.db.kysely
+      .selectFrom(table)
+      .select((eb) => eb.fn.countAll<string | number | bigint>().as('n'))
+      .executeTakeFirstOrThrow();
+    out[table] = Number(row.n);
+  }
+  return out;
+}
+
+/** A stable picture of the money state: every account's balance and the whole ledger. */
+export async function moneySnapshot(ctx: TestContext): Promise<string> {
+  const accounts = await ctx.db.kysely
+    .selectFrom('accounts')
+    .select(['id', 'balance_minor', 'credit_limit_minor', 'status', 'name', 'updated_at'])
+    .orderBy('id')
+    .execute();
+  const entries = await ctx.db.kysely.selectFrom('ledger_entries').selectAll().orderBy('id').execute();
+  return JSON.stringify({ accounts, entries }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+}
