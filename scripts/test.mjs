@@ -48,14 +48,28 @@ function runVitest(engine) {
   console.log(`\n=== tests on ${engine} ===\n`);
   const res = spawnSync(
     process.execPath,
-    [path.join(root, 'node_modules/vitest/vitest.mjs'), 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...extra],
+    [
+      path.join(root, 'node_modules/vitest/vitest.mjs'),
+      'run',
+      '--reporter=default',
+      '--reporter=json',
+      `--outputFile.json=${report}`,
+      ...extra,
+    ],
     { stdio: 'inherit', cwd: root, env: { ...process.env, BILLFOLD_TEST_DB: engine } },
   );
   if (!fs.existsSync(report)) return { passed: 0, failed: 1, crashed: true, status: res.status };
   const json = JSON.parse(fs.readFileSync(report, 'utf8'));
   // A file that fails to load counts as a failure even though it has no tests.
-  const brokenFiles = (json.testResults ?? []).filter((f) => f.status === 'failed' && (f.assertionResults ?? []).length === 0).length;
-  return { passed: json.numPassedTests, failed: json.numFailedTests + brokenFiles, crashed: false, status: res.status };
+  const brokenFiles = (json.testResults ?? []).filter(
+    (f) => f.status === 'failed' && (f.assertionResults ?? []).length === 0,
+  ).length;
+  return {
+    passed: json.numPassedTests,
+    failed: json.numFailedTests + brokenFiles,
+    crashed: false,
+    status: res.status,
+  };
 }
 
 let passed = 0;

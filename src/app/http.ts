@@ -3,8 +3,14 @@ import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import {
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+} from 'fastify-type-provider-zod';
 import { registerAccountRoutes, registerAuth, SESSION_COOKIE } from '../modules/accounts/index.js';
+import { registerCatalogRoutes } from '../modules/catalog/index.js';
 import type { AppContext } from '../platform/context.js';
 import { errorHandler } from '../platform/http/errors.js';
 import { VERSION } from '../version.js';
@@ -35,6 +41,18 @@ export async function buildHttpApp(ctx: AppContext): Promise<FastifyInstance> {
 
   await app.register(cookie);
   await app.register(formbody);
+  // An empty body sent with "content-type: application/json" (generic clients do this on DELETE
+  // and logout) is no body, not invalid JSON; a route that needs a body still says it is missing.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text === '') {
+      done(null, undefined);
+      return;
+    }
+    parseJson(request, text, done);
+  });
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -59,10 +77,19 @@ export async function buildHttpApp(ctx: AppContext): Promise<FastifyInstance> {
       security: [{ bearer: [] }, { session: [] }],
     },
     transform: jsonSchemaTransform,
+    // Emits the schemas that routes reference by id (the shared Error body) under components.
+    transformObject: jsonSchemaTransformObject,
   });
-  await app.register(swaggerUi, {
-    routePrefix: '/api/docs',
-    uiConfig: { docExpansion: 'list', deepLinking: true },
+  // The browsable docs are public like the document they show; every other route is closed
+  // unless it says otherwise, so the docs' routes are marked public here.
+  await app.register(async (docs) => {
+    docs.addHook('onRoute', (route) => {
+      route.config = { ...route.config, auth: 'public' };
+    });
+    await docs.register(swaggerUi, {
+      routePrefix: '/api/docs',
+      uiConfig: { docExpansion: 'list', deepLinking: true },
+    });
   });
 
   registerAuth(app, ctx);
@@ -79,5 +106,6 @@ export async function buildHttpApp(ctx: AppContext): Promise<FastifyInstance> {
   );
 
   registerAccountRoutes(app, ctx);
+  registerCatalogRoutes(app, ctx);
   return app;
 }

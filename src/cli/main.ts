@@ -12,6 +12,7 @@ import {
   systemActor,
 } from '../modules/accounts/index.js';
 import { CreateAccountInput, CreateUserInput, RecordPaymentInput } from '../modules/accounts/schemas.js';
+import { CONTROL_PANEL_ENUMERATION, seedControlPanels } from '../modules/catalog/index.js';
 import { migrateToLatest } from '../platform/db/index.js';
 import { parseInput } from '../platform/validation.js';
 import { VERSION } from '../version.js';
@@ -159,6 +160,23 @@ payment
       const after = await findAccountByEmail(ctx, opts.email);
       out(
         `Recorded payment ${p.id}: ${formatAmount(p.amount_minor, p.currency)} ${p.currency} (${p.method} ${p.external_ref}); balance ${formatAmount(after!.balance_minor, after!.currency)} ${after!.currency}.`,
+      );
+    });
+  });
+
+const catalog = cli.command('catalog').description('the product catalog');
+catalog
+  .command('seed-control-panels')
+  .description(
+    `create the "${CONTROL_PANEL_ENUMERATION}" enumeration with the six ISPmanager values (idempotent)`,
+  )
+  .action(async () => {
+    await withContext({}, async (ctx) => {
+      const { enumerationId, created } = await seedControlPanels(ctx);
+      out(
+        created.length
+          ? `Enumeration ${enumerationId} "${CONTROL_PANEL_ENUMERATION}": added ${created.length} value(s): ${created.join(', ')}.`
+          : `Enumeration ${enumerationId} "${CONTROL_PANEL_ENUMERATION}" already has all six values.`,
       );
     });
   });

@@ -1,6 +1,7 @@
-import { type Migration, type MigrationProvider, type MigrationResultSet, Migrator } from 'kysely';
+import { type Migration, type MigrationProvider, type MigrationResultSet, Migrator, sql } from 'kysely';
 import type { Db } from './connect.js';
 import * as m0001 from './migrations/0001_foundation.js';
+import * as m0002 from './migrations/0002_catalog.js';
 
 /**
  * Migrations are listed here in order, statically imported: no directory scanning, so the
@@ -8,6 +9,7 @@ import * as m0001 from './migrations/0001_foundation.js';
  */
 const MIGRATIONS: Record<string, Migration> = {
   '0001_foundation': m0001,
+  '0002_catalog': m0002,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
@@ -22,9 +24,21 @@ export class MigrationError extends Error {
   }
 }
 
+/**
+ * On PostgreSQL the migration tables live in the connection's current schema, named
+ * explicitly: Kysely's existence check otherwise looks for them in every schema of the
+ * database and is fooled by another schema's copy (parallel tests, several instances).
+ */
+async function createMigrator(db: Db): Promise<Migrator> {
+  if (db.kind !== 'postgres') return new Migrator({ db: db.kysely, provider });
+  const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(db.kysely);
+  const schema = rows[0]?.schema;
+  return new Migrator({ db: db.kysely, provider, ...(schema ? { migrationTableSchema: schema } : {}) });
+}
+
 /** Applies every pending migration; each runs in its own transaction. Returns the names applied. */
 export async function migrateToLatest(db: Db): Promise<string[]> {
-  const migrator = new Migrator({ db: db.kysely, provider });
+  const migrator = await createMigrator(db);
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');
@@ -37,7 +51,7 @@ export async function migrateToLatest(db: Db): Promise<string[]> {
 }
 
 export async function migrationStatus(db: Db): Promise<{ name: string; executedAt: Date | null }[]> {
-  const migrator = new Migrator({ db: db.kysely, provider });
+  const migrator = await createMigrator(db);
   const all = await migrator.getMigrations();
   return all.map((m) => ({ name: m.name, executedAt: m.executedAt ?? null }));
 }

@@ -115,6 +115,115 @@ export interface PaymentsTable {
   created_at: Instant;
 }
 
+/** 0/1 flags: portable, and better-sqlite3 cannot bind JS booleans. */
+type Flag = ColumnType<bigint | number, 0 | 1 | undefined, 0 | 1>;
+type Int = ColumnType<bigint | number, number, number>;
+type NullableInt = ColumnType<bigint | number | null, number | null | undefined, number | null>;
+
+export interface ProductTypesTable {
+  id: Id;
+  code: string;
+  name: string;
+  deletion_delay_days: ColumnType<bigint | number, number | undefined, number>;
+  client_can_delete: Flag;
+  refund_unused_days: Flag;
+  /** JSON array of the service parameters this type needs, e.g. ["ip","licname"]. */
+  service_params: string;
+  created_at: Instant;
+  updated_at: Instant;
+}
+
+export interface EnumerationsTable {
+  id: Id;
+  name: string;
+  description: ColumnType<string, string | undefined, string>;
+  created_at: Instant;
+  updated_at: Instant;
+}
+
+export type EnumerationValueStatus = 'active' | 'disabled';
+export interface EnumerationValuesTable {
+  id: Id;
+  enumeration_id: Ref;
+  name: string;
+  internal_name: string;
+  sort_order: Int;
+  status: EnumerationValueStatus;
+  created_at: Instant;
+  updated_at: Instant;
+}
+
+export type TariffStatus = 'active' | 'hidden' | 'archived';
+export interface TariffsTable {
+  id: Id;
+  name: string;
+  description: ColumnType<string, string | undefined, string>;
+  product_type_id: Ref;
+  status: TariffStatus;
+  currency: string;
+  setup_fee_minor: bigint | null;
+  /** YYYY-MM-DD: the first day the tariff can no longer be ordered or renewed. */
+  expires_on: string | null;
+  trial_days: NullableInt;
+  created_at: Instant;
+  updated_at: Instant;
+}
+
+export interface TariffPeriodsTable {
+  tariff_id: Ref;
+  /** Months (1, 3, 6, 12, 24, 36) or -100 for the trial. */
+  period: Int;
+  /** Null: monthly price × months. */
+  price_minor: bigint | null;
+}
+
+export type AddonKind = 'control_panel' | 'cpu' | 'ram' | 'disk' | 'ipv4' | 'generic';
+export type AddonValueType = 'boolean' | 'integer' | 'enumeration';
+export interface AddonsTable {
+  id: Id;
+  tariff_id: Ref;
+  kind: AddonKind;
+  label: string;
+  value_type: AddonValueType;
+  required: Flag;
+  /** JSON: true/false, an integer, or an enumeration value id. */
+  default_value: string | null;
+  unit: string | null;
+  included: NullableInt;
+  min_value: NullableInt;
+  max_value: NullableInt;
+  step: NullableInt;
+  enumeration_id: NullableRef;
+  sort_order: ColumnType<bigint | number, number | undefined, number>;
+  created_at: Instant;
+  updated_at: Instant;
+}
+
+export interface AddonValuesTable {
+  addon_id: Ref;
+  enumeration_value_id: Ref;
+  offered: Flag;
+}
+
+export interface AddonPricesTable {
+  id: Id;
+  addon_id: Ref;
+  enumeration_value_id: NullableRef;
+  period: Int;
+  price_minor: bigint;
+}
+
+export interface TariffHistoryTable {
+  id: Id;
+  tariff_id: Ref;
+  change: string;
+  before_json: string | null;
+  after_json: string | null;
+  actor_user_id: NullableRef;
+  actor_label: string;
+  created_at: Instant;
+}
+
 export interface Database {
   provider: ProviderTable;
   accounts: AccountsTable;
@@ -124,6 +233,15 @@ export interface Database {
   login_attempts: LoginAttemptsTable;
   ledger_entries: LedgerEntriesTable;
   payments: PaymentsTable;
+  product_types: ProductTypesTable;
+  enumerations: EnumerationsTable;
+  enumeration_values: EnumerationValuesTable;
+  tariffs: TariffsTable;
+  tariff_periods: TariffPeriodsTable;
+  addons: AddonsTable;
+  addon_values: AddonValuesTable;
+  addon_prices: AddonPricesTable;
+  tariff_history: TariffHistoryTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
@@ -133,3 +251,11 @@ export type PaymentRow = Selectable<PaymentsTable>;
 export type NewLedgerEntry = Insertable<LedgerEntriesTable>;
 export type AccountUpdate = Updateable<AccountsTable>;
 export type { Generated };
+export type ProductTypeRow = Selectable<ProductTypesTable>;
+export type EnumerationRow = Selectable<EnumerationsTable>;
+export type EnumerationValueRow = Selectable<EnumerationValuesTable>;
+export type TariffRow = Selectable<TariffsTable>;
+export type TariffPeriodRow = Selectable<TariffPeriodsTable>;
+export type AddonRow = Selectable<AddonsTable>;
+export type AddonValueRow = Selectable<AddonValuesTable>;
+export type AddonPriceRow = Selectable<AddonPricesTable>;
