@@ -10,7 +10,10 @@ import {
   validatorCompiler,
 } from 'fastify-type-provider-zod';
 import { registerAccountRoutes, registerAuth, SESSION_COOKIE } from '../modules/accounts/index.js';
+import { registerBillingRoutes } from '../modules/billing/index.js';
 import { registerCatalogRoutes } from '../modules/catalog/index.js';
+import { payAwaitingOrders, registerOrderRoutes } from '../modules/orders/index.js';
+import { registerServiceRoutes } from '../modules/services/index.js';
 import type { AppContext } from '../platform/context.js';
 import { errorHandler } from '../platform/http/errors.js';
 import { VERSION } from '../version.js';
@@ -105,7 +108,13 @@ export async function buildHttpApp(ctx: AppContext): Promise<FastifyInstance> {
     reply.type('text/html; charset=utf-8').send(landingPage()),
   );
 
-  registerAccountRoutes(app, ctx);
+  registerAccountRoutes(app, ctx, {
+    // Money arrived: pay the account's awaiting orders, oldest first (BILLING.md).
+    afterPayment: (actor, accountId) => payAwaitingOrders(ctx, actor, accountId).then(() => undefined),
+  });
   registerCatalogRoutes(app, ctx);
+  registerOrderRoutes(app, ctx);
+  registerServiceRoutes(app, ctx);
+  registerBillingRoutes(app, ctx);
   return app;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatAmount } from '../domain/money.js';
+import { parseDate } from '../domain/periods.js';
 import {
   createAccount,
   createAdminUser,
@@ -12,7 +13,11 @@ import {
   systemActor,
 } from '../modules/accounts/index.js';
 import { CreateAccountInput, CreateUserInput, RecordPaymentInput } from '../modules/accounts/schemas.js';
+import { runBilling } from '../modules/billing/index.js';
 import { CONTROL_PANEL_ENUMERATION, seedControlPanels } from '../modules/catalog/index.js';
+import { payAwaitingOrders } from '../modules/orders/index.js';
+import { runQueuedOperations } from '../modules/services/index.js';
+import { todayOf } from '../platform/clock.js';
 import { migrateToLatest } from '../platform/db/index.js';
 import { parseInput } from '../platform/validation.js';
 import { VERSION } from '../version.js';
@@ -64,7 +69,8 @@ cli
     new Option('-p, --port <port>', 'port to listen on (default: BILLFOLD_PORT or 8080)').argParser(port),
   )
   .option('--host <host>', 'address to bind (default: BILLFOLD_HOST or localhost)')
-  .action(async (opts: { port?: number; host?: string }) => serve(opts));
+  .option('--no-worker', 'serve HTTP only: no daily billing run, no operation executor in this process')
+  .action(async (opts: { port?: number; host?: string; worker?: boolean }) => serve(opts));
 
 const admin = cli.command('admin').description('staff users');
 admin
@@ -157,6 +163,8 @@ payment
         ...(opts.note ? { note: opts.note } : {}),
       });
       const p = await recordPayment(ctx, cliActor, Number(a.id), input);
+      const settled = await payAwaitingOrders(ctx, cliActor, Number(a.id));
+      if (settled.paid.length) out(`Paid awaiting order(s): ${settled.paid.join(', ')}.`);
       const after = await findAccountByEmail(ctx, opts.email);
       out(
         `Recorded payment ${p.id}: ${formatAmount(p.amount_minor, p.currency)} ${p.currency} (${p.method} ${p.external_ref}); balance ${formatAmount(after!.balance_minor, after!.currency)} ${after!.currency}.`,
@@ -178,6 +186,59 @@ catalog
           ? `Enumeration ${enumerationId} "${CONTROL_PANEL_ENUMERATION}": added ${created.length} value(s): ${created.join(', ')}.`
           : `Enumeration ${enumerationId} "${CONTROL_PANEL_ENUMERATION}" already has all six values.`,
       );
+    });
+  });
+
+const billing = cli.command('billing').description('the daily billing run');
+billing
+  .command('run')
+  .description('renew, suspend, delete and remind for one date (default: today); safe to rerun')
+  .option('--date <YYYY-MM-DD>', 'the date to bill (default: today by the Billfold clock)')
+  .option('--dry-run', 'print what the run would do and change nothing')
+  .option('--json', 'print the summary as JSON')
+  .action(async (opts: { date?: string; dryRun?: boolean; json?: boolean }) => {
+    await withContext({}, async (ctx) => {
+      let date: ReturnType<typeof parseDate>;
+      try {
+        date = opts.date ? parseDate(opts.date) : todayOf(ctx.clock);
+      } catch {
+        throw new CliError(`--date must be a calendar date YYYY-MM-DD, not "${opts.date}".`);
+      }
+      const tty = process.stderr.isTTY === true && !opts.json;
+      let last = 0;
+      const summary = await runBilling(ctx, {
+        date,
+        dryRun: opts.dryRun ?? false,
+        listActions: opts.dryRun ?? false,
+        onProgress: tty
+          ? (done, total, step) => {
+              const now = Date.now();
+              if (done !== total && now - last < 100) return;
+              last = now;
+              const width = 30;
+              const filled = total ? Math.round((done / total) * width) : width;
+              process.stderr.write(
+                `\r${step.padEnd(8)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`,
+              );
+              if (done === total) process.stderr.write('\n');
+            }
+          : undefined,
+      });
+      const executed = opts.dryRun ? 0 : await runQueuedOperations(ctx);
+      if (opts.json) {
+        out(JSON.stringify(summary, null, 2));
+        return;
+      }
+      out(`Billing run for ${summary.date}${summary.dryRun ? ' (dry run: nothing changed)' : ''}:`);
+      out(`  renewed:        ${summary.renewed} (${summary.renewedAmount} ${summary.currency})`);
+      out(`  renewal failed: ${summary.renewFailed}`);
+      out(`  suspended:      ${summary.suspended}`);
+      out(`  deleted:        ${summary.deleted}`);
+      out(`  reminders:      ${summary.reminders}, low balance: ${summary.lowBalance}`);
+      if (summary.alreadyDone) out(`  already done earlier: ${summary.alreadyDone}`);
+      if (!summary.dryRun) out(`  operations completed: ${executed}`);
+      for (const a of summary.actions)
+        out(`    service ${a.serviceId}: ${a.step} → ${a.outcome}${a.amount ? ` (${a.amount})` : ''}`);
     });
   });
 

@@ -1,12 +1,17 @@
 import { createContext } from '../app/context.js';
 import { buildHttpApp } from '../app/http.js';
 import { ensureInitialAdmin } from '../modules/accounts/index.js';
+import { startBackgroundJobs } from '../modules/billing/index.js';
 import { loadConfig } from '../platform/config.js';
 import { migrateToLatest } from '../platform/db/index.js';
 import { createLogger } from '../platform/logger.js';
 
-/** `billfold serve`: migrate, make sure an admin exists, serve HTTP until SIGINT/SIGTERM. */
-export async function serve(opts: { port?: number; host?: string }): Promise<void> {
+/**
+ * `billfold serve`: migrate, make sure an admin exists, serve HTTP and (unless --no-worker)
+ * run the background jobs — the daily billing run and the operation executor — until
+ * SIGINT/SIGTERM.
+ */
+export async function serve(opts: { port?: number; host?: string; worker?: boolean }): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel, pretty: config.logPretty });
   const ctx = createContext(config, logger);
@@ -42,6 +47,7 @@ export async function serve(opts: { port?: number; host?: string }): Promise<voi
         : `\nFirst start: created the admin user ${admin.email} with BILLFOLD_ADMIN_PASSWORD.\n\n`,
     );
   }
+  const jobs = opts.worker === false ? null : startBackgroundJobs(ctx);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -49,6 +55,7 @@ export async function serve(opts: { port?: number; host?: string }): Promise<voi
     logger.info({ signal }, 'shutting down');
     try {
       await server.close();
+      await jobs?.stop();
       await ctx.db.close();
       process.exit(0);
     } catch (err) {

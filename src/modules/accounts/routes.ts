@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { AppContext } from '../../platform/context.js';
 import { errorResponses } from '../../platform/http/errors.js';
 import { toId } from '../../platform/ids.js';
+import type { Actor } from './actor.js';
 import { createApiToken, getUser, listApiTokens, login, logout, revokeApiToken } from './auth.js';
 import {
   createAccount,
@@ -86,7 +87,16 @@ const presentToken = (t: {
   revokedAt: t.revoked_at,
 });
 
-export function registerAccountRoutes(root: FastifyInstance, ctx: AppContext): void {
+export interface AccountRouteHooks {
+  /** Runs after a payment is recorded (outside its transaction): the orders module pays awaiting orders. */
+  readonly afterPayment?: (actor: Actor, accountId: number) => Promise<void>;
+}
+
+export function registerAccountRoutes(
+  root: FastifyInstance,
+  ctx: AppContext,
+  hooks: AccountRouteHooks = {},
+): void {
   const app = root.withTypeProvider<ZodTypeProvider>();
 
   // ---------- authentication ----------
@@ -392,12 +402,17 @@ export function registerAccountRoutes(root: FastifyInstance, ctx: AppContext): v
         response: { 201: PaymentView, ...errorResponses(400, 401, 403, 404, 409) },
       },
     },
-    async (request, reply) =>
-      reply
-        .status(201)
-        .send(
-          presentPayment(await recordPayment(ctx, requireActor(request), request.params.id, request.body)),
-        ),
+    async (request, reply) => {
+      const actor = requireActor(request);
+      const payment = await recordPayment(ctx, actor, request.params.id, request.body);
+      if (hooks.afterPayment) {
+        // The payment stands on its own; paying orders with it is best effort and logged on failure.
+        await hooks
+          .afterPayment(actor, request.params.id)
+          .catch((err: unknown) => request.log.error({ err }, 'paying awaiting orders failed'));
+      }
+      return reply.status(201).send(presentPayment(payment));
+    },
   );
 
   app.get(

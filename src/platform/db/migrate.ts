@@ -2,6 +2,7 @@ import { type Migration, type MigrationProvider, type MigrationResultSet, Migrat
 import type { Db } from './connect.js';
 import * as m0001 from './migrations/0001_foundation.js';
 import * as m0002 from './migrations/0002_catalog.js';
+import * as m0003 from './migrations/0003_orders_services.js';
 
 /**
  * Migrations are listed here in order, statically imported: no directory scanning, so the
@@ -10,6 +11,7 @@ import * as m0002 from './migrations/0002_catalog.js';
 const MIGRATIONS: Record<string, Migration> = {
   '0001_foundation': m0001,
   '0002_catalog': m0002,
+  '0003_orders_services': m0003,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

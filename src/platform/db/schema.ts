@@ -224,6 +224,143 @@ export interface TariffHistoryTable {
   created_at: Instant;
 }
 
+export type OrderStatus = 'awaiting_payment' | 'paid' | 'cancelled';
+export interface OrdersTable {
+  id: Id;
+  account_id: Ref;
+  status: OrderStatus;
+  currency: string;
+  total_minor: bigint;
+  idempotency_key: string | null;
+  ledger_entry_id: NullableRef;
+  placed_by_user_id: NullableRef;
+  placed_by: string;
+  cancel_reason: string | null;
+  created_at: Instant;
+  paid_at: Instant | null;
+  cancelled_at: Instant | null;
+}
+
+export interface OrderItemsTable {
+  id: Id;
+  order_id: Ref;
+  tariff_id: Ref;
+  period: Int;
+  /** JSON object addon id → value. */
+  addon_values: string;
+  /** JSON object of service parameters (ip, licname, hostname, …). */
+  params: string;
+  /** JSON array of the priced lines (amounts as decimal strings). */
+  lines: string;
+  amount_minor: bigint;
+  setup_minor: ColumnType<bigint, bigint | undefined, bigint>;
+  granted_days: Int;
+  full_days: Int;
+  autoprolong: NullableInt;
+  service_id: NullableRef;
+}
+
+export type ServiceStatus = 'ordered' | 'processing' | 'active' | 'suspended' | 'deleted';
+export type SuspendReason = 'expired' | 'admin' | 'abuse' | 'client';
+export interface ServicesTable {
+  id: Id;
+  account_id: Ref;
+  tariff_id: Ref;
+  product_type_id: Ref;
+  order_item_id: NullableRef;
+  name: string;
+  status: ServiceStatus;
+  suspend_reason: SuspendReason | null;
+  period: Int;
+  autoprolong: NullableInt;
+  params: string;
+  addon_values: string;
+  activated_on: string | null;
+  period_start: string | null;
+  expires_on: string | null;
+  suspended_on: string | null;
+  deleted_at: Instant | null;
+  created_at: Instant;
+  updated_at: Instant;
+}
+
+export type ServiceChargeKind = 'order' | 'renewal' | 'tariff_change' | 'refund' | 'activation_adjustment';
+export interface ServiceChargesTable {
+  id: Id;
+  service_id: Ref;
+  kind: ServiceChargeKind;
+  period: NullableInt;
+  start_on: string | null;
+  end_on: string | null;
+  /** Signed like the ledger: charges < 0 are not used here; amounts are what was charged (≥ 0) or credited (< 0). */
+  amount_minor: bigint;
+  lines: string;
+  ledger_entry_id: NullableRef;
+  created_at: Instant;
+}
+
+export interface ServiceHistoryTable {
+  id: Id;
+  service_id: Ref;
+  event: string;
+  from_status: string | null;
+  to_status: string | null;
+  details: string;
+  actor_user_id: NullableRef;
+  actor: string;
+  created_at: Instant;
+}
+
+export type OperationKind = 'open' | 'prolong' | 'suspend' | 'resume' | 'close' | 'set_param';
+export type OperationStatus = 'queued' | 'running' | 'retry_wait' | 'done' | 'failed' | 'cancelled';
+export interface OperationsTable {
+  id: Id;
+  service_id: Ref;
+  kind: OperationKind;
+  payload: string;
+  idempotency_key: string;
+  status: OperationStatus;
+  attempts: ColumnType<bigint | number, number | undefined, number>;
+  next_attempt_at: Instant;
+  lease_owner: string | null;
+  lease_expires_at: Instant | null;
+  last_error: string | null;
+  progress: string | null;
+  result: string | null;
+  created_at: Instant;
+  updated_at: Instant;
+  completed_at: Instant | null;
+}
+
+export interface BillingRunsTable {
+  id: Id;
+  run_date: string;
+  status: 'running' | 'completed' | 'failed';
+  summary: string | null;
+  started_at: Instant;
+  finished_at: Instant | null;
+}
+
+export interface BillingStepsTable {
+  id: Id;
+  service_id: Ref;
+  run_date: string;
+  step: string;
+  outcome: string;
+  amount_minor: bigint | null;
+  created_at: Instant;
+}
+
+export interface NotificationsTable {
+  id: Id;
+  account_id: Ref;
+  service_id: NullableRef;
+  kind: string;
+  payload: string;
+  dedupe_key: string | null;
+  created_at: Instant;
+}
+
 export interface Database {
   provider: ProviderTable;
   accounts: AccountsTable;
@@ -242,6 +379,15 @@ export interface Database {
   addon_values: AddonValuesTable;
   addon_prices: AddonPricesTable;
   tariff_history: TariffHistoryTable;
+  orders: OrdersTable;
+  order_items: OrderItemsTable;
+  services: ServicesTable;
+  service_charges: ServiceChargesTable;
+  service_history: ServiceHistoryTable;
+  operations: OperationsTable;
+  billing_runs: BillingRunsTable;
+  billing_steps: BillingStepsTable;
+  notifications: NotificationsTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
@@ -259,3 +405,10 @@ export type TariffPeriodRow = Selectable<TariffPeriodsTable>;
 export type AddonRow = Selectable<AddonsTable>;
 export type AddonValueRow = Selectable<AddonValuesTable>;
 export type AddonPriceRow = Selectable<AddonPricesTable>;
+export type OrderRow = Selectable<OrdersTable>;
+export type OrderItemRow = Selectable<OrderItemsTable>;
+export type ServiceRow = Selectable<ServicesTable>;
+export type ServiceChargeRow = Selectable<ServiceChargesTable>;
+export type ServiceHistoryRow = Selectable<ServiceHistoryTable>;
+export type OperationRow = Selectable<OperationsTable>;
+export type NotificationRow = Selectable<NotificationsTable>;

@@ -1,0 +1,159 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Temporal } from 'temporal-polyfill';
+import { z } from 'zod';
+import { PeriodError, parseDate } from '../../domain/periods.js';
+import { todayOf } from '../../platform/clock.js';
+import type { AppContext } from '../../platform/context.js';
+import { invalid } from '../../platform/errors.js';
+import { errorResponses } from '../../platform/http/errors.js';
+import { toId } from '../../platform/ids.js';
+import { isStaff } from '../accounts/actor.js';
+import { requireActor } from '../accounts/http-auth.js';
+import { IdText, PageQuery } from '../accounts/schemas.js';
+import { runQueuedOperations } from '../services/executor.js';
+import { runBilling } from './run.js';
+
+const Summary = z.object({
+  date: z.string(),
+  dryRun: z.boolean(),
+  renewed: z.number(),
+  renewedAmount: z.string(),
+  renewFailed: z.number(),
+  suspended: z.number(),
+  deleted: z.number(),
+  reminders: z.number(),
+  lowBalance: z.number(),
+  alreadyDone: z.number(),
+  currency: z.string(),
+  actions: z.array(
+    z.object({ serviceId: z.number(), step: z.string(), outcome: z.string(), amount: z.string().optional() }),
+  ),
+});
+
+export function registerBillingRoutes(root: FastifyInstance, ctx: AppContext): void {
+  const app = root.withTypeProvider<ZodTypeProvider>();
+  app.post(
+    '/api/v1/billing/run',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['billing'],
+        summary:
+          'Run the daily billing for a date (default today); dryRun shows what it would do and changes nothing',
+        body: z.strictObject({ date: z.string().optional(), dryRun: z.boolean().optional() }),
+        response: { 200: Summary, ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (request) => {
+      let date: Temporal.PlainDate;
+      try {
+        date = request.body.date ? parseDate(request.body.date) : todayOf(ctx.clock);
+      } catch (err) {
+        if (err instanceof PeriodError)
+          throw invalid('invalid_date', 'date must be YYYY-MM-DD.', { value: request.body.date });
+        throw err;
+      }
+      const summary = await runBilling(ctx, {
+        date,
+        dryRun: request.body.dryRun ?? false,
+        listActions: true,
+      });
+      if (!summary.dryRun) await runQueuedOperations(ctx);
+      return summary;
+    },
+  );
+
+  app.get(
+    '/api/v1/billing/runs',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['billing'],
+        summary: 'Past billing runs with their summaries',
+        querystring: PageQuery,
+        response: {
+          200: z.object({
+            items: z.array(
+              z.object({
+                id: z.number(),
+                date: z.string(),
+                status: z.string(),
+                summary: z.unknown(),
+                startedAt: z.string(),
+                finishedAt: z.string().nullable(),
+              }),
+            ),
+          }),
+          ...errorResponses(400, 401, 403),
+        },
+      },
+    },
+    async (request) => {
+      let q = ctx.db.kysely
+        .selectFrom('billing_runs')
+        .selectAll()
+        .orderBy('id', 'desc')
+        .limit(request.query.limit);
+      if (request.query.before) q = q.where('id', '<', request.query.before);
+      return {
+        items: (await q.execute()).map((r) => ({
+          id: toId(r.id),
+          date: r.run_date,
+          status: r.status,
+          summary: r.summary ? (JSON.parse(r.summary) as unknown) : null,
+          startedAt: r.started_at,
+          finishedAt: r.finished_at,
+        })),
+      };
+    },
+  );
+
+  app.get(
+    '/api/v1/notifications',
+    {
+      schema: {
+        tags: ['billing'],
+        summary: 'Notification events (renewal reminders, low balance, suspensions); clients: their own',
+        querystring: PageQuery.extend({ accountId: IdText.optional() }),
+        response: {
+          200: z.object({
+            items: z.array(
+              z.object({
+                id: z.number(),
+                accountId: z.number(),
+                serviceId: z.number().nullable(),
+                kind: z.string(),
+                payload: z.unknown(),
+                createdAt: z.string(),
+              }),
+            ),
+          }),
+          ...errorResponses(400, 401),
+        },
+      },
+    },
+    async (request) => {
+      const actor = requireActor(request);
+      let q = ctx.db.kysely
+        .selectFrom('notifications')
+        .selectAll()
+        .orderBy('id', 'desc')
+        .limit(request.query.limit);
+      if (!isStaff(actor))
+        q = q.where('account_id', '=', actor.type === 'user' ? (actor.accountId ?? -1) : -1);
+      else if (request.query.accountId) q = q.where('account_id', '=', request.query.accountId);
+      if (request.query.before) q = q.where('id', '<', request.query.before);
+      return {
+        items: (await q.execute()).map((n) => ({
+          id: toId(n.id),
+          accountId: toId(n.account_id),
+          serviceId: n.service_id === null ? null : toId(n.service_id),
+          kind: n.kind,
+          payload: JSON.parse(n.payload) as unknown,
+          createdAt: n.created_at,
+        })),
+      };
+    },
+  );
+}

@@ -1,0 +1,131 @@
+import { isIP } from 'node:net';
+import { Temporal } from 'temporal-polyfill';
+import { formatAmount } from '../../domain/money.js';
+import { cutAtExpiration, type PeriodCut, PeriodError } from '../../domain/periods.js';
+import {
+  type AddonValue,
+  type PricedOrder,
+  PricingError,
+  priceOrder,
+  prorateOrder,
+} from '../../domain/pricing.js';
+import { AppError, conflict, invalid } from '../../platform/errors.js';
+import type { TariffAggregate } from './aggregate.js';
+import { tariffForPricing } from './pricing-adapter.js';
+
+/**
+ * Pricing a tariff for a concrete date range: the pure pricing and period rules applied to a
+ * tariff from the database, with their errors turned into API errors. Orders, renewals and
+ * tariff changes all price through here, so a quote and its charge always agree.
+ */
+export interface PricedRange {
+  readonly cut: PeriodCut;
+  /** Lines after the cut (setup never prorated). */
+  readonly order: PricedOrder;
+  /** Lines for the whole period, before the cut. */
+  readonly full: PricedOrder;
+  readonly totalMinor: bigint;
+  readonly setupMinor: bigint;
+}
+
+export function toAppError(err: unknown): unknown {
+  if (err instanceof PricingError) return invalid(err.code, err.message, err.details);
+  if (err instanceof PeriodError) {
+    if (err.code === 'tariff_expired')
+      return conflict(
+        'tariff_expired',
+        'The tariff has ended: it can no longer be ordered or renewed.',
+        err.details,
+      );
+    return invalid(err.code, err.message, err.details);
+  }
+  return err;
+}
+
+export function priceRange(
+  agg: TariffAggregate,
+  period: number,
+  addonValues: ReadonlyMap<number, AddonValue> | Record<string, AddonValue>,
+  start: Temporal.PlainDate,
+  opts: { includeSetup: boolean },
+): PricedRange {
+  try {
+    const expiration = agg.tariff.expires_on ? Temporal.PlainDate.from(agg.tariff.expires_on) : null;
+    const trialDays = agg.tariff.trial_days === null ? undefined : Number(agg.tariff.trial_days);
+    const full = priceOrder(tariffForPricing(agg), period, addonValues, { includeSetup: opts.includeSetup });
+    const cut = cutAtExpiration(start, period, expiration, trialDays);
+    const order = cut.cut ? prorateOrder(full, cut.grantedDays, cut.fullDays) : full;
+    const setupMinor = order.lines.filter((l) => l.kind === 'setup').reduce((a, l) => a + l.amountMinor, 0n);
+    return { cut, order, full, totalMinor: order.totalMinor, setupMinor };
+  } catch (err) {
+    throw toAppError(err);
+  }
+}
+
+/** API image of a priced range. */
+export function presentPricedRange(r: PricedRange) {
+  const currency = r.order.currency;
+  return {
+    tariffId: r.order.tariffId,
+    period: r.order.period,
+    currency,
+    start: r.cut.start.toString(),
+    end: r.cut.end.toString(),
+    naturalEnd: r.cut.naturalEnd.toString(),
+    grantedDays: r.cut.grantedDays,
+    fullDays: r.cut.fullDays,
+    cut: r.cut.cut,
+    lines: r.order.lines.map((l, i) => ({
+      kind: l.kind,
+      addonId: l.addonId,
+      label: l.label,
+      quantity: l.quantity,
+      value: l.value,
+      unitPrice: formatAmount(l.unitPriceMinor, currency),
+      fullAmount: formatAmount(r.full.lines[i]?.amountMinor ?? l.amountMinor, currency),
+      amount: formatAmount(l.amountMinor, currency),
+    })),
+    total: formatAmount(r.totalMinor, currency),
+  };
+}
+
+const HOSTNAME =
+  /^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+
+/**
+ * Service parameters: exactly those the product type declares, each present and well formed
+ * (`ip` an IPv4/IPv6 address, `hostname` a host name). Returns the cleaned map.
+ */
+export function validateServiceParams(
+  agg: TariffAggregate,
+  params: Record<string, string> | undefined,
+): Record<string, string> {
+  const declared = JSON.parse(agg.productType.service_params) as string[];
+  const given = params ?? {};
+  const unknown = Object.keys(given).filter((k) => !declared.includes(k));
+  if (unknown.length) {
+    throw invalid('unknown_service_param', `This product type has no parameter ${unknown.join(', ')}.`, {
+      params: unknown,
+      declared,
+    });
+  }
+  const out: Record<string, string> = {};
+  for (const name of declared) {
+    const value = given[name]?.trim();
+    if (!value)
+      throw new AppError(
+        'invalid',
+        'service_param_required',
+        `The service parameter "${name}" is required.`,
+        { param: name },
+      );
+    if (name === 'ip' && isIP(value) === 0)
+      throw invalid('invalid_ip', `"${value}" is not an IP address.`, { param: name, value });
+    if (name === 'hostname' && !HOSTNAME.test(value))
+      throw invalid('invalid_hostname', `"${value}" is not a host name.`, { param: name, value });
+    if (value.length > 255)
+      throw invalid('service_param_too_long', `The parameter "${name}" is too long.`, { param: name });
+    out[name] = value;
+  }
+  return out;
+}

@@ -1,0 +1,383 @@
+import type { Temporal } from 'temporal-polyfill';
+import { isoNow, todayOf } from '../../platform/clock.js';
+import type { AppContext } from '../../platform/context.js';
+import {
+  inTransaction,
+  isUniqueViolation,
+  type OrderItemRow,
+  type OrderRow,
+  type Tx,
+} from '../../platform/db/index.js';
+import { AppError, conflict, invalid, notFound } from '../../platform/errors.js';
+import { toId } from '../../platform/ids.js';
+import { type Actor, actorUserId, assertAccountVisible, isStaff } from '../accounts/actor.js';
+import { postEntry } from '../accounts/ledger.js';
+import { loadTariffAggregates, type TariffAggregate } from '../catalog/aggregate.js';
+import { type PricedRange, priceRange, validateServiceParams } from '../catalog/quote.js';
+import { actorName, enqueueOperation, recordHistory, storeLines } from '../services/lifecycle.js';
+import type { PlaceOrderInput, QuoteInput } from './schemas.js';
+
+/**
+ * Quotes and orders (BILLING.md "Orders and payment"). A quote is free and writes nothing;
+ * an order is priced exactly as its quote, then paid now (`payNow`, one transaction with the
+ * charge) or left awaiting payment and paid oldest first when money arrives. A paid order
+ * creates its services in `processing` and enqueues their `open` operations in the same
+ * transaction.
+ */
+export interface QuotedItem {
+  readonly input: QuoteInput & { autoprolong?: number | null | undefined };
+  readonly agg: TariffAggregate;
+  readonly params: Record<string, string>;
+  readonly priced: PricedRange;
+}
+
+async function loadTariff(ctx: AppContext, tariffId: number): Promise<TariffAggregate> {
+  const [agg] = await loadTariffAggregates(ctx.db.kysely, { ids: [tariffId] });
+  if (!agg) throw invalid('tariff_not_found', `There is no tariff ${tariffId}.`, { tariffId });
+  return agg;
+}
+
+/** Who may order what: clients only active tariffs; staff also hidden ones; nobody archived ones. */
+function assertOrderable(agg: TariffAggregate, actor: Actor, today: Temporal.PlainDate) {
+  const status = agg.tariff.status;
+  if (status === 'archived' || (status === 'hidden' && !isStaff(actor))) {
+    throw conflict('tariff_not_orderable', 'This tariff cannot be ordered.', {
+      tariffId: toId(agg.tariff.id),
+      status,
+    });
+  }
+  if (agg.tariff.expires_on && today.toString() >= agg.tariff.expires_on) {
+    throw conflict('tariff_expired', 'The tariff has ended: it can no longer be ordered or renewed.', {
+      tariffId: toId(agg.tariff.id),
+      expiresOn: agg.tariff.expires_on,
+    });
+  }
+}
+
+export async function quoteItem(
+  ctx: AppContext,
+  actor: Actor,
+  input: QuoteInput & { autoprolong?: number | null | undefined },
+): Promise<QuotedItem> {
+  const today = todayOf(ctx.clock);
+  const agg = await loadTariff(ctx, input.tariffId);
+  assertOrderable(agg, actor, today);
+  if (input.autoprolong !== undefined && input.autoprolong !== null) {
+    if (input.autoprolong === -100)
+      throw invalid('trial_not_renewable', 'A trial cannot be renewed automatically.', {});
+    if (!agg.periods.some((p) => Number(p.period) === input.autoprolong)) {
+      throw invalid('period_not_offered', `Period ${input.autoprolong} is not offered by this tariff.`, {
+        period: input.autoprolong,
+      });
+    }
+  }
+  const params = validateServiceParams(agg, input.params);
+  const priced = priceRange(agg, input.period, input.addonValues ?? {}, today, { includeSetup: true });
+  return { input, agg, params, priced };
+}
+
+async function findByKey(ctx: AppContext, accountId: number, key: string): Promise<OrderRow | undefined> {
+  return ctx.db.kysely
+    .selectFrom('orders')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('idempotency_key', '=', key)
+    .executeTakeFirst();
+}
+
+export async function placeOrder(
+  ctx: AppContext,
+  actor: Actor,
+  input: PlaceOrderInput,
+): Promise<{ order: OrderRow; replayed: boolean }> {
+  let accountId: number;
+  if (actor.type === 'user' && actor.role === 'client') {
+    if (input.accountId !== undefined && input.accountId !== actor.accountId) throw notFound('account');
+    accountId = actor.accountId;
+  } else {
+    if (input.accountId === undefined)
+      throw invalid('account_required', 'Staff must say which account the order is for (accountId).', {});
+    accountId = input.accountId;
+  }
+  assertAccountVisible(actor, accountId);
+  const account = await ctx.db.kysely
+    .selectFrom('accounts')
+    .selectAll()
+    .where('id', '=', accountId)
+    .executeTakeFirst();
+  if (!account) throw notFound('account');
+  if (account.status !== 'active')
+    throw conflict('account_not_active', `The account is ${account.status}: it cannot order.`, {
+      status: account.status,
+    });
+  if (input.idempotencyKey) {
+    const existing = await findByKey(ctx, accountId, input.idempotencyKey);
+    if (existing) return { order: existing, replayed: true };
+  }
+  const items: QuotedItem[] = [];
+  for (const item of input.items) items.push(await quoteItem(ctx, actor, item));
+  for (const item of items) {
+    if (item.agg.tariff.currency !== account.currency) {
+      throw conflict(
+        'currency_mismatch',
+        `The tariff is priced in ${item.agg.tariff.currency}, the account pays in ${account.currency}.`,
+        {
+          tariffId: toId(item.agg.tariff.id),
+        },
+      );
+    }
+  }
+  const total = items.reduce((a, i) => a + i.priced.totalMinor, 0n);
+  const now = isoNow(ctx.clock);
+  try {
+    const order = await inTransaction(ctx.db, async (tx) => {
+      const order = await tx
+        .insertInto('orders')
+        .values({
+          account_id: accountId,
+          status: 'awaiting_payment',
+          currency: account.currency,
+          total_minor: total,
+          idempotency_key: input.idempotencyKey ?? null,
+          placed_by_user_id: actorUserId(actor),
+          placed_by: actorName(actor),
+          created_at: now,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      for (const item of items) {
+        await tx
+          .insertInto('order_items')
+          .values({
+            order_id: order.id,
+            tariff_id: item.agg.tariff.id,
+            period: item.input.period,
+            addon_values: JSON.stringify(Object.fromEntries(item.priced.order.addonValues)),
+            params: JSON.stringify(item.params),
+            lines: storeLines(item.priced.order.lines, account.currency),
+            amount_minor: item.priced.totalMinor,
+            setup_minor: item.priced.setupMinor,
+            granted_days: item.priced.cut.grantedDays,
+            full_days: item.priced.cut.fullDays,
+            autoprolong: item.input.autoprolong ?? null,
+          })
+          .execute();
+      }
+      if (input.payNow) return payOrderTx(tx, ctx, actor, order);
+      return order;
+    });
+    return { order, replayed: false };
+  } catch (err) {
+    if (input.idempotencyKey && isUniqueViolation(err)) {
+      const existing = await findByKey(ctx, accountId, input.idempotencyKey);
+      if (existing) return { order: existing, replayed: true };
+    }
+    throw err;
+  }
+}
+
+/**
+ * Pays an order inside the caller's transaction: the charge (refused with
+ * insufficient_balance, rolling everything back), the services, their `open` operations.
+ */
+export async function payOrderTx(tx: Tx, ctx: AppContext, actor: Actor, order: OrderRow): Promise<OrderRow> {
+  const now = isoNow(ctx.clock);
+  const orderId = toId(order.id);
+  const accountId = toId(order.account_id);
+  let ledgerEntryId: bigint | number | null = null;
+  if (order.total_minor > 0n) {
+    const { entry } = await postEntry(tx, {
+      accountId,
+      kind: 'charge',
+      amountMinor: -order.total_minor,
+      description: `Order #${orderId}`,
+      idempotencyKey: `order:${orderId}`,
+      refType: 'order',
+      refId: orderId,
+      createdByUserId: actorUserId(actor),
+      now,
+    });
+    ledgerEntryId = entry.id;
+  }
+  const items = await tx
+    .selectFrom('order_items')
+    .selectAll()
+    .where('order_id', '=', orderId)
+    .orderBy('id')
+    .execute();
+  for (const item of items) await createService(tx, ctx, actor, order, item, ledgerEntryId);
+  return tx
+    .updateTable('orders')
+    .set({ status: 'paid', paid_at: now, ledger_entry_id: ledgerEntryId })
+    .where('id', '=', orderId)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+async function createService(
+  tx: Tx,
+  ctx: AppContext,
+  actor: Actor,
+  order: OrderRow,
+  item: OrderItemRow,
+  ledgerEntryId: bigint | number | null,
+) {
+  const now = isoNow(ctx.clock);
+  const tariff = await tx
+    .selectFrom('tariffs')
+    .select(['product_type_id', 'name'])
+    .where('id', '=', item.tariff_id)
+    .executeTakeFirstOrThrow();
+  const params = JSON.parse(item.params) as Record<string, string>;
+  const service = await tx
+    .insertInto('services')
+    .values({
+      account_id: order.account_id,
+      tariff_id: item.tariff_id,
+      product_type_id: tariff.product_type_id,
+      order_item_id: item.id,
+      name: params.licname ?? params.hostname ?? params.ip ?? tariff.name,
+      status: 'processing',
+      period: Number(item.period),
+      autoprolong: item.autoprolong === null ? null : Number(item.autoprolong),
+      params: item.params,
+      addon_values: item.addon_values,
+      created_at: now,
+      updated_at: now,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  const serviceId = toId(service.id);
+  await tx.updateTable('order_items').set({ service_id: serviceId }).where('id', '=', item.id).execute();
+  await tx
+    .insertInto('service_charges')
+    .values({
+      service_id: serviceId,
+      kind: 'order',
+      period: Number(item.period),
+      start_on: null,
+      end_on: null,
+      amount_minor: item.amount_minor,
+      lines: item.lines,
+      ledger_entry_id: ledgerEntryId,
+      created_at: now,
+    })
+    .execute();
+  await recordHistory(tx, ctx, actor, serviceId, 'ordered', {
+    from: null,
+    to: 'processing',
+    details: { orderId: toId(order.id) },
+  });
+  await enqueueOperation(tx, ctx, serviceId, 'open', {}, `open:${serviceId}`);
+}
+
+async function loadOrder(ctx: AppContext, actor: Actor, orderId: number): Promise<OrderRow> {
+  const order = await ctx.db.kysely
+    .selectFrom('orders')
+    .selectAll()
+    .where('id', '=', orderId)
+    .executeTakeFirst();
+  if (!order) throw notFound('order');
+  assertAccountVisible(actor, toId(order.account_id), 'order');
+  return order;
+}
+
+/** Pays one awaiting order from the balance now. */
+export async function payOrder(ctx: AppContext, actor: Actor, orderId: number): Promise<OrderRow> {
+  const order = await loadOrder(ctx, actor, orderId);
+  if (order.status !== 'awaiting_payment')
+    throw conflict('order_not_awaiting_payment', `The order is ${order.status}.`, { status: order.status });
+  await assertItemsStillOrderable(ctx, order);
+  return inTransaction(ctx.db, async (tx) => {
+    const fresh = await tx
+      .selectFrom('orders')
+      .selectAll()
+      .where('id', '=', orderId)
+      .executeTakeFirstOrThrow();
+    if (fresh.status !== 'awaiting_payment')
+      throw conflict('order_not_awaiting_payment', `The order is ${fresh.status}.`, { status: fresh.status });
+    return payOrderTx(tx, ctx, actor, fresh);
+  });
+}
+
+async function assertItemsStillOrderable(ctx: AppContext, order: OrderRow) {
+  const today = todayOf(ctx.clock).toString();
+  const tariffs = await ctx.db.kysely
+    .selectFrom('order_items as i')
+    .innerJoin('tariffs as t', 't.id', 'i.tariff_id')
+    .select(['t.id', 't.status', 't.expires_on'])
+    .where('i.order_id', '=', order.id)
+    .execute();
+  for (const t of tariffs) {
+    if (t.status === 'archived')
+      throw conflict('tariff_not_orderable', 'A tariff of this order can no longer be ordered.', {
+        tariffId: toId(t.id),
+      });
+    if (t.expires_on && today >= t.expires_on)
+      throw conflict('tariff_expired', 'A tariff of this order has ended.', { tariffId: toId(t.id) });
+  }
+}
+
+export async function cancelOrder(
+  ctx: AppContext,
+  actor: Actor,
+  orderId: number,
+  reason = 'cancelled by request',
+): Promise<OrderRow> {
+  const order = await loadOrder(ctx, actor, orderId);
+  if (order.status !== 'awaiting_payment')
+    throw conflict('order_not_awaiting_payment', `The order is ${order.status}.`, { status: order.status });
+  return ctx.db.kysely
+    .updateTable('orders')
+    .set({ status: 'cancelled', cancelled_at: isoNow(ctx.clock), cancel_reason: reason })
+    .where('id', '=', orderId)
+    .where('status', '=', 'awaiting_payment')
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/**
+ * After money arrives: pays awaiting orders oldest first while the balance allows. It stops
+ * at the first order the balance cannot cover (strict order: a later, smaller order never
+ * jumps the queue). An order whose tariff has ended meanwhile is cancelled, not paid.
+ */
+export async function payAwaitingOrders(
+  ctx: AppContext,
+  actor: Actor,
+  accountId: number,
+): Promise<{ paid: number[]; cancelled: number[] }> {
+  const paid: number[] = [];
+  const cancelled: number[] = [];
+  const awaiting = await ctx.db.kysely
+    .selectFrom('orders')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('status', '=', 'awaiting_payment')
+    .orderBy('id')
+    .execute();
+  for (const order of awaiting) {
+    try {
+      await assertItemsStillOrderable(ctx, order);
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      await cancelOrder(ctx, actor, toId(order.id), `${err.code}: ${err.message}`);
+      cancelled.push(toId(order.id));
+      continue;
+    }
+    try {
+      await inTransaction(ctx.db, async (tx) => {
+        const fresh = await tx
+          .selectFrom('orders')
+          .selectAll()
+          .where('id', '=', order.id)
+          .executeTakeFirstOrThrow();
+        if (fresh.status === 'awaiting_payment') await payOrderTx(tx, ctx, actor, fresh);
+      });
+      paid.push(toId(order.id));
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'insufficient_balance') break;
+      throw err;
+    }
+  }
+  return { paid, cancelled };
+}

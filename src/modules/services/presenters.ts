@@ -1,0 +1,118 @@
+import { z } from 'zod';
+import { formatAmount } from '../../domain/money.js';
+import type {
+  OperationRow,
+  ServiceChargeRow,
+  ServiceHistoryRow,
+  ServiceRow,
+} from '../../platform/db/index.js';
+import { toId } from '../../platform/ids.js';
+
+export const ServiceView = z.object({
+  id: z.number(),
+  accountId: z.number(),
+  tariffId: z.number(),
+  name: z.string(),
+  status: z.enum(['ordered', 'processing', 'active', 'suspended', 'deleted']),
+  suspendReason: z.enum(['expired', 'admin', 'abuse', 'client']).nullable(),
+  period: z.number(),
+  autoprolong: z.number().nullable(),
+  params: z.record(z.string(), z.string()),
+  addonValues: z.record(z.string(), z.union([z.boolean(), z.number()])),
+  activatedOn: z.string().nullable(),
+  periodStart: z.string().nullable(),
+  expiresOn: z
+    .string()
+    .nullable()
+    .meta({ description: 'The day the service stops (exclusive end of the paid range)' }),
+  suspendedOn: z.string().nullable(),
+  deletedAt: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+export const presentService = (s: ServiceRow) => ({
+  id: toId(s.id),
+  accountId: toId(s.account_id),
+  tariffId: toId(s.tariff_id),
+  name: s.name,
+  status: s.status,
+  suspendReason: s.suspend_reason,
+  period: Number(s.period),
+  autoprolong: s.autoprolong === null ? null : Number(s.autoprolong),
+  params: JSON.parse(s.params) as Record<string, string>,
+  addonValues: JSON.parse(s.addon_values) as Record<string, boolean | number>,
+  activatedOn: s.activated_on,
+  periodStart: s.period_start,
+  expiresOn: s.expires_on,
+  suspendedOn: s.suspended_on,
+  deletedAt: s.deleted_at,
+  createdAt: s.created_at,
+  updatedAt: s.updated_at,
+});
+
+export const OperationView = z.object({
+  id: z.number(),
+  serviceId: z.number(),
+  kind: z.string(),
+  status: z.string(),
+  attempts: z.number(),
+  payload: z.unknown(),
+  lastError: z.unknown(),
+  createdAt: z.string(),
+  completedAt: z.string().nullable(),
+});
+
+export const presentOperation = (o: OperationRow) => ({
+  id: toId(o.id),
+  serviceId: toId(o.service_id),
+  kind: o.kind,
+  status: o.status,
+  attempts: Number(o.attempts),
+  payload: JSON.parse(o.payload) as unknown,
+  lastError: o.last_error ? (JSON.parse(o.last_error) as unknown) : null,
+  createdAt: o.created_at,
+  completedAt: o.completed_at,
+});
+
+export const ChargeView = z.object({
+  id: z.number(),
+  kind: z.string(),
+  period: z.number().nullable(),
+  startOn: z.string().nullable(),
+  endOn: z.string().nullable(),
+  amount: z.string(),
+  lines: z.unknown(),
+  createdAt: z.string(),
+});
+
+export const presentCharge = (c: ServiceChargeRow, currency: string) => ({
+  id: toId(c.id),
+  kind: c.kind,
+  period: c.period === null ? null : Number(c.period),
+  startOn: c.start_on,
+  endOn: c.end_on,
+  amount: formatAmount(c.amount_minor, currency),
+  lines: JSON.parse(c.lines) as unknown,
+  createdAt: c.created_at,
+});
+
+export const HistoryView = z.object({
+  id: z.number(),
+  event: z.string(),
+  fromStatus: z.string().nullable(),
+  toStatus: z.string().nullable(),
+  details: z.unknown(),
+  actor: z.string(),
+  createdAt: z.string(),
+});
+
+export const presentHistory = (h: ServiceHistoryRow) => ({
+  id: toId(h.id),
+  event: h.event,
+  fromStatus: h.from_status,
+  toStatus: h.to_status,
+  details: JSON.parse(h.details) as unknown,
+  actor: h.actor,
+  createdAt: h.created_at,
+});

@@ -1,0 +1,55 @@
+import type { AppContext } from '../../platform/context.js';
+import type { ServiceRow, ServiceStatus } from '../../platform/db/index.js';
+import { toId } from '../../platform/ids.js';
+import { type Actor, isStaff } from '../accounts/actor.js';
+import { getServiceFor } from './commands.js';
+
+export interface ServiceFilter {
+  readonly accountId?: number | undefined;
+  readonly status?: ServiceStatus | undefined;
+  readonly tariffId?: number | undefined;
+  readonly expiresBefore?: string | undefined;
+  readonly limit: number;
+  readonly before?: number | undefined;
+}
+
+/** Clients see their own services; staff see all, filtered. Newest first, keyset-paginated. */
+export async function listServices(ctx: AppContext, actor: Actor, f: ServiceFilter): Promise<ServiceRow[]> {
+  let q = ctx.db.kysely.selectFrom('services').selectAll().orderBy('id', 'desc').limit(f.limit);
+  if (!isStaff(actor)) q = q.where('account_id', '=', actor.type === 'user' ? (actor.accountId ?? -1) : -1);
+  else if (f.accountId) q = q.where('account_id', '=', f.accountId);
+  if (f.status) q = q.where('status', '=', f.status);
+  if (f.tariffId) q = q.where('tariff_id', '=', f.tariffId);
+  if (f.expiresBefore) q = q.where('expires_on', '<', f.expiresBefore);
+  if (f.before) q = q.where('id', '<', f.before);
+  return q.execute();
+}
+
+export async function serviceDetail(ctx: AppContext, actor: Actor, id: number) {
+  const service = await getServiceFor(ctx, actor, id);
+  const [charges, operations, account] = await Promise.all([
+    ctx.db.kysely
+      .selectFrom('service_charges')
+      .selectAll()
+      .where('service_id', '=', id)
+      .orderBy('id')
+      .execute(),
+    ctx.db.kysely.selectFrom('operations').selectAll().where('service_id', '=', id).orderBy('id').execute(),
+    ctx.db.kysely
+      .selectFrom('accounts')
+      .select('currency')
+      .where('id', '=', toId(service.account_id))
+      .executeTakeFirstOrThrow(),
+  ]);
+  return { service, charges, operations, currency: account.currency };
+}
+
+export async function serviceHistory(ctx: AppContext, actor: Actor, id: number) {
+  await getServiceFor(ctx, actor, id);
+  return ctx.db.kysely
+    .selectFrom('service_history')
+    .selectAll()
+    .where('service_id', '=', id)
+    .orderBy('id')
+    .execute();
+}

@@ -1,0 +1,189 @@
+import { Temporal } from 'temporal-polyfill';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  balance,
+  client,
+  licenseTariff,
+  orderLicense,
+  pay,
+  service,
+  staff,
+} from '../../../test/helpers/billing.js';
+import { createTestContext, expectLedgerBalanced, type TestContext } from '../../../test/helpers/context.js';
+import { runBilling } from '../billing/run.js';
+import { placeOrder } from '../orders/commands.js';
+import { changeTariff, deleteService, quoteRenewal, renewService, setAutoprolong } from './commands.js';
+import { runQueuedOperations } from './executor.js';
+
+let ctx: TestContext;
+beforeEach(async () => {
+  ctx = await createTestContext({ now: '2021-11-16T10:00:00Z' });
+});
+afterEach(async () => {
+  await expectLedgerBalanced(ctx);
+  await ctx.testDb.destroy();
+});
+
+describe('renewal and the tariff-expiration cut', () => {
+  it('seed example: on 2021-12-16 a monthly 10.00 tariff expiring 2021-12-31 renews to 2021-12-31 for 4.84', async () => {
+    const tariff = await licenseTariff(ctx, { expiresOn: '2021-12-31' });
+    const { accountId, actor } = await client(ctx, 'seed@example.com', '100.00');
+    const id = await orderLicense(ctx, actor, tariff.id);
+    expect((await service(ctx, id)).expires_on).toBe('2021-12-16');
+    ctx.clock.set('2021-12-16T10:00:00Z');
+    const quote = await quoteRenewal(ctx, actor, id, 1);
+    expect(quote.priced.cut).toMatchObject({ cut: true, grantedDays: 15, fullDays: 31 });
+    expect(quote.priced.totalMinor).toBe(4_84n);
+    const before = await balance(ctx, accountId);
+    await renewService(ctx, actor, id, 1);
+    expect((await service(ctx, id)).expires_on).toBe('2021-12-31');
+    expect(before - (await balance(ctx, accountId))).toBe(4_84n);
+  });
+
+  it('on or after the tariff expiration date renewal is tariff_expired and nothing is charged', async () => {
+    const tariff = await licenseTariff(ctx, { expiresOn: '2021-12-31' });
+    const { accountId, actor } = await client(ctx, 'late@example.com', '100.00');
+    const id = await orderLicense(ctx, actor, tariff.id);
+    ctx.clock.set('2021-12-31T00:00:00Z');
+    const before = await balance(ctx, accountId);
+    await expect(renewService(ctx, actor, id, 1)).rejects.toMatchObject({ code: 'tariff_expired' });
+    expect(await balance(ctx, accountId)).toBe(before);
+  });
+
+  it('an active service extends from expiresOn; a retried renewal renews once', async () => {
+    const tariff = await licenseTariff(ctx);
+    const { accountId, actor } = await client(ctx, 'a@example.com', '100.00');
+    const id = await orderLicense(ctx, actor, tariff.id);
+    ctx.clock.set('2021-12-01T10:00:00Z');
+    const first = await renewService(ctx, actor, id, 1, { idempotencyKey: 'renew-r1' });
+    const retry = await renewService(ctx, actor, id, 1, { idempotencyKey: 'renew-r1' });
+    expect(first.replayed).toBe(false);
+    expect(retry.replayed).toBe(true);
+    expect((await service(ctx, id)).expires_on).toBe('2022-01-16');
+    expect(await balance(ctx, accountId)).toBe(100_00n - 10_00n - 10_00n);
+  });
+
+  it('a service suspended for non-payment renews from today and is resumed', async () => {
+    const tariff = await licenseTariff(ctx);
+    const { actor } = await client(ctx, 'b@example.com', '10.00');
+    const id = await orderLicense(ctx, actor, tariff.id);
+    ctx.clock.set('2021-12-16T01:00:00Z');
+    await runBilling(ctx, { date: Temporal.PlainDate.from('2021-12-16') });
+    await runQueuedOperations(ctx);
+    expect(await service(ctx, id)).toMatchObject({
+      status: 'suspended',
+      suspend_reason: 'expired',
+      suspended_on: '2021-12-16',
+    });
+    ctx.clock.set('2021-12-20T10:00:00Z');
+    await pay(ctx, Number((await service(ctx, id)).account_id), '10.00');
+    await renewService(ctx, actor, id, 1);
+    await runQueuedOperations(ctx);
+    expect(await service(ctx, id)).toMatchObject({
+      status: 'active',
+      suspend_reason: null,
+      expires_on: '2022-01-20',
+    });
+  });
+
+  it('trials are not renewable', async () => {
+    const tariff = await licenseTariff(ctx, { periods: [1, -100], trialDays: 14 });
+    const { actor } = await client(ctx, 't@example.com', '10.00');
+    const id = await orderLicense(ctx, actor, tariff.id, { period: -100 });
+    expect((await service(ctx, id)).expires_on).toBe('2021-11-30');
+    await expect(renewService(ctx, actor, id, 1)).rejects.toMatchObject({ code: 'trial_not_renewable' });
+    await expect(setAutoprolong(ctx, actor, id, 1)).rejects.toMatchObject({ code: 'trial_not_renewable' });
+  });
+});
+
+describe('orders', () => {
+  it('pay_now with a short balance is insufficient_balance and changes nothing', async () => {
+    const tariff = await licenseTariff(ctx);
+    const { accountId, actor } = await client(ctx, 'short@example.com', '5.00');
+    const count = async (t: 'orders' | 'services' | 'operations') =>
+      Number(
+        (
+          await ctx.db.kysely
+            .selectFrom(t)
+            .select((e) => e.fn.countAll().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    await expect(
+      placeOrder(ctx, actor, {
+        items: [{ tariffId: tariff.id, period: 1, params: { ip: '203.0.113.1', licname: 'x' } }],
+        payNow: true,
+      }),
+    ).rejects.toMatchObject({ code: 'insufficient_balance' });
+    expect([await count('orders'), await count('services'), await count('operations')]).toEqual([0, 0, 0]);
+    expect(await balance(ctx, accountId)).toBe(5_00n);
+  });
+
+  it('an order awaiting payment is paid automatically, oldest first, when money arrives', async () => {
+    const { payAwaitingOrders } = await import('../orders/commands.js');
+    const tariff = await licenseTariff(ctx);
+    const { accountId, actor } = await client(ctx, 'wait@example.com');
+    const item = { tariffId: tariff.id, period: 1, params: { ip: '203.0.113.1', licname: 'x' } };
+    const first = await placeOrder(ctx, actor, { items: [item] });
+    const second = await placeOrder(ctx, actor, { items: [item, item] });
+    expect(first.order.status).toBe('awaiting_payment');
+    await pay(ctx, accountId, '15.00');
+    expect(await payAwaitingOrders(ctx, staff, accountId)).toEqual({
+      paid: [Number(first.order.id)],
+      cancelled: [],
+    });
+    await pay(ctx, accountId, '15.00');
+    expect(await payAwaitingOrders(ctx, staff, accountId)).toEqual({
+      paid: [Number(second.order.id)],
+      cancelled: [],
+    });
+    expect(await balance(ctx, accountId)).toBe(0n);
+  });
+
+  it('the same idempotency key twice is one order', async () => {
+    const tariff = await licenseTariff(ctx);
+    const { accountId, actor } = await client(ctx, 'idem@example.com', '50.00');
+    const input = {
+      items: [{ tariffId: tariff.id, period: 1, params: { ip: '203.0.113.1', licname: 'x' } }],
+      payNow: true,
+      idempotencyKey: 'k1',
+    };
+    const a = await placeOrder(ctx, actor, input);
+    const b = await placeOrder(ctx, actor, input);
+    expect(b.order.id).toEqual(a.order.id);
+    expect(b.replayed).toBe(true);
+    expect(await balance(ctx, accountId)).toBe(40_00n);
+  });
+});
+
+describe('tariff change and deletion', () => {
+  it('an upgrade charges the day-prorated difference at once, a downgrade credits it', async () => {
+    const lite = await licenseTariff(ctx);
+    const pro = await licenseTariff(ctx, { name: 'Pro', prices: { '1': '20.00' } });
+    const { accountId, actor } = await client(ctx, 'up@example.com', '100.00');
+    const id = await orderLicense(ctx, actor, lite.id); // 2021-11-16 .. 2021-12-16, 30 days
+    ctx.clock.set('2021-12-01T10:00:00Z'); // 15 days left of 30
+    const before = await balance(ctx, accountId);
+    await changeTariff(ctx, actor, id, pro.id);
+    expect(before - (await balance(ctx, accountId))).toBe(5_00n);
+    await changeTariff(ctx, actor, id, lite.id);
+    expect(before - (await balance(ctx, accountId))).toBe(0n);
+  });
+
+  it('deletion refunds unused days only where the product type says so', async () => {
+    const { updateProductType } = await import('../catalog/commands.js');
+    const tariff = await licenseTariff(ctx);
+    const { accountId, actor } = await client(ctx, 'del@example.com', '20.00');
+    const a = await orderLicense(ctx, actor, tariff.id);
+    ctx.clock.set('2021-12-01T10:00:00Z');
+    await deleteService(ctx, actor, a);
+    expect(await balance(ctx, accountId)).toBe(10_00n);
+    await updateProductType(ctx, staff, 'soft', { refundUnusedDays: true });
+    const b = await orderLicense(ctx, actor, tariff.id); // 2021-12-01 .. 2022-01-01, 31 days
+    ctx.clock.set('2021-12-11T10:00:00Z'); // 21 unused days
+    await deleteService(ctx, actor, b);
+    await runQueuedOperations(ctx);
+    expect(await balance(ctx, accountId)).toBe(6_77n); // 0.00 + round(10.00 × 21 / 31) = 6.77
+    expect((await service(ctx, b)).status).toBe('deleted');
+  });
+});

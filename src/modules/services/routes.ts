@@ -1,0 +1,326 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { formatAmount } from '../../domain/money.js';
+import type { AppContext } from '../../platform/context.js';
+import { errorResponses } from '../../platform/http/errors.js';
+import { toId } from '../../platform/ids.js';
+import { requireActor } from '../accounts/http-auth.js';
+import { IdParam, IdText, PageQuery } from '../accounts/schemas.js';
+import { presentPricedRange } from '../catalog/quote.js';
+import { PeriodNumber } from '../catalog/schemas.js';
+import { AddonValues, QuoteView } from '../orders/schemas.js';
+import {
+  changeTariff,
+  deleteService,
+  planTariffChange,
+  quoteRenewal,
+  renewService,
+  resumeService,
+  setAutoprolong,
+  suspendService,
+} from './commands.js';
+import {
+  ChargeView,
+  HistoryView,
+  OperationView,
+  presentCharge,
+  presentHistory,
+  presentOperation,
+  presentService,
+  ServiceView,
+} from './presenters.js';
+import { listServices, serviceDetail, serviceHistory } from './queries.js';
+
+const ServiceDetailView = ServiceView.extend({
+  charges: z.array(ChargeView),
+  operations: z.array(OperationView),
+});
+const RenewalQuoteView = QuoteView.extend({ resumes: z.boolean() });
+const TariffChangeInput = z.strictObject({
+  tariffId: z.number().int().positive(),
+  addonValues: AddonValues.optional(),
+});
+const TariffChangeView = z.object({
+  serviceId: z.number(),
+  fromTariffId: z.number(),
+  toTariffId: z.number(),
+  remainingDays: z.number(),
+  fullDays: z.number(),
+  oldAmount: z.string(),
+  newAmount: z.string(),
+  difference: z.string().meta({ description: 'Charged when positive, credited when negative' }),
+});
+
+export function registerServiceRoutes(root: FastifyInstance, ctx: AppContext): void {
+  const app = root.withTypeProvider<ZodTypeProvider>();
+  const tags = ['services'];
+
+  app.get(
+    '/api/v1/services',
+    {
+      schema: {
+        tags,
+        summary: 'Services (clients: their own; staff: all, with filters)',
+        querystring: PageQuery.extend({
+          accountId: IdText.optional(),
+          status: z.enum(['ordered', 'processing', 'active', 'suspended', 'deleted']).optional(),
+          tariffId: IdText.optional(),
+          expiresBefore: z
+            .string()
+            .regex(/^\d{4}-\d{2}-\d{2}$/)
+            .optional(),
+        }),
+        response: {
+          200: z.object({ items: z.array(ServiceView), nextBefore: z.number().nullable() }),
+          ...errorResponses(400, 401),
+        },
+      },
+    },
+    async (request) => {
+      const rows = await listServices(ctx, requireActor(request), request.query);
+      return {
+        items: rows.map(presentService),
+        nextBefore: rows.length === request.query.limit ? toId(rows[rows.length - 1]!.id) : null,
+      };
+    },
+  );
+
+  app.get(
+    '/api/v1/services/:id',
+    {
+      schema: {
+        tags,
+        summary: 'One service with what it was charged and its operations',
+        params: IdParam,
+        response: { 200: ServiceDetailView, ...errorResponses(401, 404) },
+      },
+    },
+    async (request) => {
+      const d = await serviceDetail(ctx, requireActor(request), request.params.id);
+      return {
+        ...presentService(d.service),
+        charges: d.charges.map((c) => presentCharge(c, d.currency)),
+        operations: d.operations.map(presentOperation),
+      };
+    },
+  );
+
+  app.get(
+    '/api/v1/services/:id/history',
+    {
+      schema: {
+        tags,
+        summary: 'Every change of the service: who, why, when',
+        params: IdParam,
+        response: { 200: z.object({ items: z.array(HistoryView) }), ...errorResponses(401, 404) },
+      },
+    },
+    async (request) => ({
+      items: (await serviceHistory(ctx, requireActor(request), request.params.id)).map(presentHistory),
+    }),
+  );
+
+  app.post(
+    '/api/v1/services/:id/renewal-quote',
+    {
+      schema: {
+        tags,
+        summary: 'Price preview of a renewal (no side effects)',
+        params: IdParam,
+        body: z.strictObject({ period: PeriodNumber }),
+        response: { 200: RenewalQuoteView, ...errorResponses(400, 401, 404, 409) },
+      },
+    },
+    async (request) => {
+      const plan = await quoteRenewal(ctx, requireActor(request), request.params.id, request.body.period);
+      return { ...presentPricedRange(plan.priced), resumes: plan.resumes };
+    },
+  );
+
+  app.post(
+    '/api/v1/services/:id/renew',
+    {
+      schema: {
+        tags,
+        summary: 'Renew now, charged from the balance (cut at the tariff end and charged by days)',
+        params: IdParam,
+        body: z.strictObject({ period: PeriodNumber, idempotencyKey: z.string().min(1).max(200).optional() }),
+        response: {
+          200: z.object({ service: ServiceView, quote: RenewalQuoteView, replayed: z.boolean() }),
+          ...errorResponses(400, 401, 404, 409),
+        },
+      },
+    },
+    async (request) => {
+      const r = await renewService(ctx, requireActor(request), request.params.id, request.body.period, {
+        ...(request.body.idempotencyKey ? { idempotencyKey: request.body.idempotencyKey } : {}),
+      });
+      return {
+        service: presentService(r.service),
+        quote: { ...presentPricedRange(r.plan.priced), resumes: r.plan.resumes },
+        replayed: r.replayed,
+      };
+    },
+  );
+
+  app.put(
+    '/api/v1/services/:id/autoprolong',
+    {
+      schema: {
+        tags,
+        summary: 'Turn automatic renewal on (with a period) or off (null)',
+        params: IdParam,
+        body: z.strictObject({ period: PeriodNumber.nullable() }),
+        response: { 200: ServiceView, ...errorResponses(400, 401, 404, 409) },
+      },
+    },
+    async (request) =>
+      presentService(
+        await setAutoprolong(ctx, requireActor(request), request.params.id, request.body.period),
+      ),
+  );
+
+  app.post(
+    '/api/v1/services/:id/tariff-change-quote',
+    {
+      schema: {
+        tags,
+        summary: 'What changing the tariff would charge or credit',
+        params: IdParam,
+        body: TariffChangeInput,
+        response: { 200: TariffChangeView, ...errorResponses(400, 401, 404, 409) },
+      },
+    },
+    async (request) =>
+      presentTariffChange(
+        await planTariffChange(
+          ctx,
+          requireActor(request),
+          request.params.id,
+          request.body.tariffId,
+          request.body.addonValues,
+        ),
+      ),
+  );
+
+  app.post(
+    '/api/v1/services/:id/change-tariff',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags,
+        summary:
+          'Move the service to another tariff of its product type; the difference is charged or credited at once',
+        params: IdParam,
+        body: TariffChangeInput,
+        response: {
+          200: z.object({ service: ServiceView, change: TariffChangeView }),
+          ...errorResponses(400, 401, 403, 404, 409),
+        },
+      },
+    },
+    async (request) => {
+      const r = await changeTariff(
+        ctx,
+        requireActor(request),
+        request.params.id,
+        request.body.tariffId,
+        request.body.addonValues,
+      );
+      return { service: presentService(r.service), change: presentTariffChange(r.plan) };
+    },
+  );
+
+  app.post(
+    '/api/v1/services/:id/suspend',
+    {
+      schema: {
+        tags,
+        summary: 'Suspend (staff: reason admin or abuse; clients: reason client)',
+        params: IdParam,
+        body: z.strictObject({ reason: z.enum(['admin', 'abuse', 'client']) }),
+        response: { 200: ServiceView, ...errorResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request) =>
+      presentService(
+        await suspendService(ctx, requireActor(request), request.params.id, request.body.reason),
+      ),
+  );
+
+  app.post(
+    '/api/v1/services/:id/resume',
+    {
+      schema: {
+        tags,
+        summary: 'Lift a suspension (an expired service must be renewed instead)',
+        params: IdParam,
+        response: { 200: ServiceView, ...errorResponses(401, 403, 404, 409) },
+      },
+    },
+    async (request) => presentService(await resumeService(ctx, requireActor(request), request.params.id)),
+  );
+
+  app.delete(
+    '/api/v1/services/:id',
+    {
+      schema: {
+        tags,
+        summary:
+          'Delete (clients only where the product type allows); unused days refunded where the product type says so',
+        params: IdParam,
+        response: { 200: ServiceView, ...errorResponses(401, 403, 404, 409) },
+      },
+    },
+    async (request) => presentService(await deleteService(ctx, requireActor(request), request.params.id)),
+  );
+
+  app.get(
+    '/api/v1/operations',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['operations'],
+        summary: 'Operations queue (filter by status, service)',
+        querystring: PageQuery.extend({
+          status: z.enum(['queued', 'running', 'retry_wait', 'done', 'failed', 'cancelled']).optional(),
+          serviceId: IdText.optional(),
+        }),
+        response: {
+          200: z.object({ items: z.array(OperationView), nextBefore: z.number().nullable() }),
+          ...errorResponses(400, 401, 403),
+        },
+      },
+    },
+    async (request) => {
+      let q = ctx.db.kysely
+        .selectFrom('operations')
+        .selectAll()
+        .orderBy('id', 'desc')
+        .limit(request.query.limit);
+      if (request.query.status) q = q.where('status', '=', request.query.status);
+      if (request.query.serviceId) q = q.where('service_id', '=', request.query.serviceId);
+      if (request.query.before) q = q.where('id', '<', request.query.before);
+      const rows = await q.execute();
+      return {
+        items: rows.map(presentOperation),
+        nextBefore: rows.length === request.query.limit ? toId(rows[rows.length - 1]!.id) : null,
+      };
+    },
+  );
+}
+
+function presentTariffChange(p: Awaited<ReturnType<typeof planTariffChange>>) {
+  const currency = p.newTariff.tariff.currency;
+  return {
+    serviceId: toId(p.service.id),
+    fromTariffId: toId(p.service.tariff_id),
+    toTariffId: toId(p.newTariff.tariff.id),
+    remainingDays: p.remainingDays,
+    fullDays: p.fullDays,
+    oldAmount: formatAmount(p.oldAmountMinor, currency),
+    newAmount: formatAmount(p.newAmountMinor, currency),
+    difference: formatAmount(p.differenceMinor, currency),
+  };
+}
