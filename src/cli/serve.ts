@@ -5,6 +5,7 @@ import { startBackgroundJobs } from '../modules/billing/index.js';
 import { loadConfig } from '../platform/config.js';
 import { migrateToLatest } from '../platform/db/index.js';
 import { createLogger } from '../platform/logger.js';
+import { CliError } from './context.js';
 
 /**
  * `billfold serve`: migrate, make sure an admin exists, serve HTTP and (unless --no-worker)
@@ -30,6 +31,9 @@ export async function serve(opts: { port?: number; host?: string; worker?: boole
     // would linger instead of exiting with the error.
     await app?.close().catch(() => {});
     await ctx.db.close().catch(() => {});
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new CliError(`${host}:${port} is already in use: stop the other server or choose a port with --port or BILLFOLD_PORT.`);
+    }
     throw err;
   }
   const server = app;
