@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type Db, openPostgres, openSqlite } from '../../src/platform/db/index.js';
 import { TEST_ENGINE, TEST_PG_URL } from '../helpers/db.js';
 
 /**
@@ -147,6 +148,18 @@ const showJson = async (target: Target, email: string, env: Record<string, strin
 afterAll(() => {
   for (const child of children) child.kill('SIGKILL');
 });
+
+/** The target's database opened directly, to check what a command left there. */
+async function withDb<T>(target: Target, fn: (db: Db) => Promise<T>): Promise<T> {
+  const db = target.schema
+    ? openPostgres(TEST_PG_URL, { schema: target.schema, max: 1 })
+    : openSqlite(join(target.dataDir, 'billfold.sqlite'));
+  try {
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
+}
 
 describe(`billfold CLI (${TEST_ENGINE})`, () => {
   let target: Target;
@@ -343,6 +356,76 @@ describe(`billfold CLI (${TEST_ENGINE})`, () => {
     expect(ok(text).stdout).toMatch(/balance:\s+100\.50 EUR/);
     expect(text.stdout).toMatch(/payment\s+100\.00\s+Payment \(manual\) R/);
     expect(ok(check).stdout).toContain('Ledger OK');
+  });
+
+  it('catalog seed-control-panels run twice leaves exactly the six values; a deleted one comes back, edits stay', async () => {
+    const six = [
+      ['ISPmanager Lite', '3541'],
+      ['ISPmanager Business', '4601'],
+      ['ISPmanager 6 Lite', '55227'],
+      ['ISPmanager 6 Pro', '55228'],
+      ['ISPmanager 6 Host', '55229'],
+      ['ISPmanager 6 Business', '55230'],
+    ];
+    /** Every enumeration named "Server Control Panel", with its values in their order. */
+    const panels = () =>
+      withDb(target, async (db) => {
+        const enums = await db.kysely
+          .selectFrom('enumerations')
+          .select('id')
+          .where('name', '=', 'Server Control Panel')
+          .execute();
+        const values = await db.kysely
+          .selectFrom('enumeration_values')
+          .select(['enumeration_id', 'name', 'internal_name', 'status'])
+          .orderBy('sort_order')
+          .orderBy('id')
+          .execute();
+        return {
+          ids: enums.map((e) => Number(e.id)),
+          values: values
+            .filter((v) => enums.some((e) => Number(e.id) === Number(v.enumeration_id)))
+            .map((v) => [v.name, v.internal_name, v.status]),
+        };
+      });
+
+    const first = ok(await cli('catalog', 'seed-control-panels'));
+    const id =
+      /^Enumeration (\d+) "Server Control Panel": added 6 value\(s\): 3541, 4601, 55227, 55228, 55229, 55230\.$/m.exec(
+        first.stdout,
+      )?.[1];
+    expect(id, first.stdout).toBeDefined();
+    const second = ok(await cli('catalog', 'seed-control-panels'));
+    expect(second.stdout).toMatch(
+      new RegExp(`^Enumeration ${id} "Server Control Panel" already has all six values\\.$`, 'm'),
+    );
+    expect(await panels()).toEqual({
+      ids: [Number(id)],
+      values: six.map(([name, internal]) => [name, internal, 'active']),
+    });
+
+    // Staff renamed one value and deleted another: a third run adds back only the missing one.
+    await withDb(target, async (db) => {
+      await db.kysely
+        .updateTable('enumeration_values')
+        .set({ name: 'ISPmanager Lite (legacy)' })
+        .where('enumeration_id', '=', Number(id))
+        .where('internal_name', '=', '3541')
+        .execute();
+      await db.kysely
+        .deleteFrom('enumeration_values')
+        .where('enumeration_id', '=', Number(id))
+        .where('internal_name', '=', '4601')
+        .execute();
+    });
+    const third = ok(await cli('catalog', 'seed-control-panels'));
+    expect(third.stdout).toMatch(
+      new RegExp(`^Enumeration ${id} "Server Control Panel": added 1 value\\(s\\): 4601\\.$`, 'm'),
+    );
+    const after = await panels();
+    expect(after.ids).toEqual([Number(id)]);
+    expect(after.values.map((v) => v[1])).toEqual(six.map(([, internal]) => internal));
+    expect(after.values[0]).toEqual(['ISPmanager Lite (legacy)', '3541', 'active']);
   });
 });
 

@@ -119,6 +119,13 @@ describe('enumerations', () => {
     );
   });
 
+  it('seed-control-panels run twice at once: one creates, the other finds them; six values', async () => {
+    const runs = await Promise.all([seedControlPanels(ctx), seedControlPanels(ctx)]);
+    expect(runs.map((r) => r.created.length).sort()).toEqual([0, 6]);
+    expect(runs[0]!.enumerationId).toBe(runs[1]!.enumerationId);
+    expect((await counts()).enumeration_values).toBe(6);
+  });
+
   it('internal names are unique within an enumeration (409) but may repeat across enumerations', async () => {
     const before = await counts();
     await expect(

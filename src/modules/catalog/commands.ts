@@ -304,9 +304,42 @@ export async function updateEnumerationValue(
 }
 
 /**
- * A value still offered or priced by a tariff cannot be deleted (409 `enumeration_value_in_use`):
- * disable it instead, which withdraws it from every tariff at once. Services that chose it
- * (orders issue) are checked here too once they exist.
+ * Services not deleted whose choice for an addon linked to this enumeration is this value
+ * (`services.addon_values` maps addon id → value; the value stays chosen after a tariff stops
+ * offering it, and renewals still price it).
+ */
+async function servicesUsingValue(
+  db: Tx | AppContext['db']['kysely'],
+  enumerationId: number,
+  valueId: number,
+): Promise<number[]> {
+  const addons = await db
+    .selectFrom('addons')
+    .select(['id', 'tariff_id'])
+    .where('enumeration_id', '=', enumerationId)
+    .execute();
+  if (addons.length === 0) return [];
+  const services = await db
+    .selectFrom('services')
+    .select(['id', 'tariff_id', 'addon_values'])
+    .where('tariff_id', 'in', [...new Set(addons.map((a) => a.tariff_id))])
+    .where('status', '<>', 'deleted')
+    .execute();
+  return services
+    .filter((s) => {
+      const chosen = JSON.parse(s.addon_values) as Record<string, unknown>;
+      return addons.some(
+        (a) => toId(a.tariff_id) === toId(s.tariff_id) && chosen[String(toId(a.id))] === valueId,
+      );
+    })
+    .map((s) => toId(s.id))
+    .sort((a, b) => a - b);
+}
+
+/**
+ * A value still offered or priced by a tariff, or chosen by a service that is not deleted,
+ * cannot be deleted (409 `enumeration_value_in_use`): disable it instead, which withdraws it
+ * from every tariff's options at once.
  */
 export async function deleteEnumerationValue(
   ctx: AppContext,
@@ -318,14 +351,14 @@ export async function deleteEnumerationValue(
   await inTransaction(ctx.db, async (tx) => {
     await loadValue(tx, enumerationId, valueId);
     const tariffIds = await tariffsUsingValues(tx, [valueId]);
-    if (tariffIds.length) {
+    const serviceIds = await servicesUsingValue(tx, enumerationId, valueId);
+    if (tariffIds.length || serviceIds.length) {
       throw conflict(
         'enumeration_value_in_use',
-        'Tariffs offer this value: disable it instead, or remove it from those tariffs first.',
-        {
-          valueId,
-          tariffIds,
-        },
+        serviceIds.length
+          ? 'Services use this value: disable it instead.'
+          : 'Tariffs offer this value: disable it instead, or remove it from those tariffs first.',
+        { valueId, tariffIds, serviceIds },
       );
     }
     await tx.deleteFrom('addon_prices').where('enumeration_value_id', '=', valueId).execute();
@@ -423,10 +456,10 @@ export async function createTariff(
   const currency = await getProviderCurrency(ctx);
   checkPeriods(input.periods, input.trialDays ?? null);
   const prices = parsePrices(input.prices, input.periods, currency, 'prices');
-  const setupFee = input.setupFee
-    ? amountIn(input.setupFee, currency, 'setupFee', { allowZero: true })
-    : null;
-  const expiresOn = input.expiresOn ? dateOrError(input.expiresOn, 'expiresOn') : null;
+  // Absent or null means none; anything else (an empty string included) must parse.
+  const setupFee =
+    input.setupFee != null ? amountIn(input.setupFee, currency, 'setupFee', { allowZero: true }) : null;
+  const expiresOn = input.expiresOn != null ? dateOrError(input.expiresOn, 'expiresOn') : null;
   const now = isoNow(ctx.clock);
   try {
     return await inTransaction(ctx.db, async (tx) => {

@@ -135,27 +135,33 @@ export function presentCatalogTariff(t: TariffAggregate) {
     ),
     setupFee: full.setupFee,
     expiresOn: full.expiresOn,
-    addons: full.addons.map((a) => ({
-      id: a.id,
-      kind: a.kind,
-      label: a.label,
-      valueType: a.valueType,
-      required: a.required,
-      defaultValue: a.defaultValue,
-      unit: a.unit,
-      included: a.included,
-      min: a.min,
-      max: a.max,
-      step: a.step,
-      prices: priced(a.prices),
-      values: a.values
+    addons: full.addons.map((a) => {
+      const values = a.values
         .filter((v) => v.offered && v.active)
         .map((v) => ({
           id: v.valueId,
           name: v.name,
           internalName: v.internalName,
           prices: priced(v.prices),
-        })),
-    })),
+        }));
+      // A default value since disabled or switched off is no option: do not advertise it.
+      const defaultValue =
+        a.valueType === 'enumeration' && !values.some((v) => v.id === a.defaultValue) ? null : a.defaultValue;
+      return {
+        id: a.id,
+        kind: a.kind,
+        label: a.label,
+        valueType: a.valueType,
+        required: a.required,
+        defaultValue,
+        unit: a.unit,
+        included: a.included,
+        min: a.min,
+        max: a.max,
+        step: a.step,
+        prices: priced(a.prices),
+        values,
+      };
+    }),
   };
 }

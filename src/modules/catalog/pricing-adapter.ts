@@ -19,7 +19,7 @@ const priceMap = (rows: readonly AddonPriceRow[], valueId: number | null): Map<P
       .map((p) => [Number(p.period), p.price_minor]),
   );
 
-function addonForPricing(a: AddonAggregate): AddonForPricing {
+function addonForPricing(a: AddonAggregate, keep: ReadonlySet<number>): AddonForPricing {
   const base = {
     id: toId(a.addon.id),
     label: a.addon.label,
@@ -59,7 +59,7 @@ function addonForPricing(a: AddonAggregate): AddonForPricing {
               name: value.name,
               internalName: value.internal_name,
               // A value disabled in its enumeration is offered by no tariff.
-              offered: offered && value.status === 'active',
+              offered: (offered && value.status === 'active') || keep.has(toId(value.id)),
               prices: priceMap(a.prices, toId(value.id)),
             },
           ]),
@@ -68,14 +68,18 @@ function addonForPricing(a: AddonAggregate): AddonForPricing {
   }
 }
 
-/** Database aggregate → the pure pricing model. */
-export function tariffForPricing(t: TariffAggregate): TariffForPricing {
+/**
+ * Database aggregate → the pure pricing model. `keepValueIds`: enumeration values a service
+ * already has — a renewal keeps them at their price even after they were withdrawn from new
+ * orders (switched off for the tariff or disabled in the enumeration).
+ */
+export function tariffForPricing(t: TariffAggregate, keepValueIds: ReadonlySet<number> = new Set()): TariffForPricing {
   return {
     id: toId(t.tariff.id),
     name: t.tariff.name,
     currency: t.tariff.currency,
     periods: new Map(t.periods.map((p) => [Number(p.period), p.price_minor])),
     setupFeeMinor: t.tariff.setup_fee_minor,
-    addons: t.addons.map(addonForPricing),
+    addons: t.addons.map((a) => addonForPricing(a, keepValueIds)),
   };
 }

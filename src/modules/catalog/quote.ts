@@ -47,12 +47,22 @@ export function priceRange(
   period: number,
   addonValues: ReadonlyMap<number, AddonValue> | Record<string, AddonValue>,
   start: Temporal.PlainDate,
-  opts: { includeSetup: boolean },
+  opts: { includeSetup: boolean; existing?: boolean },
 ): PricedRange {
   try {
+    // A renewal prices what the service has: values withdrawn since are kept, addons the tariff
+    // no longer has are dropped (nothing left to charge for them).
+    let values = addonValues instanceof Map ? Object.fromEntries(addonValues) : { ...addonValues };
+    let keep = new Set<number>();
+    if (opts.existing) {
+      const addonIds = new Set(agg.addons.map((a) => String(a.addon.id)));
+      values = Object.fromEntries(Object.entries(values).filter(([id]) => addonIds.has(id)));
+      const enumAddons = new Set(agg.addons.filter((a) => a.addon.value_type === 'enumeration').map((a) => String(a.addon.id)));
+      keep = new Set(Object.entries(values).filter(([id, v]) => enumAddons.has(id) && typeof v === 'number').map(([, v]) => v as number));
+    }
     const expiration = agg.tariff.expires_on ? Temporal.PlainDate.from(agg.tariff.expires_on) : null;
     const trialDays = agg.tariff.trial_days === null ? undefined : Number(agg.tariff.trial_days);
-    const full = priceOrder(tariffForPricing(agg), period, addonValues, { includeSetup: opts.includeSetup });
+    const full = priceOrder(tariffForPricing(agg, keep), period, values, { includeSetup: opts.includeSetup });
     const cut = cutAtExpiration(start, period, expiration, trialDays);
     const order = cut.cut ? prorateOrder(full, cut.grantedDays, cut.fullDays) : full;
     const setupMinor = order.lines.filter((l) => l.kind === 'setup').reduce((a, l) => a + l.amountMinor, 0n);

@@ -31,7 +31,8 @@ export async function seedControlPanels(
       .where('name', '=', CONTROL_PANEL_ENUMERATION)
       .executeTakeFirst();
     if (!e) {
-      e = await tx
+      // Another run may be creating it right now (PostgreSQL): its row wins, then is read back.
+      await tx
         .insertInto('enumerations')
         .values({
           name: CONTROL_PANEL_ENUMERATION,
@@ -39,7 +40,12 @@ export async function seedControlPanels(
           created_at: now,
           updated_at: now,
         })
-        .returningAll()
+        .onConflict((oc) => oc.column('name').doNothing())
+        .execute();
+      e = await tx
+        .selectFrom('enumerations')
+        .selectAll()
+        .where('name', '=', CONTROL_PANEL_ENUMERATION)
         .executeTakeFirstOrThrow();
     }
     const existing = new Set(
@@ -54,7 +60,7 @@ export async function seedControlPanels(
     const created: string[] = [];
     for (const [i, v] of CONTROL_PANEL_VALUES.entries()) {
       if (existing.has(v.internalName)) continue;
-      await tx
+      const inserted = await tx
         .insertInto('enumeration_values')
         .values({
           enumeration_id: e.id,
@@ -65,8 +71,10 @@ export async function seedControlPanels(
           created_at: now,
           updated_at: now,
         })
-        .execute();
-      created.push(v.internalName);
+        .onConflict((oc) => oc.columns(['enumeration_id', 'internal_name']).doNothing())
+        .returning('id')
+        .executeTakeFirst();
+      if (inserted) created.push(v.internalName);
     }
     return { enumerationId: toId(e.id), created };
   });
