@@ -1,9 +1,9 @@
-import { type Logger, pino } from 'pino';
 import { createContext } from '../app/context.js';
 import { type Config, ConfigError, loadConfig } from '../platform/config.js';
 import type { AppContext } from '../platform/context.js';
 import { migrationStatus } from '../platform/db/index.js';
 import { AppError } from '../platform/errors.js';
+import { createLogger } from '../platform/logger.js';
 
 export class CliError extends Error {
   constructor(
@@ -20,7 +20,12 @@ export async function withContext<T>(
   fn: (ctx: AppContext, config: Config) => Promise<T>,
 ): Promise<T> {
   const config = loadConfig();
-  const logger = cliLogger(opts.logLevel ?? (config.logLevel === 'info' ? 'warn' : config.logLevel), config);
+  // Logs go to stderr: stdout is the command's output (see createLogger).
+  const logger = createLogger({
+    level: opts.logLevel ?? (config.logLevel === 'info' ? 'warn' : config.logLevel),
+    pretty: config.logPretty,
+    stream: 2,
+  });
   const ctx = createContext(config, logger);
   try {
     if (opts.requireMigrated !== false) {
@@ -36,39 +41,6 @@ export async function withContext<T>(
     await ctx.db.close();
   }
 }
-
-/**
- * CLI commands log to stderr, never stdout: stdout is the command's output, which scripts
- * parse (`account show --json`), and a warning such as "BILLFOLD_CLOCK is set" or "generated
- * a new master key" must not end up inside it. (`serve` keeps the usual server logger on stdout.)
- */
-export function cliLogger(level: string, config: Pick<Config, 'logPretty'>): Logger {
-  const options = { level, base: { app: 'billfold' }, redact: { paths: REDACT, censor: '[redacted]' } };
-  if (config.logPretty) {
-    return pino({
-      ...options,
-      transport: {
-        target: 'pino-pretty',
-        options: {
-          destination: 2,
-          colorize: true,
-          translateTime: 'SYS:HH:MM:ss.l',
-          ignore: 'pid,hostname,app',
-        },
-      },
-    });
-  }
-  return pino(options, pino.destination({ fd: 2, sync: true }));
-}
-
-const REDACT = [
-  'password',
-  '*.password',
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'token',
-  '*.token',
-];
 
 export function reportError(err: unknown): number {
   if (err instanceof ConfigError) {
