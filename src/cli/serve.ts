@@ -32,7 +32,9 @@ export async function serve(opts: { port?: number; host?: string; worker?: boole
     await app?.close().catch(() => {});
     await ctx.db.close().catch(() => {});
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      throw new CliError(`${host}:${port} is already in use: stop the other server or choose a port with --port or BILLFOLD_PORT.`);
+      throw new CliError(
+        `${host}:${port} is already in use: stop the other server or choose a port with --port or BILLFOLD_PORT.`,
+      );
     }
     throw err;
   }

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { Temporal } from 'temporal-polyfill';
+import { Temporal } from 'temporal-polyfill';
 import { z } from 'zod';
 import { PeriodError, parseDate } from '../../domain/periods.js';
 import { todayOf } from '../../platform/clock.js';
@@ -53,6 +53,15 @@ export function registerBillingRoutes(root: FastifyInstance, ctx: AppContext): v
         if (err instanceof PeriodError)
           throw invalid('invalid_date', 'date must be YYYY-MM-DD.', { value: request.body.date });
         throw err;
+      }
+      // A real run ahead of the calendar would suspend services that are still paid for, mark
+      // that day's steps done before it comes, and stop the scheduler (it catches up from the
+      // last completed run date) until then. A dry run may look ahead: it changes nothing.
+      if (!request.body.dryRun && Temporal.PlainDate.compare(date, todayOf(ctx.clock)) > 0) {
+        throw invalid('date_in_future', 'A billing run cannot be for a day that has not come yet.', {
+          date: date.toString(),
+          today: todayOf(ctx.clock).toString(),
+        });
       }
       const summary = await runBilling(ctx, {
         date,

@@ -63,7 +63,9 @@ export async function quoteItem(
   const agg = await loadTariff(ctx, input.tariffId);
   assertOrderable(agg, actor, today);
   if (input.autoprolong !== undefined && input.autoprolong !== null) {
-    if (input.autoprolong === -100)
+    // A trial service is never renewed (BILLING.md), so it cannot be ordered to renew itself
+    // either (PUT autoprolong refuses the same for an existing trial).
+    if (input.autoprolong === -100 || input.period === -100)
       throw invalid('trial_not_renewable', 'A trial cannot be renewed automatically.', {});
     if (!agg.periods.some((p) => Number(p.period) === input.autoprolong)) {
       throw invalid('period_not_offered', `Period ${input.autoprolong} is not offered by this tariff.`, {
@@ -184,6 +186,26 @@ export async function payOrderTx(tx: Tx, ctx: AppContext, actor: Actor, order: O
   const now = isoNow(ctx.clock);
   const orderId = toId(order.id);
   const accountId = toId(order.account_id);
+  // Claim the order first: of two concurrent payers only one moves it out of awaiting_payment
+  // (on PostgreSQL the second waits for the row and then matches nothing). Without the claim,
+  // the second would find the charge already posted (idempotency key), take it as its own and
+  // create the services a second time.
+  const claimed = await tx
+    .updateTable('orders')
+    .set({ status: 'paid', paid_at: now })
+    .where('id', '=', orderId)
+    .where('status', '=', 'awaiting_payment')
+    .executeTakeFirst();
+  if (Number(claimed.numUpdatedRows) !== 1) {
+    const current = await tx
+      .selectFrom('orders')
+      .select('status')
+      .where('id', '=', orderId)
+      .executeTakeFirst();
+    throw conflict('order_not_awaiting_payment', `The order is ${current?.status ?? 'gone'}.`, {
+      status: current?.status ?? null,
+    });
+  }
   let ledgerEntryId: bigint | number | null = null;
   if (order.total_minor > 0n) {
     const { entry } = await postEntry(tx, {
@@ -208,7 +230,7 @@ export async function payOrderTx(tx: Tx, ctx: AppContext, actor: Actor, order: O
   for (const item of items) await createService(tx, ctx, actor, order, item, ledgerEntryId);
   return tx
     .updateTable('orders')
-    .set({ status: 'paid', paid_at: now, ledger_entry_id: ledgerEntryId })
+    .set({ ledger_entry_id: ledgerEntryId })
     .where('id', '=', orderId)
     .returningAll()
     .executeTakeFirstOrThrow();
@@ -327,13 +349,17 @@ export async function cancelOrder(
   const order = await loadOrder(ctx, actor, orderId);
   if (order.status !== 'awaiting_payment')
     throw conflict('order_not_awaiting_payment', `The order is ${order.status}.`, { status: order.status });
-  return ctx.db.kysely
+  const cancelled = await ctx.db.kysely
     .updateTable('orders')
     .set({ status: 'cancelled', cancelled_at: isoNow(ctx.clock), cancel_reason: reason })
     .where('id', '=', orderId)
     .where('status', '=', 'awaiting_payment')
     .returningAll()
-    .executeTakeFirstOrThrow();
+    .executeTakeFirst();
+  if (cancelled) return cancelled;
+  // Paid (or cancelled) by a concurrent request since it was read.
+  const now = await loadOrder(ctx, actor, orderId);
+  throw conflict('order_not_awaiting_payment', `The order is ${now.status}.`, { status: now.status });
 }
 
 /**
@@ -365,17 +391,21 @@ export async function payAwaitingOrders(
       continue;
     }
     try {
-      await inTransaction(ctx.db, async (tx) => {
+      const paidNow = await inTransaction(ctx.db, async (tx) => {
         const fresh = await tx
           .selectFrom('orders')
           .selectAll()
           .where('id', '=', order.id)
           .executeTakeFirstOrThrow();
-        if (fresh.status === 'awaiting_payment') await payOrderTx(tx, ctx, actor, fresh);
+        if (fresh.status !== 'awaiting_payment') return false;
+        await payOrderTx(tx, ctx, actor, fresh);
+        return true;
       });
-      paid.push(toId(order.id));
+      if (paidNow) paid.push(toId(order.id));
     } catch (err) {
       if (err instanceof AppError && err.code === 'insufficient_balance') break;
+      // Paid or cancelled meanwhile by another request: not ours to pay.
+      if (err instanceof AppError && err.code === 'order_not_awaiting_payment') continue;
       throw err;
     }
   }

@@ -187,3 +187,54 @@ describe('tariff change and deletion', () => {
     expect((await service(ctx, b)).status).toBe('deleted');
   });
 });
+
+describe('activation', () => {
+  it('paid time starts at activation: an order processed 3 days late still gets its full period', async () => {
+    const tariff = await licenseTariff(ctx);
+    const { actor } = await client(ctx, 'late-open@example.com', '10.00');
+    const { order } = await placeOrder(ctx, actor, {
+      items: [{ tariffId: tariff.id, period: 1, params: { ip: '203.0.113.7', licname: 'late' } }],
+      payNow: true,
+    });
+    const item = await ctx.db.kysely.selectFrom('order_items').select('service_id').where('order_id', '=', order.id).executeTakeFirstOrThrow();
+    const id = Number(item.service_id);
+    expect(await service(ctx, id)).toMatchObject({ status: 'processing', expires_on: null });
+    ctx.clock.set('2021-11-19T09:00:00Z');
+    await runQueuedOperations(ctx);
+    expect(await service(ctx, id)).toMatchObject({ status: 'active', activated_on: '2021-11-19', expires_on: '2021-12-19' });
+  });
+
+  it('a late activation never runs past the tariff end: the days it can no longer grant are credited back', async () => {
+    const tariff = await licenseTariff(ctx, { expiresOn: '2021-12-01' });
+    const { accountId, actor } = await client(ctx, 'late-cut@example.com', '10.00');
+    // Ordered 2021-11-16: 15 of 30 days until the tariff ends → 5.00 charged.
+    const { order } = await placeOrder(ctx, actor, {
+      items: [{ tariffId: tariff.id, period: 1, params: { ip: '203.0.113.8', licname: 'cut' } }],
+      payNow: true,
+    });
+    expect(order.total_minor).toBe(5_00n);
+    // Opened 5 days late: only 10 days remain → 5.00 × 10/15 = 3.33 deserved, 1.67 back.
+    ctx.clock.set('2021-11-21T09:00:00Z');
+    await runQueuedOperations(ctx);
+    const item = await ctx.db.kysely.selectFrom('order_items').select('service_id').where('order_id', '=', order.id).executeTakeFirstOrThrow();
+    expect(await service(ctx, Number(item.service_id))).toMatchObject({ status: 'active', expires_on: '2021-12-01' });
+    expect(await balance(ctx, accountId)).toBe(10_00n - 5_00n + 1_67n);
+  });
+
+  it('awaiting orders are paid strictly oldest first: a later, smaller order does not jump the queue', async () => {
+    const { payAwaitingOrders } = await import('../orders/commands.js');
+    const cheap = await licenseTariff(ctx, { name: 'Cheap', prices: { '1': '1.00' } });
+    const dear = await licenseTariff(ctx, { name: 'Dear', prices: { '1': '50.00' } });
+    const { accountId, actor } = await client(ctx, 'fifo@example.com');
+    const params = { ip: '203.0.113.9', licname: 'f' };
+    const big = await placeOrder(ctx, actor, { items: [{ tariffId: dear.id, period: 1, params }] });
+    await placeOrder(ctx, actor, { items: [{ tariffId: cheap.id, period: 1, params }] });
+    await pay(ctx, accountId, '10.00');
+    expect(await payAwaitingOrders(ctx, staff, accountId)).toEqual({ paid: [], cancelled: [] });
+    await pay(ctx, accountId, '41.00');
+    const settled = await payAwaitingOrders(ctx, staff, accountId);
+    expect(settled.paid[0]).toBe(Number(big.order.id));
+    expect(settled.paid).toHaveLength(2);
+    expect(await balance(ctx, accountId)).toBe(0n);
+  });
+});

@@ -153,8 +153,13 @@ export function registerServiceRoutes(root: FastifyInstance, ctx: AppContext): v
       },
     },
     async (request) => {
+      // The caller's key becomes the ledger entry's key only inside a namespace of this service's
+      // renewal requests: raw, it could name a key the system itself uses (`order:<next id>` —
+      // the next order would then count the renewal charge as its own and be free) or collide
+      // with another account's key (its renewal or refund refused as idempotency_key_reused).
+      const key = request.body.idempotencyKey;
       const r = await renewService(ctx, requireActor(request), request.params.id, request.body.period, {
-        ...(request.body.idempotencyKey ? { idempotencyKey: request.body.idempotencyKey } : {}),
+        ...(key ? { idempotencyKey: `renew-request:${request.params.id}:${key}` } : {}),
       });
       return {
         service: presentService(r.service),
