@@ -204,6 +204,10 @@ billing
       } catch {
         throw new CliError(`--date must be a calendar date YYYY-MM-DD, not "${opts.date}".`);
       }
+      // A real run ahead of time would suspend services that are still paid for.
+      if (!opts.dryRun && date.toString() > todayOf(ctx.clock).toString()) {
+        throw new CliError(`${date} is in the future: only a --dry-run may look ahead.`);
+      }
       const tty = process.stderr.isTTY === true && !opts.json;
       let last = 0;
       const summary = await runBilling(ctx, {
