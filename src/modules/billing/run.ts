@@ -181,8 +181,11 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
           .executeTakeFirstOrThrow()
       ).id;
   const tomorrow = opts.date.add({ days: 1 }).toString();
-  // Dry runs track the balance they would spend, per account, to tell which renewals would fail.
+  // Dry runs track the balance they would spend, per account, to tell which renewals would fail
+  // and which notices would then go out, and the services they would renew (those are then
+  // neither expired nor about to expire).
   const spent = new Map<number, bigint>();
+  const renewedInDryRun = new Set<number>();
 
   // 1. auto-renew
   const due = await db
@@ -211,6 +214,7 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
           const used = spent.get(toId(service.account_id)) ?? 0n;
           if (account.balance_minor - used - plan.priced.totalMinor >= -account.credit_limit_minor) {
             spent.set(toId(service.account_id), used + plan.priced.totalMinor);
+            renewedInDryRun.add(id);
             summary.renewed++;
             renewedMinor += plan.priced.totalMinor;
             act(id, 'renew', 'renewed', plan.priced.totalMinor, account.currency);
@@ -272,9 +276,6 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
   summary.renewedAmount = formatAmount(renewedMinor, provider.currency);
 
   // 2. suspend expired (a dry run pretends the renewals above happened)
-  const renewedInDryRun = new Set(
-    summary.actions.filter((a) => a.step === 'renew' && a.outcome === 'renewed').map((a) => a.serviceId),
-  );
   const expired = await db
     .selectFrom('services')
     .selectAll()
@@ -286,7 +287,11 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
   for (const service of expired) {
     const id = toId(service.id);
     if (opts.dryRun) {
-      if (!renewedInDryRun.has(id)) {
+      if (renewedInDryRun.has(id)) {
+        // renewed above: not expired
+      } else if (await stepDone(db, id, date, 'suspend')) {
+        summary.alreadyDone++;
+      } else if (!(await hasPendingOperation(db, id, ['suspend', 'close']))) {
         summary.suspended++;
         act(id, 'suspend', 'expired');
       }
@@ -342,8 +347,12 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
       isDeletionDue(Temporal.PlainDate.from(service.suspended_on), opts.date, Number(deletion_delay_days))
     ) {
       if (opts.dryRun) {
-        summary.deleted++;
-        act(id, 'delete', 'suspended_too_long');
+        if (await stepDone(db, id, date, 'delete')) {
+          summary.alreadyDone++;
+        } else {
+          summary.deleted++;
+          act(id, 'delete', 'suspended_too_long');
+        }
       } else {
         const r = await once(ctx, service, date, 'delete', async (tx) => {
           await deleteServiceTx(tx, ctx, actor, service, false, 'suspended for non-payment too long');
@@ -381,7 +390,7 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
   for (const service of soon) {
     const id = toId(service.id);
     const days = reminderDue(Temporal.PlainDate.from(service.expires_on!), opts.date);
-    if (days !== null && Number(service.period) !== -100) {
+    if (days !== null && Number(service.period) !== -100 && !renewedInDryRun.has(id)) {
       let kind: 'renewal_reminder' | 'low_balance' | null = 'renewal_reminder';
       let need: bigint | null = null;
       if (service.autoprolong !== null) {
@@ -393,7 +402,9 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
             .select(['balance_minor', 'credit_limit_minor'])
             .where('id', '=', service.account_id)
             .executeTakeFirstOrThrow();
-          if (account.balance_minor + account.credit_limit_minor < plan.priced.totalMinor) {
+          // A dry run counts what its own renewals above would have spent.
+          const used = opts.dryRun ? (spent.get(toId(service.account_id)) ?? 0n) : 0n;
+          if (account.balance_minor - used + account.credit_limit_minor < plan.priced.totalMinor) {
             kind = 'low_balance';
             need = plan.priced.totalMinor;
           }
@@ -405,9 +416,13 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
       if (kind) {
         const k = kind;
         if (opts.dryRun) {
-          if (k === 'low_balance') summary.lowBalance++;
-          else summary.reminders++;
-          act(id, 'notify', k);
+          if (await stepDone(db, id, date, 'notify')) {
+            summary.alreadyDone++;
+          } else {
+            if (k === 'low_balance') summary.lowBalance++;
+            else summary.reminders++;
+            act(id, 'notify', k);
+          }
         } else {
           const r = await once(ctx, service, date, 'notify', async (tx) => {
             await notify(

@@ -93,7 +93,7 @@ export async function enqueueOperation(
 }
 
 export async function hasPendingOperation(
-  tx: Tx,
+  tx: Tx | AppContext['db']['kysely'],
   serviceId: number,
   kinds?: readonly OperationKind[],
 ): Promise<boolean> {
@@ -230,7 +230,9 @@ export async function completeOperation(
         change = { status: 'active', suspend_reason: null, suspended_on: null };
       break;
     case 'close':
-      if (service.status !== 'deleted') change = { status: 'deleted', deleted_at: isoNow(ctx.clock) };
+      // A deleted service has no suspension reason (services_suspension check); the history keeps it.
+      if (service.status !== 'deleted')
+        change = { status: 'deleted', suspend_reason: null, deleted_at: isoNow(ctx.clock) };
       break;
     case 'prolong':
     case 'set_param':
