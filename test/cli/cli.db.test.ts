@@ -548,7 +548,9 @@ describe(`billfold serve (${TEST_ENGINE})`, () => {
     const started = Date.now();
     const clash = await run(target, ['serve', '--host', '127.0.0.1', '--port', port]);
     expect(clash.code).not.toBe(0);
-    expect(clash.stderr).toMatch(/is already in use: stop the other server or choose a port with --port or BILLFOLD_PORT/);
+    expect(clash.stderr).toMatch(
+      /is already in use: stop the other server or choose a port with --port or BILLFOLD_PORT/,
+    );
     expect(Date.now() - started).toBeLessThan(9_000);
 
     const out = server.output().stdout;

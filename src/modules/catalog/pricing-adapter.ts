@@ -73,7 +73,10 @@ function addonForPricing(a: AddonAggregate, keep: ReadonlySet<number>): AddonFor
  * already has — a renewal keeps them at their price even after they were withdrawn from new
  * orders (switched off for the tariff or disabled in the enumeration).
  */
-export function tariffForPricing(t: TariffAggregate, keepValueIds: ReadonlySet<number> = new Set()): TariffForPricing {
+export function tariffForPricing(
+  t: TariffAggregate,
+  keepValueIds: ReadonlySet<number> = new Set(),
+): TariffForPricing {
   return {
     id: toId(t.tariff.id),
     name: t.tariff.name,

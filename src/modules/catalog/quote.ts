@@ -57,8 +57,14 @@ export function priceRange(
     if (opts.existing) {
       const addonIds = new Set(agg.addons.map((a) => String(a.addon.id)));
       values = Object.fromEntries(Object.entries(values).filter(([id]) => addonIds.has(id)));
-      const enumAddons = new Set(agg.addons.filter((a) => a.addon.value_type === 'enumeration').map((a) => String(a.addon.id)));
-      keep = new Set(Object.entries(values).filter(([id, v]) => enumAddons.has(id) && typeof v === 'number').map(([, v]) => v as number));
+      const enumAddons = new Set(
+        agg.addons.filter((a) => a.addon.value_type === 'enumeration').map((a) => String(a.addon.id)),
+      );
+      keep = new Set(
+        Object.entries(values)
+          .filter(([id, v]) => enumAddons.has(id) && typeof v === 'number')
+          .map(([, v]) => v as number),
+      );
     }
     const expiration = agg.tariff.expires_on ? Temporal.PlainDate.from(agg.tariff.expires_on) : null;
     const trialDays = agg.tariff.trial_days === null ? undefined : Number(agg.tariff.trial_days);

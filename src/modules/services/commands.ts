@@ -56,13 +56,20 @@ export interface RenewalPlan {
 }
 
 /** Decides a renewal (no writes): where it starts, what it costs, where it ends (with the tariff cut). */
+/** A service with a pending `close` is being deleted: nothing else may be done to it (no renewal charged just before it closes). */
+async function assertNotClosing(db: AppContext['db']['kysely'] | Tx, service: ServiceRow): Promise<void> {
+  if (service.status === 'deleted' || (await hasPendingOperation(db, toId(service.id), ['close']))) {
+    throw conflict('service_deleted', 'The service is deleted or being deleted.', {});
+  }
+}
+
 export async function planRenewal(
   db: AppContext['db']['kysely'] | Tx,
   ctx: AppContext,
   service: ServiceRow,
   period: number,
 ): Promise<RenewalPlan> {
-  if (service.status === 'deleted') throw conflict('service_deleted', 'The service is deleted.', {});
+  await assertNotClosing(db, service);
   if (service.status !== 'active' && service.status !== 'suspended') {
     throw conflict('service_not_renewable', `A ${service.status} service cannot be renewed yet.`, {
       status: service.status,
@@ -85,7 +92,10 @@ export async function planRenewal(
       expiresOn: agg.tariff.expires_on,
     });
   }
-  const priced = priceRange(agg, period, addonValuesOf(service), start, { includeSetup: false });
+  const priced = priceRange(agg, period, addonValuesOf(service), start, {
+    includeSetup: false,
+    existing: true,
+  });
   return {
     service,
     start,
@@ -130,7 +140,10 @@ export async function renewServiceTx(
 ): Promise<{ service: ServiceRow; plan: RenewalPlan; replayed: boolean }> {
   const service = await loadServiceTx(tx, serviceId);
   const plan = await planRenewal(tx, ctx, service, period);
-  const key = opts.idempotencyKey ?? `renew:${serviceId}:${plan.start.toString()}:${period}`;
+  // A caller's key is namespaced: it can never match another kind of ledger entry's key.
+  const key = opts.idempotencyKey
+    ? `renew-request:${serviceId}:${opts.idempotencyKey}`
+    : `renew:${serviceId}:${plan.start.toString()}:${period}`;
   const now = isoNow(ctx.clock);
   // The same renewal (service, start, period) already written: a retry, not a second renewal.
   const done = await tx
@@ -216,7 +229,7 @@ export async function setAutoprolong(
   period: number | null,
 ): Promise<ServiceRow> {
   const service = await getServiceFor(ctx, actor, serviceId);
-  if (service.status === 'deleted') throw conflict('service_deleted', 'The service is deleted.', {});
+  await assertNotClosing(ctx.db.kysely, service);
   if (period !== null) {
     if (period === -100 || Number(service.period) === -100)
       throw conflict('trial_not_renewable', 'A trial cannot be renewed.', {});
@@ -266,6 +279,7 @@ export async function planTariffChange(
   addonValues?: Record<string, AddonValue>,
 ): Promise<TariffChangePlan> {
   const service = await getServiceFor(ctx, actor, serviceId);
+  await assertNotClosing(ctx.db.kysely, service);
   if (service.status !== 'active')
     throw conflict('service_not_active', 'Only an active service can change its tariff.', {
       status: service.status,
@@ -403,6 +417,7 @@ export async function suspendService(
   reason: SuspendReason,
 ): Promise<ServiceRow> {
   const service = await getServiceFor(ctx, actor, serviceId);
+  await assertNotClosing(ctx.db.kysely, service);
   if (!isStaff(actor) && reason !== 'client') throw forbidden('Clients suspend with reason "client".');
   if (service.status !== 'active')
     throw conflict('service_not_active', `A ${service.status} service cannot be suspended.`, {
@@ -425,6 +440,7 @@ export async function suspendService(
 
 export async function resumeService(ctx: AppContext, actor: Actor, serviceId: number): Promise<ServiceRow> {
   const service = await getServiceFor(ctx, actor, serviceId);
+  await assertNotClosing(ctx.db.kysely, service);
   if (service.status !== 'suspended')
     throw conflict('service_not_suspended', 'The service is not suspended.', { status: service.status });
   if (!isStaff(actor) && service.suspend_reason !== 'client')

@@ -1,5 +1,5 @@
 import { Temporal } from 'temporal-polyfill';
-import { formatAmount, prorate } from '../../domain/money.js';
+import { formatAmount, parseAmount, prorate } from '../../domain/money.js';
 import { cutAtExpiration, PeriodError } from '../../domain/periods.js';
 import { isoNow, todayOf } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
@@ -144,23 +144,39 @@ async function activate(
   const expiration = tariff.expires_on ? date(tariff.expires_on) : null;
   let end: Temporal.PlainDate;
   let grantedNow = 0;
+  let fullNow = 1;
+  let cutNow = false;
   try {
     const cut = cutAtExpiration(today, period, expiration, trialDays);
     end = cut.end;
-    grantedNow = cut.cut ? cut.grantedDays : Number.POSITIVE_INFINITY;
+    grantedNow = cut.grantedDays;
+    fullNow = cut.fullDays;
+    cutNow = cut.cut;
   } catch (err) {
     if (!(err instanceof PeriodError) || err.code !== 'tariff_expired') throw err;
     // Activated on or after the tariff's end: nothing can be granted; all but the setup is returned.
     end = today;
-    grantedNow = 0;
+    cutNow = true;
   }
-  if (item && Number(item.granted_days) > grantedNow) {
+  if (item && cutNow) {
     const periodPaid = item.amount_minor - item.setup_minor;
-    const deserved = prorate(
-      periodPaid,
-      BigInt(Math.min(grantedNow, Number(item.granted_days))),
-      BigInt(Number(item.granted_days)),
-    );
+    // What the activated range is worth: each line's full-period price cut by the days it
+    // grants from today, rounded once per line — the same rule the order was priced by.
+    const currency = (
+      await tx
+        .selectFrom('accounts')
+        .select('currency')
+        .where('id', '=', service.account_id)
+        .executeTakeFirstOrThrow()
+    ).currency;
+    const lines = JSON.parse(item.lines) as { kind: string; quantity: number; unitPrice: string }[];
+    let worth = 0n;
+    for (const line of lines) {
+      if (line.kind === 'setup') continue;
+      const full = parseAmount(line.unitPrice, currency) * BigInt(line.quantity);
+      worth += prorate(full, BigInt(grantedNow), BigInt(fullNow));
+    }
+    const deserved = worth < periodPaid ? worth : periodPaid;
     const refund = periodPaid - deserved;
     if (refund > 0n) {
       const { entry } = await postEntry(tx, {

@@ -196,12 +196,20 @@ describe('activation', () => {
       items: [{ tariffId: tariff.id, period: 1, params: { ip: '203.0.113.7', licname: 'late' } }],
       payNow: true,
     });
-    const item = await ctx.db.kysely.selectFrom('order_items').select('service_id').where('order_id', '=', order.id).executeTakeFirstOrThrow();
+    const item = await ctx.db.kysely
+      .selectFrom('order_items')
+      .select('service_id')
+      .where('order_id', '=', order.id)
+      .executeTakeFirstOrThrow();
     const id = Number(item.service_id);
     expect(await service(ctx, id)).toMatchObject({ status: 'processing', expires_on: null });
     ctx.clock.set('2021-11-19T09:00:00Z');
     await runQueuedOperations(ctx);
-    expect(await service(ctx, id)).toMatchObject({ status: 'active', activated_on: '2021-11-19', expires_on: '2021-12-19' });
+    expect(await service(ctx, id)).toMatchObject({
+      status: 'active',
+      activated_on: '2021-11-19',
+      expires_on: '2021-12-19',
+    });
   });
 
   it('a late activation never runs past the tariff end: the days it can no longer grant are credited back', async () => {
@@ -216,8 +224,15 @@ describe('activation', () => {
     // Opened 5 days late: only 10 days remain → 5.00 × 10/15 = 3.33 deserved, 1.67 back.
     ctx.clock.set('2021-11-21T09:00:00Z');
     await runQueuedOperations(ctx);
-    const item = await ctx.db.kysely.selectFrom('order_items').select('service_id').where('order_id', '=', order.id).executeTakeFirstOrThrow();
-    expect(await service(ctx, Number(item.service_id))).toMatchObject({ status: 'active', expires_on: '2021-12-01' });
+    const item = await ctx.db.kysely
+      .selectFrom('order_items')
+      .select('service_id')
+      .where('order_id', '=', order.id)
+      .executeTakeFirstOrThrow();
+    expect(await service(ctx, Number(item.service_id))).toMatchObject({
+      status: 'active',
+      expires_on: '2021-12-01',
+    });
     expect(await balance(ctx, accountId)).toBe(10_00n - 5_00n + 1_67n);
   });
 
@@ -236,5 +251,23 @@ describe('activation', () => {
     expect(settled.paid[0]).toBe(Number(big.order.id));
     expect(settled.paid).toHaveLength(2);
     expect(await balance(ctx, accountId)).toBe(0n);
+  });
+});
+
+describe('late activation across months of different lengths', () => {
+  it('the activated range is priced from the activation date: granted and full days both counted from it', async () => {
+    ctx.clock.set('2022-01-30T10:00:00Z');
+    const tariff = await licenseTariff(ctx, { expiresOn: '2022-02-20', prices: { '1': '10.00' } });
+    const { accountId, actor } = await client(ctx, 'feb@example.com', '10.00');
+    // Ordered 2022-01-30: natural end 2022-02-28 (29 days), cut at 02-20 → 21/29 → 7.24.
+    const { order } = await placeOrder(ctx, actor, {
+      items: [{ tariffId: tariff.id, period: 1, params: { ip: '203.0.113.11', licname: 'feb' } }],
+      payNow: true,
+    });
+    expect(order.total_minor).toBe(7_24n);
+    // Activated 2022-02-02: natural end 2022-03-02 (28 days), cut at 02-20 → 18/28 → 6.43 kept.
+    ctx.clock.set('2022-02-02T10:00:00Z');
+    await runQueuedOperations(ctx);
+    expect(await balance(ctx, accountId)).toBe(10_00n - 6_43n);
   });
 });

@@ -159,7 +159,7 @@ export function registerServiceRoutes(root: FastifyInstance, ctx: AppContext): v
       // with another account's key (its renewal or refund refused as idempotency_key_reused).
       const key = request.body.idempotencyKey;
       const r = await renewService(ctx, requireActor(request), request.params.id, request.body.period, {
-        ...(key ? { idempotencyKey: `renew-request:${request.params.id}:${key}` } : {}),
+        ...(key ? { idempotencyKey: key } : {}),
       });
       return {
         service: presentService(r.service),
