@@ -8,11 +8,9 @@ import { AmountText, Name } from '../accounts/schemas.js';
  */
 export const PERIOD_VALUES = [-100, 1, 3, 6, 12, 24, 36] as const;
 
-export const PeriodKey = z
-  .string()
-  .regex(/^(-100|1|3|6|12|24|36)$/, {
-    error: 'must be a period in months (1, 3, 6, 12, 24, 36) or -100 for the trial',
-  });
+export const PeriodKey = z.string().regex(/^(-100|1|3|6|12|24|36)$/, {
+  error: 'must be a period in months (1, 3, 6, 12, 24, 36) or -100 for the trial',
+});
 export const PeriodNumber = z
   .number()
   .int()
