@@ -1,6 +1,6 @@
 import { Temporal } from 'temporal-polyfill';
 import { formatAmount } from '../../domain/money.js';
-import { isDeletionDue, reminderDue } from '../../domain/periods.js';
+import { DEFAULT_REMINDER_DAYS, isDeletionDue, reminderDue } from '../../domain/periods.js';
 import { FixedClock } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
 import { inTransaction, isUniqueViolation, type ServiceRow, type Tx } from '../../platform/db/index.js';
@@ -114,22 +114,50 @@ async function notify(
     .execute();
 }
 
+/**
+ * The steps already recorded for the run's date, read once at the start: a rerun skips them
+ * without a query per service. A concurrent run that records a step meanwhile is still caught
+ * by the unique key inside the step's transaction.
+ */
+class DoneSteps {
+  private readonly keys = new Set<string>();
+  static async load(db: AppContext['db']['kysely'], date: string): Promise<DoneSteps> {
+    const d = new DoneSteps();
+    const rows = await db
+      .selectFrom('billing_steps')
+      .select(['service_id', 'step'])
+      .where('run_date', '=', date)
+      .execute();
+    for (const r of rows) d.keys.add(`${toId(r.service_id)}:${r.step}`);
+    return d;
+  }
+  has(serviceId: number, step: Step): boolean {
+    return this.keys.has(`${serviceId}:${step}`);
+  }
+  add(serviceId: number, step: Step): void {
+    this.keys.add(`${serviceId}:${step}`);
+  }
+}
+
 /** Runs `fn` as one step of one service, unless that step is recorded already; a unique clash means another run did it. */
 async function once(
   ctx: AppContext,
+  done: DoneSteps,
   service: ServiceRow,
   date: string,
   step: Step,
   fn: (tx: Tx) => Promise<{ outcome: string; amount?: bigint } | null>,
 ): Promise<{ outcome: string; amount?: bigint } | 'already_done' | null> {
   const id = toId(service.id);
-  if (await stepDone(ctx.db.kysely, id, date, step)) return 'already_done';
+  if (done.has(id, step)) return 'already_done';
   try {
-    return await inTransaction(ctx.db, async (tx) => {
+    const result = await inTransaction(ctx.db, async (tx) => {
       const result = await fn(tx);
       if (result) await markStep(tx, ctx, id, date, step, result.outcome, result.amount ?? null);
       return result;
     });
+    if (result) done.add(id, step);
+    return result;
   } catch (err) {
     if (isUniqueViolation(err) && (await stepDone(ctx.db.kysely, id, date, step))) return 'already_done';
     throw err;
@@ -181,6 +209,7 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
           .executeTakeFirstOrThrow()
       ).id;
   const tomorrow = opts.date.add({ days: 1 }).toString();
+  const done = await DoneSteps.load(db, date);
   // Dry runs track the balance they would spend, per account, to tell which renewals would fail
   // and which notices would then go out, and the services they would renew (those are then
   // neither expired nor about to expire).
@@ -201,7 +230,7 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
     const id = toId(service.id);
     const period = Number(service.autoprolong);
     if (opts.dryRun) {
-      if (await stepDone(db, id, date, 'renew')) {
+      if (done.has(id, 'renew')) {
         summary.alreadyDone++;
       } else {
         try {
@@ -230,7 +259,7 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
       }
     } else {
       let failure: AppError | null = null;
-      const r = await once(ctx, service, date, 'renew', async (tx) => {
+      const r = await once(ctx, done, service, date, 'renew', async (tx) => {
         try {
           const { plan, replayed } = await renewServiceTx(tx, ctx, actor, id, period, { source: 'auto' });
           return { outcome: replayed ? 'replayed' : 'renewed', amount: plan.priced.totalMinor };
@@ -253,7 +282,7 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
         act(id, 'renew', r.outcome, r.amount);
       } else if (failure) {
         const f: AppError = failure;
-        const recorded = await once(ctx, service, date, 'renew', async (tx) => {
+        const recorded = await once(ctx, done, service, date, 'renew', async (tx) => {
           await notify(
             tx,
             ctx,
@@ -289,14 +318,14 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
     if (opts.dryRun) {
       if (renewedInDryRun.has(id)) {
         // renewed above: not expired
-      } else if (await stepDone(db, id, date, 'suspend')) {
+      } else if (done.has(id, 'suspend')) {
         summary.alreadyDone++;
       } else if (!(await hasPendingOperation(db, id, ['suspend', 'close']))) {
         summary.suspended++;
         act(id, 'suspend', 'expired');
       }
     } else {
-      const r = await once(ctx, service, date, 'suspend', async (tx) => {
+      const r = await once(ctx, done, service, date, 'suspend', async (tx) => {
         if (await hasPendingOperation(tx, id, ['suspend', 'close'])) return { outcome: 'pending' };
         await enqueueOperation(
           tx,
@@ -347,14 +376,14 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
       isDeletionDue(Temporal.PlainDate.from(service.suspended_on), opts.date, Number(deletion_delay_days))
     ) {
       if (opts.dryRun) {
-        if (await stepDone(db, id, date, 'delete')) {
+        if (done.has(id, 'delete')) {
           summary.alreadyDone++;
         } else {
           summary.deleted++;
           act(id, 'delete', 'suspended_too_long');
         }
       } else {
-        const r = await once(ctx, service, date, 'delete', async (tx) => {
+        const r = await once(ctx, done, service, date, 'delete', async (tx) => {
           await deleteServiceTx(tx, ctx, actor, service, false, 'suspended for non-payment too long');
           await notify(
             tx,
@@ -377,20 +406,23 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
   }
 
   // 4. notifications: reminders for services that do not renew themselves, low balance for those that do
-  const horizon = opts.date.add({ days: 5 }).toString();
+  // Only the reminder days (5, 3, 1, 0 before expiry), not the whole range between them.
+  const reminderDates = DEFAULT_REMINDER_DAYS.map((d) => opts.date.add({ days: d }).toString());
   const soon = await db
     .selectFrom('services')
     .selectAll()
     .where('status', '=', 'active')
-    .where('expires_on', '>=', date)
-    .where('expires_on', '<=', horizon)
+    .where('expires_on', 'in', reminderDates)
     .orderBy('id')
     .execute();
   n = 0;
   for (const service of soon) {
     const id = toId(service.id);
     const days = reminderDue(Temporal.PlainDate.from(service.expires_on!), opts.date);
-    if (days !== null && Number(service.period) !== -100 && !renewedInDryRun.has(id)) {
+    if (done.has(id, 'notify')) {
+      // Recorded by an earlier run of this date: nothing to price again.
+      summary.alreadyDone++;
+    } else if (days !== null && Number(service.period) !== -100 && !renewedInDryRun.has(id)) {
       let kind: 'renewal_reminder' | 'low_balance' | null = 'renewal_reminder';
       let need: bigint | null = null;
       if (service.autoprolong !== null) {
@@ -416,7 +448,7 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
       if (kind) {
         const k = kind;
         if (opts.dryRun) {
-          if (await stepDone(db, id, date, 'notify')) {
+          if (done.has(id, 'notify')) {
             summary.alreadyDone++;
           } else {
             if (k === 'low_balance') summary.lowBalance++;
@@ -424,7 +456,7 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
             act(id, 'notify', k);
           }
         } else {
-          const r = await once(ctx, service, date, 'notify', async (tx) => {
+          const r = await once(ctx, done, service, date, 'notify', async (tx) => {
             await notify(
               tx,
               ctx,
