@@ -313,7 +313,10 @@ export async function planTariffChange(
       newTariff.tariff.trial_days === null ? undefined : Number(newTariff.tariff.trial_days),
     ),
   );
-  const from = Temporal.PlainDate.compare(today, periodStart) > 0 ? today : periodStart;
+  // Every paid day from today on converts, including those of a range renewed early (its
+  // period_start lies in the future, but the current range's remaining days are paid too).
+  const activated = date(service.activated_on ?? today.toString());
+  const from = Temporal.PlainDate.compare(today, activated) > 0 ? today : activated;
   const remainingDays = Math.max(0, daysBetween(from, expiresOn));
   const values = addonValues ?? {};
   const oldFull = priceRange(oldTariff, period, addonValuesOf(service), periodStart, { includeSetup: false })

@@ -271,3 +271,19 @@ describe('late activation across months of different lengths', () => {
     expect(await balance(ctx, accountId)).toBe(10_00n - 6_43n);
   });
 });
+
+describe('tariff change after an early renewal', () => {
+  it('converts every paid day from today, the current range and the renewed one alike', async () => {
+    const lite = await licenseTariff(ctx);
+    const pro = await licenseTariff(ctx, { name: 'Pro', prices: { '1': '20.00' } });
+    const { accountId, actor } = await client(ctx, 'early@example.com', '100.00');
+    const id = await orderLicense(ctx, actor, lite.id); // 2021-11-16 .. 2021-12-16
+    ctx.clock.set('2021-12-01T10:00:00Z');
+    await renewService(ctx, actor, id, 1); // .. 2022-01-16, the renewed range starts 2021-12-16
+    const before = await balance(ctx, accountId);
+    await changeTariff(ctx, actor, id, pro.id);
+    // 46 paid days left (2021-12-01 .. 2022-01-16) over a 31-day period:
+    // round(20.00 × 46/31) − round(10.00 × 46/31) = 29.68 − 14.84 = 14.84.
+    expect(before - (await balance(ctx, accountId))).toBe(14_84n);
+  });
+});
