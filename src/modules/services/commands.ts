@@ -498,6 +498,48 @@ export async function deleteService(
   );
 }
 
+/**
+ * What the days `[from, end)` were paid: every charge that bought days of the service — the
+ * order and renewals for their ranges, tariff-change differences and activation credits for
+ * theirs — contributes its amount × (its days inside [from, end)) / (its days), rounded half
+ * up once per charge. Setup fees buy no days and are never returned.
+ */
+async function unusedValue(
+  tx: Tx,
+  serviceId: number,
+  from: Temporal.PlainDate,
+  end: Temporal.PlainDate,
+): Promise<bigint> {
+  const charges = await tx
+    .selectFrom('service_charges')
+    .select(['kind', 'amount_minor', 'start_on', 'end_on'])
+    .where('service_id', '=', serviceId)
+    .where('kind', 'in', ['order', 'renewal', 'tariff_change', 'activation_adjustment'])
+    .execute();
+  const setup =
+    (
+      await tx
+        .selectFrom('order_items')
+        .select('setup_minor')
+        .where('service_id', '=', serviceId)
+        .executeTakeFirst()
+    )?.setup_minor ?? 0n;
+  let value = 0n;
+  for (const c of charges) {
+    if (!c.start_on || !c.end_on) continue;
+    const a = date(c.start_on);
+    const b = date(c.end_on);
+    const days = daysBetween(a, b);
+    const lo = Temporal.PlainDate.compare(from, a) > 0 ? from : a;
+    const hi = Temporal.PlainDate.compare(end, b) < 0 ? end : b;
+    const overlap = daysBetween(lo, hi);
+    if (days <= 0 || overlap <= 0) continue;
+    const amount = c.kind === 'order' ? c.amount_minor - setup : c.amount_minor;
+    value += prorate(amount, BigInt(overlap), BigInt(days));
+  }
+  return value > 0n ? value : 0n;
+}
+
 export async function deleteServiceTx(
   tx: Tx,
   ctx: AppContext,
@@ -511,59 +553,38 @@ export async function deleteServiceTx(
   const now = isoNow(ctx.clock);
   const today = todayOf(ctx.clock);
   let refunded = 0n;
-  if (refundUnused && service.expires_on && service.period_start && service.status === 'active') {
-    const start = date(service.period_start);
+  let unused = 0;
+  if (refundUnused && service.expires_on && service.status === 'active') {
     const end = date(service.expires_on);
-    const total = daysBetween(start, end);
-    const from = Temporal.PlainDate.compare(today, start) > 0 ? today : start;
-    const remaining = Math.max(0, daysBetween(from, end));
-    const paid = await tx
-      .selectFrom('service_charges')
-      .select(['amount_minor', 'lines'])
-      .where('service_id', '=', serviceId)
-      .where('kind', 'in', ['order', 'renewal'])
-      .orderBy('id', 'desc')
-      .executeTakeFirst();
-    if (paid && total > 0 && remaining > 0) {
-      const setup = (JSON.parse(paid.lines) as { kind: string; amount: string }[]).some(
-        (l) => l.kind === 'setup',
-      );
-      const order = setup
-        ? await tx
-            .selectFrom('order_items')
-            .select('setup_minor')
-            .where('service_id', '=', serviceId)
-            .executeTakeFirst()
-        : undefined;
-      const periodPaid = paid.amount_minor - (order?.setup_minor ?? 0n);
-      refunded = prorate(periodPaid, BigInt(remaining), BigInt(total));
-      if (refunded > 0n) {
-        const { entry } = await postEntry(tx, {
-          accountId: toId(service.account_id),
+    const from = today;
+    unused = Math.max(0, daysBetween(from, end));
+    refunded = await unusedValue(tx, serviceId, from, end);
+    if (refunded > 0n) {
+      const { entry } = await postEntry(tx, {
+        accountId: toId(service.account_id),
+        kind: 'refund',
+        amountMinor: refunded,
+        description: `Service #${serviceId} deleted: ${unused} unused days`,
+        idempotencyKey: `delete-refund:${serviceId}`,
+        refType: 'service',
+        refId: serviceId,
+        createdByUserId: actorUserId(actor),
+        now,
+      });
+      await tx
+        .insertInto('service_charges')
+        .values({
+          service_id: serviceId,
           kind: 'refund',
-          amountMinor: refunded,
-          description: `Service #${serviceId} deleted: ${remaining} unused days`,
-          idempotencyKey: `delete-refund:${serviceId}`,
-          refType: 'service',
-          refId: serviceId,
-          createdByUserId: actorUserId(actor),
-          now,
-        });
-        await tx
-          .insertInto('service_charges')
-          .values({
-            service_id: serviceId,
-            kind: 'refund',
-            period: null,
-            start_on: from.toString(),
-            end_on: end.toString(),
-            amount_minor: -refunded,
-            lines: '[]',
-            ledger_entry_id: entry.id,
-            created_at: now,
-          })
-          .execute();
-      }
+          period: null,
+          start_on: from.toString(),
+          end_on: end.toString(),
+          amount_minor: -refunded,
+          lines: '[]',
+          ledger_entry_id: entry.id,
+          created_at: now,
+        })
+        .execute();
     }
   }
   await recordHistory(tx, ctx, actor, serviceId, 'delete_requested', {

@@ -206,6 +206,14 @@ async function activate(
         .execute();
     }
   }
+  // The order's charge now knows the days it bought (refunds on deletion prorate by them).
+  await tx
+    .updateTable('service_charges')
+    .set({ start_on: today.toString(), end_on: end.toString() })
+    .where('service_id', '=', service.id)
+    .where('kind', '=', 'order')
+    .where('start_on', 'is', null)
+    .execute();
   return {
     status: 'active',
     activated_on: today.toString(),

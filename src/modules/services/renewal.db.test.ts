@@ -287,3 +287,35 @@ describe('tariff change after an early renewal', () => {
     expect(before - (await balance(ctx, accountId))).toBe(14_84n);
   });
 });
+
+describe('deletion refund over every paid range', () => {
+  it('after an upgrade, the unused days are returned at the rate actually paid: order part + upgrade part', async () => {
+    const { updateProductType } = await import('../catalog/commands.js');
+    await updateProductType(ctx, staff, 'soft', { refundUnusedDays: true });
+    const lite = await licenseTariff(ctx);
+    const pro = await licenseTariff(ctx, { name: 'Pro', prices: { '1': '20.00' } });
+    const { accountId, actor } = await client(ctx, 'refund-up@example.com', '100.00');
+    const id = await orderLicense(ctx, actor, lite.id); // 10.00 for 2021-11-16 .. 2021-12-16 (30 days)
+    ctx.clock.set('2021-12-01T10:00:00Z');
+    await changeTariff(ctx, actor, id, pro.id); // +5.00 for 2021-12-01 .. 2021-12-16 (15 days)
+    ctx.clock.set('2021-12-06T10:00:00Z');
+    const before = await balance(ctx, accountId);
+    await deleteService(ctx, actor, id);
+    // 10 unused days: round(10.00 × 10/30) + round(5.00 × 10/15) = 3.33 + 3.33.
+    expect((await balance(ctx, accountId)) - before).toBe(6_66n);
+  });
+
+  it('after an early renewal, the current range and the renewed one are both returned', async () => {
+    const { updateProductType } = await import('../catalog/commands.js');
+    await updateProductType(ctx, staff, 'soft', { refundUnusedDays: true });
+    const lite = await licenseTariff(ctx);
+    const { accountId, actor } = await client(ctx, 'refund-early@example.com', '100.00');
+    const id = await orderLicense(ctx, actor, lite.id); // 2021-11-16 .. 2021-12-16
+    ctx.clock.set('2021-12-01T10:00:00Z');
+    await renewService(ctx, actor, id, 1); // 10.00 for 2021-12-16 .. 2022-01-16 (31 days)
+    const before = await balance(ctx, accountId);
+    await deleteService(ctx, actor, id);
+    // round(10.00 × 15/30) + 10.00 (the whole renewed range) = 5.00 + 10.00.
+    expect((await balance(ctx, accountId)) - before).toBe(15_00n);
+  });
+});
