@@ -7,6 +7,7 @@ import { inTransaction, isUniqueViolation, type ServiceRow, type Tx } from '../.
 import { AppError } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
 import { systemActor } from '../accounts/actor.js';
+import type { TariffAggregate } from '../catalog/aggregate.js';
 import { deleteServiceTx, planRenewal, renewServiceTx } from '../services/commands.js';
 import { enqueueOperation, hasPendingOperation, recordHistory } from '../services/lifecycle.js';
 
@@ -210,6 +211,8 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
       ).id;
   const tomorrow = opts.date.add({ days: 1 }).toString();
   const done = await DoneSteps.load(db, date);
+  // Tariffs read once per run for pricing that writes nothing (renewals load theirs fresh in their transaction).
+  const tariffCache = new Map<number, TariffAggregate>();
   // Dry runs track the balance they would spend, per account, to tell which renewals would fail
   // and which notices would then go out, and the services they would renew (those are then
   // neither expired nor about to expire).
@@ -234,7 +237,7 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
         summary.alreadyDone++;
       } else {
         try {
-          const plan = await planRenewal(db, ctx, service, period);
+          const plan = await planRenewal(db, ctx, service, period, tariffCache);
           const account = await db
             .selectFrom('accounts')
             .select(['balance_minor', 'credit_limit_minor', 'currency'])
@@ -428,7 +431,7 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
       if (service.autoprolong !== null) {
         kind = null;
         try {
-          const plan = await planRenewal(db, ctx, service, Number(service.autoprolong));
+          const plan = await planRenewal(db, ctx, service, Number(service.autoprolong), tariffCache);
           const account = await db
             .selectFrom('accounts')
             .select(['balance_minor', 'credit_limit_minor'])

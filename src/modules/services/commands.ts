@@ -68,6 +68,8 @@ export async function planRenewal(
   ctx: AppContext,
   service: ServiceRow,
   period: number,
+  /** Read-only callers (the daily run's dry run and reminders) share tariffs across services. */
+  tariffCache?: Map<number, TariffAggregate>,
 ): Promise<RenewalPlan> {
   await assertNotClosing(db, service);
   if (service.status !== 'active' && service.status !== 'suspended') {
@@ -77,7 +79,12 @@ export async function planRenewal(
   }
   if (Number(service.period) === -100 || period === -100)
     throw conflict('trial_not_renewable', 'A trial cannot be renewed.', {});
-  const agg = await tariffOf(db, service.tariff_id);
+  const tariffId = toId(service.tariff_id);
+  let agg = tariffCache?.get(tariffId);
+  if (!agg) {
+    agg = await tariffOf(db, tariffId);
+    tariffCache?.set(tariffId, agg);
+  }
   if (agg.tariff.status === 'archived')
     throw conflict('tariff_not_renewable', 'The tariff is archived: it cannot be renewed.', {});
   const today = todayOf(ctx.clock);
