@@ -585,7 +585,9 @@ export async function updateTariff(
       }
     }
     const after = await snapshot(tx, id);
-    await writeHistory(tx, ctx, actor, id, 'updated', before, after);
+    // A change that changed nothing (an empty or restating PATCH) is not history.
+    const same = JSON.stringify({ ...before, updatedAt: '' }) === JSON.stringify({ ...after, updatedAt: '' });
+    if (!same) await writeHistory(tx, ctx, actor, id, 'updated', before, after);
     return after;
   });
 }
