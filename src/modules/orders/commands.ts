@@ -9,7 +9,7 @@ import {
   type Tx,
 } from '../../platform/db/index.js';
 import { AppError, conflict, invalid, notFound } from '../../platform/errors.js';
-import { toId } from '../../platform/ids.js';
+import { sha256, toId } from '../../platform/ids.js';
 import { type Actor, actorUserId, assertAccountVisible, isStaff } from '../accounts/actor.js';
 import { postEntry } from '../accounts/ledger.js';
 import { loadTariffAggregates, type TariffAggregate } from '../catalog/aggregate.js';
@@ -78,6 +78,31 @@ export async function quoteItem(
   return { input, agg, params, priced };
 }
 
+/** Canonical JSON (sorted keys) of what the order asks for, hashed. */
+function fingerprint(accountId: number, input: PlaceOrderInput): string {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(canonical)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+          )
+        : v;
+  return sha256(JSON.stringify(canonical({ accountId, items: input.items, payNow: input.payNow ?? false })));
+}
+
+/** The same key again: the first order, if the request is the same; otherwise a conflict, not a silent mix-up. */
+function replay(existing: OrderRow, requestHash: string): { order: OrderRow; replayed: true } {
+  if (existing.request_hash !== null && existing.request_hash !== requestHash) {
+    throw conflict('idempotency_key_reused', 'This idempotency key was used for a different order.', {
+      orderId: toId(existing.id),
+    });
+  }
+  return { order: existing, replayed: true };
+}
+
 async function findByKey(ctx: AppContext, accountId: number, key: string): Promise<OrderRow | undefined> {
   return ctx.db.kysely
     .selectFrom('orders')
@@ -112,9 +137,10 @@ export async function placeOrder(
     throw conflict('account_not_active', `The account is ${account.status}: it cannot order.`, {
       status: account.status,
     });
+  const requestHash = fingerprint(accountId, input);
   if (input.idempotencyKey) {
     const existing = await findByKey(ctx, accountId, input.idempotencyKey);
-    if (existing) return { order: existing, replayed: true };
+    if (existing) return replay(existing, requestHash);
   }
   const items: QuotedItem[] = [];
   for (const item of input.items) items.push(await quoteItem(ctx, actor, item));
@@ -141,6 +167,7 @@ export async function placeOrder(
           currency: account.currency,
           total_minor: total,
           idempotency_key: input.idempotencyKey ?? null,
+          request_hash: requestHash,
           placed_by_user_id: actorUserId(actor),
           placed_by: actorName(actor),
           created_at: now,
@@ -172,7 +199,7 @@ export async function placeOrder(
   } catch (err) {
     if (input.idempotencyKey && isUniqueViolation(err)) {
       const existing = await findByKey(ctx, accountId, input.idempotencyKey);
-      if (existing) return { order: existing, replayed: true };
+      if (existing) return replay(existing, requestHash);
     }
     throw err;
   }

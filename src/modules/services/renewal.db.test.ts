@@ -153,6 +153,13 @@ describe('orders', () => {
     expect(b.order.id).toEqual(a.order.id);
     expect(b.replayed).toBe(true);
     expect(await balance(ctx, accountId)).toBe(40_00n);
+    // The same key with another request is refused, not silently answered with the first order.
+    await expect(
+      placeOrder(ctx, actor, { ...input, items: [{ ...input.items[0]!, period: 12 }] }),
+    ).rejects.toMatchObject({
+      code: 'idempotency_key_reused',
+    });
+    expect(await balance(ctx, accountId)).toBe(40_00n);
   });
 });
 

@@ -232,6 +232,8 @@ export interface OrdersTable {
   currency: string;
   total_minor: bigint;
   idempotency_key: string | null;
+  /** SHA-256 of the canonical request: a replayed key must carry the same request. */
+  request_hash: ColumnType<string | null, string | null | undefined, string | null>;
   ledger_entry_id: NullableRef;
   placed_by_user_id: NullableRef;
   placed_by: string;
