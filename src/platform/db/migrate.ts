@@ -4,6 +4,7 @@ import * as m0001 from './migrations/0001_foundation.js';
 import * as m0002 from './migrations/0002_catalog.js';
 import * as m0003 from './migrations/0003_orders_services.js';
 import * as m0004 from './migrations/0004_order_fingerprint.js';
+import * as m0005 from './migrations/0005_operation_tasks.js';
 
 /**
  * Migrations are listed here in order, statically imported: no directory scanning, so the
@@ -14,6 +15,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0002_catalog': m0002,
   '0003_orders_services': m0003,
   '0004_order_fingerprint': m0004,
+  '0005_operation_tasks': m0005,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -363,6 +363,19 @@ export interface NotificationsTable {
   created_at: Instant;
 }
 
+export interface StaffTasksTable {
+  id: Id;
+  operation_id: NullableRef;
+  service_id: NullableRef;
+  kind: 'operation_failed' | 'manual_action';
+  status: 'open' | 'done' | 'cancelled';
+  title: string;
+  details: string;
+  created_at: Instant;
+  closed_at: Instant | null;
+  closed_by: string | null;
+}
+
 export interface Database {
   provider: ProviderTable;
   accounts: AccountsTable;
@@ -390,6 +403,7 @@ export interface Database {
   billing_runs: BillingRunsTable;
   billing_steps: BillingStepsTable;
   notifications: NotificationsTable;
+  staff_tasks: StaffTasksTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
@@ -414,3 +428,4 @@ export type ServiceChargeRow = Selectable<ServiceChargesTable>;
 export type ServiceHistoryRow = Selectable<ServiceHistoryTable>;
 export type OperationRow = Selectable<OperationsTable>;
 export type NotificationRow = Selectable<NotificationsTable>;
+export type StaffTaskRow = Selectable<StaffTasksTable>;

@@ -1,0 +1,323 @@
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import { isoNow } from '../../platform/clock.js';
+import type { AppContext } from '../../platform/context.js';
+import { inTransaction, type OperationRow, type Tx } from '../../platform/db/index.js';
+import { conflict, notFound } from '../../platform/errors.js';
+import { toId } from '../../platform/ids.js';
+import { type Actor, requireStaff, systemActor } from '../accounts/actor.js';
+import { completeOperation, recordHistory } from './lifecycle.js';
+
+/**
+ * The durable operations engine: claims operations with a lease, runs their handler outside
+ * any transaction, and writes the outcome:
+ * - success → the service's post-state and `done` in one transaction (`completeOperation`);
+ * - a retryable error → `retry_wait` with exponential backoff and jitter;
+ * - a permanent error, or the 10th failure → `failed` plus a staff task; staff retry or cancel.
+ * Operations of one service run in id order, one at a time: a later one waits while an
+ * earlier one is queued, running, waiting to retry, or failed. A worker that dies leaves a
+ * lease that expires; another worker then takes the operation over (handlers are written so
+ * that running twice is safe, and save per-step progress so a retry resumes).
+ */
+export const MAX_ATTEMPTS = 10;
+export const DEFAULT_LEASE_MS = 60_000;
+const BACKOFF_BASE_MS = 5_000;
+const BACKOFF_MAX_MS = 30 * 60_000;
+
+/** Error a handler throws: `retryable` for timeouts, 5xx, 429; permanent otherwise. */
+export class OperationError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+    this.name = 'OperationError';
+  }
+}
+
+/** Delay before attempt n+1 after n failures: base × 2^(n−1), capped, with ±20 % jitter (`rand` in [0,1)). */
+export function backoffMs(failures: number, rand: number): number {
+  const raw = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, failures - 1));
+  return Math.round(raw * (0.8 + 0.4 * rand));
+}
+
+export interface HandlerTools {
+  /** Progress saved so far (by a previous attempt too): skip the steps it lists. */
+  readonly progress: Record<string, unknown>;
+  /** Saves a completed step at once, so a retry or another worker resumes after it. */
+  saveStep(step: string, data?: unknown): Promise<void>;
+}
+
+/** Runs the remote side of an operation; returns what to keep as its result. */
+export type OperationHandler = (
+  ctx: AppContext,
+  op: OperationRow,
+  tools: HandlerTools,
+) => Promise<Record<string, unknown>>;
+
+/** Services no processing module serves: nothing remote to do; completion applies the post-state. */
+export const builtinHandler: OperationHandler = async () => ({ executor: 'builtin' });
+
+const BLOCKING = ['queued', 'running', 'retry_wait', 'failed'] as const;
+
+const isPostgres = (ctx: AppContext) => ctx.db.kind === 'postgres';
+
+/** Claims the next runnable operation for `worker`, or null. */
+export async function claimNext(
+  ctx: AppContext,
+  worker: string,
+  leaseMs = DEFAULT_LEASE_MS,
+): Promise<OperationRow | null> {
+  const now = isoNow(ctx.clock);
+  const leaseUntil = new Date(ctx.clock.now().getTime() + leaseMs).toISOString();
+  return inTransaction(ctx.db, async (tx) => {
+    const candidate = await tx
+      .selectFrom('operations as o')
+      .selectAll('o')
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('o.status', 'in', ['queued', 'retry_wait']), eb('o.next_attempt_at', '<=', now)]),
+          eb.and([eb('o.status', '=', 'running'), eb('o.lease_expires_at', '<', now)]),
+        ]),
+      )
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('operations as e')
+              .select('e.id')
+              .whereRef('e.service_id', '=', 'o.service_id')
+              .whereRef('e.id', '<', 'o.id')
+              .where('e.status', 'in', [...BLOCKING]),
+          ),
+        ),
+      )
+      .orderBy('o.id')
+      .limit(1)
+      .$if(isPostgres(ctx), (q) => q.forUpdate('o').skipLocked())
+      .executeTakeFirst();
+    if (!candidate) return null;
+    return tx
+      .updateTable('operations')
+      .set({
+        status: 'running',
+        lease_owner: worker,
+        lease_expires_at: leaseUntil,
+        attempts: sql<number>`attempts + 1`,
+        updated_at: now,
+      })
+      .where('id', '=', candidate.id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  });
+}
+
+async function stillMine(tx: Tx, op: OperationRow, worker: string): Promise<boolean> {
+  const row = await tx
+    .selectFrom('operations')
+    .select(['status', 'lease_owner'])
+    .where('id', '=', op.id)
+    .executeTakeFirst();
+  return row?.status === 'running' && row.lease_owner === worker;
+}
+
+async function openTask(tx: Tx, ctx: AppContext, op: OperationRow, error: { code: string; message: string }) {
+  await tx
+    .insertInto('staff_tasks')
+    .values({
+      operation_id: op.id,
+      service_id: op.service_id,
+      kind: 'operation_failed',
+      status: 'open',
+      title: `Operation ${op.kind} of service #${op.service_id} failed: ${error.code}`,
+      details: JSON.stringify({ operationId: toId(op.id), attempts: Number(op.attempts), ...error }),
+      created_at: isoNow(ctx.clock),
+    })
+    .execute();
+}
+
+/** Runs one claimed operation to its outcome. Returns the status it ended in. */
+export async function runClaimed(
+  ctx: AppContext,
+  op: OperationRow,
+  worker: string,
+  handler: OperationHandler,
+  opts: { leaseMs?: number; random?: () => number } = {},
+): Promise<OperationRow['status'] | 'lost'> {
+  const leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
+  const progress = op.progress ? (JSON.parse(op.progress) as Record<string, unknown>) : {};
+  // Keep the lease alive while the handler works.
+  const renew = setInterval(
+    () => {
+      void ctx.db.kysely
+        .updateTable('operations')
+        .set({ lease_expires_at: new Date(ctx.clock.now().getTime() + leaseMs).toISOString() })
+        .where('id', '=', op.id)
+        .where('lease_owner', '=', worker)
+        .execute()
+        .catch((err: unknown) => ctx.logger.warn({ err, operationId: toId(op.id) }, 'lease renewal failed'));
+    },
+    Math.max(1_000, Math.floor(leaseMs / 3)),
+  );
+  renew.unref();
+  const tools: HandlerTools = {
+    progress,
+    async saveStep(step, data = true) {
+      progress[step] = data;
+      await ctx.db.kysely
+        .updateTable('operations')
+        .set({ progress: JSON.stringify(progress), updated_at: isoNow(ctx.clock) })
+        .where('id', '=', op.id)
+        .where('lease_owner', '=', worker)
+        .execute();
+    },
+  };
+  let result: Record<string, unknown> | undefined;
+  let failure: OperationError | undefined;
+  try {
+    result = await handler(ctx, op, tools);
+  } catch (err) {
+    failure =
+      err instanceof OperationError
+        ? err
+        : new OperationError('internal_error', err instanceof Error ? err.message : String(err), true);
+  } finally {
+    clearInterval(renew);
+  }
+  // One stable name in history whichever worker ran it (the lease owner says which).
+  const actor = systemActor('operations');
+  return inTransaction(ctx.db, async (tx) => {
+    // Another worker took the operation over after our lease expired: its outcome counts.
+    if (!(await stillMine(tx, op, worker))) return 'lost' as const;
+    if (result) {
+      await completeOperation(tx, ctx, op, actor, result);
+      return 'done' as const;
+    }
+    const f = failure!;
+    const now = isoNow(ctx.clock);
+    const lastError = JSON.stringify({ code: f.code, message: f.message, retryable: f.retryable, at: now });
+    const attempts = Number(op.attempts);
+    if (f.retryable && attempts < MAX_ATTEMPTS) {
+      const delay = backoffMs(attempts, (opts.random ?? Math.random)());
+      await tx
+        .updateTable('operations')
+        .set({
+          status: 'retry_wait',
+          next_attempt_at: new Date(ctx.clock.now().getTime() + delay).toISOString(),
+          last_error: lastError,
+          lease_owner: null,
+          lease_expires_at: null,
+          updated_at: now,
+        })
+        .where('id', '=', op.id)
+        .execute();
+      return 'retry_wait' as const;
+    }
+    await tx
+      .updateTable('operations')
+      .set({
+        status: 'failed',
+        last_error: lastError,
+        lease_owner: null,
+        lease_expires_at: null,
+        updated_at: now,
+      })
+      .where('id', '=', op.id)
+      .execute();
+    await openTask(tx, ctx, op, { code: f.code, message: f.message });
+    // The service keeps its last good status; its history says what failed.
+    await recordHistory(tx, ctx, actor, toId(op.service_id), `operation_${op.kind}_failed`, {
+      details: { operationId: toId(op.id), code: f.code, attempts },
+    });
+    return 'failed' as const;
+  });
+}
+
+export const newWorkerId = (): string => `${process.pid}-${randomBytes(3).toString('hex')}`;
+
+/** Runs every operation that is due now, one after another; returns how many it finished as done. */
+export async function drainOperations(
+  ctx: AppContext,
+  opts: { resolve?: (op: OperationRow) => OperationHandler; limit?: number; worker?: string } = {},
+): Promise<number> {
+  const worker = opts.worker ?? newWorkerId();
+  const resolve = opts.resolve ?? (() => builtinHandler);
+  let done = 0;
+  for (let i = 0; i < (opts.limit ?? 10_000); i++) {
+    const op = await claimNext(ctx, worker);
+    if (!op) break;
+    if ((await runClaimed(ctx, op, worker, resolve(op))) === 'done') done++;
+  }
+  return done;
+}
+
+async function loadOperation(ctx: AppContext, id: number): Promise<OperationRow> {
+  const op = await ctx.db.kysely.selectFrom('operations').selectAll().where('id', '=', id).executeTakeFirst();
+  if (!op) throw notFound('operation');
+  return op;
+}
+
+async function closeTasks(
+  tx: Tx,
+  ctx: AppContext,
+  operationId: number,
+  status: 'done' | 'cancelled',
+  by: string,
+) {
+  await tx
+    .updateTable('staff_tasks')
+    .set({ status, closed_at: isoNow(ctx.clock), closed_by: by })
+    .where('operation_id', '=', operationId)
+    .where('status', '=', 'open')
+    .execute();
+}
+
+const actorLabel = (a: Actor) => (a.type === 'user' ? `user:${a.userId}` : `system:${a.name}`);
+
+/** Staff: try a failed (or waiting) operation again now, with a fresh attempt budget. */
+export async function retryOperation(ctx: AppContext, actor: Actor, id: number): Promise<OperationRow> {
+  requireStaff(actor);
+  const op = await loadOperation(ctx, id);
+  if (op.status !== 'failed' && op.status !== 'retry_wait') {
+    throw conflict('operation_not_retryable', `A ${op.status} operation cannot be retried.`, {
+      status: op.status,
+    });
+  }
+  return inTransaction(ctx.db, async (tx) => {
+    await closeTasks(tx, ctx, id, 'done', actorLabel(actor));
+    return tx
+      .updateTable('operations')
+      .set({
+        status: 'queued',
+        attempts: 0,
+        next_attempt_at: isoNow(ctx.clock),
+        updated_at: isoNow(ctx.clock),
+      })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  });
+}
+
+/** Staff: give up on an operation that has not run to completion; the service keeps its status. */
+export async function cancelOperation(ctx: AppContext, actor: Actor, id: number): Promise<OperationRow> {
+  requireStaff(actor);
+  const op = await loadOperation(ctx, id);
+  if (op.status === 'done' || op.status === 'cancelled' || op.status === 'running') {
+    throw conflict('operation_not_cancellable', `A ${op.status} operation cannot be cancelled.`, {
+      status: op.status,
+    });
+  }
+  return inTransaction(ctx.db, async (tx) => {
+    await closeTasks(tx, ctx, id, 'cancelled', actorLabel(actor));
+    await recordHistory(tx, ctx, actor, toId(op.service_id), `operation_${op.kind}_cancelled`, {
+      details: { operationId: id },
+    });
+    return tx
+      .updateTable('operations')
+      .set({ status: 'cancelled', lease_owner: null, lease_expires_at: null, updated_at: isoNow(ctx.clock) })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  });
+}
