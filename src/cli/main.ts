@@ -17,6 +17,7 @@ import { runBilling } from '../modules/billing/index.js';
 import { CONTROL_PANEL_ENUMERATION, seedControlPanels } from '../modules/catalog/index.js';
 import { payAwaitingOrders } from '../modules/orders/index.js';
 import { runQueuedOperations } from '../modules/services/index.js';
+import { startWorker } from '../modules/services/worker.js';
 import { todayOf } from '../platform/clock.js';
 import { migrateToLatest } from '../platform/db/index.js';
 import { parseInput } from '../platform/validation.js';
@@ -243,6 +244,34 @@ billing
       if (!summary.dryRun) out(`  operations completed: ${executed}`);
       for (const a of summary.actions)
         out(`    service ${a.serviceId}: ${a.step} → ${a.outcome}${a.amount ? ` (${a.amount})` : ''}`);
+    });
+  });
+
+cli
+  .command('worker')
+  .description('run operation workers only (no HTTP); several processes may share one PostgreSQL')
+  .option(
+    '--concurrency <n>',
+    'operations run at once in this process',
+    (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 64)
+        throw new InvalidArgumentError('must be a whole number from 1 to 64');
+      return n;
+    },
+    1,
+  )
+  .action(async (opts: { concurrency: number }) => {
+    await withContext({ logLevel: 'info' }, async (ctx) => {
+      const worker = startWorker(ctx, { concurrency: opts.concurrency });
+      process.stderr.write(
+        `worker ${worker.id} running ${opts.concurrency} slot(s); stop with SIGTERM or Ctrl-C\n`,
+      );
+      await new Promise<void>((resolve) => {
+        const stop = () => void worker.stop().then(resolve);
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
     });
   });
 

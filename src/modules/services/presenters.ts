@@ -5,6 +5,7 @@ import type {
   ServiceChargeRow,
   ServiceHistoryRow,
   ServiceRow,
+  StaffTaskRow,
 } from '../../platform/db/index.js';
 import { toId } from '../../platform/ids.js';
 
@@ -59,6 +60,9 @@ export const OperationView = z.object({
   attempts: z.number(),
   payload: z.unknown(),
   lastError: z.unknown(),
+  nextAttemptAt: z.string(),
+  leaseOwner: z.string().nullable(),
+  progress: z.unknown(),
   createdAt: z.string(),
   completedAt: z.string().nullable(),
 });
@@ -71,6 +75,9 @@ export const presentOperation = (o: OperationRow) => ({
   attempts: Number(o.attempts),
   payload: JSON.parse(o.payload) as unknown,
   lastError: o.last_error ? (JSON.parse(o.last_error) as unknown) : null,
+  nextAttemptAt: o.next_attempt_at,
+  leaseOwner: o.lease_owner,
+  progress: o.progress ? (JSON.parse(o.progress) as unknown) : null,
   createdAt: o.created_at,
   completedAt: o.completed_at,
 });
@@ -115,4 +122,30 @@ export const presentHistory = (h: ServiceHistoryRow) => ({
   details: JSON.parse(h.details) as unknown,
   actor: h.actor,
   createdAt: h.created_at,
+});
+
+export const TaskView = z.object({
+  id: z.number(),
+  operationId: z.number().nullable(),
+  serviceId: z.number().nullable(),
+  kind: z.string(),
+  status: z.enum(['open', 'done', 'cancelled']),
+  title: z.string(),
+  details: z.unknown(),
+  createdAt: z.string(),
+  closedAt: z.string().nullable(),
+  closedBy: z.string().nullable(),
+});
+
+export const presentTask = (t: StaffTaskRow) => ({
+  id: toId(t.id),
+  operationId: t.operation_id === null ? null : toId(t.operation_id),
+  serviceId: t.service_id === null ? null : toId(t.service_id),
+  kind: t.kind,
+  status: t.status,
+  title: t.title,
+  details: JSON.parse(t.details) as unknown,
+  createdAt: t.created_at,
+  closedAt: t.closed_at,
+  closedBy: t.closed_by,
 });

@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { formatAmount } from '../../domain/money.js';
 import type { AppContext } from '../../platform/context.js';
+import { notFound } from '../../platform/errors.js';
 import { errorResponses } from '../../platform/http/errors.js';
 import { toId } from '../../platform/ids.js';
 import { requireActor } from '../accounts/http-auth.js';
@@ -20,6 +21,7 @@ import {
   setAutoprolong,
   suspendService,
 } from './commands.js';
+import { cancelOperation, retryOperation } from './engine.js';
 import {
   ChargeView,
   HistoryView,
@@ -28,7 +30,9 @@ import {
   presentHistory,
   presentOperation,
   presentService,
+  presentTask,
   ServiceView,
+  TaskView,
 } from './presenters.js';
 import { listServices, serviceDetail, serviceHistory } from './queries.js';
 
@@ -312,6 +316,79 @@ export function registerServiceRoutes(root: FastifyInstance, ctx: AppContext): v
         items: rows.map(presentOperation),
         nextBefore: rows.length === request.query.limit ? toId(rows[rows.length - 1]!.id) : null,
       };
+    },
+  );
+
+  app.get(
+    '/api/v1/operations/:id',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['operations'],
+        summary: 'One operation with its attempts, progress and last error',
+        params: IdParam,
+        response: { 200: OperationView, ...errorResponses(401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const op = await ctx.db.kysely
+        .selectFrom('operations')
+        .selectAll()
+        .where('id', '=', request.params.id)
+        .executeTakeFirst();
+      if (!op) throw notFound('operation');
+      return presentOperation(op);
+    },
+  );
+
+  app.post(
+    '/api/v1/operations/:id/retry',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['operations'],
+        summary: 'Run a failed or waiting operation again now, with a fresh attempt budget',
+        params: IdParam,
+        response: { 200: OperationView, ...errorResponses(401, 403, 404, 409) },
+      },
+    },
+    async (request) => presentOperation(await retryOperation(ctx, requireActor(request), request.params.id)),
+  );
+
+  app.post(
+    '/api/v1/operations/:id/cancel',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['operations'],
+        summary: 'Give up on an operation; the service keeps its status',
+        params: IdParam,
+        response: { 200: OperationView, ...errorResponses(401, 403, 404, 409) },
+      },
+    },
+    async (request) => presentOperation(await cancelOperation(ctx, requireActor(request), request.params.id)),
+  );
+
+  app.get(
+    '/api/v1/tasks',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['operations'],
+        summary: 'Staff tasks (failed operations needing a person), open first',
+        querystring: PageQuery.extend({ status: z.enum(['open', 'done', 'cancelled']).optional() }),
+        response: { 200: z.object({ items: z.array(TaskView) }), ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (request) => {
+      let q = ctx.db.kysely
+        .selectFrom('staff_tasks')
+        .selectAll()
+        .orderBy('id', 'desc')
+        .limit(request.query.limit);
+      if (request.query.status) q = q.where('status', '=', request.query.status);
+      if (request.query.before) q = q.where('id', '<', request.query.before);
+      return { items: (await q.execute()).map(presentTask) };
     },
   );
 }

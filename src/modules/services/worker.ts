@@ -1,0 +1,52 @@
+import type { AppContext } from '../../platform/context.js';
+import type { OperationRow } from '../../platform/db/index.js';
+import { builtinHandler, claimNext, newWorkerId, type OperationHandler, runClaimed } from './engine.js';
+
+/**
+ * A worker: `concurrency` slots, each claiming and running operations until stopped. Several
+ * worker processes (`billfold worker`) on one PostgreSQL share the queue safely: claims skip
+ * locked rows and leases hand a dead worker's operation to another.
+ */
+export function startWorker(
+  ctx: AppContext,
+  opts: { concurrency?: number; pollMs?: number; resolve?: (op: OperationRow) => OperationHandler } = {},
+): { id: string; stop: () => Promise<void> } {
+  const id = newWorkerId();
+  const resolve = opts.resolve ?? (() => builtinHandler);
+  let stopping = false;
+  let wake: (() => void) | null = null;
+  const sleep = (ms: number) =>
+    new Promise<void>((r) => {
+      const t = setTimeout(r, ms);
+      wake = () => {
+        clearTimeout(t);
+        r();
+      };
+    });
+  const slot = async (n: number) => {
+    const worker = `${id}/${n}`;
+    while (!stopping) {
+      try {
+        const op = await claimNext(ctx, worker);
+        if (!op) {
+          await sleep(opts.pollMs ?? 1_000);
+          continue;
+        }
+        const outcome = await runClaimed(ctx, op, worker, resolve(op));
+        ctx.logger.info({ operationId: Number(op.id), kind: op.kind, outcome, worker }, 'operation finished');
+      } catch (err) {
+        ctx.logger.error({ err, worker }, 'worker slot error');
+        await sleep(opts.pollMs ?? 1_000);
+      }
+    }
+  };
+  const slots = Array.from({ length: Math.max(1, opts.concurrency ?? 1) }, (_, n) => slot(n));
+  return {
+    id,
+    async stop() {
+      stopping = true;
+      (wake as (() => void) | null)?.();
+      await Promise.all(slots);
+    },
+  };
+}
