@@ -1,0 +1,93 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { claimNext, OperationError, runClaimed } from '../../src/modules/services/engine.js';
+import { expectLedgerBalanced } from '../helpers/context.js';
+import { expectError } from '../helpers/http.js';
+import { call, licenseItem, ok, openShop, orderPaid, payIn, type Shop } from '../helpers/shop.js';
+
+let shop: Shop;
+beforeEach(async () => {
+  shop = await openShop();
+});
+afterEach(async () => {
+  await expectLedgerBalanced(shop.ctx);
+  await shop.t.close();
+});
+
+/** Orders a license and makes its `open` fail for good, as an upstream refusal would. */
+async function failedOpen() {
+  await payIn(shop, shop.alpha.accountId, '10.00');
+  const { serviceId } = await orderPaid(shop, shop.alpha, licenseItem(shop));
+  const op = await claimNext(shop.ctx, 'test-worker');
+  expect(Number(op!.service_id)).toBe(serviceId);
+  await runClaimed(shop.ctx, op!, 'test-worker', async () => {
+    throw new OperationError('upstream_refused', 'the upstream refused the order', false);
+  });
+  return { serviceId, operationId: Number(op!.id) };
+}
+
+describe('operations and staff tasks over HTTP', () => {
+  it('a failed operation shows in the service detail and as an open task; retry completes it and closes the task', async () => {
+    const { serviceId, operationId } = await failedOpen();
+    const detail = ok(await call(shop, 'GET', `/api/v1/services/${serviceId}`, shop.alpha.auth));
+    expect(detail.status).toBe('processing');
+    expect(detail.operations[0]).toMatchObject({
+      id: operationId,
+      kind: 'open',
+      status: 'failed',
+      attempts: 1,
+      lastError: { code: 'upstream_refused', retryable: false },
+    });
+    const tasks = ok(await call(shop, 'GET', '/api/v1/tasks?status=open', shop.admin));
+    expect(tasks.items).toHaveLength(1);
+    expect(tasks.items[0]).toMatchObject({
+      operationId,
+      serviceId,
+      kind: 'operation_failed',
+      status: 'open',
+    });
+
+    const retried = ok(await call(shop, 'POST', `/api/v1/operations/${operationId}/retry`, shop.admin));
+    expect(retried).toMatchObject({ status: 'queued', attempts: 0 });
+    expect(ok(await call(shop, 'GET', '/api/v1/tasks?status=open', shop.admin)).items).toEqual([]);
+    ok(await call(shop, 'POST', '/api/v1/billing/run', shop.admin, {}));
+    expect(ok(await call(shop, 'GET', `/api/v1/operations/${operationId}`, shop.admin)).status).toBe('done');
+    expect(ok(await call(shop, 'GET', `/api/v1/services/${serviceId}`, shop.admin)).status).toBe('active');
+  });
+
+  it('cancel gives up: the service keeps its status; a second cancel or a retry is a 409', async () => {
+    const { serviceId, operationId } = await failedOpen();
+    expect(ok(await call(shop, 'POST', `/api/v1/operations/${operationId}/cancel`, shop.admin)).status).toBe(
+      'cancelled',
+    );
+    expect(ok(await call(shop, 'GET', `/api/v1/services/${serviceId}`, shop.admin)).status).toBe(
+      'processing',
+    );
+    expectError(
+      await call(shop, 'POST', `/api/v1/operations/${operationId}/cancel`, shop.admin),
+      409,
+      'operation_not_cancellable',
+    );
+    expectError(
+      await call(shop, 'POST', `/api/v1/operations/${operationId}/retry`, shop.admin),
+      409,
+      'operation_not_retryable',
+    );
+    expectError(await call(shop, 'GET', '/api/v1/operations/999999', shop.admin), 404, 'operation_not_found');
+  });
+
+  it('operations and tasks are staff-only: a client gets 403 and changes nothing', async () => {
+    const { operationId } = await failedOpen();
+    for (const [method, url] of [
+      ['GET', '/api/v1/operations'],
+      ['GET', `/api/v1/operations/${operationId}`],
+      ['POST', `/api/v1/operations/${operationId}/retry`],
+      ['POST', `/api/v1/operations/${operationId}/cancel`],
+      ['GET', '/api/v1/tasks'],
+    ] as const) {
+      expectError(await call(shop, method, url, shop.alpha.auth), 403, 'forbidden');
+    }
+    expect(ok(await call(shop, 'GET', `/api/v1/operations/${operationId}`, shop.admin)).status).toBe(
+      'failed',
+    );
+  });
+});
