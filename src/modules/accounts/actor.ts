@@ -10,6 +10,10 @@ export const systemActor = (name: string): Actor => ({ type: 'system', name });
 
 export const isStaff = (actor: Actor): boolean => actor.type === 'system' || actor.role === 'admin';
 
+/** How history, tasks and orders name who acted: `user:<id>` or `system:<name>`. */
+export const actorLabel = (actor: Actor): string =>
+  actor.type === 'user' ? `user:${actor.userId}` : `system:${actor.name}`;
+
 export const actorUserId = (actor: Actor): number | null => (actor.type === 'user' ? actor.userId : null);
 
 export function requireStaff(actor: Actor): void {

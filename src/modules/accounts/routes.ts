@@ -45,20 +45,17 @@ import {
   IdParam,
   LedgerEntryView,
   LoginInput,
+  nextBefore,
   PageQuery,
   PaymentView,
   ProviderView,
+  page,
   RecordPaymentInput,
   TokenView,
   UpdateAccountInput,
   UpdateProviderInput,
   UserView,
 } from './schemas.js';
-
-const page = <T extends z.ZodType>(item: T) =>
-  z.object({ items: z.array(item), nextBefore: z.number().nullable() });
-const nextBefore = (rows: { id: bigint | number }[], limit: number) =>
-  rows.length === limit ? toId(rows[rows.length - 1]!.id) : null;
 
 const MeView = z.object({
   user: UserView,

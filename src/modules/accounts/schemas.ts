@@ -107,6 +107,13 @@ export const PageQuery = z.strictObject({
   before: IdText.optional(),
 });
 
+/** A page of a keyset-paginated list: pass `nextBefore` as `before` for the next page (null at the end). */
+export const NextBefore = z.number().nullable();
+export const page = <T extends z.ZodType>(item: T) =>
+  z.object({ items: z.array(item), nextBefore: NextBefore });
+export const nextBefore = (rows: readonly { id: bigint | number }[], limit: number): number | null =>
+  rows.length === limit ? Number(rows[rows.length - 1]!.id) : null;
+
 export const AccountListQuery = PageQuery.extend({
   q: z.string().trim().max(200).optional(),
   status: z.enum(['active', 'blocked', 'closed']).optional(),

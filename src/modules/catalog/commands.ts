@@ -12,7 +12,7 @@ import {
 } from '../../platform/db/index.js';
 import { conflict, invalid, notFound } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
-import { type Actor, requireStaff } from '../accounts/actor.js';
+import { type Actor, actorLabel, requireStaff } from '../accounts/actor.js';
 import { amountIn, getProviderCurrency } from '../accounts/commands.js';
 import { loadTariffAggregates } from './aggregate.js';
 import { presentTariff, type TariffPresentation } from './presenters.js';
@@ -29,7 +29,6 @@ import type {
 } from './schemas.js';
 
 const flag = (b: boolean): 0 | 1 => (b ? 1 : 0);
-const actorLabel = (a: Actor) => (a.type === 'user' ? `user:${a.userId}` : `system:${a.name}`);
 const actorUser = (a: Actor) => (a.type === 'user' ? a.userId : null);
 
 // ---------------------------------------------------------------- product types
@@ -239,18 +238,15 @@ export async function addEnumerationValue(
       return insertValue(tx, enumerationId, input, Number(count.n), now);
     });
   } catch (err) {
-    if (isUniqueViolation(err)) {
-      throw conflict(
-        'internal_name_taken',
-        `Internal name "${input.internalName}" is taken in this enumeration.`,
-        {
-          internalName: input.internalName,
-        },
-      );
-    }
+    if (isUniqueViolation(err)) throw internalNameTaken(input.internalName);
     throw err;
   }
 }
+
+const internalNameTaken = (internalName: string | undefined) =>
+  conflict('internal_name_taken', `Internal name "${internalName}" is taken in this enumeration.`, {
+    internalName,
+  });
 
 async function loadValue(
   db: Tx | AppContext['db']['kysely'],
@@ -290,15 +286,7 @@ export async function updateEnumerationValue(
       .returningAll()
       .executeTakeFirstOrThrow();
   } catch (err) {
-    if (isUniqueViolation(err)) {
-      throw conflict(
-        'internal_name_taken',
-        `Internal name "${input.internalName}" is taken in this enumeration.`,
-        {
-          internalName: input.internalName,
-        },
-      );
-    }
+    if (isUniqueViolation(err)) throw internalNameTaken(input.internalName);
     throw err;
   }
 }

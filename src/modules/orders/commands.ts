@@ -10,11 +10,11 @@ import {
 } from '../../platform/db/index.js';
 import { AppError, conflict, invalid, notFound } from '../../platform/errors.js';
 import { sha256, toId } from '../../platform/ids.js';
-import { type Actor, actorUserId, assertAccountVisible, isStaff } from '../accounts/actor.js';
+import { type Actor, actorLabel, actorUserId, assertAccountVisible, isStaff } from '../accounts/actor.js';
 import { postEntry } from '../accounts/ledger.js';
 import { loadTariffAggregates, type TariffAggregate } from '../catalog/aggregate.js';
 import { type PricedRange, priceRange, validateServiceParams } from '../catalog/quote.js';
-import { actorName, enqueueOperation, recordHistory, storeLines } from '../services/lifecycle.js';
+import { enqueueOperation, recordHistory, storeLines } from '../services/lifecycle.js';
 import type { PlaceOrderInput, QuoteInput } from './schemas.js';
 
 /**
@@ -169,7 +169,7 @@ export async function placeOrder(
           idempotency_key: input.idempotencyKey ?? null,
           request_hash: requestHash,
           placed_by_user_id: actorUserId(actor),
-          placed_by: actorName(actor),
+          placed_by: actorLabel(actor),
           created_at: now,
         })
         .returningAll()

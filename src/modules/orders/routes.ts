@@ -8,7 +8,7 @@ import { errorResponses } from '../../platform/http/errors.js';
 import { toId } from '../../platform/ids.js';
 import { assertAccountVisible, isStaff } from '../accounts/actor.js';
 import { requireActor } from '../accounts/http-auth.js';
-import { IdParam, IdText, PageQuery } from '../accounts/schemas.js';
+import { IdParam, IdText, nextBefore, PageQuery, page } from '../accounts/schemas.js';
 import { presentPricedRange } from '../catalog/quote.js';
 import { cancelOrder, payOrder, placeOrder, quoteItem } from './commands.js';
 import { presentOrder } from './presenters.js';
@@ -69,7 +69,7 @@ export function registerOrderRoutes(root: FastifyInstance, ctx: AppContext): voi
           status: z.enum(['awaiting_payment', 'paid', 'cancelled']).optional(),
         }),
         response: {
-          200: z.object({ items: z.array(OrderView), nextBefore: z.number().nullable() }),
+          200: page(OrderView),
           ...errorResponses(400, 401),
         },
       },
@@ -85,7 +85,7 @@ export function registerOrderRoutes(root: FastifyInstance, ctx: AppContext): voi
       const rows = await q.execute();
       return {
         items: await Promise.all(rows.map(withItems)),
-        nextBefore: rows.length === request.query.limit ? toId(rows[rows.length - 1]!.id) : null,
+        nextBefore: nextBefore(rows, request.query.limit),
       };
     },
   );

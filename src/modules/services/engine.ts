@@ -5,7 +5,7 @@ import type { AppContext } from '../../platform/context.js';
 import { inTransaction, type OperationRow, type Tx } from '../../platform/db/index.js';
 import { conflict, notFound } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
-import { type Actor, requireStaff, systemActor } from '../accounts/actor.js';
+import { type Actor, actorLabel, requireStaff, systemActor } from '../accounts/actor.js';
 import { completeOperation, recordHistory } from './lifecycle.js';
 
 /**
@@ -271,8 +271,6 @@ async function closeTasks(
     .where('status', '=', 'open')
     .execute();
 }
-
-const actorLabel = (a: Actor) => (a.type === 'user' ? `user:${a.userId}` : `system:${a.name}`);
 
 /** Staff: try a failed (or waiting) operation again now, with a fresh attempt budget. */
 export async function retryOperation(ctx: AppContext, actor: Actor, id: number): Promise<OperationRow> {

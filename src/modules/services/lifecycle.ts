@@ -13,7 +13,7 @@ import type {
 } from '../../platform/db/index.js';
 import { notFound } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
-import { type Actor, actorUserId } from '../accounts/actor.js';
+import { type Actor, actorLabel, actorUserId } from '../accounts/actor.js';
 import { postEntry } from '../accounts/ledger.js';
 
 /**
@@ -22,7 +22,6 @@ import { postEntry } from '../accounts/ledger.js';
  * operation never flips a status): `processing → active` on `open`, `active → suspended` on
  * `suspend`, back on `resume`, `→ deleted` on `close`.
  */
-export const actorName = (a: Actor) => (a.type === 'user' ? `user:${a.userId}` : `system:${a.name}`);
 
 export const PENDING_OPERATION = ['queued', 'running', 'retry_wait'] as const;
 
@@ -43,7 +42,7 @@ export async function recordHistory(
       to_status: change.to ?? null,
       details: JSON.stringify(change.details ?? {}),
       actor_user_id: actorUserId(actor),
-      actor: actorName(actor),
+      actor: actorLabel(actor),
       created_at: isoNow(ctx.clock),
     })
     .execute();

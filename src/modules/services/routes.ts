@@ -7,7 +7,7 @@ import { notFound } from '../../platform/errors.js';
 import { errorResponses } from '../../platform/http/errors.js';
 import { toId } from '../../platform/ids.js';
 import { requireActor } from '../accounts/http-auth.js';
-import { IdParam, IdText, PageQuery } from '../accounts/schemas.js';
+import { IdParam, IdText, nextBefore, PageQuery, page } from '../accounts/schemas.js';
 import { presentPricedRange } from '../catalog/quote.js';
 import { PeriodNumber } from '../catalog/schemas.js';
 import { AddonValues, QuoteView } from '../orders/schemas.js';
@@ -76,7 +76,7 @@ export function registerServiceRoutes(root: FastifyInstance, ctx: AppContext): v
             .optional(),
         }),
         response: {
-          200: z.object({ items: z.array(ServiceView), nextBefore: z.number().nullable() }),
+          200: page(ServiceView),
           ...errorResponses(400, 401),
         },
       },
@@ -85,7 +85,7 @@ export function registerServiceRoutes(root: FastifyInstance, ctx: AppContext): v
       const rows = await listServices(ctx, requireActor(request), request.query);
       return {
         items: rows.map(presentService),
-        nextBefore: rows.length === request.query.limit ? toId(rows[rows.length - 1]!.id) : null,
+        nextBefore: nextBefore(rows, request.query.limit),
       };
     },
   );
@@ -297,7 +297,7 @@ export function registerServiceRoutes(root: FastifyInstance, ctx: AppContext): v
           serviceId: IdText.optional(),
         }),
         response: {
-          200: z.object({ items: z.array(OperationView), nextBefore: z.number().nullable() }),
+          200: page(OperationView),
           ...errorResponses(400, 401, 403),
         },
       },
@@ -314,7 +314,7 @@ export function registerServiceRoutes(root: FastifyInstance, ctx: AppContext): v
       const rows = await q.execute();
       return {
         items: rows.map(presentOperation),
-        nextBefore: rows.length === request.query.limit ? toId(rows[rows.length - 1]!.id) : null,
+        nextBefore: nextBefore(rows, request.query.limit),
       };
     },
   );
