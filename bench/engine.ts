@@ -9,6 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { findLedgerMismatches } from '../src/modules/accounts/index.js';
+import { BUILTIN_MODULE_TYPES } from '../src/modules/provisioning/builtin.js';
+import { createPluginRegistry } from '../src/modules/provisioning/registry.js';
 import { FixedClock } from '../src/platform/clock.js';
 import { loadConfig } from '../src/platform/config.js';
 import type { AppContext } from '../src/platform/context.js';
@@ -36,6 +38,7 @@ export function benchContext(db: Db, now: string): { ctx: AppContext; dispose: (
     clock: new FixedClock(now),
     logger: silentLogger(),
     secrets: createSecretBox(randomBytes(32)),
+    plugins: createPluginRegistry(BUILTIN_MODULE_TYPES),
   };
   return { ctx, dispose: () => fs.rmSync(dataDir, { recursive: true, force: true }) };
 }

@@ -1,3 +1,6 @@
+import { BUILTIN_MODULE_TYPES } from '../modules/provisioning/builtin.js';
+import type { AnyModuleType } from '../modules/provisioning/plugin.js';
+import { createPluginRegistry } from '../modules/provisioning/registry.js';
 import { type Clock, FixedClock, systemClock } from '../platform/clock.js';
 import type { Config } from '../platform/config.js';
 import type { AppContext } from '../platform/context.js';
@@ -9,7 +12,7 @@ import type { Logger } from '../platform/logger.js';
 export function createContext(
   config: Config,
   logger: Logger,
-  overrides: { db?: Db; clock?: Clock } = {},
+  overrides: { db?: Db; clock?: Clock; moduleTypes?: readonly AnyModuleType[] } = {},
 ): AppContext {
   let clock = overrides.clock;
   if (!clock) {
@@ -23,9 +26,11 @@ export function createContext(
       clock = systemClock;
     }
   }
+  // Before anything else: a broken plug-in set refuses to start (duplicate type, missing handler).
+  const plugins = createPluginRegistry([...BUILTIN_MODULE_TYPES, ...(overrides.moduleTypes ?? [])]);
   const master = loadMasterKey({ fromEnv: config.secretKey, dataDir: config.dataDir });
   if (master.source === 'generated')
     logger.warn({ file: master.file }, 'generated a new master key for secrets; back this file up');
   const db = overrides.db ?? openDb(config.database);
-  return { config, db, clock, logger, secrets: createSecretBox(master.key) };
+  return { config, db, clock, logger, secrets: createSecretBox(master.key), plugins };
 }

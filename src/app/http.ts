@@ -13,6 +13,7 @@ import { registerAccountRoutes, registerAuth, SESSION_COOKIE } from '../modules/
 import { registerBillingRoutes } from '../modules/billing/index.js';
 import { registerCatalogRoutes } from '../modules/catalog/index.js';
 import { payAwaitingOrders, registerOrderRoutes } from '../modules/orders/index.js';
+import { registerModuleRoutes } from '../modules/provisioning/index.js';
 import { registerServiceRoutes } from '../modules/services/index.js';
 import type { AppContext } from '../platform/context.js';
 import { errorHandler } from '../platform/http/errors.js';
@@ -115,6 +116,7 @@ export async function buildHttpApp(ctx: AppContext): Promise<FastifyInstance> {
   registerCatalogRoutes(app, ctx);
   registerOrderRoutes(app, ctx);
   registerServiceRoutes(app, ctx);
+  registerModuleRoutes(app, ctx);
   registerBillingRoutes(app, ctx);
   return app;
 }

@@ -1,3 +1,4 @@
+import type { PluginRegistry } from '../modules/provisioning/registry.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { SecretBox } from './crypto.js';
@@ -14,4 +15,6 @@ export interface AppContext {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly secrets: SecretBox;
+  /** The processing-module plug-ins installed, checked at start-up. */
+  readonly plugins: PluginRegistry;
 }

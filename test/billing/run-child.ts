@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Temporal } from 'temporal-polyfill';
 import { runBilling } from '../../src/modules/billing/run.js';
+import { BUILTIN_MODULE_TYPES } from '../../src/modules/provisioning/builtin.js';
+import { createPluginRegistry } from '../../src/modules/provisioning/registry.js';
 import { FixedClock } from '../../src/platform/clock.js';
 import { loadConfig } from '../../src/platform/config.js';
 import type { AppContext } from '../../src/platform/context.js';
@@ -31,6 +33,7 @@ const ctx: AppContext = {
   clock: new FixedClock(`${date.toString()}T00:30:00Z`),
   logger: silentLogger(),
   secrets: createSecretBox(randomBytes(32)),
+  plugins: createPluginRegistry(BUILTIN_MODULE_TYPES),
 };
 
 await db.kysely.selectFrom('provider').select('id').executeTakeFirstOrThrow();

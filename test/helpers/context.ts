@@ -2,6 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findLedgerMismatches } from '../../src/modules/accounts/index.js';
+import { BUILTIN_MODULE_TYPES } from '../../src/modules/provisioning/builtin.js';
+import type { AnyModuleType } from '../../src/modules/provisioning/plugin.js';
+import { createPluginRegistry } from '../../src/modules/provisioning/registry.js';
 import { FixedClock } from '../../src/platform/clock.js';
 import { loadConfig } from '../../src/platform/config.js';
 import type { AppContext } from '../../src/platform/context.js';
@@ -16,9 +19,11 @@ export interface TestContext extends AppContext {
 }
 
 /** An application context on a fresh test database with a fixed clock (default 2021-12-16T10:00:00Z). */
-export async function createTestContext(opts: { now?: string; file?: boolean } = {}): Promise<TestContext> {
+export async function createTestContext(
+  opts: { now?: string; file?: boolean; moduleTypes?: readonly AnyModuleType[] } = {},
+): Promise<TestContext> {
   const testDb = await createTestDb(opts.file ? { file: true } : {});
-  return contextOn(testDb.db, testDb, opts.now);
+  return contextOn(testDb.db, testDb, opts.now, undefined, opts.moduleTypes);
 }
 
 export function contextOn(
@@ -26,6 +31,7 @@ export function contextOn(
   testDb: TestDb,
   now = '2021-12-16T10:00:00Z',
   clock?: FixedClock,
+  moduleTypes: readonly AnyModuleType[] = [],
 ): TestContext {
   // Nothing in a test context writes to the data directory (the secret box is made here), so
   // none is created: tests leave no folders behind.
@@ -36,6 +42,7 @@ export function contextOn(
     clock: clock ?? new FixedClock(now),
     logger: silentLogger(),
     secrets: createSecretBox(randomBytes(32)),
+    plugins: createPluginRegistry([...BUILTIN_MODULE_TYPES, ...moduleTypes]),
     testDb,
   };
 }

@@ -4,6 +4,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 import { buildHttpApp } from '../../src/app/http.js';
 import { createAccount, createAdminUser, systemActor } from '../../src/modules/accounts/index.js';
+import type { AnyModuleType } from '../../src/modules/provisioning/plugin.js';
 import type { AccountRow, UserRow } from '../../src/platform/db/index.js';
 import { createTestContext, type TestContext } from './context.js';
 
@@ -22,8 +23,13 @@ export interface HttpTest {
   close(): Promise<void>;
 }
 
-export async function createHttpTest(opts: { now?: string } = {}): Promise<HttpTest> {
-  const ctx = await createTestContext(opts.now ? { now: opts.now } : {});
+export async function createHttpTest(
+  opts: { now?: string; moduleTypes?: readonly AnyModuleType[] } = {},
+): Promise<HttpTest> {
+  const ctx = await createTestContext({
+    ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.moduleTypes ? { moduleTypes: opts.moduleTypes } : {}),
+  });
   const app = await buildHttpApp(ctx);
   await app.ready();
   return {

@@ -5,6 +5,7 @@ import { createAddon, createTariff } from '../../src/modules/catalog/commands.js
 import type { TariffPresentation } from '../../src/modules/catalog/presenters.js';
 import type { CreateTariffInput } from '../../src/modules/catalog/schemas.js';
 import { seedControlPanels } from '../../src/modules/catalog/seed.js';
+import type { AnyModuleType } from '../../src/modules/provisioning/plugin.js';
 import type { TestContext } from './context.js';
 import {
   type Auth,
@@ -61,8 +62,10 @@ export interface Shop {
 export const LICENSE_PARAMS = { ip: '203.0.113.10', licname: 'lic-alpha' } as const;
 export const VDS_PARAMS = { hostname: 'web1.example.com', os_template: 'debian-11' } as const;
 
-export async function openShop(opts: { now?: string } = {}): Promise<Shop> {
-  const t = await createHttpTest(opts.now ? { now: opts.now } : {});
+export async function openShop(
+  opts: { now?: string; moduleTypes?: readonly AnyModuleType[] } = {},
+): Promise<Shop> {
+  const t = await createHttpTest(opts);
   const ctx = t.ctx;
   await createAdmin(ctx, 'boss@example.com');
   const admin = { bearer: await createToken(t.app, await login(t.app, 'boss@example.com')) };

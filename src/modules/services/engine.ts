@@ -20,6 +20,9 @@ import { completeOperation, recordHistory } from './lifecycle.js';
  * that running twice is safe, and save per-step progress so a retry resumes).
  */
 export const MAX_ATTEMPTS = 10;
+/** A lease held by a person (a manual module's staff task): it never expires on its own. */
+export const STAFF_LEASE_UNTIL = '9999-12-31T23:59:59.999Z';
+export const staffLeaseOwner = (taskId: number | bigint) => `staff-task:${taskId}`;
 export const DEFAULT_LEASE_MS = 60_000;
 const BACKOFF_BASE_MS = 5_000;
 const BACKOFF_MAX_MS = 30 * 60_000;
@@ -136,6 +139,47 @@ async function openTask(tx: Tx, ctx: AppContext, op: OperationRow, error: { code
     .execute();
 }
 
+interface HandOffRequest {
+  readonly title: string;
+  readonly instructions?: string;
+  readonly fields: readonly string[];
+}
+
+/**
+ * A person carries the operation out: a `manual_action` task is opened and holds the
+ * operation's lease (no worker will take it) until staff complete or cancel the task.
+ */
+async function handOffToStaff(tx: Tx, ctx: AppContext, op: OperationRow, req: HandOffRequest) {
+  const task = await tx
+    .insertInto('staff_tasks')
+    .values({
+      operation_id: op.id,
+      service_id: op.service_id,
+      kind: 'manual_action',
+      status: 'open',
+      title: req.title,
+      details: JSON.stringify({
+        operationId: toId(op.id),
+        operation: op.kind,
+        payload: JSON.parse(op.payload) as unknown,
+        fields: req.fields,
+        ...(req.instructions ? { instructions: req.instructions } : {}),
+      }),
+      created_at: isoNow(ctx.clock),
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  await tx
+    .updateTable('operations')
+    .set({
+      lease_owner: staffLeaseOwner(task.id),
+      lease_expires_at: STAFF_LEASE_UNTIL,
+      updated_at: isoNow(ctx.clock),
+    })
+    .where('id', '=', op.id)
+    .execute();
+}
+
 /** Runs one claimed operation to its outcome. Returns the status it ended in. */
 export async function runClaimed(
   ctx: AppContext,
@@ -143,7 +187,7 @@ export async function runClaimed(
   worker: string,
   handler: OperationHandler,
   opts: { leaseMs?: number; random?: () => number } = {},
-): Promise<OperationRow['status'] | 'lost'> {
+): Promise<OperationRow['status'] | 'lost' | 'waiting_for_staff'> {
   const leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
   const progress = op.progress ? (JSON.parse(op.progress) as Record<string, unknown>) : {};
   // Keep the lease alive while the handler works.
@@ -189,6 +233,10 @@ export async function runClaimed(
   return inTransaction(ctx.db, async (tx) => {
     // Another worker took the operation over after our lease expired: its outcome counts.
     if (!(await stillMine(tx, op, worker))) return 'lost' as const;
+    if (result?.handOff) {
+      await handOffToStaff(tx, ctx, op, result.handOff as HandOffRequest);
+      return 'waiting_for_staff' as const;
+    }
     if (result) {
       await completeOperation(tx, ctx, op, actor, result);
       return 'done' as const;
@@ -282,8 +330,8 @@ export async function retryOperation(ctx: AppContext, actor: Actor, id: number):
     });
   }
   return inTransaction(ctx.db, async (tx) => {
-    await closeTasks(tx, ctx, id, 'done', actorLabel(actor));
-    return tx
+    // Only if still failed or waiting: a worker may have claimed it since it was read.
+    const requeued = await tx
       .updateTable('operations')
       .set({
         status: 'queued',
@@ -292,21 +340,33 @@ export async function retryOperation(ctx: AppContext, actor: Actor, id: number):
         updated_at: isoNow(ctx.clock),
       })
       .where('id', '=', id)
+      .where('status', 'in', ['failed', 'retry_wait'])
       .returningAll()
-      .executeTakeFirstOrThrow();
+      .executeTakeFirst();
+    if (!requeued) throw conflict('operation_not_retryable', 'The operation started running meanwhile.');
+    await closeTasks(tx, ctx, id, 'done', actorLabel(actor));
+    return requeued;
   });
 }
 
 /** Staff: give up on an operation that has not run to completion; the service keeps its status. */
 export async function cancelOperation(ctx: AppContext, actor: Actor, id: number): Promise<OperationRow> {
   requireStaff(actor);
-  const op = await loadOperation(ctx, id);
-  if (op.status === 'done' || op.status === 'cancelled' || op.status === 'running') {
-    throw conflict('operation_not_cancellable', `A ${op.status} operation cannot be cancelled.`, {
-      status: op.status,
-    });
-  }
+  await loadOperation(ctx, id);
   return inTransaction(ctx.db, async (tx) => {
+    // Checked under the lock: a worker may have claimed it since.
+    const op = await tx
+      .selectFrom('operations')
+      .selectAll()
+      .where('id', '=', id)
+      .$if(isPostgres(ctx), (q) => q.forUpdate())
+      .executeTakeFirstOrThrow();
+    const heldByStaff = op.status === 'running' && (op.lease_owner ?? '').startsWith('staff-task:');
+    if (op.status === 'done' || op.status === 'cancelled' || (op.status === 'running' && !heldByStaff)) {
+      throw conflict('operation_not_cancellable', `A ${op.status} operation cannot be cancelled.`, {
+        status: op.status,
+      });
+    }
     await closeTasks(tx, ctx, id, 'cancelled', actorLabel(actor));
     await recordHistory(tx, ctx, actor, toId(op.service_id), `operation_${op.kind}_cancelled`, {
       details: { operationId: id },

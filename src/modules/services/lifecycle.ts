@@ -261,6 +261,12 @@ export async function completeOperation(
     case 'set_param':
       break;
   }
+  // What the module learnt (an IP, a key, the upstream id) lands with the post-state.
+  const learnt = result.serviceParams as Record<string, string> | undefined;
+  if (learnt && Object.keys(learnt).length > 0) {
+    change.params = JSON.stringify({ ...(JSON.parse(service.params) as Record<string, string>), ...learnt });
+  }
+  if (typeof result.externalId === 'string') change.external_id = result.externalId;
   if (Object.keys(change).length > 0) {
     await tx
       .updateTable('services')

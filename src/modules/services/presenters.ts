@@ -28,6 +28,11 @@ export const ServiceView = z.object({
     .meta({ description: 'The day the service stops (exclusive end of the paid range)' }),
   suspendedOn: z.string().nullable(),
   deletedAt: z.string().nullable(),
+  moduleId: z.number().nullable().meta({ description: 'The processing module serving the service' }),
+  externalId: z
+    .string()
+    .nullable()
+    .meta({ description: "The service's id at the module (an upstream license id)" }),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -48,6 +53,8 @@ export const presentService = (s: ServiceRow) => ({
   expiresOn: s.expires_on,
   suspendedOn: s.suspended_on,
   deletedAt: s.deleted_at,
+  moduleId: s.module_id === null ? null : toId(s.module_id),
+  externalId: s.external_id,
   createdAt: s.created_at,
   updatedAt: s.updated_at,
 });
@@ -62,6 +69,10 @@ export const OperationView = z.object({
   lastError: z.unknown(),
   nextAttemptAt: z.string(),
   leaseOwner: z.string().nullable(),
+  waitingForTaskId: z
+    .number()
+    .nullable()
+    .meta({ description: 'A manual step: the staff task this operation waits on' }),
   progress: z.unknown(),
   createdAt: z.string(),
   completedAt: z.string().nullable(),
@@ -77,6 +88,9 @@ export const presentOperation = (o: OperationRow) => ({
   lastError: o.last_error ? (JSON.parse(o.last_error) as unknown) : null,
   nextAttemptAt: o.next_attempt_at,
   leaseOwner: o.lease_owner,
+  waitingForTaskId: o.lease_owner?.startsWith('staff-task:')
+    ? Number(o.lease_owner.slice('staff-task:'.length))
+    : null,
   progress: o.progress ? (JSON.parse(o.progress) as unknown) : null,
   createdAt: o.created_at,
   completedAt: o.completed_at,

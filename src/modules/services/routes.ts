@@ -35,6 +35,7 @@ import {
   TaskView,
 } from './presenters.js';
 import { listServices, serviceDetail, serviceHistory } from './queries.js';
+import { cancelTask, completeTask } from './tasks.js';
 
 const ServiceDetailView = ServiceView.extend({
   charges: z.array(ChargeView),
@@ -375,8 +376,12 @@ export function registerServiceRoutes(root: FastifyInstance, ctx: AppContext): v
       config: { auth: 'admin' },
       schema: {
         tags: ['operations'],
-        summary: 'Staff tasks (failed operations needing a person), open first',
-        querystring: PageQuery.extend({ status: z.enum(['open', 'done', 'cancelled']).optional() }),
+        summary: 'Staff tasks: failed operations, and manual steps of manual modules',
+        querystring: PageQuery.extend({
+          status: z.enum(['open', 'done', 'cancelled']).optional(),
+          kind: z.enum(['operation_failed', 'manual_action']).optional(),
+          serviceId: IdText.optional(),
+        }),
         response: { 200: z.object({ items: z.array(TaskView) }), ...errorResponses(400, 401, 403) },
       },
     },
@@ -387,9 +392,41 @@ export function registerServiceRoutes(root: FastifyInstance, ctx: AppContext): v
         .orderBy('id', 'desc')
         .limit(request.query.limit);
       if (request.query.status) q = q.where('status', '=', request.query.status);
+      if (request.query.kind) q = q.where('kind', '=', request.query.kind);
+      if (request.query.serviceId) q = q.where('service_id', '=', request.query.serviceId);
       if (request.query.before) q = q.where('id', '<', request.query.before);
       return { items: (await q.execute()).map(presentTask) };
     },
+  );
+
+  app.post(
+    '/api/v1/tasks/:id/complete',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['operations'],
+        summary: 'Done by hand: the waiting operation completes with the parameters entered (e.g. the IP)',
+        params: IdParam,
+        body: z.strictObject({ params: z.record(z.string(), z.string().max(255)).optional() }).optional(),
+        response: { 200: TaskView, ...errorResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request) =>
+      presentTask(await completeTask(ctx, requireActor(request), request.params.id, request.body ?? {})),
+  );
+
+  app.post(
+    '/api/v1/tasks/:id/cancel',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['operations'],
+        summary: "Will not be done: the task's operation is cancelled; the service keeps its status",
+        params: IdParam,
+        response: { 200: TaskView, ...errorResponses(401, 403, 404, 409) },
+      },
+    },
+    async (request) => presentTask(await cancelTask(ctx, requireActor(request), request.params.id)),
   );
 }
 

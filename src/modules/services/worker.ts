@@ -1,6 +1,7 @@
 import type { AppContext } from '../../platform/context.js';
 import type { OperationRow } from '../../platform/db/index.js';
-import { builtinHandler, claimNext, newWorkerId, type OperationHandler, runClaimed } from './engine.js';
+import { resolveHandler } from '../provisioning/dispatch.js';
+import { claimNext, newWorkerId, type OperationHandler, runClaimed } from './engine.js';
 
 /**
  * A worker: `concurrency` slots, each claiming and running operations until stopped. Several
@@ -9,10 +10,15 @@ import { builtinHandler, claimNext, newWorkerId, type OperationHandler, runClaim
  */
 export function startWorker(
   ctx: AppContext,
-  opts: { concurrency?: number; pollMs?: number; resolve?: (op: OperationRow) => OperationHandler } = {},
+  opts: {
+    concurrency?: number;
+    pollMs?: number;
+    leaseMs?: number;
+    resolve?: (op: OperationRow) => OperationHandler;
+  } = {},
 ): { id: string; stop: () => Promise<void> } {
   const id = newWorkerId();
-  const resolve = opts.resolve ?? (() => builtinHandler);
+  const resolve = opts.resolve ?? resolveHandler(ctx);
   let stopping = false;
   let wake: (() => void) | null = null;
   const sleep = (ms: number) =>
@@ -27,12 +33,12 @@ export function startWorker(
     const worker = `${id}/${n}`;
     while (!stopping) {
       try {
-        const op = await claimNext(ctx, worker);
+        const op = await claimNext(ctx, worker, opts.leaseMs);
         if (!op) {
           await sleep(opts.pollMs ?? 1_000);
           continue;
         }
-        const outcome = await runClaimed(ctx, op, worker, resolve(op));
+        const outcome = await runClaimed(ctx, op, worker, resolve(op), opts.leaseMs ? { leaseMs: opts.leaseMs } : {});
         ctx.logger.info({ operationId: Number(op.id), kind: op.kind, outcome, worker }, 'operation finished');
       } catch (err) {
         ctx.logger.error({ err, worker }, 'worker slot error');

@@ -282,6 +282,10 @@ export interface ServicesTable {
   expires_on: string | null;
   suspended_on: string | null;
   deleted_at: Instant | null;
+  /** The processing module serving this service (chosen when its first operation runs). */
+  module_id: NullableRef;
+  /** The service's id on the module's side (an upstream license id, a VM id). */
+  external_id: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Instant;
   updated_at: Instant;
 }
@@ -376,6 +380,33 @@ export interface StaffTasksTable {
   closed_by: string | null;
 }
 
+export interface ProcessingModulesTable {
+  id: Id;
+  name: string;
+  module_type: string;
+  /** JSON array of product type codes. */
+  product_types: string;
+  /** JSON object: the plug-in's non-secret connection parameters and settings. */
+  params: string;
+  /** JSON object: secret field → sealed ciphertext (never plaintext). */
+  secrets: string;
+  enabled: Flag;
+  sort_order: Int;
+  license_server_id: NullableRef;
+  min_balance_minor: bigint | null;
+  last_check_at: Instant | null;
+  last_check_ok: ColumnType<bigint | number | null, 0 | 1 | null | undefined, 0 | 1 | null>;
+  last_check_message: string | null;
+  created_at: Instant;
+  updated_at: Instant;
+}
+
+export interface TariffModulesTable {
+  tariff_id: Ref;
+  module_id: Ref;
+  sort_order: Int;
+}
+
 export interface Database {
   provider: ProviderTable;
   accounts: AccountsTable;
@@ -404,6 +435,8 @@ export interface Database {
   billing_steps: BillingStepsTable;
   notifications: NotificationsTable;
   staff_tasks: StaffTasksTable;
+  processing_modules: ProcessingModulesTable;
+  tariff_modules: TariffModulesTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
@@ -429,3 +462,5 @@ export type ServiceHistoryRow = Selectable<ServiceHistoryTable>;
 export type OperationRow = Selectable<OperationsTable>;
 export type NotificationRow = Selectable<NotificationsTable>;
 export type StaffTaskRow = Selectable<StaffTasksTable>;
+export type ProcessingModuleRow = Selectable<ProcessingModulesTable>;
+export type TariffModuleRow = Selectable<TariffModulesTable>;

@@ -1,0 +1,5 @@
+import { manualModuleType } from './manual.js';
+import type { AnyModuleType } from './plugin.js';
+
+/** The module types every installation has. */
+export const BUILTIN_MODULE_TYPES: readonly AnyModuleType[] = [manualModuleType];

@@ -1,0 +1,101 @@
+import { isIP } from 'node:net';
+import { isoNow } from '../../platform/clock.js';
+import type { AppContext } from '../../platform/context.js';
+import { inTransaction, type StaffTaskRow } from '../../platform/db/index.js';
+import { conflict, invalid, notFound } from '../../platform/errors.js';
+import { toId } from '../../platform/ids.js';
+import { type Actor, actorLabel, requireStaff } from '../accounts/actor.js';
+import { cancelOperation, staffLeaseOwner } from './engine.js';
+import { completeOperation } from './lifecycle.js';
+
+const isPostgres = (ctx: AppContext) => ctx.db.kind === 'postgres';
+
+async function loadTask(ctx: AppContext, id: number): Promise<StaffTaskRow> {
+  const task = await ctx.db.kysely
+    .selectFrom('staff_tasks')
+    .selectAll()
+    .where('id', '=', id)
+    .executeTakeFirst();
+  if (!task) throw notFound('task');
+  return task;
+}
+
+/** Checks what staff entered against the fields the task asked for. */
+function checkFields(asked: readonly string[], given: Record<string, string>): Record<string, string> {
+  const missing = asked.filter((f) => !given[f]?.trim());
+  if (missing.length > 0)
+    throw invalid('task_fields_missing', `Enter ${missing.join(', ')} to complete this task.`, { missing });
+  const out: Record<string, string> = {};
+  for (const [field, raw] of Object.entries(given)) {
+    const value = raw.trim();
+    if (!asked.includes(field))
+      throw invalid('unknown_field', `This task does not ask for "${field}".`, { field, asked });
+    if (field === 'ip' && isIP(value) === 0)
+      throw invalid('invalid_ip', `"${value}" is not an IP address.`, { field });
+    out[field] = value;
+  }
+  return out;
+}
+
+/**
+ * Staff did what a manual module's task asked: the waiting operation completes — the
+ * service moves on (opened, suspended, …) with the parameters entered — in one transaction
+ * with closing the task.
+ */
+export async function completeTask(
+  ctx: AppContext,
+  actor: Actor,
+  id: number,
+  input: { params?: Record<string, string> } = {},
+): Promise<StaffTaskRow> {
+  requireStaff(actor);
+  const task = await loadTask(ctx, id);
+  if (task.kind !== 'manual_action')
+    throw conflict('task_not_manual', 'A failed operation is retried or cancelled, not completed.', {
+      operationId: task.operation_id === null ? null : toId(task.operation_id),
+    });
+  const details = JSON.parse(task.details) as { fields?: string[] };
+  const params = checkFields(details.fields ?? [], input.params ?? {});
+  return inTransaction(ctx.db, async (tx) => {
+    const current = await tx
+      .selectFrom('staff_tasks')
+      .selectAll()
+      .where('id', '=', id)
+      .$if(isPostgres(ctx), (q) => q.forUpdate())
+      .executeTakeFirstOrThrow();
+    if (current.status !== 'open') throw conflict('task_not_open', `The task is already ${current.status}.`);
+    const op = await tx
+      .selectFrom('operations')
+      .selectAll()
+      .where('id', '=', current.operation_id ?? -1)
+      .executeTakeFirstOrThrow();
+    if (op.status !== 'running' || op.lease_owner !== staffLeaseOwner(current.id))
+      throw conflict('task_not_open', 'The operation of this task is no longer waiting for it.');
+    await completeOperation(tx, ctx, op, actor, {
+      executor: 'staff',
+      taskId: toId(current.id),
+      ...(Object.keys(params).length > 0 ? { serviceParams: params } : {}),
+    });
+    return tx
+      .updateTable('staff_tasks')
+      .set({
+        status: 'done',
+        closed_at: isoNow(ctx.clock),
+        closed_by: actorLabel(actor),
+        details: JSON.stringify({ ...JSON.parse(current.details), entered: params }),
+      })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  });
+}
+
+/** Staff will not do it: the task's operation is cancelled and the service keeps its status. */
+export async function cancelTask(ctx: AppContext, actor: Actor, id: number): Promise<StaffTaskRow> {
+  requireStaff(actor);
+  const task = await loadTask(ctx, id);
+  if (task.status !== 'open') throw conflict('task_not_open', `The task is already ${task.status}.`);
+  if (task.operation_id === null) throw conflict('task_not_open', 'The task has no operation.');
+  await cancelOperation(ctx, actor, toId(task.operation_id));
+  return loadTask(ctx, id);
+}
