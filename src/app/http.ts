@@ -11,6 +11,7 @@ import {
 } from 'fastify-type-provider-zod';
 import { registerAccountRoutes, registerAuth, SESSION_COOKIE } from '../modules/accounts/index.js';
 import { registerBillingRoutes } from '../modules/billing/index.js';
+import { registerBillmgrRoutes } from '../modules/billmgr/routes.js';
 import { registerCatalogRoutes } from '../modules/catalog/index.js';
 import { payAwaitingOrders, registerOrderRoutes } from '../modules/orders/index.js';
 import { registerModuleRoutes } from '../modules/provisioning/index.js';
@@ -117,6 +118,7 @@ export async function buildHttpApp(ctx: AppContext): Promise<FastifyInstance> {
   registerOrderRoutes(app, ctx);
   registerServiceRoutes(app, ctx);
   registerModuleRoutes(app, ctx);
+  registerBillmgrRoutes(app, ctx);
   registerBillingRoutes(app, ctx);
   return app;
 }

@@ -27,7 +27,7 @@ export interface LoginResult {
 const invalidCredentials = () =>
   new AppError('unauthenticated', 'invalid_credentials', 'The email or password is wrong.');
 
-function userToActor(user: Pick<UserRow, 'id' | 'role' | 'account_id'>): Actor {
+export function userToActor(user: Pick<UserRow, 'id' | 'role' | 'account_id'>): Actor {
   return user.role === 'admin'
     ? { type: 'user', userId: Number(user.id), role: 'admin', accountId: null }
     : { type: 'user', userId: Number(user.id), role: 'client', accountId: Number(user.account_id) };

@@ -371,7 +371,8 @@ export function renderMgr(doc: MgrNode, out: MgrOut, opts: RenderOptions = {}): 
 function isParamBag(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const proto: unknown = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
+  // fast-querystring (Fastify's parser) builds its objects on an empty null-prototype object.
+  return proto === Object.prototype || proto === null || Object.getPrototypeOf(proto) === null;
 }
 
 /** A repeated key arrives as an array: the last string wins, as in the mgr core. */

@@ -71,6 +71,7 @@ export async function claimNext(
   ctx: AppContext,
   worker: string,
   leaseMs = DEFAULT_LEASE_MS,
+  only: { serviceId?: number } = {},
 ): Promise<OperationRow | null> {
   const now = isoNow(ctx.clock);
   const leaseUntil = new Date(ctx.clock.now().getTime() + leaseMs).toISOString();
@@ -95,6 +96,7 @@ export async function claimNext(
           ),
         ),
       )
+      .$if(only.serviceId !== undefined, (q) => q.where('o.service_id', '=', only.serviceId!))
       .orderBy('o.id')
       .limit(1)
       .$if(isPostgres(ctx), (q) => q.forUpdate('o').skipLocked())
@@ -286,13 +288,19 @@ export const newWorkerId = (): string => `${process.pid}-${randomBytes(3).toStri
 /** Runs every operation that is due now, one after another; returns how many it finished as done. */
 export async function drainOperations(
   ctx: AppContext,
-  opts: { resolve?: (op: OperationRow) => OperationHandler; limit?: number; worker?: string } = {},
+  opts: {
+    resolve?: (op: OperationRow) => OperationHandler;
+    limit?: number;
+    worker?: string;
+    /** Only this service's operations (a request that wants its result promptly). */
+    serviceId?: number;
+  } = {},
 ): Promise<number> {
   const worker = opts.worker ?? newWorkerId();
   const resolve = opts.resolve ?? (() => builtinHandler);
   let done = 0;
   for (let i = 0; i < (opts.limit ?? 10_000); i++) {
-    const op = await claimNext(ctx, worker);
+    const op = await claimNext(ctx, worker, DEFAULT_LEASE_MS, opts.serviceId ? { serviceId: opts.serviceId } : {});
     if (!op) break;
     if ((await runClaimed(ctx, op, worker, resolve(op))) === 'done') done++;
   }

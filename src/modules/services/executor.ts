@@ -10,3 +10,11 @@ import { drainOperations } from './engine.js';
 export async function runQueuedOperations(ctx: AppContext, opts: { limit?: number } = {}): Promise<number> {
   return drainOperations(ctx, { resolve: resolveHandler(ctx), ...(opts.limit ? { limit: opts.limit } : {}) });
 }
+
+/**
+ * Runs what is due for one service now, in this process (a BILLmanager API order that should
+ * come back with its key issued). A worker elsewhere may take some of them: claims are leased.
+ */
+export async function runServiceOperations(ctx: AppContext, serviceId: number): Promise<number> {
+  return drainOperations(ctx, { resolve: resolveHandler(ctx), serviceId, limit: 20 });
+}

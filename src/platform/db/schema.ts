@@ -286,6 +286,8 @@ export interface ServicesTable {
   module_id: NullableRef;
   /** The service's id on the module's side (an upstream license id, a VM id). */
   external_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The buyer's own id for the service (`remoteid` of the BILLmanager API). */
+  remote_id: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Instant;
   updated_at: Instant;
 }
@@ -407,6 +409,35 @@ export interface TariffModulesTable {
   sort_order: Int;
 }
 
+/** A license key issued by this installation (module type `license-issuer`); license id = service id. */
+export interface IssuedLicensesTable {
+  service_id: Ref;
+  license_key: string;
+  /** YYYY-MM-DD of the last IP change that counts toward the once-a-month limit. */
+  ip_changed_on: string | null;
+  key_changed_on: string | null;
+  created_at: Instant;
+  updated_at: Instant;
+}
+
+/** A BILLmanager API session (`func=auth`): the SHA-256 of the session id; dies after an idle hour. */
+export interface MgrSessionsTable {
+  id: string;
+  user_id: Ref;
+  created_at: Instant;
+  last_seen_at: Instant;
+}
+
+/** A one-time login key (`session.newkey`), stored as its SHA-256. */
+export interface MgrLoginKeysTable {
+  key_hash: string;
+  user_id: Ref;
+  created_by_user_id: Ref;
+  created_at: Instant;
+  expires_at: Instant;
+  used_at: Instant | null;
+}
+
 export interface Database {
   provider: ProviderTable;
   accounts: AccountsTable;
@@ -437,6 +468,9 @@ export interface Database {
   staff_tasks: StaffTasksTable;
   processing_modules: ProcessingModulesTable;
   tariff_modules: TariffModulesTable;
+  issued_licenses: IssuedLicensesTable;
+  mgr_sessions: MgrSessionsTable;
+  mgr_login_keys: MgrLoginKeysTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
@@ -464,3 +498,4 @@ export type NotificationRow = Selectable<NotificationsTable>;
 export type StaffTaskRow = Selectable<StaffTasksTable>;
 export type ProcessingModuleRow = Selectable<ProcessingModulesTable>;
 export type TariffModuleRow = Selectable<TariffModulesTable>;
+export type IssuedLicenseRow = Selectable<IssuedLicensesTable>;

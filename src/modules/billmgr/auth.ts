@@ -1,0 +1,191 @@
+import { randomBytes } from 'node:crypto';
+import { isoNow } from '../../platform/clock.js';
+import type { AppContext } from '../../platform/context.js';
+import type { UserRow } from '../../platform/db/index.js';
+import { sha256 } from '../../platform/ids.js';
+import { type Actor, isStaff } from '../accounts/actor.js';
+import { authenticatePassword, userToActor } from '../accounts/auth.js';
+import { MgrFault, missed } from './errors.js';
+
+/**
+ * Who calls the BILLmanager API (PROTOCOL.md §2): `authinfo=user:password` on each request,
+ * a session from `func=auth` (`auth=SID`, dies after an idle hour), or a one-time key made by
+ * staff with `session.newkey`. Wrong credentials are `auth` errors and count toward the same
+ * brute-force limits as the web sign-in.
+ */
+export const SESSION_IDLE_MS = 60 * 60_000;
+/** last_seen_at is written at most this often, so a busy session does not write on every call. */
+const TOUCH_EVERY_MS = 60_000;
+export const LOGIN_KEY_TTL_MS = 60 * 60_000;
+/**
+ * `authinfo` sends the password with every request; argon2 takes tens of milliseconds by
+ * design. A verified pair is remembered (as a hash, in memory) for a minute, and reused only
+ * while the user's password hash and status are unchanged.
+ */
+const AUTHINFO_CACHE_MS = 60_000;
+
+export interface MgrCaller {
+  readonly actor: Actor;
+  readonly userId: number;
+  readonly level: number;
+}
+
+type CallerUser = Pick<UserRow, 'id' | 'role' | 'account_id' | 'status' | 'password_hash'>;
+
+const cache = new WeakMap<AppContext, Map<string, { userId: number; passwordHash: string; until: number }>>();
+const cacheOf = (ctx: AppContext) => {
+  let c = cache.get(ctx);
+  if (!c) {
+    c = new Map();
+    cache.set(ctx, c);
+  }
+  return c;
+};
+
+/** BILLmanager's access levels: 16 a client user, 29 an administrator [ours: the values its panels use]. */
+const levelOf = (actor: Actor) => (isStaff(actor) ? 29 : 16);
+
+function callerOf(user: CallerUser): MgrCaller {
+  const actor = userToActor(user);
+  return { actor, userId: Number(user.id), level: levelOf(actor) };
+}
+
+/** An active user of an account that is not closed, or undefined. */
+async function usableUser(
+  ctx: AppContext,
+  where: { id: number } | { email: string },
+): Promise<CallerUser | undefined> {
+  const user = await ctx.db.kysely
+    .selectFrom('users as u')
+    .leftJoin('accounts as a', 'a.id', 'u.account_id')
+    .select(['u.id', 'u.role', 'u.account_id', 'u.status', 'u.password_hash', 'a.status as account_status'])
+    .$if('id' in where, (q) => q.where('u.id', '=', (where as { id: number }).id))
+    .$if('email' in where, (q) =>
+      q.where('u.email', '=', (where as { email: string }).email.trim().toLowerCase()),
+    )
+    .executeTakeFirst();
+  if (user?.status !== 'active' || user.account_status === 'closed') return undefined;
+  return user;
+}
+
+const badSession = () => new MgrFault('auth', 'The session has expired or does not exist; sign in again.');
+
+async function bySession(ctx: AppContext, sid: string): Promise<MgrCaller> {
+  const id = sha256(sid);
+  const session = await ctx.db.kysely
+    .selectFrom('mgr_sessions')
+    .selectAll()
+    .where('id', '=', id)
+    .executeTakeFirst();
+  const now = ctx.clock.now().getTime();
+  if (!session || Date.parse(session.last_seen_at) + SESSION_IDLE_MS <= now) throw badSession();
+  const user = await usableUser(ctx, { id: Number(session.user_id) });
+  if (!user) throw badSession();
+  if (Date.parse(session.last_seen_at) + TOUCH_EVERY_MS <= now) {
+    await ctx.db.kysely
+      .updateTable('mgr_sessions')
+      .set({ last_seen_at: isoNow(ctx.clock) })
+      .where('id', '=', id)
+      .execute();
+  }
+  return callerOf(user);
+}
+
+async function byAuthinfo(ctx: AppContext, authinfo: string, ip: string): Promise<MgrCaller> {
+  const colon = authinfo.indexOf(':');
+  if (colon <= 0) throw new MgrFault('auth', 'authinfo must be user:password.');
+  const username = authinfo.slice(0, colon);
+  const password = authinfo.slice(colon + 1);
+  const key = sha256(`${username.trim().toLowerCase()}\u0000${password}`);
+  const hit = cacheOf(ctx).get(key);
+  const now = Date.now();
+  if (hit && hit.until > now) {
+    const user = await usableUser(ctx, { id: hit.userId });
+    if (user && user.password_hash === hit.passwordHash) return callerOf(user);
+    cacheOf(ctx).delete(key);
+  }
+  const user = await authenticatePassword(ctx, username, password, ip);
+  const c = cacheOf(ctx);
+  if (c.size > 10_000) c.clear();
+  c.set(key, { userId: Number(user.id), passwordHash: user.password_hash, until: now + AUTHINFO_CACHE_MS });
+  return callerOf(user);
+}
+
+/** The caller of a request, or null when it carries no credentials (public functions). */
+export async function resolveCaller(
+  ctx: AppContext,
+  p: Record<string, string>,
+  ip: string,
+): Promise<MgrCaller | null> {
+  if (p.auth) return bySession(ctx, p.auth);
+  if (p.authinfo !== undefined) return byAuthinfo(ctx, p.authinfo, ip);
+  return null;
+}
+
+async function newSession(ctx: AppContext, userId: number): Promise<string> {
+  const sid = randomBytes(16).toString('hex');
+  const now = isoNow(ctx.clock);
+  await ctx.db.kysely
+    .insertInto('mgr_sessions')
+    .values({ id: sha256(sid), user_id: userId, created_at: now, last_seen_at: now })
+    .execute();
+  return sid;
+}
+
+/** `func=auth`: with a password, or with a one-time key (`checkcookie=no`). Returns the session id and level. */
+export async function mgrLogin(ctx: AppContext, p: Record<string, string>, ip: string) {
+  const username = p.username;
+  if (!username) throw missed('username');
+  let user: CallerUser | undefined;
+  if (p.key !== undefined) {
+    const now = isoNow(ctx.clock);
+    const target = await usableUser(ctx, { email: username });
+    // One use only: the key is spent by the update that finds it unused and unexpired.
+    const spent = target
+      ? await ctx.db.kysely
+          .updateTable('mgr_login_keys')
+          .set({ used_at: now })
+          .where('key_hash', '=', sha256(p.key))
+          .where('user_id', '=', target.id)
+          .where('used_at', 'is', null)
+          .where('expires_at', '>', now)
+          .executeTakeFirst()
+      : undefined;
+    if (!target || !spent || Number(spent.numUpdatedRows) !== 1)
+      throw new MgrFault('auth', 'The key is wrong, used or expired.');
+    user = target;
+  } else {
+    if (p.password === undefined) throw missed('password');
+    user = await authenticatePassword(ctx, username, p.password, ip);
+  }
+  const caller = callerOf(user);
+  return { sid: await newSession(ctx, caller.userId), level: caller.level };
+}
+
+/** `func=session.newkey`: staff let a user in once with a key they choose (single sign-on). */
+export async function mgrNewKey(
+  ctx: AppContext,
+  caller: MgrCaller,
+  p: Record<string, string>,
+): Promise<void> {
+  if (!isStaff(caller.actor)) throw new MgrFault('access', 'Only staff can make login keys.');
+  if (!p.username) throw missed('username');
+  if (!p.key) throw missed('key');
+  if (p.key.length < 16 || p.key.length > 256)
+    throw new MgrFault('value', 'The key must be 16 to 256 characters.', 'key');
+  const target = await usableUser(ctx, { email: p.username });
+  if (!target) throw new MgrFault('value', 'No such user.', 'username', p.username);
+  const now = ctx.clock.now();
+  await ctx.db.kysely
+    .insertInto('mgr_login_keys')
+    .values({
+      key_hash: sha256(p.key),
+      user_id: target.id,
+      created_by_user_id: caller.userId,
+      created_at: now.toISOString(),
+      expires_at: new Date(now.getTime() + LOGIN_KEY_TTL_MS).toISOString(),
+      used_at: null,
+    })
+    .onConflict((oc) => oc.column('key_hash').doNothing())
+    .execute();
+}

@@ -1,0 +1,72 @@
+import { AppError } from '../../platform/errors.js';
+import { type MgrErrorType, type MgrNode, mgrError } from './protocol.js';
+
+/** An API error as BILLmanager reports it: a type, the field it concerns, the value refused. */
+export class MgrFault extends Error {
+  constructor(
+    readonly type: MgrErrorType,
+    message: string,
+    readonly object?: string,
+    readonly value?: string,
+  ) {
+    super(message);
+    this.name = 'MgrFault';
+  }
+}
+
+export const missed = (param: string) =>
+  new MgrFault('missed', `The parameter "${param}" is required.`, param);
+export const badValue = (param: string, value: string | undefined, message?: string) =>
+  new MgrFault('value', message ?? `Invalid value of the field "${param}".`, param, value);
+/** Unknown ids and other accounts' ids get the same answer: nothing is revealed. */
+export const noAccess = () => new MgrFault('access', 'Access denied or no such object.', 'elid');
+
+/** Which request field a core error code is about. */
+const FIELD_OF: Record<string, string> = {
+  invalid_ip: 'ip',
+  ip_change_limit: 'ip',
+  period_not_offered: 'period',
+  price_for_period_not_offered: 'period',
+  price_missing: 'period',
+  invalid_period: 'period',
+  trial_not_renewable: 'period',
+  tariff_not_renewable: 'pricelist',
+  tariff_not_found: 'pricelist',
+  tariff_not_orderable: 'pricelist',
+  tariff_expired: 'pricelist',
+  unknown_addon: 'addon',
+  invalid_addon_value: 'addon',
+  idempotency_key_reused: 'remoteid',
+};
+
+/**
+ * Maps an error of the core to BILLmanager's error types: money → `not_enough_money`, a
+ * refused sign-in → `auth`, someone else's object → `access`, a bad field → `value` with the
+ * field, a state conflict → `exists`; anything unexpected → `error` without details.
+ */
+export function toMgrFault(err: unknown): MgrFault {
+  if (err instanceof MgrFault) return err;
+  if (err instanceof AppError) {
+    if (err.code === 'insufficient_balance')
+      return new MgrFault('not_enough_money', 'There is not enough money on the balance.');
+    if (err.kind === 'unauthenticated' || err.kind === 'rate_limited')
+      return new MgrFault('auth', err.message);
+    if (err.kind === 'forbidden') return new MgrFault('access', err.message);
+    if (err.kind === 'not_found') return noAccess();
+    const field =
+      FIELD_OF[err.code] ?? (typeof err.details?.param === 'string' ? err.details.param : undefined);
+    if (err.kind === 'invalid') return new MgrFault('value', err.message, field ?? err.code);
+    if (err.kind === 'conflict')
+      return new MgrFault(field ? 'value' : 'exists', err.message, field ?? err.code);
+  }
+  return new MgrFault('error', 'Internal error.');
+}
+
+export const faultDoc = (f: MgrFault, lang = 'en'): MgrNode =>
+  mgrError({
+    type: f.type,
+    ...(f.object !== undefined ? { object: f.object } : {}),
+    ...(f.value !== undefined ? { value: f.value } : {}),
+    msg: f.message,
+    lang,
+  });

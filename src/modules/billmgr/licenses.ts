@@ -1,0 +1,457 @@
+import { isIPv4 } from 'node:net';
+import { todayOf } from '../../platform/clock.js';
+import type { AppContext } from '../../platform/context.js';
+import type { ServiceRow } from '../../platform/db/index.js';
+import { isUniqueViolation } from '../../platform/db/index.js';
+import { toId } from '../../platform/ids.js';
+import { isStaff } from '../accounts/actor.js';
+import { loadTariffAggregates, type TariffAggregate } from '../catalog/aggregate.js';
+import { presentCatalogTariff } from '../catalog/presenters.js';
+import {
+  changeLicenseIp,
+  findLicense,
+  regenerateLicenseKey,
+  updateLicenseLabels,
+} from '../licenses/commands.js';
+import { POOL_IP } from '../licenses/keys.js';
+import { placeOrder } from '../orders/commands.js';
+import {
+  changeTariff,
+  deleteService,
+  planRenewal,
+  renewService,
+  resumeService,
+  suspendService,
+} from '../services/commands.js';
+import { runServiceOperations } from '../services/executor.js';
+import type { MgrCaller } from './auth.js';
+import { badValue, MgrFault, missed, noAccess } from './errors.js';
+import {
+  el,
+  listDoc,
+  type MgrNode,
+  type MgrScalar,
+  mgrDoc,
+  objectDoc,
+  okDoc,
+  parseElids,
+  slist,
+} from './protocol.js';
+
+/**
+ * The license functions of the BILLmanager API (PROTOCOL.md §4) for the three license
+ * families: `soft` (ISPsystem licenses, bound to an IP, named by `licname`), `softexternal`
+ * (third-party licenses, the same fields) and `platform` (VMmanager/DCImanager, named by a
+ * `comment`, no IP). Every function acts through the core as the caller: an order is an
+ * ordinary order of the caller's account, a renewal an ordinary renewal.
+ */
+export type Family = 'soft' | 'softexternal' | 'platform';
+export const FAMILIES: readonly Family[] = ['soft', 'softexternal', 'platform'];
+const hasIp = (f: Family) => f !== 'platform';
+
+/** BILLmanager's license status codes. */
+const STATUS_CODE: Record<ServiceRow['status'], number> = {
+  ordered: 1,
+  active: 2,
+  suspended: 3,
+  deleted: 4,
+  processing: 5,
+};
+
+export interface Call {
+  readonly ctx: AppContext;
+  readonly caller: MgrCaller;
+  readonly p: Record<string, string>;
+}
+
+const acting = (p: Record<string, string>) => p.sok !== undefined && p.sok !== '';
+
+function elidOf(p: Record<string, string>): number {
+  if (p.elid === undefined || p.elid === '') throw missed('elid');
+  const ids = parseElids(p.elid);
+  const [id, ...more] = ids ?? [];
+  if (id === undefined || more.length > 0) throw badValue('elid', p.elid);
+  return id;
+}
+
+function elidsOf(p: Record<string, string>): number[] {
+  if (p.elid === undefined || p.elid === '') throw missed('elid');
+  const ids = parseElids(p.elid);
+  if (!ids) throw badValue('elid', p.elid);
+  return ids;
+}
+
+/** The caller's license of this family: someone else's and a missing one get the same `access` answer. */
+async function owned(c: Call, family: Family, id: number): Promise<ServiceRow> {
+  const row = await c.ctx.db.kysely
+    .selectFrom('services as s')
+    .innerJoin('product_types as t', 't.id', 's.product_type_id')
+    .selectAll('s')
+    .where('s.id', '=', id)
+    .where('t.code', '=', family)
+    .executeTakeFirst();
+  if (!row) throw noAccess();
+  const actor = c.caller.actor;
+  if (!isStaff(actor) && (actor.type !== 'user' || actor.accountId !== toId(row.account_id)))
+    throw noAccess();
+  return row;
+}
+
+async function tariffsById(ctx: AppContext, ids: readonly number[]): Promise<Map<number, TariffAggregate>> {
+  const aggs = await loadTariffAggregates(ctx.db.kysely, { ids: [...new Set(ids)] });
+  return new Map(aggs.map((a) => [toId(a.tariff.id), a]));
+}
+
+function priceOf(agg: TariffAggregate | undefined, period: number): string | null {
+  if (!agg) return null;
+  return presentCatalogTariff(agg).periods.find((p) => p.period === period)?.price ?? null;
+}
+
+const periodLabel = (period: number, trialDays?: number) =>
+  period === -100
+    ? `Trial${trialDays ? ` (${trialDays} days)` : ''}`
+    : period === 1
+      ? '1 month'
+      : `${period} months`;
+
+async function record(c: Call, family: Family, s: ServiceRow, agg: TariffAggregate | undefined) {
+  const params = JSON.parse(s.params) as Record<string, string>;
+  const license = await findLicense(c.ctx.db.kysely, toId(s.id));
+  const base: Record<string, MgrScalar> = {
+    id: toId(s.id),
+    ...(family === 'platform'
+      ? { comment: s.name }
+      : { licname: params.licname ?? s.name, ip: params.ip ?? '' }),
+    name: s.name,
+    pricelist: toId(s.tariff_id),
+    pricelist_name: agg?.tariff.name ?? '',
+    period: Number(s.period),
+    createdate: s.created_at.slice(0, 10),
+    expiredate: s.expires_on ?? '',
+    autoprolong: s.autoprolong === null ? 'null' : Number(s.autoprolong),
+    status: STATUS_CODE[s.status],
+    remoteid: s.remote_id ?? '',
+    real_ipchange: license?.ip_changed_on ?? '',
+    real_keychange: license?.key_changed_on ?? '',
+    cost: priceOf(agg, Number(s.period)) ?? '',
+  };
+  return { base, lickey: s.status === 'deleted' ? '' : (license?.license_key ?? '') };
+}
+
+async function view(c: Call, family: Family, s: ServiceRow): Promise<MgrNode> {
+  const aggs = await tariffsById(c.ctx, [toId(s.tariff_id)]);
+  const { base, lickey } = await record(c, family, s, aggs.get(toId(s.tariff_id)));
+  return objectDoc({ ...base, lickey, webdomains: '' });
+}
+
+// ---------------------------------------------------------------- list
+
+export async function list(c: Call, family: Family): Promise<MgrNode> {
+  const actor = c.caller.actor;
+  let q = c.ctx.db.kysely
+    .selectFrom('services as s')
+    .innerJoin('product_types as t', 't.id', 's.product_type_id')
+    .selectAll('s')
+    .where('t.code', '=', family)
+    .orderBy('s.id');
+  if (!isStaff(actor) && actor.type === 'user' && actor.accountId !== null)
+    q = q.where('s.account_id', '=', actor.accountId);
+  if (c.p.remoteid) q = q.where('s.remote_id', '=', c.p.remoteid);
+  if (c.p.pricelist && /^\d+$/.test(c.p.pricelist)) q = q.where('s.tariff_id', '=', Number(c.p.pricelist));
+  if (c.p.elid) q = q.where('s.id', 'in', parseElids(c.p.elid) ?? [-1]);
+  let rows = await q.limit(10_000).execute();
+  if (c.p.ip) rows = rows.filter((r) => (JSON.parse(r.params) as Record<string, string>).ip === c.p.ip);
+  const aggs = await tariffsById(
+    c.ctx,
+    rows.map((r) => toId(r.tariff_id)),
+  );
+  const out: Record<string, MgrScalar>[] = [];
+  for (const s of rows) out.push((await record(c, family, s, aggs.get(toId(s.tariff_id)))).base);
+  return listDoc(out);
+}
+
+// ---------------------------------------------------------------- order
+
+/** `addon_<id>=<n>`: an amount, an enumeration value id, or on/off. */
+function addonValues(p: Record<string, string>): Record<string, boolean | number> {
+  const out: Record<string, boolean | number> = {};
+  for (const [key, raw] of Object.entries(p)) {
+    const m = /^addon_(\d+)$/.exec(key);
+    if (!m) continue;
+    if (/^\d+$/.test(raw)) out[m[1]!] = Number(raw);
+    else if (raw === 'on' || raw === 'off') out[m[1]!] = raw === 'on';
+    else throw badValue(key, raw);
+  }
+  return out;
+}
+
+function periodOf(p: Record<string, string>): number {
+  if (p.period === undefined || p.period === '') throw missed('period');
+  if (!/^-?\d+$/.test(p.period)) throw badValue('period', p.period);
+  return Number(p.period);
+}
+
+function autoprolongOf(p: Record<string, string>): number | null {
+  const v = p.autoprolong;
+  if (v === undefined || v === '' || v === 'null' || v === 'off') return null;
+  if (!/^\d+$/.test(v)) throw badValue('autoprolong', v);
+  return Number(v);
+}
+
+async function orderableTariff(c: Call, family: Family, raw: string | undefined): Promise<TariffAggregate> {
+  if (raw === undefined || raw === '') throw missed('pricelist');
+  if (!/^\d+$/.test(raw)) throw badValue('pricelist', raw);
+  const agg = (await tariffsById(c.ctx, [Number(raw)])).get(Number(raw));
+  if (!agg || agg.productType.code !== family || agg.tariff.status !== 'active')
+    throw badValue('pricelist', raw, 'No such tariff plan for this kind of license.');
+  return agg;
+}
+
+async function findByRemoteId(c: Call, family: Family, remoteId: string): Promise<number | null> {
+  const actor = c.caller.actor;
+  if (actor.type !== 'user' || actor.accountId === null) return null;
+  const row = await c.ctx.db.kysely
+    .selectFrom('services as s')
+    .innerJoin('product_types as t', 't.id', 's.product_type_id')
+    .select('s.id')
+    .where('s.account_id', '=', actor.accountId)
+    .where('s.remote_id', '=', remoteId)
+    .where('t.code', '=', family)
+    .orderBy('s.id', 'desc')
+    .executeTakeFirst();
+  return row ? toId(row.id) : null;
+}
+
+export async function orderParam(c: Call, family: Family): Promise<MgrNode> {
+  const { ctx, p } = c;
+  const agg = await orderableTariff(c, family, p.pricelist);
+  const catalog = presentCatalogTariff(agg);
+  if (!acting(p) && p.clicked_button !== 'finish') {
+    return objectDoc(
+      {
+        pricelist: toId(agg.tariff.id),
+        pricelist_name: agg.tariff.name,
+        period: p.period ?? catalog.periods[0]?.period ?? '',
+        ...(hasIp(family) ? { ip: p.ip ?? '', licname: p.licname ?? '' } : { comment: p.comment ?? '' }),
+      },
+      [
+        slist(
+          'period',
+          catalog.periods.map((x) => [
+            x.period,
+            periodLabel(x.period, (x as { trialDays?: number }).trialDays),
+          ]),
+        ),
+      ],
+    );
+  }
+  const actor = c.caller.actor;
+  if (actor.type !== 'user' || actor.accountId === null)
+    throw new MgrFault('access', 'Licenses are ordered by a client account.');
+  const period = periodOf(p);
+  const params: Record<string, string> = {};
+  if (hasIp(family)) {
+    if (!p.ip) throw missed('ip');
+    if (!isIPv4(p.ip) || p.ip === POOL_IP)
+      throw badValue('ip', p.ip, 'Invalid value of the field "IP address".');
+    params.ip = p.ip;
+    params.licname = p.licname?.trim() || p.ip;
+  }
+  const remoteId = p.remoteid?.trim() || undefined;
+  if (remoteId) {
+    const existing = await findByRemoteId(c, family, remoteId);
+    if (existing !== null) return objectDoc({ id: existing });
+  }
+  const payNow = p.skipbasket === 'on';
+  let placed: Awaited<ReturnType<typeof placeOrder>>;
+  try {
+    placed = await placeOrder(ctx, actor, {
+      items: [
+        {
+          tariffId: toId(agg.tariff.id),
+          period,
+          params,
+          addonValues: addonValues(p),
+          autoprolong: autoprolongOf(p),
+        },
+      ],
+      payNow,
+      ...(remoteId ? { idempotencyKey: `billmgr:${family}:remoteid:${remoteId}` } : {}),
+    });
+  } catch (err) {
+    // Two identical orders at once: the loser finds the winner's license.
+    if (remoteId && isUniqueViolation(err)) {
+      const existing = await findByRemoteId(c, family, remoteId);
+      if (existing !== null) return objectDoc({ id: existing });
+    }
+    throw err;
+  }
+  const item = await ctx.db.kysely
+    .selectFrom('order_items')
+    .select('service_id')
+    .where('order_id', '=', placed.order.id)
+    .executeTakeFirstOrThrow();
+  if (item.service_id === null) {
+    // Not charged now (no skipbasket): the license appears when the order is paid.
+    return objectDoc({ billorder: toId(placed.order.id) });
+  }
+  const serviceId = toId(item.service_id);
+  const set: { remote_id?: string; name?: string } = {};
+  if (remoteId) set.remote_id = remoteId;
+  if (family === 'platform' && p.comment) set.name = p.comment;
+  if (Object.keys(set).length > 0)
+    await ctx.db.kysely.updateTable('services').set(set).where('id', '=', serviceId).execute();
+  // Issue the key now, so the caller's first soft.edit already sees it.
+  await runServiceOperations(ctx, serviceId);
+  return objectDoc({ id: serviceId });
+}
+
+// ---------------------------------------------------------------- edit, key, ip
+
+export async function edit(c: Call, family: Family): Promise<MgrNode> {
+  const id = elidOf(c.p);
+  const s = await owned(c, family, id);
+  if (!acting(c.p)) return view(c, family, s);
+  const { ctx, caller, p } = c;
+  if (p.clicked_button === 'newkey') {
+    await regenerateLicenseKey(ctx, caller.actor, id);
+    return view(c, family, await owned(c, family, id));
+  }
+  if (hasIp(family) && p.ip !== undefined && p.ip !== '') {
+    if (!isIPv4(p.ip)) throw badValue('ip', p.ip, 'Invalid value of the field "IP address".');
+    await changeLicenseIp(ctx, caller.actor, id, p.ip);
+  }
+  const labels: { licname?: string; remoteId?: string } = {};
+  const name = family === 'platform' ? p.comment : p.licname;
+  if (name !== undefined && name.trim() !== '') labels.licname = name.trim();
+  if (p.remoteid !== undefined) labels.remoteId = p.remoteid.trim();
+  if (Object.keys(labels).length > 0)
+    await updateLicenseLabels(ctx, caller.actor, id, { ...labels, nameOnly: family === 'platform' });
+  return okDoc();
+}
+
+export async function checkIp(c: Call, family: Family): Promise<MgrNode> {
+  const agg = await orderableTariff(c, family, c.p.pricelist);
+  if (c.p.period !== undefined && c.p.period !== '') {
+    const period = periodOf(c.p);
+    if (!presentCatalogTariff(agg).periods.some((x) => x.period === period))
+      throw badValue('period', c.p.period);
+  }
+  if (!c.p.ip) throw missed('ip');
+  if (!isIPv4(c.p.ip) || c.p.ip === POOL_IP)
+    throw badValue('ip', c.p.ip, 'Invalid value of the field "IP address".');
+  // One live license of a kind per address.
+  const taken = await c.ctx.db.kysely
+    .selectFrom('services as s')
+    .innerJoin('product_types as t', 't.id', 's.product_type_id')
+    .select(['s.params'])
+    .where('t.code', '=', family)
+    .where('s.status', '<>', 'deleted')
+    .where('s.params', 'like', `%"ip":"${c.p.ip}"%`)
+    .execute();
+  if (taken.some((r) => (JSON.parse(r.params) as Record<string, string>).ip === c.p.ip))
+    throw new MgrFault('exists', 'This IP address already has a license of this kind.', 'ip', c.p.ip);
+  return okDoc();
+}
+
+// ---------------------------------------------------------------- suspend, resume, delete
+
+export async function suspend(c: Call, family: Family): Promise<MgrNode> {
+  for (const id of elidsOf(c.p)) await owned(c, family, id);
+  for (const id of elidsOf(c.p)) {
+    const s = await owned(c, family, id);
+    if (s.status === 'suspended') continue;
+    await suspendService(c.ctx, c.caller.actor, id, isStaff(c.caller.actor) ? 'admin' : 'client');
+    await runServiceOperations(c.ctx, id);
+  }
+  return okDoc();
+}
+
+export async function resume(c: Call, family: Family): Promise<MgrNode> {
+  for (const id of elidsOf(c.p)) await owned(c, family, id);
+  for (const id of elidsOf(c.p)) {
+    const s = await owned(c, family, id);
+    if (s.status === 'active') continue;
+    await resumeService(c.ctx, c.caller.actor, id);
+    await runServiceOperations(c.ctx, id);
+  }
+  return okDoc();
+}
+
+export async function remove(c: Call, family: Family): Promise<MgrNode> {
+  for (const id of elidsOf(c.p)) await owned(c, family, id);
+  for (const id of elidsOf(c.p)) {
+    const s = await owned(c, family, id);
+    if (s.status === 'deleted') continue;
+    await deleteService(c.ctx, c.caller.actor, id);
+    await runServiceOperations(c.ctx, id);
+  }
+  return okDoc();
+}
+
+// ---------------------------------------------------------------- prolong, change of tariff
+
+async function anyFamily(c: Call, id: number): Promise<{ s: ServiceRow; family: Family }> {
+  const row = await c.ctx.db.kysely
+    .selectFrom('services as s')
+    .innerJoin('product_types as t', 't.id', 's.product_type_id')
+    .select('t.code')
+    .where('s.id', '=', id)
+    .executeTakeFirst();
+  const family = FAMILIES.find((f) => f === row?.code);
+  if (!family) throw noAccess();
+  return { s: await owned(c, family, id), family };
+}
+
+export async function prolong(c: Call): Promise<MgrNode> {
+  const id = elidOf(c.p);
+  const { s } = await anyFamily(c, id);
+  const agg = (await tariffsById(c.ctx, [toId(s.tariff_id)])).get(toId(s.tariff_id));
+  const periods = agg ? presentCatalogTariff(agg).periods.filter((x) => x.period !== -100) : [];
+  if (!acting(c.p)) {
+    const period = c.p.period
+      ? periodOf(c.p)
+      : Number(s.period) === -100
+        ? (periods[0]?.period ?? 1)
+        : Number(s.period);
+    let newexpiredate = '';
+    if (Number(s.period) !== -100 && s.status !== 'deleted') {
+      try {
+        newexpiredate = (await planRenewal(c.ctx.db.kysely, c.ctx, s, period)).priced.cut.end.toString();
+      } catch {
+        newexpiredate = '';
+      }
+    }
+    return objectDoc({ id, expiredate: s.expires_on ?? '', newexpiredate, period }, [
+      slist(
+        'period',
+        periods.map((x) => [x.period, periodLabel(x.period)]),
+      ),
+      mgrDoc([el('newexpiredate', newexpiredate)]),
+    ]);
+  }
+  const period = periodOf(c.p);
+  if (Number(s.period) === -100) throw badValue('period', c.p.period, 'A trial license cannot be renewed.');
+  const { service } = await renewService(c.ctx, c.caller.actor, id, period);
+  await runServiceOperations(c.ctx, id);
+  const expires = service.expires_on ?? '';
+  return objectDoc({ id, expiredate: expires, newexpiredate: expires }, [
+    mgrDoc([el('newexpiredate', expires)]),
+  ]);
+}
+
+export async function changePricelist(c: Call): Promise<MgrNode> {
+  const id = elidOf(c.p);
+  const { s, family } = await anyFamily(c, id);
+  const agg = await orderableTariff(c, family, c.p.pricelist);
+  if (!acting(c.p)) {
+    return objectDoc({ id, pricelist: toId(agg.tariff.id), period: Number(s.period) });
+  }
+  if (c.p.period !== undefined && c.p.period !== '' && periodOf(c.p) !== Number(s.period))
+    throw badValue('period', c.p.period, 'The period changes at renewal; keep the current one here.');
+  await changeTariff(c.ctx, c.caller.actor, id, toId(agg.tariff.id));
+  await runServiceOperations(c.ctx, id);
+  return okDoc();
+}
+
+export const todayText = (ctx: AppContext) => todayOf(ctx.clock).toString();

@@ -1,0 +1,25 @@
+import { z } from 'zod';
+import { defineModuleType } from '../provisioning/plugin.js';
+import { issueLicense } from './commands.js';
+
+/**
+ * The `license-issuer` module type: Billfold itself is the license server. `open` issues the
+ * key (once, whichever attempt or worker runs it); the license's state otherwise follows its
+ * service — suspended, resumed, renewed and deleted with it — so those need nothing remote.
+ */
+export const licenseIssuerModuleType = defineModuleType({
+  type: 'license-issuer',
+  title: 'License issuer (Billfold sells its own licenses)',
+  productTypes: ['soft', 'softexternal', 'platform'],
+  configSchema: z.strictObject({}),
+  secretFields: [],
+  features: ['open', 'close'],
+  licenseSource: true,
+  async open(call) {
+    await call.step('issue', () => issueLicense(call.ctx, call.service.id));
+    return {};
+  },
+  async close() {
+    return {};
+  },
+});
