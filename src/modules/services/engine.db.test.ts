@@ -139,6 +139,24 @@ describe('leases and order', () => {
     expect((await service(ctx, serviceId)).status).toBe('active');
   });
 
+  it('a worker that lost its lease stops at its next step: the step is refused, nothing more is done', async () => {
+    const first = await claimNext(ctx, 'A', 60_000);
+    const done: string[] = [];
+    const result = runClaimed(ctx, first!, 'A', async (_c, _op, tools) => {
+      await tools.saveStep('one');
+      done.push('one');
+      // Meanwhile the lease expires and B takes the operation over.
+      ctx.clock.advance(61_000);
+      expect(await claimNext(ctx, 'B', 60_000)).not.toBeNull();
+      await tools.saveStep('two');
+      done.push('two');
+      return {};
+    });
+    expect(await result).toBe('lost');
+    expect(done).toEqual(['one']);
+    expect((await op()).lease_owner).toBe('B');
+  });
+
   it('operations of one service run in order, one at a time; a failed one holds the later ones back', async () => {
     const { suspendService } = await import('./commands.js');
     const open = await claimNext(ctx, 'w1');

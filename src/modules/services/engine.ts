@@ -203,19 +203,23 @@ export async function runClaimed(
         .execute()
         .catch((err: unknown) => ctx.logger.warn({ err, operationId: toId(op.id) }, 'lease renewal failed'));
     },
-    Math.max(1_000, Math.floor(leaseMs / 3)),
+    Math.max(100, Math.floor(leaseMs / 3)),
   );
   renew.unref();
   const tools: HandlerTools = {
     progress,
     async saveStep(step, data = true) {
       progress[step] = data;
-      await ctx.db.kysely
+      const saved = await ctx.db.kysely
         .updateTable('operations')
         .set({ progress: JSON.stringify(progress), updated_at: isoNow(ctx.clock) })
         .where('id', '=', op.id)
         .where('lease_owner', '=', worker)
-        .execute();
+        .executeTakeFirst();
+      // Our lease expired and another worker took the operation over: stop before the next
+      // step, so two workers never act on it at once (its outcome is the one that counts).
+      if (Number(saved.numUpdatedRows) !== 1)
+        throw new OperationError('lease_lost', 'Another worker took this operation over.', true);
     },
   };
   let result: Record<string, unknown> | undefined;
@@ -300,7 +304,12 @@ export async function drainOperations(
   const resolve = opts.resolve ?? (() => builtinHandler);
   let done = 0;
   for (let i = 0; i < (opts.limit ?? 10_000); i++) {
-    const op = await claimNext(ctx, worker, DEFAULT_LEASE_MS, opts.serviceId ? { serviceId: opts.serviceId } : {});
+    const op = await claimNext(
+      ctx,
+      worker,
+      DEFAULT_LEASE_MS,
+      opts.serviceId ? { serviceId: opts.serviceId } : {},
+    );
     if (!op) break;
     if ((await runClaimed(ctx, op, worker, resolve(op))) === 'done') done++;
   }
