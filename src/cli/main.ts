@@ -15,6 +15,7 @@ import {
 import { CreateAccountInput, CreateUserInput, RecordPaymentInput } from '../modules/accounts/schemas.js';
 import { runBilling } from '../modules/billing/index.js';
 import { CONTROL_PANEL_ENUMERATION, seedControlPanels } from '../modules/catalog/index.js';
+import { LICENSE_MODULE_NAME, seedIspsystem } from '../modules/catalog/seed-ispsystem.js';
 import { payAwaitingOrders } from '../modules/orders/index.js';
 import { runQueuedOperations } from '../modules/services/index.js';
 import { startWorker } from '../modules/services/worker.js';
@@ -187,6 +188,35 @@ catalog
           ? `Enumeration ${enumerationId} "${CONTROL_PANEL_ENUMERATION}": added ${created.length} value(s): ${created.join(', ')}.`
           : `Enumeration ${enumerationId} "${CONTROL_PANEL_ENUMERATION}" already has all six values.`,
       );
+    });
+  });
+
+catalog
+  .command('seed-ispsystem')
+  .description(
+    `create the ISPsystem license tariffs under their upstream ids (ISPmanager, CloudLinux, Softaculous, KernelCare, VMmanager 6, DCImanager 6) with example prices, served by the "${LICENSE_MODULE_NAME}" license-issuer module (idempotent)`,
+  )
+  .option('--json', 'print the summary as JSON')
+  .action(async (opts: { json?: boolean }) => {
+    await withContext({}, async (ctx) => {
+      const s = await seedIspsystem(ctx, cliActor);
+      if (opts.json) {
+        out(JSON.stringify(s, null, 2));
+        return;
+      }
+      const list = (ids: number[]) => (ids.length ? `: ${ids.join(', ')}` : '');
+      const m = s.module;
+      out(
+        `Module ${m.id} "${m.name}" (license-issuer): ${m.created ? 'created' : 'found'}${m.productTypesAdded.length ? `; now also serves ${m.productTypesAdded.join(', ')}` : ''}.`,
+      );
+      out(`Tariffs: created ${s.tariffs.created.length}${list(s.tariffs.created)}.`);
+      out(`Tariffs: found ${s.tariffs.found.length}${list(s.tariffs.found)}.`);
+      out(`Addons: created ${s.addons.created.length}${list(s.addons.created)}.`);
+      out(`Addons: found ${s.addons.found.length}${list(s.addons.found)}.`);
+      out(`Linked to module ${m.id}: ${s.linked.length}${list(s.linked)}.`);
+      if (s.servedElsewhere.length)
+        out(`Left with their own modules: ${s.servedElsewhere.length}${list(s.servedElsewhere)}.`);
+      out(`Prices are examples in ${s.currency}: edit them in the catalog.`);
     });
   });
 

@@ -427,6 +427,16 @@ describe(`billfold CLI (${TEST_ENGINE})`, () => {
     expect(after.values.map((v) => v[1])).toEqual(six.map(([, internal]) => internal));
     expect(after.values[0]).toEqual(['ISPmanager Lite (legacy)', '3541', 'active']);
   });
+
+  it('catalog seed-ispsystem creates the 13 upstream tariffs once, then finds them', async () => {
+    const first = JSON.parse(ok(await cli('catalog', 'seed-ispsystem', '--json')).stdout);
+    expect(first.tariffs.created).toHaveLength(13);
+    expect(first.addons.created).toEqual([55236, 55165, 55164]);
+    const second = ok(await cli('catalog', 'seed-ispsystem')).stdout;
+    expect(second).toMatch(/^Tariffs: created 0\.$/m);
+    expect(second).toMatch(/^Tariffs: found 13: 3541, 4601, 55227, .*, 55161\.$/m);
+    expect(second).toMatch(/^Linked to module \d+: 0\.$/m);
+  });
 });
 
 describe(`billfold serve (${TEST_ENGINE})`, () => {

@@ -18,6 +18,7 @@ import { loadTariffAggregates } from './aggregate.js';
 import { presentTariff, type TariffPresentation } from './presenters.js';
 import type {
   AddonInput,
+  CreateAddonInput,
   CreateEnumerationInput,
   CreateProductTypeInput,
   CreateTariffInput,
@@ -749,28 +750,56 @@ async function writeAddonChildren(tx: Tx, addonId: number, plan: AddonPlan) {
       .execute();
 }
 
+const addonIdTaken = (id: number | undefined) =>
+  conflict('addon_id_taken', `Addon id ${id} is taken.`, { id });
+
+/** Creates an addon; `input.id` chooses its id (an upstream `addon_<id>`), as createTariff's does. */
 export async function createAddon(
   ctx: AppContext,
   actor: Actor,
   tariffId: number,
-  input: AddonInput,
+  input: CreateAddonInput,
 ): Promise<TariffPresentation> {
   requireStaff(actor);
-  return inTransaction(ctx.db, async (tx) => {
-    const before = await snapshot(tx, tariffId);
-    const plan = await planAddon(tx, before, input);
-    const now = isoNow(ctx.clock);
-    const addon = await tx
-      .insertInto('addons')
-      .values({ ...plan.row, tariff_id: tariffId, created_at: now, updated_at: now })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    await writeAddonChildren(tx, toId(addon.id), plan);
-    await touchTariff(tx, ctx, tariffId);
-    const after = await snapshot(tx, tariffId);
-    await writeHistory(tx, ctx, actor, tariffId, 'addon_created', before, after);
-    return after;
-  });
+  const id = input.id;
+  if (id !== undefined && (!Number.isSafeInteger(id) || id <= 0 || id > 2 ** 52))
+    throw invalid('invalid_id', 'id must be a positive integer.', { id });
+  try {
+    return await inTransaction(ctx.db, async (tx) => {
+      const before = await snapshot(tx, tariffId);
+      const plan = await planAddon(tx, before, input);
+      if (id !== undefined) {
+        const taken = await tx.selectFrom('addons').select('id').where('id', '=', id).executeTakeFirst();
+        if (taken) throw addonIdTaken(id);
+      }
+      const now = isoNow(ctx.clock);
+      const addon = await tx
+        .insertInto('addons')
+        .values({
+          ...(id !== undefined ? { id } : {}),
+          ...plan.row,
+          tariff_id: tariffId,
+          created_at: now,
+          updated_at: now,
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      if (id !== undefined && ctx.db.kind === 'postgres') {
+        // An explicit id does not move the identity sequence: move it past the highest id.
+        await sql`select setval(pg_get_serial_sequence('addons', 'id'), greatest((select max(id) from addons), 1))`.execute(
+          tx,
+        );
+      }
+      await writeAddonChildren(tx, toId(addon.id), plan);
+      await touchTariff(tx, ctx, tariffId);
+      const after = await snapshot(tx, tariffId);
+      await writeHistory(tx, ctx, actor, tariffId, 'addon_created', before, after);
+      return after;
+    });
+  } catch (err) {
+    if (id !== undefined && isUniqueViolation(err)) throw addonIdTaken(id);
+    throw err;
+  }
 }
 
 async function touchTariff(tx: Tx, ctx: AppContext, tariffId: number) {

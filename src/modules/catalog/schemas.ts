@@ -133,6 +133,11 @@ export const AddonInput = z.discriminatedUnion('valueType', [
   }),
 ]);
 export type AddonInput = z.infer<typeof AddonInput>;
+/**
+ * An addon as created by a command: optionally with a chosen id (e.g. 55236, the upstream
+ * `addon_55236`), as a tariff's id may be chosen.
+ */
+export type CreateAddonInput = AddonInput & { id?: number };
 
 // ---- responses ----
 const PeriodPrice = z.object({
