@@ -109,7 +109,12 @@ async function tables() {
 describe('module types', () => {
   it('lists the installed plug-ins with what they support and their parameter schema', async () => {
     const { items } = ok(await call(shop, 'GET', '/api/v1/module-types', shop.admin));
-    expect(items.map((t: { type: string }) => t.type)).toEqual(['manual', 'license-issuer', 'test-licenses', 'test-servers']);
+    expect(items.map((t: { type: string }) => t.type)).toEqual([
+      'manual',
+      'license-issuer',
+      'test-licenses',
+      'test-servers',
+    ]);
     const lic = items.find((t: { type: string }) => t.type === 'test-licenses');
     expect(lic).toMatchObject({
       features: ['checkConnection', 'open', 'close', 'getBalance'],

@@ -38,7 +38,13 @@ export function startWorker(
           await sleep(opts.pollMs ?? 1_000);
           continue;
         }
-        const outcome = await runClaimed(ctx, op, worker, resolve(op), opts.leaseMs ? { leaseMs: opts.leaseMs } : {});
+        const outcome = await runClaimed(
+          ctx,
+          op,
+          worker,
+          resolve(op),
+          opts.leaseMs ? { leaseMs: opts.leaseMs } : {},
+        );
         ctx.logger.info({ operationId: Number(op.id), kind: op.kind, outcome, worker }, 'operation finished');
       } catch (err) {
         ctx.logger.error({ err, worker }, 'worker slot error');
