@@ -1,9 +1,11 @@
 import type { LightMyRequestResponse } from 'fastify';
+import { expect } from 'vitest';
 import { recordPayment } from '../../src/modules/accounts/commands.js';
-import { createTariff } from '../../src/modules/catalog/commands.js';
+import { createAddon, createTariff } from '../../src/modules/catalog/commands.js';
 import { createModule, setTariffModules } from '../../src/modules/provisioning/commands.js';
+import { expectLedgerBalanced } from '../helpers/context.js';
 import { createAdmin, createClient, createHttpTest, type HttpTest } from '../helpers/http.js';
-import { staffActor } from '../helpers/shop.js';
+import { snapshot, staffActor } from '../helpers/shop.js';
 
 /**
  * A seller for the BILLmanager API tests: ISPmanager 6 Lite (55227, 1 and 12 months,
@@ -115,3 +117,133 @@ export function mgr(
         payload: body,
       });
 }
+
+// ---------------------------------------------------------------- helpers for the API tests
+
+export const XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n';
+/** A license key (`<id>-XXXXX-…`) and a session id: the only random parts of an answer. */
+export const KEY_RE = /\b\d+-[0-9A-Z]{5}(?:-[0-9A-Z]{5}){4}\b/g;
+export const SID_RE = /\b[0-9a-f]{32}\b/g;
+
+/** The body with keys and session ids replaced by `<KEY>` and `<SID>`. */
+export const masked = (body: string): string => body.replace(KEY_RE, '<KEY>').replace(SID_RE, '<SID>');
+
+/** Asserts an XML answer: HTTP 200, text/xml, and exactly `<?xml …?>\n` + `doc` (after masking). */
+export function expectXml(res: LightMyRequestResponse, doc: string): void {
+  expect(res.statusCode, res.body).toBe(200);
+  expect(res.headers['content-type']).toBe('text/xml; charset=utf-8');
+  expect(masked(res.body)).toBe(`${XML_HEAD}${doc}`);
+}
+
+/** Asserts a JSON answer (json or bjson): HTTP 200, application/json, parsed body (masked) equal to `value`. */
+export function expectJson(res: LightMyRequestResponse, value: unknown): void {
+  expect(res.statusCode, res.body).toBe(200);
+  expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+  expect(JSON.parse(masked(res.body))).toEqual(value);
+}
+
+/** The XML of an error as the API writes it. */
+export function errorXml(type: string, msg: string, object?: string, value?: string): string {
+  const params =
+    (object ? `<param name="object" type="msg">${object}</param>` : '') +
+    (value !== undefined ? `<param name="value">${value}</param>` : '');
+  return `<doc><error type="${type}" object="${object ?? ''}" lang="en">${params}<msg>${msg}</msg></error></doc>`;
+}
+
+/** Everything a license request could change: orders, services, operations, money, and the issued keys. */
+export async function licenseState(ctx: HttpTest['ctx']): Promise<string> {
+  const licenses = await ctx.db.kysely
+    .selectFrom('issued_licenses')
+    .selectAll()
+    .orderBy('service_id')
+    .execute();
+  return JSON.stringify({ core: await snapshot(ctx), licenses }, (_k, v) =>
+    typeof v === 'bigint' ? v.toString() : v,
+  );
+}
+
+/** Orders a license with skipbasket (charged now) and returns its id. */
+export async function orderLicense(
+  s: Seller,
+  authinfo: string,
+  params: Params = {},
+  family: 'soft' | 'softexternal' | 'platform' = 'soft',
+): Promise<number> {
+  const res = await mgr(s, {
+    authinfo,
+    out: 'json',
+    func: `${family}.order.param`,
+    pricelist: '55227',
+    period: '1',
+    ...(family === 'platform' ? {} : { ip: '203.0.113.10', licname: 'vps-1042' }),
+    skipbasket: 'on',
+    sok: 'ok',
+    clicked_button: 'finish',
+    ...params,
+  });
+  const body = JSON.parse(res.body) as { doc: { id?: { $: string } } };
+  if (!body.doc.id) throw new Error(`order refused: ${res.body}`);
+  return Number(body.doc.id.$);
+}
+
+/** The license's current key (issued_licenses). */
+export async function keyOf(s: Seller, id: number): Promise<string | undefined> {
+  const row = await s.t.ctx.db.kysely
+    .selectFrom('issued_licenses')
+    .select('license_key')
+    .where('service_id', '=', id)
+    .executeTakeFirst();
+  return row?.license_key;
+}
+
+/** The account's ledger entries (kind, signed amount in minor units as a string, description). */
+export async function ledgerOf(s: Seller, accountId: number) {
+  const rows = await s.t.ctx.db.kysely
+    .selectFrom('ledger_entries')
+    .select(['kind', 'amount_minor', 'description'])
+    .where('account_id', '=', accountId)
+    .orderBy('id')
+    .execute();
+  return rows.map((r) => ({ kind: r.kind, amount: String(r.amount_minor), description: r.description }));
+}
+
+/** VMmanager 6 nodes addon (`addon_55165`): integer, 1 included, 1–10, 5.00 per extra node a month. */
+export async function addNodesAddon(s: Seller): Promise<void> {
+  await createAddon(s.t.ctx, staffActor, 55163, {
+    id: 55165,
+    valueType: 'integer',
+    kind: 'generic',
+    label: 'Nodes',
+    unit: 'node',
+    included: 1,
+    min: 1,
+    max: 10,
+    step: 1,
+    defaultValue: 1,
+    prices: { '1': '5.00' },
+  });
+}
+
+/** Opens a seller, runs the test, checks the ledger invariant and always closes the seller. */
+export async function withSeller(
+  fn: (s: Seller) => Promise<void>,
+  opts: { now?: string } = {},
+): Promise<void> {
+  const s = await openSeller(opts);
+  try {
+    await fn(s);
+    await expectLedgerBalanced(s.t.ctx);
+  } finally {
+    await s.t.close();
+  }
+}
+
+/** The json image of a flat object (`{"a":"1","b":""}` → `{"a":{"$":"1"},"b":{}}`), for expected values. */
+export const jsonFields = (record: Record<string, string>): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(record).map(([k, v]) => [k, v === '' ? {} : { $: v }]));
+
+/** The xml of a flat object's fields (`<a>1</a><b/>`), for expected values. */
+export const xmlFields = (record: Record<string, string>): string =>
+  Object.entries(record)
+    .map(([k, v]) => (v === '' ? `<${k}/>` : `<${k}>${v}</${k}>`))
+    .join('');

@@ -33,7 +33,7 @@ export function userToActor(user: Pick<UserRow, 'id' | 'role' | 'account_id'>): 
     : { type: 'user', userId: Number(user.id), role: 'client', accountId: Number(user.account_id) };
 }
 
-async function checkThrottle(ctx: AppContext, email: string, ip: string): Promise<void> {
+export async function checkThrottle(ctx: AppContext, email: string, ip: string): Promise<void> {
   const now = ctx.clock.now().getTime();
   const since = new Date(now - LOGIN_WINDOW_MS).toISOString();
   const db = ctx.db.kysely;

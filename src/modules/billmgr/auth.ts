@@ -4,7 +4,7 @@ import type { AppContext } from '../../platform/context.js';
 import type { UserRow } from '../../platform/db/index.js';
 import { sha256 } from '../../platform/ids.js';
 import { type Actor, isStaff } from '../accounts/actor.js';
-import { authenticatePassword, userToActor } from '../accounts/auth.js';
+import { authenticatePassword, checkThrottle, userToActor } from '../accounts/auth.js';
 import { MgrFault, missed } from './errors.js';
 
 /**
@@ -98,8 +98,10 @@ async function byAuthinfo(ctx: AppContext, authinfo: string, ip: string): Promis
   const password = authinfo.slice(colon + 1);
   const key = sha256(`${username.trim().toLowerCase()}\u0000${password}`);
   const hit = cacheOf(ctx).get(key);
-  const now = Date.now();
+  const now = ctx.clock.now().getTime();
   if (hit && hit.until > now) {
+    // The limits hold for a remembered password too: a blocked email or address is refused.
+    await checkThrottle(ctx, username.trim().toLowerCase(), ip);
     const user = await usableUser(ctx, { id: hit.userId });
     if (user && user.password_hash === hit.passwordHash) return callerOf(user);
     cacheOf(ctx).delete(key);

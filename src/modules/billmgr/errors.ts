@@ -25,6 +25,7 @@ export const noAccess = () => new MgrFault('access', 'Access denied or no such o
 const FIELD_OF: Record<string, string> = {
   invalid_ip: 'ip',
   ip_change_limit: 'ip',
+  ip_taken: 'ip',
   period_not_offered: 'period',
   price_for_period_not_offered: 'period',
   price_missing: 'period',
@@ -44,7 +45,7 @@ const FIELD_OF: Record<string, string> = {
  * refused sign-in → `auth`, someone else's object → `access`, a bad field → `value` with the
  * field, a state conflict → `exists`; anything unexpected → `error` without details.
  */
-export function toMgrFault(err: unknown): MgrFault {
+export function toMgrFault(err: unknown, p: Record<string, string> = {}): MgrFault {
   if (err instanceof MgrFault) return err;
   if (err instanceof AppError) {
     if (err.code === 'insufficient_balance')
@@ -55,9 +56,11 @@ export function toMgrFault(err: unknown): MgrFault {
     if (err.kind === 'not_found') return noAccess();
     const field =
       FIELD_OF[err.code] ?? (typeof err.details?.param === 'string' ? err.details.param : undefined);
-    if (err.kind === 'invalid') return new MgrFault('value', err.message, field ?? err.code);
+    // The value refused, as the caller sent it.
+    const value = field !== undefined ? p[field] : undefined;
+    if (err.kind === 'invalid') return new MgrFault('value', err.message, field ?? err.code, value);
     if (err.kind === 'conflict')
-      return new MgrFault(field ? 'value' : 'exists', err.message, field ?? err.code);
+      return new MgrFault(field ? 'value' : 'exists', err.message, field ?? err.code, value);
   }
   return new MgrFault('error', 'Internal error.');
 }

@@ -10,6 +10,7 @@ import { presentCatalogTariff } from '../catalog/presenters.js';
 import {
   changeLicenseIp,
   findLicense,
+  licenseIpTaken,
   regenerateLicenseKey,
   updateLicenseLabels,
 } from '../licenses/commands.js';
@@ -217,9 +218,30 @@ async function findByRemoteId(c: Call, family: Family, remoteId: string): Promis
     .where('s.account_id', '=', actor.accountId)
     .where('s.remote_id', '=', remoteId)
     .where('t.code', '=', family)
+    .where('s.status', '<>', 'deleted')
     .orderBy('s.id', 'desc')
     .executeTakeFirst();
   return row ? toId(row.id) : null;
+}
+
+/**
+ * The order's idempotency key for a remote id. It names how many licenses with that remote id
+ * were deleted, so ordering again after a deletion makes a new license instead of replaying
+ * the old order.
+ */
+async function remoteOrderKey(c: Call, family: Family, remoteId: string): Promise<string> {
+  const actor = c.caller.actor;
+  const accountId = actor.type === 'user' ? (actor.accountId ?? -1) : -1;
+  const gone = await c.ctx.db.kysely
+    .selectFrom('services as s')
+    .innerJoin('product_types as t', 't.id', 's.product_type_id')
+    .select((eb) => eb.fn.countAll<string | number | bigint>().as('n'))
+    .where('s.account_id', '=', accountId)
+    .where('s.remote_id', '=', remoteId)
+    .where('t.code', '=', family)
+    .where('s.status', '=', 'deleted')
+    .executeTakeFirstOrThrow();
+  return `billmgr:${family}:remoteid:${remoteId}:${Number(gone.n)}`;
 }
 
 export async function orderParam(c: Call, family: Family): Promise<MgrNode> {
@@ -253,7 +275,7 @@ export async function orderParam(c: Call, family: Family): Promise<MgrNode> {
   if (hasIp(family)) {
     if (!p.ip) throw missed('ip');
     if (!isIPv4(p.ip) || p.ip === POOL_IP)
-      throw badValue('ip', p.ip, 'Invalid value of the field "IP address".');
+      throw badValue('ip', p.ip, 'Invalid value of the field "IP address"');
     params.ip = p.ip;
     params.licname = p.licname?.trim() || p.ip;
   }
@@ -262,6 +284,8 @@ export async function orderParam(c: Call, family: Family): Promise<MgrNode> {
     const existing = await findByRemoteId(c, family, remoteId);
     if (existing !== null) return objectDoc({ id: existing });
   }
+  if (hasIp(family) && (await licenseIpTaken(ctx.db.kysely, family, toId(agg.tariff.id), params.ip!)))
+    throw new MgrFault('exists', 'This IP address already has a license of this kind.', 'ip', params.ip);
   const payNow = p.skipbasket === 'on';
   let placed: Awaited<ReturnType<typeof placeOrder>>;
   try {
@@ -276,7 +300,7 @@ export async function orderParam(c: Call, family: Family): Promise<MgrNode> {
         },
       ],
       payNow,
-      ...(remoteId ? { idempotencyKey: `billmgr:${family}:remoteid:${remoteId}` } : {}),
+      ...(remoteId ? { idempotencyKey: await remoteOrderKey(c, family, remoteId) } : {}),
     });
   } catch (err) {
     // Two identical orders at once: the loser finds the winner's license.
@@ -296,6 +320,8 @@ export async function orderParam(c: Call, family: Family): Promise<MgrNode> {
     return objectDoc({ billorder: toId(placed.order.id) });
   }
   const serviceId = toId(item.service_id);
+  // A replayed order's license is as it is now (its remote id may have been renamed since).
+  if (placed.replayed) return objectDoc({ id: serviceId });
   const set: { remote_id?: string; name?: string } = {};
   if (remoteId) set.remote_id = remoteId;
   if (family === 'platform' && p.comment) set.name = p.comment;
@@ -318,7 +344,7 @@ export async function edit(c: Call, family: Family): Promise<MgrNode> {
     return view(c, family, await owned(c, family, id));
   }
   if (hasIp(family) && p.ip !== undefined && p.ip !== '') {
-    if (!isIPv4(p.ip)) throw badValue('ip', p.ip, 'Invalid value of the field "IP address".');
+    if (!isIPv4(p.ip)) throw badValue('ip', p.ip, 'Invalid value of the field "IP address"');
     await changeLicenseIp(ctx, caller.actor, id, p.ip);
   }
   const labels: { licname?: string; remoteId?: string } = {};
@@ -339,17 +365,8 @@ export async function checkIp(c: Call, family: Family): Promise<MgrNode> {
   }
   if (!c.p.ip) throw missed('ip');
   if (!isIPv4(c.p.ip) || c.p.ip === POOL_IP)
-    throw badValue('ip', c.p.ip, 'Invalid value of the field "IP address".');
-  // One live license of a kind per address.
-  const taken = await c.ctx.db.kysely
-    .selectFrom('services as s')
-    .innerJoin('product_types as t', 't.id', 's.product_type_id')
-    .select(['s.params'])
-    .where('t.code', '=', family)
-    .where('s.status', '<>', 'deleted')
-    .where('s.params', 'like', `%"ip":"${c.p.ip}"%`)
-    .execute();
-  if (taken.some((r) => (JSON.parse(r.params) as Record<string, string>).ip === c.p.ip))
+    throw badValue('ip', c.p.ip, 'Invalid value of the field "IP address"');
+  if (await licenseIpTaken(c.ctx.db.kysely, family, toId(agg.tariff.id), c.p.ip))
     throw new MgrFault('exists', 'This IP address already has a license of this kind.', 'ip', c.p.ip);
   return okDoc();
 }

@@ -74,7 +74,7 @@ export function registerBillmgrRoutes(app: FastifyInstance, ctx: AppContext): vo
     try {
       doc = await dispatch(p, request.ip);
     } catch (err) {
-      const fault = toMgrFault(err);
+      const fault = toMgrFault(err, p);
       if (fault.type === 'error') ctx.logger.error({ err, func: p.func }, 'billmgr function failed');
       doc = faultDoc(fault, p.lang || 'en');
     }

@@ -53,6 +53,34 @@ export function validLicenseIp(ip: string): boolean {
 }
 
 /**
+ * Whether an address already holds a live license this one would clash with: any ISPsystem
+ * (`soft`) license — one control panel per server — or, for other kinds, one of the same
+ * tariff (CloudLinux and KernelCare may share an address). The pool address never clashes.
+ */
+export async function licenseIpTaken(
+  db: Tx | AppContext['db']['kysely'],
+  productType: string,
+  tariffId: number,
+  ip: string,
+  exceptServiceId?: number,
+): Promise<boolean> {
+  if (ip === POOL_IP) return false;
+  const rows = await db
+    .selectFrom('services as s')
+    .innerJoin('product_types as t', 't.id', 's.product_type_id')
+    .select(['s.id', 's.params'])
+    .where('t.code', '=', productType)
+    .where('s.status', '<>', 'deleted')
+    .$if(productType !== 'soft', (q) => q.where('s.tariff_id', '=', tariffId))
+    // A cheap pre-filter on the stored JSON; the parsed value decides.
+    .where('s.params', 'like', `%${ip}%`)
+    .execute();
+  return rows.some(
+    (r) => toId(r.id) !== exceptServiceId && (JSON.parse(r.params) as Record<string, string>).ip === ip,
+  );
+}
+
+/**
  * Moves a license to another IPv4 address. At most one counted change per calendar month
  * (setting the same address, and releasing to the pool `0.0.0.0`, do not count).
  */
@@ -69,6 +97,13 @@ export async function changeLicenseIp(
     const params = JSON.parse(service.params) as Record<string, string>;
     const from = params.ip ?? null;
     if (from === ip) return;
+    const type = await tx
+      .selectFrom('product_types')
+      .select('code')
+      .where('id', '=', service.product_type_id)
+      .executeTakeFirstOrThrow();
+    if (await licenseIpTaken(tx, type.code, toId(service.tariff_id), ip, serviceId))
+      throw conflict('ip_taken', 'This IP address already has a license of this kind.', { ip });
     const license = await findLicense(tx, serviceId);
     const today = todayOf(ctx.clock).toString();
     const counted = countsAsIpChange(from, ip);
