@@ -6,7 +6,11 @@
  * Environment:
  * - BENCH_N: ledger operations per scenario (3000);
  * - BENCH_SERVICES: services in the daily-run book (100000);
- * - BENCH_ONLY: `ledger` or `billing` to run one benchmark;
+ * - BENCH_ONLY: `ledger`, `billing` or `operations` to run one benchmark;
+ * - BENCH_OPS: operations per throughput scenario of the operations benchmark (2000);
+ * - BENCH_OPS_WORKERS: worker process counts, comma-separated (1,2,4);
+ * - BENCH_OPS_RATE, BENCH_OPS_SECONDS: the latency scenario's enqueue rate per second (50) and
+ *   duration (10); BENCH_OPS_POLL_MS: the workers' idle poll (2000, as `serve`);
  * - BENCH_ENGINES: `sqlite`, `postgres` or both, comma-separated (both);
  * - BENCH_OUT: where to write the report (docs/benchmarks.md);
  * - BENCH_CPU_PROF: a directory: the daily-run child writes a V8 CPU profile there (--cpu-prof).
@@ -17,7 +21,8 @@ import path from 'node:path';
 import { type BillingResult, billingBenchmark } from './billing.js';
 import { type EngineName, withEngine } from './engine.js';
 import { type LedgerRow, ledgerBenchmarks } from './ledger.js';
-import { renderReport } from './report.js';
+import { type OperationsOptions, type OperationsResult, operationsBenchmark } from './operations.js';
+import { OPERATIONS_HEADING, operationsSection, renderReport, sectionOf, spliceSection } from './report.js';
 
 const LEDGER_NOW = '2021-12-16T10:00:00Z';
 
@@ -33,8 +38,19 @@ async function main() {
   const N = positiveInt('BENCH_N', 3000);
   const services = positiveInt('BENCH_SERVICES', 100_000);
   const only = process.env.BENCH_ONLY || undefined;
-  if (only !== undefined && only !== 'ledger' && only !== 'billing')
-    throw new Error(`BENCH_ONLY must be ledger or billing, got ${only}`);
+  if (only !== undefined && only !== 'ledger' && only !== 'billing' && only !== 'operations')
+    throw new Error(`BENCH_ONLY must be ledger, billing or operations, got ${only}`);
+  const opsOptions: OperationsOptions = {
+    ops: positiveInt('BENCH_OPS', 2000),
+    workers: (process.env.BENCH_OPS_WORKERS || '1,2,4').split(',').map((w) => {
+      const n = Number(w.trim());
+      if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`BENCH_OPS_WORKERS: not a worker count: ${w}`);
+      return n;
+    }),
+    rate: positiveInt('BENCH_OPS_RATE', 50),
+    seconds: positiveInt('BENCH_OPS_SECONDS', 10),
+    pollMs: positiveInt('BENCH_OPS_POLL_MS', 2000),
+  };
   const engines = (process.env.BENCH_ENGINES || 'sqlite,postgres').split(',').map((e) => e.trim());
   for (const e of engines)
     if (e !== 'sqlite' && e !== 'postgres') throw new Error(`BENCH_ENGINES: unknown engine ${e}`);
@@ -42,28 +58,59 @@ async function main() {
   const loadStart = os.loadavg()[0]!;
   const ledger: LedgerRow[] = [];
   const billing: BillingResult[] = [];
+  const operations: OperationsResult[] = [];
   for (const engine of engines as EngineName[]) {
-    if (only !== 'billing') {
+    if (only === undefined || only === 'ledger') {
       process.stderr.write(`[${engine}] ledger benchmarks (BENCH_N=${N})…\n`);
       ledger.push(...(await withEngine(engine, LEDGER_NOW, ({ ctx }) => ledgerBenchmarks(engine, ctx, N))));
     }
-    if (only !== 'ledger')
+    if (only === undefined || only === 'billing')
       billing.push(await withEngine(engine, LEDGER_NOW, (h) => billingBenchmark(h, services)));
+    if (only === undefined || only === 'operations')
+      for (const w of opsOptions.workers) {
+        process.stderr.write(`[${engine}] operations benchmark, ${w} worker process(es)…\n`);
+        operations.push(await withEngine(engine, LEDGER_NOW, (h) => operationsBenchmark(h, w, opsOptions)));
+      }
   }
 
   const env = [
-    `BENCH_N=${N}`,
-    `BENCH_SERVICES=${services}`,
+    ...(only === undefined || only === 'ledger' ? [`BENCH_N=${N}`] : []),
+    ...(only === undefined || only === 'billing' ? [`BENCH_SERVICES=${services}`] : []),
+    ...(only === undefined || only === 'operations'
+      ? (
+          [
+            'BENCH_OPS',
+            'BENCH_OPS_WORKERS',
+            'BENCH_OPS_RATE',
+            'BENCH_OPS_SECONDS',
+            'BENCH_OPS_POLL_MS',
+          ] as const
+        )
+          .filter((k) => process.env[k])
+          .map((k) => `${k}=${process.env[k]}`)
+      : []),
     ...(only ? [`BENCH_ONLY=${only}`] : []),
     ...(process.env.BENCH_ENGINES ? [`BENCH_ENGINES=${process.env.BENCH_ENGINES}`] : []),
   ];
-  const report = renderReport({
-    command: `${env.join(' ')} npm run bench`,
-    ledger,
-    billing,
-    load: [loadStart, os.loadavg()[0]!],
-  });
+  const command = `${env.join(' ')} npm run bench`;
+  const load: [number, number] = [loadStart, os.loadavg()[0]!];
   const file = path.resolve(process.env.BENCH_OUT || path.join(process.cwd(), 'docs/benchmarks.md'));
+  const existing = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null;
+  let report: string;
+  if (only === 'operations' && existing !== null) {
+    // Only this section was measured: the others stay as they were (with the header that describes them).
+    report = spliceSection(
+      existing,
+      OPERATIONS_HEADING,
+      operationsSection(operations, opsOptions, { command, load }),
+    );
+  } else {
+    report = renderReport({ command, ledger, billing, operations, operationsOptions: opsOptions, load });
+    // A run of another benchmark alone keeps the operations section already measured.
+    const kept =
+      operations.length === 0 && existing !== null ? sectionOf(existing, OPERATIONS_HEADING) : null;
+    if (kept !== null) report = spliceSection(report, OPERATIONS_HEADING, kept);
+  }
   fs.writeFileSync(file, report);
   process.stdout.write(`${report}\nwritten to ${file}\n`);
 }
