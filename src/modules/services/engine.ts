@@ -79,6 +79,8 @@ export async function claimNext(
     const candidate = await tx
       .selectFrom('operations as o')
       .selectAll('o')
+      // The partial index `operations_pending`'s condition, verbatim, so the planner uses it.
+      .where('o.status', 'in', ['queued', 'running', 'retry_wait'])
       .where((eb) =>
         eb.or([
           eb.and([eb('o.status', 'in', ['queued', 'retry_wait']), eb('o.next_attempt_at', '<=', now)]),

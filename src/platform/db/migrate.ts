@@ -7,6 +7,7 @@ import * as m0004 from './migrations/0004_order_fingerprint.js';
 import * as m0005 from './migrations/0005_operation_tasks.js';
 import * as m0006 from './migrations/0006_processing_modules.js';
 import * as m0007 from './migrations/0007_licenses_mgr.js';
+import * as m0008 from './migrations/0008_operations_pending.js';
 
 /**
  * Migrations are listed here in order, statically imported: no directory scanning, so the
@@ -20,6 +21,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0005_operation_tasks': m0005,
   '0006_processing_modules': m0006,
   '0007_licenses_mgr': m0007,
+  '0008_operations_pending': m0008,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
