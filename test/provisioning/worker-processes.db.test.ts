@@ -1,13 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { placeOrder } from '../../src/modules/orders/commands.js';
 import { enqueueOperation } from '../../src/modules/services/lifecycle.js';
 import { inTransaction } from '../../src/platform/db/index.js';
+import { childEnv, children, kill, spawnWorker, until } from '../fixtures/worker-processes.js';
 import { client, licenseTariff } from '../helpers/billing.js';
 import { createTestContext, expectLedgerBalanced, type TestContext } from '../helpers/context.js';
-import { TEST_PG_URL } from '../helpers/db.js';
 
 /**
  * Worker processes sharing one queue (`billfold worker` started twice): two child processes,
@@ -17,109 +14,10 @@ import { TEST_PG_URL } from '../helpers/db.js';
  * for rows (FOR UPDATE SKIP LOCKED); on SQLite they queue on the file's write lock.
  */
 
-const CHILD = fileURLToPath(new URL('../fixtures/worker-child.ts', import.meta.url));
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const NOW = '2021-11-16T10:00:00Z';
 const SERVICES = 10;
 const PER_SERVICE = 4; // open (from the order) + 3 set_param
 const PARKED = '9999-12-31T00:00:00.000Z';
-
-interface Run {
-  op: number;
-  service: number;
-  start: number;
-  end: number;
-  pid: number;
-  ok: boolean;
-}
-
-interface WorkerProcess {
-  readonly proc: ChildProcess;
-  readonly pid: number;
-  /** stdout and stderr together, for failure messages. */
-  output(): string;
-  runs(): Run[];
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Resolves once the child printed `started`; rejects if it exits first or after `ms`. */
-  started(ms?: number): Promise<void>;
-}
-
-const children: WorkerProcess[] = [];
-
-async function childEnv(c: TestContext): Promise<Record<string, string>> {
-  if (c.db.kind === 'sqlite') {
-    const { rows } = await sql<{
-      file: string;
-    }>`select file from pragma_database_list where name = 'main'`.execute(c.db.kysely);
-    return { WORKER_CHILD_SQLITE_FILE: rows[0]!.file };
-  }
-  const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(c.db.kysely);
-  return { WORKER_CHILD_PG_URL: TEST_PG_URL, WORKER_CHILD_PG_SCHEMA: rows[0]!.schema };
-}
-
-function spawnWorker(env: Record<string, string>): WorkerProcess {
-  const proc = spawn(process.execPath, ['--import', 'tsx', CHILD], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  let pending = '';
-  const lines: string[] = [];
-  proc.stdout!.on('data', (d: Buffer) => {
-    output += d;
-    pending += d;
-    const parts = pending.split('\n');
-    pending = parts.pop()!;
-    lines.push(...parts);
-  });
-  proc.stderr!.on('data', (d: Buffer) => {
-    output += d;
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    proc.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const child: WorkerProcess = {
-    proc,
-    pid: proc.pid!,
-    output: () => output,
-    runs: () => lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Run),
-    exited,
-    started: (ms = 60_000) =>
-      until(
-        () => lines.includes('started'),
-        'the worker to start',
-        ms,
-        () => {
-          if (proc.exitCode !== null || proc.signalCode !== null)
-            throw new Error(`worker exited before starting:\n${output}`);
-        },
-      ),
-  };
-  children.push(child);
-  return child;
-}
-
-/** Polls `ready` every 20 ms until it holds; fails after `ms` (or when `check` throws). */
-async function until(
-  ready: () => boolean | Promise<boolean>,
-  what: string,
-  ms: number,
-  check: () => void = () => {},
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await ready()) return;
-    check();
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-async function kill(child: WorkerProcess, signal: NodeJS.Signals = 'SIGKILL') {
-  if (child.proc.exitCode === null && child.proc.signalCode === null) child.proc.kill(signal);
-  return child.exited;
-}
 
 let ctx: TestContext;
 beforeEach(async () => {
