@@ -373,38 +373,37 @@ export async function checkIp(c: Call, family: Family): Promise<MgrNode> {
 
 // ---------------------------------------------------------------- suspend, resume, delete
 
-export async function suspend(c: Call, family: Family): Promise<MgrNode> {
-  for (const id of elidsOf(c.p)) await owned(c, family, id);
-  for (const id of elidsOf(c.p)) {
-    const s = await owned(c, family, id);
-    if (s.status === 'suspended') continue;
-    await suspendService(c.ctx, c.caller.actor, id, isStaff(c.caller.actor) ? 'admin' : 'client');
+/**
+ * A group action (`elid=1, 2`): every id is checked first (one foreign id refuses the whole
+ * request, nothing done), then each license not already in `done` state is acted on and its
+ * operation run at once.
+ */
+async function groupAction(
+  c: Call,
+  family: Family,
+  done: ServiceRow['status'],
+  act: (id: number) => Promise<unknown>,
+): Promise<MgrNode> {
+  const ids = elidsOf(c.p);
+  for (const id of ids) await owned(c, family, id);
+  for (const id of ids) {
+    if ((await owned(c, family, id)).status === done) continue;
+    await act(id);
     await runServiceOperations(c.ctx, id);
   }
   return okDoc();
 }
 
-export async function resume(c: Call, family: Family): Promise<MgrNode> {
-  for (const id of elidsOf(c.p)) await owned(c, family, id);
-  for (const id of elidsOf(c.p)) {
-    const s = await owned(c, family, id);
-    if (s.status === 'active') continue;
-    await resumeService(c.ctx, c.caller.actor, id);
-    await runServiceOperations(c.ctx, id);
-  }
-  return okDoc();
-}
+export const suspend = (c: Call, family: Family) =>
+  groupAction(c, family, 'suspended', (id) =>
+    suspendService(c.ctx, c.caller.actor, id, isStaff(c.caller.actor) ? 'admin' : 'client'),
+  );
 
-export async function remove(c: Call, family: Family): Promise<MgrNode> {
-  for (const id of elidsOf(c.p)) await owned(c, family, id);
-  for (const id of elidsOf(c.p)) {
-    const s = await owned(c, family, id);
-    if (s.status === 'deleted') continue;
-    await deleteService(c.ctx, c.caller.actor, id);
-    await runServiceOperations(c.ctx, id);
-  }
-  return okDoc();
-}
+export const resume = (c: Call, family: Family) =>
+  groupAction(c, family, 'active', (id) => resumeService(c.ctx, c.caller.actor, id));
+
+export const remove = (c: Call, family: Family) =>
+  groupAction(c, family, 'deleted', (id) => deleteService(c.ctx, c.caller.actor, id));
 
 // ---------------------------------------------------------------- prolong, change of tariff
 
