@@ -1,6 +1,6 @@
 import { todayOf } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
-import { startWorker } from '../services/worker.js';
+import { DEFAULT_POLL_MS, startWorker } from '../services/worker.js';
 import { datesToRun, lastCompletedRunDate, runBilling } from './run.js';
 
 /**
@@ -33,7 +33,7 @@ export function startBackgroundJobs(
   const billingTimer = setInterval(billingTick, opts.billingEveryMs ?? 60_000);
   billingTimer.unref();
   billingTick();
-  const worker = startWorker(ctx, { pollMs: opts.operationsEveryMs ?? 2_000 });
+  const worker = startWorker(ctx, { pollMs: opts.operationsEveryMs ?? DEFAULT_POLL_MS });
   return {
     async stop() {
       clearInterval(billingTimer);
