@@ -13,6 +13,7 @@ import { registerAccountRoutes, registerAuth, SESSION_COOKIE } from '../modules/
 import { registerBillingRoutes } from '../modules/billing/index.js';
 import { registerBillmgrRoutes } from '../modules/billmgr/routes.js';
 import { registerCatalogRoutes } from '../modules/catalog/index.js';
+import { registerLicenseRoutes } from '../modules/licenses/routes.js';
 import { payAwaitingOrders, registerOrderRoutes } from '../modules/orders/index.js';
 import { registerModuleRoutes } from '../modules/provisioning/index.js';
 import { registerServiceRoutes } from '../modules/services/index.js';
@@ -118,6 +119,7 @@ export async function buildHttpApp(ctx: AppContext): Promise<FastifyInstance> {
   registerOrderRoutes(app, ctx);
   registerServiceRoutes(app, ctx);
   registerModuleRoutes(app, ctx);
+  registerLicenseRoutes(app, ctx);
   registerBillmgrRoutes(app, ctx);
   registerBillingRoutes(app, ctx);
   return app;

@@ -2,7 +2,7 @@ import { isIPv4 } from 'node:net';
 import { isoNow, todayOf } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
 import { type IssuedLicenseRow, inTransaction, type ServiceRow, type Tx } from '../../platform/db/index.js';
-import { conflict, invalid } from '../../platform/errors.js';
+import { conflict, invalid, notFound } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
 import { type Actor, assertAccountVisible } from '../accounts/actor.js';
 import { recordHistory } from '../services/lifecycle.js';
@@ -42,7 +42,7 @@ async function lockService(tx: Tx, ctx: AppContext, actor: Actor, serviceId: num
     .where('id', '=', serviceId)
     .$if(isPostgres(ctx), (q) => q.forUpdate())
     .executeTakeFirst();
-  if (!service) throw invalid('not_found', 'No such license.');
+  if (!service) throw notFound('service', { serviceId });
   assertAccountVisible(actor, toId(service.account_id), 'service');
   if (service.status === 'deleted') throw conflict('service_deleted', 'The license is deleted.');
   return service;
@@ -185,4 +185,19 @@ export async function updateLicenseLabels(
       },
     });
   });
+}
+
+/** What the owner sees of a license: the key (none while it is issued or once deleted) and the change dates. */
+export async function licenseView(ctx: AppContext, service: ServiceRow) {
+  const license = await findLicense(ctx.db.kysely, toId(service.id));
+  if (!license) return null;
+  const params = JSON.parse(service.params) as Record<string, string>;
+  const today = todayOf(ctx.clock).toString();
+  return {
+    key: service.status === 'deleted' ? null : license.license_key,
+    ip: params.ip ?? null,
+    ipChangedOn: license.ip_changed_on,
+    keyChangedOn: license.key_changed_on,
+    ipChangeAllowed: service.status !== 'deleted' && ipChangeAllowed(license.ip_changed_on, today),
+  };
 }
