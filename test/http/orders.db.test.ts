@@ -404,6 +404,24 @@ describe('orders', () => {
     expect(await balanceOf(shop, alpha.accountId)).toBe('90.00');
   });
 
+  it('concurrent orders of one account all go through, each charged once (no lock-order deadlock)', async () => {
+    await payIn(shop, alpha.accountId, '100.00');
+    const results = await Promise.all(
+      [1, 2, 3, 4, 5, 6].map((n) =>
+        order({
+          items: [licenseItem(shop, { params: { ip: `203.0.113.${40 + n}`, licname: `c${n}` } })],
+          payNow: true,
+        }),
+      ),
+    );
+    expect(
+      results.map((r) => r.statusCode),
+      results.map((r) => r.body).join('\n'),
+    ).toEqual([201, 201, 201, 201, 201, 201]);
+    expect(await countOf(shop.ctx, 'services')).toBe(6);
+    expect(await balanceOf(shop, alpha.accountId)).toBe('40.00');
+  });
+
   it('staff place an order for a client (accountId required) and may list every account’s orders', async () => {
     await payIn(shop, alpha.accountId, '10.00');
     const before = await snapshot(shop.ctx);

@@ -45,7 +45,7 @@ export async function postEntry(tx: Tx, input: PostEntryInput): Promise<PostedEn
     .selectFrom('accounts')
     .select(['id', 'balance_minor', 'credit_limit_minor', 'currency'])
     .where('id', '=', input.accountId)
-    .$if(isPostgresTx(tx), (q) => q.forUpdate())
+    .$if(isPostgresTx(tx), (q) => q.forNoKeyUpdate())
     .executeTakeFirst();
   if (!account) throw notFound('account');
 

@@ -40,7 +40,7 @@ async function lockService(tx: Tx, ctx: AppContext, actor: Actor, serviceId: num
     .selectFrom('services')
     .selectAll()
     .where('id', '=', serviceId)
-    .$if(isPostgres(ctx), (q) => q.forUpdate())
+    .$if(isPostgres(ctx), (q) => q.forNoKeyUpdate())
     .executeTakeFirst();
   if (!service) throw notFound('service', { serviceId });
   assertAccountVisible(actor, toId(service.account_id), 'service');

@@ -101,7 +101,7 @@ export async function claimNext(
       .$if(only.serviceId !== undefined, (q) => q.where('o.service_id', '=', only.serviceId!))
       .orderBy('o.id')
       .limit(1)
-      .$if(isPostgres(ctx), (q) => q.forUpdate('o').skipLocked())
+      .$if(isPostgres(ctx), (q) => q.forNoKeyUpdate('o').skipLocked())
       .executeTakeFirst();
     if (!candidate) return null;
     return tx
@@ -378,7 +378,7 @@ export async function cancelOperation(ctx: AppContext, actor: Actor, id: number)
       .selectFrom('operations')
       .selectAll()
       .where('id', '=', id)
-      .$if(isPostgres(ctx), (q) => q.forUpdate())
+      .$if(isPostgres(ctx), (q) => q.forNoKeyUpdate())
       .executeTakeFirstOrThrow();
     const heldByStaff = op.status === 'running' && (op.lease_owner ?? '').startsWith('staff-task:');
     if (op.status === 'done' || op.status === 'cancelled' || (op.status === 'running' && !heldByStaff)) {

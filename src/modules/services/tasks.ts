@@ -61,7 +61,7 @@ export async function completeTask(
       .selectFrom('staff_tasks')
       .selectAll()
       .where('id', '=', id)
-      .$if(isPostgres(ctx), (q) => q.forUpdate())
+      .$if(isPostgres(ctx), (q) => q.forNoKeyUpdate())
       .executeTakeFirstOrThrow();
     if (current.status !== 'open') throw conflict('task_not_open', `The task is already ${current.status}.`);
     const op = await tx
