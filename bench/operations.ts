@@ -12,7 +12,7 @@
  *    link and records it on the service; completion activates the service;
  * 3. throughput, `prolong`: the same again with one `prolong` per service (module already
  *    recorded, nothing to change on the service: the engine's fixed cost);
- * 4. latency: W workers idle-poll (`BENCH_OPS_POLL_MS`, 2000 as in `serve`) while one producer
+ * 4. latency: W workers idle-poll (`BENCH_OPS_POLL_MS`, 500 as in `serve`) while one producer
  *    enqueues `prolong`s one at a time at `BENCH_OPS_RATE` per second for `BENCH_OPS_SECONDS`;
  *    enqueue → claim is the claim's commit (seen by the worker) minus `created_at`.
  * Every process uses the system clock (see the report section for why).

@@ -6,11 +6,15 @@
  * Environment:
  * - BENCH_N: ledger operations per scenario (3000);
  * - BENCH_SERVICES: services in the daily-run book (100000);
- * - BENCH_ONLY: `ledger`, `billing` or `operations` to run one benchmark;
+ * - BENCH_ONLY: `ledger`, `billing`, `operations` or `billmgr` to run one benchmark;
  * - BENCH_OPS: operations per throughput scenario of the operations benchmark (2000);
  * - BENCH_OPS_WORKERS: worker process counts, comma-separated (1,2,4);
  * - BENCH_OPS_RATE, BENCH_OPS_SECONDS: the latency scenario's enqueue rate per second (50) and
- *   duration (10); BENCH_OPS_POLL_MS: the workers' idle poll (2000, as `serve`);
+ *   duration (10); BENCH_OPS_POLL_MS: the workers' idle poll (500, as `serve`);
+ * - BENCH_MGR_CONNECTIONS, BENCH_MGR_SECONDS, BENCH_MGR_WARMUP: the BILLmanager API loads' autocannon
+ *   connections (10), measured seconds (10) and warm-up seconds (2);
+ * - BENCH_MGR_ORDERS, BENCH_MGR_ORDER_CONNECTIONS, BENCH_MGR_ORDER_SECONDS: `soft.order.param`
+ *   orders per run (1000), the connection counts, one run each (1,4), and a run's time limit (60);
  * - BENCH_ENGINES: `sqlite`, `postgres` or both, comma-separated (both);
  * - BENCH_OUT: where to write the report (docs/benchmarks.md);
  * - BENCH_CPU_PROF: a directory: the daily-run child writes a V8 CPU profile there (--cpu-prof).
@@ -18,11 +22,21 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { DEFAULT_POLL_MS } from '../src/modules/services/worker.js';
 import { type BillingResult, billingBenchmark } from './billing.js';
+import { type BillmgrOptions, type BillmgrResult, billmgrBenchmark } from './billmgr.js';
 import { type EngineName, withEngine } from './engine.js';
 import { type LedgerRow, ledgerBenchmarks } from './ledger.js';
 import { type OperationsOptions, type OperationsResult, operationsBenchmark } from './operations.js';
-import { OPERATIONS_HEADING, operationsSection, renderReport, sectionOf, spliceSection } from './report.js';
+import {
+  BILLMGR_HEADING,
+  billmgrSection,
+  OPERATIONS_HEADING,
+  operationsSection,
+  renderReport,
+  sectionOf,
+  spliceSection,
+} from './report.js';
 
 const LEDGER_NOW = '2021-12-16T10:00:00Z';
 
@@ -38,8 +52,8 @@ async function main() {
   const N = positiveInt('BENCH_N', 3000);
   const services = positiveInt('BENCH_SERVICES', 100_000);
   const only = process.env.BENCH_ONLY || undefined;
-  if (only !== undefined && only !== 'ledger' && only !== 'billing' && only !== 'operations')
-    throw new Error(`BENCH_ONLY must be ledger, billing or operations, got ${only}`);
+  if (only !== undefined && !['ledger', 'billing', 'operations', 'billmgr'].includes(only))
+    throw new Error(`BENCH_ONLY must be ledger, billing, operations or billmgr, got ${only}`);
   const opsOptions: OperationsOptions = {
     ops: positiveInt('BENCH_OPS', 2000),
     workers: (process.env.BENCH_OPS_WORKERS || '1,2,4').split(',').map((w) => {
@@ -49,7 +63,20 @@ async function main() {
     }),
     rate: positiveInt('BENCH_OPS_RATE', 50),
     seconds: positiveInt('BENCH_OPS_SECONDS', 10),
-    pollMs: positiveInt('BENCH_OPS_POLL_MS', 2000),
+    pollMs: positiveInt('BENCH_OPS_POLL_MS', DEFAULT_POLL_MS),
+  };
+  const mgrOptions: BillmgrOptions = {
+    connections: positiveInt('BENCH_MGR_CONNECTIONS', 10),
+    seconds: positiveInt('BENCH_MGR_SECONDS', 10),
+    warmupSeconds: positiveInt('BENCH_MGR_WARMUP', 2),
+    orders: positiveInt('BENCH_MGR_ORDERS', 1000),
+    orderConnections: (process.env.BENCH_MGR_ORDER_CONNECTIONS || '1,4').split(',').map((w) => {
+      const n = Number(w.trim());
+      if (!Number.isSafeInteger(n) || n <= 0)
+        throw new Error(`BENCH_MGR_ORDER_CONNECTIONS: not a count: ${w}`);
+      return n;
+    }),
+    orderSeconds: positiveInt('BENCH_MGR_ORDER_SECONDS', 60),
   };
   const engines = (process.env.BENCH_ENGINES || 'sqlite,postgres').split(',').map((e) => e.trim());
   for (const e of engines)
@@ -59,6 +86,7 @@ async function main() {
   const ledger: LedgerRow[] = [];
   const billing: BillingResult[] = [];
   const operations: OperationsResult[] = [];
+  const billmgr: BillmgrResult[] = [];
   for (const engine of engines as EngineName[]) {
     if (only === undefined || only === 'ledger') {
       process.stderr.write(`[${engine}] ledger benchmarks (BENCH_N=${N})…\n`);
@@ -71,6 +99,10 @@ async function main() {
         process.stderr.write(`[${engine}] operations benchmark, ${w} worker process(es)…\n`);
         operations.push(await withEngine(engine, LEDGER_NOW, (h) => operationsBenchmark(h, w, opsOptions)));
       }
+    if (only === undefined || only === 'billmgr') {
+      process.stderr.write(`[${engine}] BILLmanager API benchmark…\n`);
+      billmgr.push(await withEngine(engine, LEDGER_NOW, (h) => billmgrBenchmark(h, mgrOptions)));
+    }
   }
 
   const env = [
@@ -84,6 +116,20 @@ async function main() {
             'BENCH_OPS_RATE',
             'BENCH_OPS_SECONDS',
             'BENCH_OPS_POLL_MS',
+          ] as const
+        )
+          .filter((k) => process.env[k])
+          .map((k) => `${k}=${process.env[k]}`)
+      : []),
+    ...(only === undefined || only === 'billmgr'
+      ? (
+          [
+            'BENCH_MGR_CONNECTIONS',
+            'BENCH_MGR_SECONDS',
+            'BENCH_MGR_WARMUP',
+            'BENCH_MGR_ORDERS',
+            'BENCH_MGR_ORDER_CONNECTIONS',
+            'BENCH_MGR_ORDER_SECONDS',
           ] as const
         )
           .filter((k) => process.env[k])
@@ -104,12 +150,27 @@ async function main() {
       OPERATIONS_HEADING,
       operationsSection(operations, opsOptions, { command, load }),
     );
+  } else if (only === 'billmgr' && existing !== null) {
+    report = spliceSection(existing, BILLMGR_HEADING, billmgrSection(billmgr, mgrOptions, { command, load }));
   } else {
-    report = renderReport({ command, ledger, billing, operations, operationsOptions: opsOptions, load });
-    // A run of another benchmark alone keeps the operations section already measured.
-    const kept =
-      operations.length === 0 && existing !== null ? sectionOf(existing, OPERATIONS_HEADING) : null;
-    if (kept !== null) report = spliceSection(report, OPERATIONS_HEADING, kept);
+    report = renderReport({
+      command,
+      ledger,
+      billing,
+      operations,
+      operationsOptions: opsOptions,
+      billmgr,
+      billmgrOptions: mgrOptions,
+      load,
+    });
+    // A run of another benchmark alone keeps the sections with their own header already measured.
+    for (const [heading, measured] of [
+      [OPERATIONS_HEADING, operations.length > 0],
+      [BILLMGR_HEADING, billmgr.length > 0],
+    ] as const) {
+      const kept = !measured && existing !== null ? sectionOf(existing, heading) : null;
+      if (kept !== null) report = spliceSection(report, heading, kept);
+    }
   }
   fs.writeFileSync(file, report);
   process.stdout.write(`${report}\nwritten to ${file}\n`);
