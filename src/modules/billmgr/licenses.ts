@@ -1,7 +1,9 @@
 import { isIPv4 } from 'node:net';
+import { formatAmount } from '../../domain/money.js';
+import { PricingError, periodPrice } from '../../domain/pricing.js';
 import { todayOf } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
-import type { ServiceRow } from '../../platform/db/index.js';
+import type { IssuedLicenseRow, ServiceRow } from '../../platform/db/index.js';
 import { isUniqueViolation } from '../../platform/db/index.js';
 import { toId } from '../../platform/ids.js';
 import { isStaff } from '../accounts/actor.js';
@@ -103,9 +105,44 @@ async function tariffsById(ctx: AppContext, ids: readonly number[]): Promise<Map
   return new Map(aggs.map((a) => [toId(a.tariff.id), a]));
 }
 
-function priceOf(agg: TariffAggregate | undefined, period: number): string | null {
-  if (!agg) return null;
-  return presentCatalogTariff(agg).periods.find((p) => p.period === period)?.price ?? null;
+/** What a license answer shows of its tariff: the name and the price of each period (`cost`). */
+interface TariffBrief {
+  readonly name: string;
+  readonly prices: ReadonlyMap<number, string>;
+}
+
+/** Two reads for any number of tariffs (a license view needs no addons or enumerations). */
+async function tariffBriefs(ctx: AppContext, ids: readonly number[]): Promise<Map<number, TariffBrief>> {
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) return new Map();
+  const [tariffs, periods] = await Promise.all([
+    ctx.db.kysely
+      .selectFrom('tariffs')
+      .select(['id', 'name', 'currency'])
+      .where('id', 'in', unique)
+      .execute(),
+    ctx.db.kysely
+      .selectFrom('tariff_periods')
+      .select(['tariff_id', 'period', 'price_minor'])
+      .where('tariff_id', 'in', unique)
+      .execute(),
+  ]);
+  const out = new Map<number, TariffBrief>();
+  for (const t of tariffs) {
+    const own = periods.filter((p) => toId(p.tariff_id) === toId(t.id));
+    const explicit = new Map(own.map((p) => [Number(p.period), p.price_minor]));
+    const offered = new Set(explicit.keys());
+    const prices = new Map<number, string>();
+    for (const period of offered) {
+      try {
+        prices.set(period, formatAmount(periodPrice(explicit, period, offered), t.currency));
+      } catch (err) {
+        if (!(err instanceof PricingError)) throw err;
+      }
+    }
+    out.set(toId(t.id), { name: t.name, prices });
+  }
+  return out;
 }
 
 const periodLabel = (period: number, trialDays?: number) =>
@@ -115,9 +152,13 @@ const periodLabel = (period: number, trialDays?: number) =>
       ? '1 month'
       : `${period} months`;
 
-async function record(c: Call, family: Family, s: ServiceRow, agg: TariffAggregate | undefined) {
+function record(
+  family: Family,
+  s: ServiceRow,
+  tariff: TariffBrief | undefined,
+  license: IssuedLicenseRow | undefined,
+) {
   const params = JSON.parse(s.params) as Record<string, string>;
-  const license = await findLicense(c.ctx.db.kysely, toId(s.id));
   const base: Record<string, MgrScalar> = {
     id: toId(s.id),
     ...(family === 'platform'
@@ -125,7 +166,7 @@ async function record(c: Call, family: Family, s: ServiceRow, agg: TariffAggrega
       : { licname: params.licname ?? s.name, ip: params.ip ?? '' }),
     name: s.name,
     pricelist: toId(s.tariff_id),
-    pricelist_name: agg?.tariff.name ?? '',
+    pricelist_name: tariff?.name ?? '',
     period: Number(s.period),
     createdate: s.created_at.slice(0, 10),
     expiredate: s.expires_on ?? '',
@@ -134,14 +175,17 @@ async function record(c: Call, family: Family, s: ServiceRow, agg: TariffAggrega
     remoteid: s.remote_id ?? '',
     real_ipchange: license?.ip_changed_on ?? '',
     real_keychange: license?.key_changed_on ?? '',
-    cost: priceOf(agg, Number(s.period)) ?? '',
+    cost: tariff?.prices.get(Number(s.period)) ?? '',
   };
   return { base, lickey: s.status === 'deleted' ? '' : (license?.license_key ?? '') };
 }
 
 async function view(c: Call, family: Family, s: ServiceRow): Promise<MgrNode> {
-  const aggs = await tariffsById(c.ctx, [toId(s.tariff_id)]);
-  const { base, lickey } = await record(c, family, s, aggs.get(toId(s.tariff_id)));
+  const [tariffs, license] = await Promise.all([
+    tariffBriefs(c.ctx, [toId(s.tariff_id)]),
+    findLicense(c.ctx.db.kysely, toId(s.id)),
+  ]);
+  const { base, lickey } = record(family, s, tariffs.get(toId(s.tariff_id)), license);
   return objectDoc({ ...base, lickey, webdomains: '' });
 }
 
@@ -162,12 +206,23 @@ export async function list(c: Call, family: Family): Promise<MgrNode> {
   if (c.p.elid) q = q.where('s.id', 'in', parseElids(c.p.elid) ?? [-1]);
   let rows = await q.limit(10_000).execute();
   if (c.p.ip) rows = rows.filter((r) => (JSON.parse(r.params) as Record<string, string>).ip === c.p.ip);
-  const aggs = await tariffsById(
+  const tariffs = await tariffBriefs(
     c.ctx,
     rows.map((r) => toId(r.tariff_id)),
   );
-  const out: Record<string, MgrScalar>[] = [];
-  for (const s of rows) out.push((await record(c, family, s, aggs.get(toId(s.tariff_id)))).base);
+  const licenses = new Map<number, IssuedLicenseRow>();
+  for (let i = 0; i < rows.length; i += 1000) {
+    const ids = rows.slice(i, i + 1000).map((r) => r.id);
+    for (const l of await c.ctx.db.kysely
+      .selectFrom('issued_licenses')
+      .selectAll()
+      .where('service_id', 'in', ids)
+      .execute())
+      licenses.set(toId(l.service_id), l);
+  }
+  const out = rows.map(
+    (s) => record(family, s, tariffs.get(toId(s.tariff_id)), licenses.get(toId(s.id))).base,
+  );
   return listDoc(out);
 }
 
