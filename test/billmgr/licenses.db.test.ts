@@ -456,6 +456,21 @@ describe('idempotent ordering by remoteid', () => {
       expect(await balanceOf(s, s.alpha.accountId)).toBe('8500');
     }));
 
+  it('a remote id lost between the order and its recording (a crash) is written by the retry', () =>
+    withSeller(async (s) => {
+      const a = s.alpha.authinfo;
+      const id = await orderLicense(s, a, order('svc-lost'));
+      await s.t.ctx.db.kysely.updateTable('services').set({ remote_id: null }).where('id', '=', id).execute();
+      expectXml(await mgr(s, { authinfo: a, ...order('svc-lost') }), `<doc><id>${id}</id></doc>`);
+      const row = await s.t.ctx.db.kysely
+        .selectFrom('services')
+        .select('remote_id')
+        .where('id', '=', id)
+        .executeTakeFirstOrThrow();
+      expect(row.remote_id).toBe('svc-lost');
+      expect((await ledgerOf(s, s.alpha.accountId)).filter((e) => e.kind === 'charge')).toHaveLength(1);
+    }));
+
   it('concurrent identical orders (Promise.all) give one license, one charge, the same id', () =>
     withSeller(async (s) => {
       const a = s.alpha.authinfo;

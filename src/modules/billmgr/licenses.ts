@@ -339,7 +339,21 @@ export async function orderParam(c: Call, family: Family): Promise<MgrNode> {
     const existing = await findByRemoteId(c, family, remoteId);
     if (existing !== null) return objectDoc({ id: existing });
   }
-  if (hasIp(family) && (await licenseIpTaken(ctx.db.kysely, family, toId(agg.tariff.id), params.ip!)))
+  const idempotencyKey = remoteId ? await remoteOrderKey(c, family, remoteId) : undefined;
+  // A retry of an order already placed replays it (placeOrder); only a new one claims the address.
+  const placedBefore =
+    idempotencyKey !== undefined &&
+    (await ctx.db.kysely
+      .selectFrom('orders')
+      .select('id')
+      .where('account_id', '=', actor.accountId)
+      .where('idempotency_key', '=', idempotencyKey)
+      .executeTakeFirst()) !== undefined;
+  if (
+    hasIp(family) &&
+    !placedBefore &&
+    (await licenseIpTaken(ctx.db.kysely, family, toId(agg.tariff.id), params.ip!))
+  )
     throw new MgrFault('exists', 'This IP address already has a license of this kind.', 'ip', params.ip);
   const payNow = p.skipbasket === 'on';
   let placed: Awaited<ReturnType<typeof placeOrder>>;
@@ -355,7 +369,7 @@ export async function orderParam(c: Call, family: Family): Promise<MgrNode> {
         },
       ],
       payNow,
-      ...(remoteId ? { idempotencyKey: await remoteOrderKey(c, family, remoteId) } : {}),
+      ...(idempotencyKey ? { idempotencyKey } : {}),
     });
   } catch (err) {
     // Two identical orders at once: the loser finds the winner's license.
@@ -375,8 +389,18 @@ export async function orderParam(c: Call, family: Family): Promise<MgrNode> {
     return objectDoc({ billorder: toId(placed.order.id) });
   }
   const serviceId = toId(item.service_id);
-  // A replayed order's license is as it is now (its remote id may have been renamed since).
-  if (placed.replayed) return objectDoc({ id: serviceId });
+  if (placed.replayed) {
+    // A replayed order's license keeps a remote id renamed since; one lost by a crash between
+    // the order and the line below is written now.
+    if (remoteId)
+      await ctx.db.kysely
+        .updateTable('services')
+        .set({ remote_id: remoteId })
+        .where('id', '=', serviceId)
+        .where('remote_id', 'is', null)
+        .execute();
+    return objectDoc({ id: serviceId });
+  }
   const set: { remote_id?: string; name?: string } = {};
   if (remoteId) set.remote_id = remoteId;
   if (family === 'platform' && p.comment) set.name = p.comment;
