@@ -21,5 +21,9 @@ export async function up(db: MigrationDb): Promise<void> {
 
 export async function down(db: MigrationDb): Promise<void> {
   await db.schema.dropIndex('operations_pending').execute();
-  await db.schema.createIndex('operations_due').on('operations').columns(['status', 'next_attempt_at']).execute();
+  await db.schema
+    .createIndex('operations_due')
+    .on('operations')
+    .columns(['status', 'next_attempt_at'])
+    .execute();
 }
