@@ -340,8 +340,10 @@ export async function orderParam(c: Call, family: Family): Promise<MgrNode> {
     if (existing !== null) return objectDoc({ id: existing });
   }
   const idempotencyKey = remoteId ? await remoteOrderKey(c, family, remoteId) : undefined;
-  // A retry of an order already placed replays it (placeOrder); only a new one claims the address.
-  const placedBefore =
+  // A retry of an order already placed replays it (placeOrder); only a new one claims the
+  // address. Checked after the address: a concurrent twin that took the address committed its
+  // order (with this key) in the same transaction, so it is seen here.
+  const placedBefore = async () =>
     idempotencyKey !== undefined &&
     (await ctx.db.kysely
       .selectFrom('orders')
@@ -351,8 +353,8 @@ export async function orderParam(c: Call, family: Family): Promise<MgrNode> {
       .executeTakeFirst()) !== undefined;
   if (
     hasIp(family) &&
-    !placedBefore &&
-    (await licenseIpTaken(ctx.db.kysely, family, toId(agg.tariff.id), params.ip!))
+    (await licenseIpTaken(ctx.db.kysely, family, toId(agg.tariff.id), params.ip!)) &&
+    !(await placedBefore())
   )
     throw new MgrFault('exists', 'This IP address already has a license of this kind.', 'ip', params.ip);
   const payNow = p.skipbasket === 'on';
