@@ -1,5 +1,5 @@
 import { formatAmount } from '../../domain/money.js';
-import type { LedgerEntryRow, LedgerKind, Tx } from '../../platform/db/index.js';
+import { type LedgerEntryRow, type LedgerKind, lockRows, type Tx } from '../../platform/db/index.js';
 import { AppError, conflict, invalid, notFound } from '../../platform/errors.js';
 
 export interface PostEntryInput {
@@ -45,7 +45,7 @@ export async function postEntry(tx: Tx, input: PostEntryInput): Promise<PostedEn
     .selectFrom('accounts')
     .select(['id', 'balance_minor', 'credit_limit_minor', 'currency'])
     .where('id', '=', input.accountId)
-    .$if(isPostgresTx(tx), (q) => q.forNoKeyUpdate())
+    .$call((q) => lockRows(tx, q))
     .executeTakeFirst();
   if (!account) throw notFound('account');
 
@@ -102,9 +102,4 @@ export async function postEntry(tx: Tx, input: PostEntryInput): Promise<PostedEn
     .where('id', '=', input.accountId)
     .execute();
   return { entry, replayed: false };
-}
-
-/** Kysely's transaction keeps the dialect's adapter; FOR UPDATE exists only on PostgreSQL. */
-function isPostgresTx(tx: Tx): boolean {
-  return tx.getExecutor().adapter.constructor.name === 'PostgresAdapter';
 }

@@ -1,14 +1,18 @@
 import { isIPv4 } from 'node:net';
 import { isoNow, todayOf } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
-import { type IssuedLicenseRow, inTransaction, type ServiceRow, type Tx } from '../../platform/db/index.js';
+import {
+  type IssuedLicenseRow,
+  inTransaction,
+  lockRows,
+  type ServiceRow,
+  type Tx,
+} from '../../platform/db/index.js';
 import { conflict, invalid, notFound } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
 import { type Actor, assertAccountVisible } from '../accounts/actor.js';
 import { recordHistory } from '../services/lifecycle.js';
 import { countsAsIpChange, ipChangeAllowed, newLicenseKey, POOL_IP } from './keys.js';
-
-const isPostgres = (ctx: AppContext) => ctx.db.kind === 'postgres';
 
 /** Issues the key of a license (service) once; a second call returns the key already issued. */
 export async function issueLicense(ctx: AppContext, serviceId: number): Promise<true> {
@@ -35,12 +39,12 @@ export async function findLicense(
   return db.selectFrom('issued_licenses').selectAll().where('service_id', '=', serviceId).executeTakeFirst();
 }
 
-async function lockService(tx: Tx, ctx: AppContext, actor: Actor, serviceId: number): Promise<ServiceRow> {
+async function lockService(tx: Tx, actor: Actor, serviceId: number): Promise<ServiceRow> {
   const service = await tx
     .selectFrom('services')
     .selectAll()
     .where('id', '=', serviceId)
-    .$if(isPostgres(ctx), (q) => q.forNoKeyUpdate())
+    .$call((q) => lockRows(tx, q))
     .executeTakeFirst();
   if (!service) throw notFound('service', { serviceId });
   assertAccountVisible(actor, toId(service.account_id), 'service');
@@ -93,7 +97,7 @@ export async function changeLicenseIp(
   if (!validLicenseIp(ip))
     throw invalid('invalid_ip', `"${ip}" is not an IPv4 address.`, { param: 'ip', value: ip });
   await inTransaction(ctx.db, async (tx) => {
-    const service = await lockService(tx, ctx, actor, serviceId);
+    const service = await lockService(tx, actor, serviceId);
     const params = JSON.parse(service.params) as Record<string, string>;
     const from = params.ip ?? null;
     if (from === ip) return;
@@ -138,7 +142,7 @@ export async function regenerateLicenseKey(
   serviceId: number,
 ): Promise<string> {
   return inTransaction(ctx.db, async (tx) => {
-    await lockService(tx, ctx, actor, serviceId);
+    await lockService(tx, actor, serviceId);
     const license = await findLicense(tx, serviceId);
     if (!license)
       throw conflict('license_not_issued', 'The license has no key yet; it is still being issued.');
@@ -162,7 +166,7 @@ export async function updateLicenseLabels(
   input: { licname?: string; remoteId?: string; nameOnly?: boolean },
 ): Promise<void> {
   await inTransaction(ctx.db, async (tx) => {
-    const service = await lockService(tx, ctx, actor, serviceId);
+    const service = await lockService(tx, actor, serviceId);
     const params = JSON.parse(service.params) as Record<string, string>;
     const set: Partial<Pick<ServiceRow, 'params' | 'name' | 'remote_id'>> = {};
     if (input.licname !== undefined && input.licname !== (input.nameOnly ? service.name : params.licname)) {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
-import { inTransaction, type OperationRow, type Tx } from '../../platform/db/index.js';
+import { inTransaction, lockRows, type OperationRow, type Tx } from '../../platform/db/index.js';
 import { conflict, notFound } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
 import { type Actor, actorLabel, requireStaff, systemActor } from '../accounts/actor.js';
@@ -64,8 +64,6 @@ export const builtinHandler: OperationHandler = async () => ({ executor: 'builti
 
 const BLOCKING = ['queued', 'running', 'retry_wait', 'failed'] as const;
 
-const isPostgres = (ctx: AppContext) => ctx.db.kind === 'postgres';
-
 /** Claims the next runnable operation for `worker`, or null. */
 export async function claimNext(
   ctx: AppContext,
@@ -101,7 +99,7 @@ export async function claimNext(
       .$if(only.serviceId !== undefined, (q) => q.where('o.service_id', '=', only.serviceId!))
       .orderBy('o.id')
       .limit(1)
-      .$if(isPostgres(ctx), (q) => q.forNoKeyUpdate('o').skipLocked())
+      .$call((q) => lockRows(tx, q, { skipLocked: true }))
       .executeTakeFirst();
     if (!candidate) return null;
     return tx
@@ -378,7 +376,7 @@ export async function cancelOperation(ctx: AppContext, actor: Actor, id: number)
       .selectFrom('operations')
       .selectAll()
       .where('id', '=', id)
-      .$if(isPostgres(ctx), (q) => q.forNoKeyUpdate())
+      .$call((q) => lockRows(tx, q))
       .executeTakeFirstOrThrow();
     const heldByStaff = op.status === 'running' && (op.lease_owner ?? '').startsWith('staff-task:');
     if (op.status === 'done' || op.status === 'cancelled' || (op.status === 'running' && !heldByStaff)) {

@@ -1,14 +1,12 @@
 import { isIP } from 'node:net';
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
-import { inTransaction, type StaffTaskRow } from '../../platform/db/index.js';
+import { inTransaction, lockRows, type StaffTaskRow } from '../../platform/db/index.js';
 import { conflict, invalid, notFound } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
 import { type Actor, actorLabel, requireStaff } from '../accounts/actor.js';
 import { cancelOperation, staffLeaseOwner } from './engine.js';
 import { completeOperation } from './lifecycle.js';
-
-const isPostgres = (ctx: AppContext) => ctx.db.kind === 'postgres';
 
 async function loadTask(ctx: AppContext, id: number): Promise<StaffTaskRow> {
   const task = await ctx.db.kysely
@@ -61,7 +59,7 @@ export async function completeTask(
       .selectFrom('staff_tasks')
       .selectAll()
       .where('id', '=', id)
-      .$if(isPostgres(ctx), (q) => q.forNoKeyUpdate())
+      .$call((q) => lockRows(tx, q))
       .executeTakeFirstOrThrow();
     if (current.status !== 'open') throw conflict('task_not_open', `The task is already ${current.status}.`);
     const op = await tx

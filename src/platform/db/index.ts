@@ -12,8 +12,27 @@ export { isCheckViolation, isUniqueViolation } from './errors.js';
 export { MigrationError, migrateToLatest, migrationStatus } from './migrate.js';
 export type * from './schema.js';
 
+import { PostgresAdapter, type SelectQueryBuilder } from 'kysely';
 import type { Db, Tx } from './connect.js';
 
 /** Runs `fn` in one transaction: everything it writes lands together or not at all. */
 export const inTransaction = <T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> =>
   db.kysely.transaction().execute(fn);
+
+/**
+ * Locks the rows a select reads until its transaction ends, the way each engine needs it.
+ * PostgreSQL: `FOR NO KEY UPDATE` — no transaction changes a key, and a plain `FOR UPDATE`
+ * would also wait for the key-share locks that inserts referencing the row take (two orders of
+ * one account deadlocked that way); `skipLocked` passes over rows another transaction holds.
+ * SQLite: nothing to add, the IMMEDIATE transaction already holds the one write lock.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: any select, whatever its tables and columns
+export function lockRows<Q extends SelectQueryBuilder<any, any, any>>(
+  tx: Tx,
+  q: Q,
+  opts: { skipLocked?: boolean } = {},
+): Q {
+  if (!(tx.getExecutor().adapter instanceof PostgresAdapter)) return q;
+  const locked = q.forNoKeyUpdate();
+  return (opts.skipLocked ? locked.skipLocked() : locked) as Q;
+}
