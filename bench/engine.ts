@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { appHooks } from '../src/app/hooks.js';
 import { findLedgerMismatches } from '../src/modules/accounts/index.js';
 import { BUILTIN_MODULE_TYPES } from '../src/modules/provisioning/builtin.js';
 import { createPluginRegistry } from '../src/modules/provisioning/registry.js';
@@ -39,6 +40,7 @@ export function benchContext(db: Db, now: string): { ctx: AppContext; dispose: (
     logger: silentLogger(),
     secrets: createSecretBox(randomBytes(32)),
     plugins: createPluginRegistry(BUILTIN_MODULE_TYPES),
+    hooks: appHooks,
   };
   return { ctx, dispose: () => fs.rmSync(dataDir, { recursive: true, force: true }) };
 }

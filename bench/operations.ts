@@ -28,7 +28,7 @@ import { BUILTIN_MODULE_TYPES } from '../src/modules/provisioning/builtin.js';
 import { createModule, setTariffModules } from '../src/modules/provisioning/commands.js';
 import { defineModuleType } from '../src/modules/provisioning/plugin.js';
 import { createPluginRegistry, type PluginRegistry } from '../src/modules/provisioning/registry.js';
-import { enqueueOperation } from '../src/modules/services/lifecycle.js';
+import { enqueueOperation } from '../src/modules/services/operations.js';
 import { isoNow, systemClock } from '../src/platform/clock.js';
 import type { AppContext } from '../src/platform/context.js';
 import { inTransaction, type OperationKind } from '../src/platform/db/index.js';

@@ -7,6 +7,7 @@ import type { AppContext } from '../platform/context.js';
 import { createSecretBox, loadMasterKey } from '../platform/crypto.js';
 import { type Db, openDb } from '../platform/db/index.js';
 import type { Logger } from '../platform/logger.js';
+import { appHooks } from './hooks.js';
 
 /** The composition root: config → clock, database, secrets; everything else receives the result. */
 export function createContext(
@@ -32,5 +33,5 @@ export function createContext(
   if (master.source === 'generated')
     logger.warn({ file: master.file }, 'generated a new master key for secrets; back this file up');
   const db = overrides.db ?? openDb(config.database);
-  return { config, db, clock, logger, secrets: createSecretBox(master.key), plugins };
+  return { config, db, clock, logger, secrets: createSecretBox(master.key), plugins, hooks: appHooks };
 }

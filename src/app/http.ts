@@ -14,7 +14,7 @@ import { registerBillingRoutes } from '../modules/billing/index.js';
 import { registerBillmgrRoutes } from '../modules/billmgr/routes.js';
 import { registerCatalogRoutes } from '../modules/catalog/index.js';
 import { registerLicenseRoutes } from '../modules/licenses/routes.js';
-import { payAwaitingOrders, registerOrderRoutes } from '../modules/orders/index.js';
+import { registerOrderRoutes } from '../modules/orders/index.js';
 import { registerModuleRoutes } from '../modules/provisioning/index.js';
 import { registerServiceRoutes } from '../modules/services/index.js';
 import type { AppContext } from '../platform/context.js';
@@ -111,10 +111,7 @@ export async function buildHttpApp(ctx: AppContext): Promise<FastifyInstance> {
     reply.type('text/html; charset=utf-8').send(landingPage()),
   );
 
-  registerAccountRoutes(app, ctx, {
-    // Money arrived: pay the account's awaiting orders, oldest first (BILLING.md).
-    afterPayment: (actor, accountId) => payAwaitingOrders(ctx, actor, accountId).then(() => undefined),
-  });
+  registerAccountRoutes(app, ctx);
   registerCatalogRoutes(app, ctx);
   registerOrderRoutes(app, ctx);
   registerServiceRoutes(app, ctx);

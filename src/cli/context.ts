@@ -2,7 +2,7 @@ import { createContext } from '../app/context.js';
 import { type Config, ConfigError, loadConfig } from '../platform/config.js';
 import type { AppContext } from '../platform/context.js';
 import { migrationStatus } from '../platform/db/index.js';
-import { AppError } from '../platform/errors.js';
+import { AppError, fromDomainError } from '../platform/errors.js';
 import { createLogger } from '../platform/logger.js';
 
 export class CliError extends Error {
@@ -42,7 +42,8 @@ export async function withContext<T>(
   }
 }
 
-export function reportError(err: unknown): number {
+export function reportError(thrown: unknown): number {
+  const err = fromDomainError(thrown);
   if (err instanceof ConfigError) {
     process.stderr.write(`${err.message}\n`);
     return 2;

@@ -16,10 +16,10 @@ import { CreateAccountInput, CreateUserInput, RecordPaymentInput } from '../modu
 import { runBilling } from '../modules/billing/index.js';
 import { CONTROL_PANEL_ENUMERATION, seedControlPanels } from '../modules/catalog/index.js';
 import { LICENSE_MODULE_NAME, seedIspsystem } from '../modules/catalog/seed-ispsystem.js';
-import { payAwaitingOrders } from '../modules/orders/index.js';
 import { runQueuedOperations } from '../modules/services/index.js';
 import { startWorker } from '../modules/services/worker.js';
-import { todayOf } from '../platform/clock.js';
+import { today as todayIn } from '../platform/calendar.js';
+import type { AppContext } from '../platform/context.js';
 import { migrateToLatest } from '../platform/db/index.js';
 import { parseInput } from '../platform/validation.js';
 import { VERSION } from '../version.js';
@@ -164,15 +164,29 @@ payment
         reference: opts.ref,
         ...(opts.note ? { note: opts.note } : {}),
       });
+      const awaiting = await awaitingOrderIds(ctx, Number(a.id));
+      // Awaiting orders the payment covers are paid in the payment's own transaction.
       const p = await recordPayment(ctx, cliActor, Number(a.id), input);
-      const settled = await payAwaitingOrders(ctx, cliActor, Number(a.id));
-      if (settled.paid.length) out(`Paid awaiting order(s): ${settled.paid.join(', ')}.`);
+      const stillAwaiting = new Set(await awaitingOrderIds(ctx, Number(a.id)));
+      const paid = awaiting.filter((id) => !stillAwaiting.has(id));
+      if (paid.length) out(`Paid awaiting order(s): ${paid.join(', ')}.`);
       const after = await findAccountByEmail(ctx, opts.email);
       out(
         `Recorded payment ${p.id}: ${formatAmount(p.amount_minor, p.currency)} ${p.currency} (${p.method} ${p.external_ref}); balance ${formatAmount(after!.balance_minor, after!.currency)} ${after!.currency}.`,
       );
     });
   });
+
+async function awaitingOrderIds(ctx: AppContext, accountId: number): Promise<number[]> {
+  const rows = await ctx.db.kysely
+    .selectFrom('orders')
+    .select('id')
+    .where('account_id', '=', accountId)
+    .where('status', '=', 'awaiting_payment')
+    .orderBy('id')
+    .execute();
+  return rows.map((r) => Number(r.id));
+}
 
 const catalog = cli.command('catalog').description('the product catalog');
 catalog
@@ -230,13 +244,14 @@ billing
   .action(async (opts: { date?: string; dryRun?: boolean; json?: boolean }) => {
     await withContext({}, async (ctx) => {
       let date: ReturnType<typeof parseDate>;
+      const today = await todayIn(ctx);
       try {
-        date = opts.date ? parseDate(opts.date) : todayOf(ctx.clock);
+        date = opts.date ? parseDate(opts.date) : today;
       } catch {
         throw new CliError(`--date must be a calendar date YYYY-MM-DD, not "${opts.date}".`);
       }
       // A real run ahead of time would suspend services that are still paid for.
-      if (!opts.dryRun && date.toString() > todayOf(ctx.clock).toString()) {
+      if (!opts.dryRun && date.toString() > today.toString()) {
         throw new CliError(`${date} is in the future: only a --dry-run may look ahead.`);
       }
       const tty = process.stderr.isTTY === true && !opts.json;

@@ -4,6 +4,8 @@
  * price; rounding happens once per charge line, HALF UP, symmetric in sign.
  */
 
+import { DomainError } from './errors.js';
+
 /** ISO 4217 code, upper-case (e.g. 'EUR'). */
 export type CurrencyCode = string;
 
@@ -15,13 +17,12 @@ export type MoneyErrorCode =
   | 'division_by_zero';
 
 /** Domain error with a stable machine-readable code (messages are for humans only). */
-export class MoneyError extends Error {
-  public readonly code: MoneyErrorCode;
+export class MoneyError extends DomainError {
+  declare readonly code: MoneyErrorCode;
 
   constructor(code: MoneyErrorCode, message: string) {
-    super(message);
+    super(code, message, {}, 'invalid');
     this.name = 'MoneyError';
-    this.code = code;
   }
 }
 

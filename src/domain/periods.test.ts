@@ -1,13 +1,13 @@
 import fc from 'fast-check';
 import { Temporal } from 'temporal-polyfill';
 import { describe, expect, it } from 'vitest';
+import { isDeletionDue, type SuspendReason, renewalStart as startOf } from './lifecycle.js';
 import {
   addMonthsAnchored,
   assertTariffOrderable,
   cutAtExpiration,
   daysBetween,
   isAutoRenewDue,
-  isDeletionDue,
   isExpired,
   MONTH_PERIODS,
   PeriodError,
@@ -16,9 +16,16 @@ import {
   periodEnd,
   remainingDays,
   reminderDue,
-  renewalStart,
   TRIAL_PERIOD,
 } from './periods.js';
+
+/** The lifecycle's renewal start for a service in this state. */
+const renewalStart = (
+  status: 'active' | 'suspended',
+  reason: SuspendReason | null,
+  expiresOn: Temporal.PlainDate,
+  today: Temporal.PlainDate,
+) => startOf({ status, suspendReason: reason, period: 1, autoprolong: null, expiresOn, pending: [] }, today);
 
 const d = (text: string): Temporal.PlainDate => Temporal.PlainDate.from(text);
 const s = (date: Temporal.PlainDate): string => date.toString();
@@ -327,9 +334,9 @@ describe('renewal start', () => {
     expect(s(renewalStart('suspended', 'expired', expiresOn, d('2021-06-01')))).toBe('2021-06-10');
   });
 
-  it('a service suspended for another reason is extended from its expiresOn', () => {
-    for (const reason of ['admin', 'abuse', 'client', null]) {
-      expect(s(renewalStart('suspended', reason, expiresOn, d('2021-06-25')))).toBe('2021-06-10');
+  it('a service suspended for another reason is extended from today once past its expiresOn, else from expiresOn', () => {
+    for (const reason of ['admin', 'abuse', 'client'] as const) {
+      expect(s(renewalStart('suspended', reason, expiresOn, d('2021-06-25')))).toBe('2021-06-25');
       expect(s(renewalStart('suspended', reason, expiresOn, d('2021-06-01')))).toBe('2021-06-10');
     }
   });
@@ -421,8 +428,8 @@ describe('daily run: suspend when expiresOn ≤ today', () => {
   });
 });
 
-describe('daily run: delete when suspended for ≥ the deletion delay', () => {
-  const suspendedOn = d('2021-06-10');
+describe('daily run: delete once expiresOn + the deletion delay has passed', () => {
+  const suspendedOn = d('2021-06-10'); // the expiresOn the delay counts from
 
   it('is due exactly deletionDelay days after suspension', () => {
     expect(isDeletionDue(suspendedOn, d('2021-07-10'), 30)).toBe(true);

@@ -7,6 +7,7 @@
  * service stops (BILLmanager's `expiredate`).
  */
 import { Temporal } from 'temporal-polyfill';
+import { DomainError } from './errors.js';
 
 /** BILLmanager's period code for a trial; its length is the tariff's trial days, not months. */
 export const TRIAL_PERIOD = -100;
@@ -21,15 +22,12 @@ export const DEFAULT_REMINDER_DAYS: readonly number[] = Object.freeze([5, 3, 1, 
 export type PeriodErrorCode = 'tariff_expired' | 'invalid_period' | 'invalid_trial_days' | 'invalid_date';
 
 /** Domain error with a stable machine-readable code (messages are for humans only). */
-export class PeriodError extends Error {
-  public readonly code: PeriodErrorCode;
-  public readonly details: Record<string, unknown>;
+export class PeriodError extends DomainError {
+  declare readonly code: PeriodErrorCode;
 
   constructor(code: PeriodErrorCode, message: string, details: Record<string, unknown> = {}) {
-    super(message);
+    super(code, message, details, code === 'tariff_expired' ? 'conflict' : 'invalid');
     this.name = 'PeriodError';
-    this.code = code;
-    this.details = details;
   }
 }
 
@@ -151,24 +149,6 @@ export function assertTariffOrderable(
 }
 
 /**
- * Where a renewal period starts (BILLING.md "Renewal"): an active service, or one suspended for
- * any reason other than non-payment, is extended from its `expiresOn`; a service suspended for
- * non-payment (reason `expired`) is extended from today (the caller resumes it). Paid days are
- * never given up: should `expiresOn` still be ahead of today, the renewal starts there.
- */
-export function renewalStart(
-  status: 'active' | 'suspended',
-  suspendReason: string | null,
-  expiresOn: Temporal.PlainDate,
-  today: Temporal.PlainDate,
-): Temporal.PlainDate {
-  if (status === 'suspended' && suspendReason === 'expired') {
-    return cmp(today, expiresOn) >= 0 ? today : expiresOn;
-  }
-  return expiresOn;
-}
-
-/**
  * Unused whole days of the paid range `[periodStart, expiresOn)` as of `today` (refunds, tariff
  * change): `max(0, expiresOn − max(today, periodStart))`, and the range's full length in days.
  */
@@ -192,20 +172,6 @@ export function isAutoRenewDue(expiresOn: Temporal.PlainDate, today: Temporal.Pl
 /** Daily run step 2: the paid range is over when `expiresOn ≤ today` (suspend, reason `expired`). */
 export function isExpired(expiresOn: Temporal.PlainDate, today: Temporal.PlainDate): boolean {
   return cmp(expiresOn, today) <= 0;
-}
-
-/** Daily run step 3: delete when `today ≥ suspendedOn + deletionDelayDays`. */
-export function isDeletionDue(
-  suspendedOn: Temporal.PlainDate,
-  today: Temporal.PlainDate,
-  deletionDelayDays: number,
-): boolean {
-  if (!Number.isSafeInteger(deletionDelayDays) || deletionDelayDays < 0) {
-    throw new RangeError(
-      `deletion delay must be a non-negative whole number of days, got ${deletionDelayDays}`,
-    );
-  }
-  return cmp(today, suspendedOn.add({ days: deletionDelayDays })) >= 0;
 }
 
 /** Daily run step 4: the number of days before expiry when today is a reminder day, else null. */

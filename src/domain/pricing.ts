@@ -3,6 +3,7 @@
  * Pure: given a tariff, a period and addon values, produce priced lines in minor units (bigint).
  * Each line is exact (prices × whole quantities); the only rounding is in `prorateOrder`, once per line.
  */
+import { DomainError } from './errors.js';
 import { prorate, sum } from './money.js';
 
 /** Months: 1, 3, 6, 12, 24, 36; `TRIAL_PERIOD` (-100) is the trial. */
@@ -26,15 +27,12 @@ export type PricingErrorCode =
   | 'price_missing';
 
 /** Domain error with a machine-readable code and details naming the addon / period / value and the limits. */
-export class PricingError extends Error {
-  public readonly code: PricingErrorCode;
-  public readonly details: Record<string, unknown>;
+export class PricingError extends DomainError {
+  declare readonly code: PricingErrorCode;
 
   constructor(code: PricingErrorCode, message: string, details: Record<string, unknown> = {}) {
-    super(message);
+    super(code, message, details, 'invalid');
     this.name = 'PricingError';
-    this.code = code;
-    this.details = details;
   }
 }
 

@@ -45,6 +45,9 @@ export class FixedClock implements Clock {
 /** ISO instant with milliseconds and `Z`: the one text form of instants in the database. */
 export const isoNow = (clock: Clock): string => clock.now().toISOString();
 
-/** The calendar date of an instant in UTC: service dates are UTC calendar dates. */
-export const todayOf = (clock: Clock): Temporal.PlainDate =>
-  Temporal.Instant.fromEpochMilliseconds(clock.now().getTime()).toZonedDateTimeISO('UTC').toPlainDate();
+/**
+ * The calendar date of the clock's instant in `timeZone` (an IANA name). Application code asks
+ * `today(ctx)` (platform/calendar.ts), which passes the provider's zone.
+ */
+export const todayOf = (clock: Clock, timeZone = 'UTC'): Temporal.PlainDate =>
+  Temporal.Instant.fromEpochMilliseconds(clock.now().getTime()).toZonedDateTimeISO(timeZone).toPlainDate();

@@ -2,7 +2,7 @@ import type { PluginRegistry } from '../modules/provisioning/registry.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { SecretBox } from './crypto.js';
-import type { Db } from './db/index.js';
+import type { Db, Tx } from './db/index.js';
 import type { Logger } from './logger.js';
 
 /**
@@ -17,4 +17,14 @@ export interface AppContext {
   readonly secrets: SecretBox;
   /** The processing-module plug-ins installed, checked at start-up. */
   readonly plugins: PluginRegistry;
+  /** What modules ask of each other without importing each other (wired in src/app/hooks.ts). */
+  readonly hooks: AppHooks;
+}
+
+export interface AppHooks {
+  /**
+   * Money was credited to an account (payment, positive adjustment, refund), in `tx`: pay
+   * its awaiting orders, oldest first, in the same transaction.
+   */
+  afterCredit(tx: Tx, ctx: AppContext, accountId: number): Promise<void>;
 }

@@ -1,3 +1,5 @@
+import { DomainError } from '../domain/errors.js';
+
 /**
  * One error type for the whole application. `code` is a stable snake_case identifier that
  * clients may branch on; `kind` decides the HTTP status; `details` carries structured
@@ -38,6 +40,12 @@ export class AppError extends Error {
   get status(): number {
     return STATUS[this.kind];
   }
+}
+
+/** A pure domain function's refusal as the application's error, same code; anything else unchanged. */
+export function fromDomainError(err: unknown): unknown {
+  if (err instanceof DomainError) return new AppError(err.kind, err.code, err.message, err.details);
+  return err;
 }
 
 export const invalid = (code: string, message: string, details?: Record<string, unknown>) =>

@@ -13,10 +13,12 @@ import { createAccount, recordPayment } from '../../src/modules/accounts/command
 import { runBilling } from '../../src/modules/billing/run.js';
 import { createAddon, createTariff } from '../../src/modules/catalog/commands.js';
 import { placeOrder, quoteItem } from '../../src/modules/orders/commands.js';
-import { quoteRenewal, renewService, setAutoprolong } from '../../src/modules/services/commands.js';
+import { setAutoprolong } from '../../src/modules/services/commands.js';
 import { runQueuedOperations } from '../../src/modules/services/executor.js';
+import { quoteRenewal, renewService } from '../../src/modules/services/renewal.js';
 import { balance, service, staff } from '../helpers/billing.js';
 import { createTestContext, expectLedgerBalanced, type TestContext } from '../helpers/context.js';
+import { freshIp } from '../helpers/ips.js';
 
 /**
  * BILLING.md "Tariff expiration and proration" as properties: for random prices, periods,
@@ -262,7 +264,7 @@ describe('quote = charge (database)', () => {
           tariffId: tariff.id,
           period: c.period,
           addonValues: { [support!]: c.support, [domains!]: c.domains },
-          params: { ip: '192.0.2.1', licname: `prop-${id}` },
+          params: { ip: freshIp(), licname: `prop-${id}` },
         };
 
         // the order: quote, then the charge

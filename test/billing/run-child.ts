@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Temporal } from 'temporal-polyfill';
+import { appHooks } from '../../src/app/hooks.js';
 import { runBilling } from '../../src/modules/billing/run.js';
 import { BUILTIN_MODULE_TYPES } from '../../src/modules/provisioning/builtin.js';
 import { createPluginRegistry } from '../../src/modules/provisioning/registry.js';
@@ -34,6 +35,7 @@ const ctx: AppContext = {
   logger: silentLogger(),
   secrets: createSecretBox(randomBytes(32)),
   plugins: createPluginRegistry(BUILTIN_MODULE_TYPES),
+  hooks: appHooks,
 };
 
 await db.kysely.selectFrom('provider').select('id').executeTakeFirstOrThrow();

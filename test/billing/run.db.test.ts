@@ -19,6 +19,7 @@ import type { Database } from '../../src/platform/db/index.js';
 import { client, licenseTariff, service, staff } from '../helpers/billing.js';
 import { contextOn, createTestContext, expectLedgerBalanced, type TestContext } from '../helpers/context.js';
 import { TEST_ENGINE, TEST_PG_URL } from '../helpers/db.js';
+import { freshIp } from '../helpers/ips.js';
 
 /**
  * BILLING.md "The daily billing run": each step is idempotent per (service, date, step), so the
@@ -119,9 +120,7 @@ const sortedActions = (s: RunSummary) =>
 let licenses = 0;
 async function order(c: TestContext, actor: Actor, tariffId: number, autoprolong: number | null = null) {
   const { order: o } = await placeOrder(c, actor, {
-    items: [
-      { tariffId, period: 1, params: { ip: '203.0.113.7', licname: `lic-${++licenses}` }, autoprolong },
-    ],
+    items: [{ tariffId, period: 1, params: { ip: freshIp(), licname: `lic-${++licenses}` }, autoprolong }],
     payNow: true,
   });
   await runQueuedOperations(c);
@@ -499,7 +498,7 @@ describe('a run killed mid-way (separate process, kill -9) then rerun', () => {
     const item = (autoprolong: number | null) => ({
       tariffId: tariff.id,
       period: 1,
-      params: { ip: '198.51.100.1', licname: `book-${++n}` },
+      params: { ip: freshIp(), licname: `book-${++n}` },
       autoprolong,
     });
     // Accounts without a login (no password hashing: fast), ordered for by staff.

@@ -7,6 +7,7 @@ import { placeOrder } from '../../src/modules/orders/commands.js';
 import type { OrderItemInput } from '../../src/modules/orders/schemas.js';
 import { runQueuedOperations } from '../../src/modules/services/executor.js';
 import type { AppContext } from '../../src/platform/context.js';
+import { freshIp } from './ips.js';
 
 export const staff = systemActor('test');
 
@@ -53,7 +54,7 @@ export async function orderLicense(
   item: Partial<OrderItemInput> = {},
 ): Promise<number> {
   const { order } = await placeOrder(ctx, actor, {
-    items: [{ tariffId, period: 1, params: { ip: '203.0.113.10', licname: 'lic-1' }, ...item }],
+    items: [{ tariffId, period: 1, params: { ip: freshIp(), licname: 'lic-1' }, ...item }],
     payNow: true,
   });
   await runQueuedOperations(ctx);

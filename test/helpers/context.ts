@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { appHooks } from '../../src/app/hooks.js';
 import { findLedgerMismatches } from '../../src/modules/accounts/index.js';
 import { BUILTIN_MODULE_TYPES } from '../../src/modules/provisioning/builtin.js';
 import type { AnyModuleType } from '../../src/modules/provisioning/plugin.js';
@@ -43,6 +44,7 @@ export function contextOn(
     logger: silentLogger(),
     secrets: createSecretBox(randomBytes(32)),
     plugins: createPluginRegistry([...BUILTIN_MODULE_TYPES, ...moduleTypes]),
+    hooks: appHooks,
     testDb,
   };
 }

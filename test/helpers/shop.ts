@@ -19,6 +19,7 @@ import {
   moneySnapshot,
   request,
 } from './http.js';
+import { freshIp } from './ips.js';
 
 /**
  * A small shop for the order and service HTTP tests: an admin, clients Alpha and Bravo (each
@@ -181,7 +182,7 @@ export async function balanceOf(shop: Shop, accountId: number): Promise<string> 
 export const licenseItem = (shop: Shop, extra: Record<string, unknown> = {}) => ({
   tariffId: shop.tariffs.license,
   period: 1,
-  params: { ...LICENSE_PARAMS },
+  params: { ...LICENSE_PARAMS, ip: freshIp() },
   ...extra,
 });
 

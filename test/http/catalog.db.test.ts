@@ -9,7 +9,7 @@ import type {
   TariffHistoryView,
   TariffView,
 } from '../../src/modules/catalog/schemas.js';
-import { deleteService } from '../../src/modules/services/commands.js';
+import { deleteService } from '../../src/modules/services/deletion.js';
 import { runQueuedOperations } from '../../src/modules/services/executor.js';
 import { client as billingClient, staff as billingStaff, orderLicense } from '../helpers/billing.js';
 import {

@@ -6,6 +6,7 @@ import { expectLedgerBalanced } from '../helpers/context.js';
 import { expectError } from '../helpers/http.js';
 import {
   call,
+  LICENSE_PARAMS,
   licenseItem,
   ok,
   openShop,
@@ -32,7 +33,8 @@ beforeEach(async () => {
     modules: [{ moduleId: Number(issuer.id) }],
   });
   await payIn(shop, shop.alpha.accountId, '100.00');
-  serviceId = (await orderPaid(shop, shop.alpha, licenseItem(shop))).serviceId;
+  serviceId = (await orderPaid(shop, shop.alpha, licenseItem(shop, { params: { ...LICENSE_PARAMS } })))
+    .serviceId;
   await runQueuedOperations(shop.ctx);
 });
 afterEach(async () => {

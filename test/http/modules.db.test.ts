@@ -388,7 +388,7 @@ describe('which module opens a service', () => {
       ['B', true],
     ]);
     await payIn(shop, shop.alpha.accountId, '100.00');
-    const first = await orderPaid(shop, shop.alpha, licenseItem(shop));
+    const first = await orderPaid(shop, shop.alpha, licenseItem(shop, { params: { ...LICENSE_PARAMS } }));
     await runQueuedOperations(shop.ctx);
     const s1 = await getService(shop, first.serviceId);
     expect(s1).toMatchObject({

@@ -310,7 +310,7 @@ describe('orders', () => {
     expect(charges).toHaveLength(1);
     // The key is per account: Bravo may use the same key for an order of its own.
     await payIn(shop, bravo.accountId, '100.00');
-    const bravoOrder = await order(body, bravo.auth);
+    const bravoOrder = await order({ ...body, items: [licenseItem(shop)] }, bravo.auth);
     expect(bravoOrder.statusCode, bravoOrder.body).toBe(201);
     expect(bravoOrder.json().id).not.toBe(first.json().id);
   });
@@ -481,19 +481,20 @@ describe('a client sees only its own orders (404, not 403, for another account)'
   sharedShop();
   beforeAll(async () => {
     await payIn(shop, alpha.accountId, '100.00');
-    bravoOrder = ok(
-      await order(
-        { items: [licenseItem(shop, { params: { ip: '198.51.100.7', licname: 'lic-bravo' } })] },
-        bravo.auth,
-      ),
-      201,
-    );
-    // Bravo has the money: only the scoping stands between Alpha and paying Bravo's order.
+    // Bravo has the money (credited before the order, so the order still waits for Bravo's
+    // own "pay"): only the scoping stands between Alpha and paying Bravo's order.
     ok(
       await call(shop, 'POST', `/api/v1/accounts/${bravo.accountId}/adjustments`, shop.admin, {
         amount: '50.00',
         description: 'goodwill',
       }),
+      201,
+    );
+    bravoOrder = ok(
+      await order(
+        { items: [licenseItem(shop, { params: { ip: '198.51.100.7', licname: 'lic-bravo' } })] },
+        bravo.auth,
+      ),
       201,
     );
   });

@@ -147,7 +147,7 @@ describe('client journey', () => {
     });
     expect(events[2]).toMatchObject({
       actor: userActor,
-      details: { period: 12, start: '2022-01-16', expiresOn: '2023-01-16', cut: false, charged: '12000' },
+      details: { period: 12, start: '2022-01-16', expiresOn: '2023-01-16', cut: false, charged: '120.00' },
     });
     expect(events.slice(3).map((e) => e.details)).toEqual([
       { from: null, to: 1 },
@@ -441,7 +441,7 @@ describe('staff', () => {
     ]);
     expect(
       (await history(id)).filter((e) => e.event === 'tariff_changed').map((e) => e.details.difference),
-    ).toEqual(['678', '-678']);
+    ).toEqual(['6.78', '-6.78']);
     const detail = await getService(shop, id);
     expect(detail.operations.filter((o: { kind: string }) => o.kind === 'set_param')).toHaveLength(2);
   });

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { placeOrder } from '../../src/modules/orders/commands.js';
-import { enqueueOperation } from '../../src/modules/services/lifecycle.js';
+import { enqueueOperation } from '../../src/modules/services/operations.js';
 import { inTransaction } from '../../src/platform/db/index.js';
 import { childEnv, children, kill, spawnWorker, until } from '../fixtures/worker-processes.js';
 import { client, licenseTariff } from '../helpers/billing.js';

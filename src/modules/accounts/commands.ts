@@ -1,10 +1,12 @@
 import { MoneyError, parseAmount } from '../../domain/money.js';
+import { forgetTimeZone } from '../../platform/calendar.js';
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
 import {
   type AccountRow,
   inTransaction,
   isUniqueViolation,
+  lockRows,
   type PaymentRow,
   type UserRow,
 } from '../../platform/db/index.js';
@@ -241,18 +243,60 @@ export async function setUserStatus(
   });
 }
 
+/**
+ * Staff rename the provider, set its time zone, or change its currency — the last only while
+ * no account or tariff uses the current one (their amounts are in it; changing it would
+ * silently re-denominate them).
+ */
 export async function updateProvider(ctx: AppContext, actor: Actor, input: UpdateProviderInput) {
   requireStaff(actor);
-  return ctx.db.kysely
-    .updateTable('provider')
-    .set({
-      ...(input.name !== undefined ? { name: input.name } : {}),
-      ...(input.currency !== undefined ? { currency: input.currency } : {}),
-      updated_at: isoNow(ctx.clock),
-    })
-    .where('id', '=', 1)
-    .returningAll()
-    .executeTakeFirstOrThrow();
+  const updated = await inTransaction(ctx.db, async (tx) => {
+    const current = await tx
+      .selectFrom('provider')
+      .selectAll()
+      .where('id', '=', 1)
+      .$call((q) => lockRows(tx, q))
+      .executeTakeFirstOrThrow();
+    if (input.currency !== undefined && input.currency !== current.currency) {
+      const [account, tariff] = await Promise.all([
+        tx
+          .selectFrom('accounts')
+          .select('id')
+          .where('currency', '=', current.currency)
+          .limit(1)
+          .executeTakeFirst(),
+        tx
+          .selectFrom('tariffs')
+          .select('id')
+          .where('currency', '=', current.currency)
+          .limit(1)
+          .executeTakeFirst(),
+      ]);
+      if (account || tariff)
+        throw conflict(
+          'currency_in_use',
+          `Accounts or tariffs are priced in ${current.currency}: it cannot change.`,
+          {
+            currency: current.currency,
+            ...(account ? { accountId: Number(account.id) } : {}),
+            ...(tariff ? { tariffId: Number(tariff.id) } : {}),
+          },
+        );
+    }
+    return tx
+      .updateTable('provider')
+      .set({
+        ...(input.name !== undefined ? { name: input.name } : {}),
+        ...(input.currency !== undefined ? { currency: input.currency } : {}),
+        ...(input.timeZone !== undefined ? { time_zone: input.timeZone } : {}),
+        updated_at: isoNow(ctx.clock),
+      })
+      .where('id', '=', 1)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  });
+  forgetTimeZone(ctx.db);
+  return updated;
 }
 
 /**
@@ -319,6 +363,7 @@ export async function recordPayment(
         .set({ ref_type: 'payment', ref_id: payment.id })
         .where('id', '=', entry.id)
         .execute();
+      await ctx.hooks.afterCredit(tx, ctx, accountId);
       return payment;
     });
   } catch (err) {
@@ -342,8 +387,8 @@ export async function postAdjustment(
   assertAccountVisible(actor, accountId);
   const account = await loadAccount(ctx, accountId);
   const amount = amountIn(input.amount, account.currency, 'amount', { allowNegative: true });
-  return inTransaction(ctx.db, (tx) =>
-    postEntry(tx, {
+  return inTransaction(ctx.db, async (tx) => {
+    const posted = await postEntry(tx, {
       accountId,
       kind: 'adjustment',
       amountMinor: amount,
@@ -351,6 +396,8 @@ export async function postAdjustment(
       idempotencyKey: input.idempotencyKey ? `adjustment:${input.idempotencyKey}` : null,
       createdByUserId: actorUserId(actor),
       now: isoNow(ctx.clock),
-    }),
-  );
+    });
+    if (amount > 0n && !posted.replayed) await ctx.hooks.afterCredit(tx, ctx, accountId);
+    return posted;
+  });
 }

@@ -4,7 +4,6 @@ import { z } from 'zod';
 import type { AppContext } from '../../platform/context.js';
 import { errorResponses } from '../../platform/http/errors.js';
 import { toId } from '../../platform/ids.js';
-import type { Actor } from './actor.js';
 import { createApiToken, getUser, listApiTokens, login, logout, revokeApiToken } from './auth.js';
 import {
   createAccount,
@@ -84,16 +83,7 @@ const presentToken = (t: {
   revokedAt: t.revoked_at,
 });
 
-export interface AccountRouteHooks {
-  /** Runs after a payment is recorded (outside its transaction): the orders module pays awaiting orders. */
-  readonly afterPayment?: (actor: Actor, accountId: number) => Promise<void>;
-}
-
-export function registerAccountRoutes(
-  root: FastifyInstance,
-  ctx: AppContext,
-  hooks: AccountRouteHooks = {},
-): void {
+export function registerAccountRoutes(root: FastifyInstance, ctx: AppContext): void {
   const app = root.withTypeProvider<ZodTypeProvider>();
 
   // ---------- authentication ----------
@@ -227,7 +217,7 @@ export function registerAccountRoutes(
     },
     async () => {
       const p = await getProvider(ctx);
-      return { name: p.name, currency: p.currency, updatedAt: p.updated_at };
+      return { name: p.name, currency: p.currency, timeZone: p.time_zone, updatedAt: p.updated_at };
     },
   );
 
@@ -237,14 +227,15 @@ export function registerAccountRoutes(
       config: { auth: 'admin' },
       schema: {
         tags: ['provider'],
-        summary: 'Rename the provider or change its currency',
+        summary:
+          'Rename the provider, set its time zone, or change its currency (only while nothing uses it)',
         body: UpdateProviderInput,
-        response: { 200: ProviderView, ...errorResponses(400, 401, 403) },
+        response: { 200: ProviderView, ...errorResponses(400, 401, 403, 409) },
       },
     },
     async (request) => {
       const p = await updateProvider(ctx, requireActor(request), request.body);
-      return { name: p.name, currency: p.currency, updatedAt: p.updated_at };
+      return { name: p.name, currency: p.currency, timeZone: p.time_zone, updatedAt: p.updated_at };
     },
   );
 
@@ -401,13 +392,8 @@ export function registerAccountRoutes(
     },
     async (request, reply) => {
       const actor = requireActor(request);
+      // Awaiting orders the payment covers are paid in its own transaction (ctx.hooks.afterCredit).
       const payment = await recordPayment(ctx, actor, request.params.id, request.body);
-      if (hooks.afterPayment) {
-        // The payment stands on its own; paying orders with it is best effort and logged on failure.
-        await hooks
-          .afterPayment(actor, request.params.id)
-          .catch((err: unknown) => request.log.error({ err }, 'paying awaiting orders failed'));
-      }
       return reply.status(201).send(presentPayment(payment));
     },
   );

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isCurrency } from '../../domain/money.js';
+import { isTimeZone } from '../../platform/calendar.js';
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './passwords.js';
 
 /**
@@ -62,9 +63,18 @@ export const CreateUserInput = z.strictObject({
 });
 export type CreateUserInput = z.infer<typeof CreateUserInput>;
 
+export const TimeZone = z
+  .string()
+  .min(1)
+  .max(64)
+  .refine(isTimeZone, { error: 'must be an IANA time zone such as Europe/Moscow or UTC' })
+  .meta({ example: 'Europe/Moscow' });
+
 export const UpdateProviderInput = z.strictObject({
   name: Name.optional(),
   currency: Currency.optional(),
+  /** "Today" for renewals, the daily run and once-a-month rules is the date in this zone. */
+  timeZone: TimeZone.optional(),
 });
 export type UpdateProviderInput = z.infer<typeof UpdateProviderInput>;
 
@@ -179,7 +189,12 @@ export const BalanceView = z.object({
   available: Money,
 });
 
-export const ProviderView = z.object({ name: z.string(), currency: z.string(), updatedAt: z.string() });
+export const ProviderView = z.object({
+  name: z.string(),
+  currency: z.string(),
+  timeZone: z.string(),
+  updatedAt: z.string(),
+});
 
 export const TokenView = z.object({
   id: z.number(),

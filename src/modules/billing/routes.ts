@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { Temporal } from 'temporal-polyfill';
 import { z } from 'zod';
 import { PeriodError, parseDate } from '../../domain/periods.js';
-import { todayOf } from '../../platform/clock.js';
+import { today as todayIn } from '../../platform/calendar.js';
 import type { AppContext } from '../../platform/context.js';
 import { invalid } from '../../platform/errors.js';
 import { errorResponses } from '../../platform/http/errors.js';
@@ -47,8 +47,9 @@ export function registerBillingRoutes(root: FastifyInstance, ctx: AppContext): v
     },
     async (request) => {
       let date: Temporal.PlainDate;
+      const today = await todayIn(ctx);
       try {
-        date = request.body.date ? parseDate(request.body.date) : todayOf(ctx.clock);
+        date = request.body.date ? parseDate(request.body.date) : today;
       } catch (err) {
         if (err instanceof PeriodError)
           throw invalid('invalid_date', 'date must be YYYY-MM-DD.', { value: request.body.date });
@@ -57,10 +58,10 @@ export function registerBillingRoutes(root: FastifyInstance, ctx: AppContext): v
       // A real run ahead of the calendar would suspend services that are still paid for, mark
       // that day's steps done before it comes, and stop the scheduler (it catches up from the
       // last completed run date) until then. A dry run may look ahead: it changes nothing.
-      if (!request.body.dryRun && Temporal.PlainDate.compare(date, todayOf(ctx.clock)) > 0) {
+      if (!request.body.dryRun && Temporal.PlainDate.compare(date, today) > 0) {
         throw invalid('date_in_future', 'A billing run cannot be for a day that has not come yet.', {
           date: date.toString(),
-          today: todayOf(ctx.clock).toString(),
+          today: today.toString(),
         });
       }
       const summary = await runBilling(ctx, {

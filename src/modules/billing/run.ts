@@ -1,25 +1,43 @@
 import { Temporal } from 'temporal-polyfill';
+import { decide } from '../../domain/lifecycle.js';
 import { formatAmount } from '../../domain/money.js';
-import { DEFAULT_REMINDER_DAYS, isDeletionDue, reminderDue } from '../../domain/periods.js';
-import { FixedClock } from '../../platform/clock.js';
+import { DEFAULT_REMINDER_DAYS, reminderDue, TRIAL_PERIOD } from '../../domain/periods.js';
+import { providerTimeZone, startOfDay } from '../../platform/calendar.js';
+import { FixedClock, todayOf } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
 import { inTransaction, isUniqueViolation, type ServiceRow, type Tx } from '../../platform/db/index.js';
 import { AppError } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
 import { systemActor } from '../accounts/actor.js';
 import type { TariffAggregate } from '../catalog/aggregate.js';
-import { deleteServiceTx, planRenewal, renewServiceTx } from '../services/commands.js';
-import { enqueueOperation, hasPendingOperation, recordHistory } from '../services/lifecycle.js';
+import { payAwaitingOrders } from '../orders/commands.js';
+import { writeDecision } from '../services/decisions.js';
+import { deleteServiceTx } from '../services/deletion.js';
+import { recordHistory } from '../services/history.js';
+import { planRenewal, renewServiceTx } from '../services/renewal.js';
+import {
+  lockService,
+  pendingOperations,
+  productTypeOf,
+  serviceState,
+  stateOf,
+} from '../services/repository.js';
 
 /**
  * The daily billing run (BILLING.md "The daily billing run"), for one calendar date:
+ * 0. pay awaiting orders the balance now covers (a credit's own transaction pays them; this
+ *    sweeps any left behind);
  * 1. auto-renew services with `autoprolong` whose `expiresOn ≤ date + 1`, when the balance allows;
  * 2. suspend services whose `expiresOn ≤ date` (reason `expired`) and enqueue `suspend`;
- * 3. delete services suspended for non-payment for ≥ their product type's delay, enqueue `close`;
+ * 3. delete suspended services whose `expiresOn` + their product type's delay ≤ date, whatever
+ *    the reason, and enqueue `close`;
  * 4. notify: reminders 5, 3, 1, 0 days before expiry; low balance for auto-renewing services.
- * Every step of every service writes a row keyed (service, date, step) in the same
- * transaction as its effect, so a rerun — or a run killed half-way and started again — does
- * nothing twice. A dry run decides the same things and writes nothing.
+ * Each step of each service locks the service, re-reads it and decides again with the pure
+ * lifecycle — the lists read before the loops only say which services to look at. Every step
+ * writes a row keyed (service, date, step) in the same transaction as its effect, so a rerun —
+ * or a run killed half-way and started again — does nothing twice. An unexpected error on one
+ * service is recorded (outcome `error`, a staff task) and the run goes on. A dry run decides
+ * the same things and writes nothing.
  */
 export type Step = 'renew' | 'suspend' | 'delete' | 'notify';
 
@@ -34,6 +52,8 @@ export interface RunSummary {
   reminders: number;
   lowBalance: number;
   alreadyDone: number;
+  ordersPaid: number;
+  errors: number;
   currency: string;
   actions: { serviceId: number; step: Step; outcome: string; amount?: string }[];
 }
@@ -45,14 +65,20 @@ export interface RunOptions {
   readonly onProgress?: (done: number, total: number, step: Step) => void;
   /** Keep every action in the summary (tests, dry-run listing); off for big books. */
   readonly listActions?: boolean;
+  /** Called after a step has read its list and before it acts on it (tests pause the run here). */
+  readonly afterList?: (step: Step, serviceIds: readonly number[]) => Promise<void>;
 }
 
 const actor = systemActor('billing');
 
-/** The run acts "on" its date: a clock at that date, so catch-up runs for past days date their entries. */
-function clockFor(ctx: AppContext, date: Temporal.PlainDate): FixedClock {
-  const now = ctx.clock.now().toISOString();
-  return new FixedClock(now.slice(0, 10) === date.toString() ? now : `${date.toString()}T00:00:00.000Z`);
+/**
+ * The run acts "on" its date: a clock at that date (now, when the date is today in the
+ * provider's zone; the start of the day there otherwise), so catch-up runs for past days
+ * date their entries on the day they bill.
+ */
+function clockFor(ctx: AppContext, date: Temporal.PlainDate, zone: string): FixedClock {
+  const now = ctx.clock.now();
+  return new FixedClock(todayOf(ctx.clock, zone).equals(date) ? now : startOfDay(date, zone));
 }
 
 async function stepDone(
@@ -144,12 +170,11 @@ class DoneSteps {
 async function once(
   ctx: AppContext,
   done: DoneSteps,
-  service: ServiceRow,
+  id: number,
   date: string,
   step: Step,
   fn: (tx: Tx) => Promise<{ outcome: string; amount?: bigint } | null>,
 ): Promise<{ outcome: string; amount?: bigint } | 'already_done' | null> {
-  const id = toId(service.id);
   if (done.has(id, step)) return 'already_done';
   try {
     const result = await inTransaction(ctx.db, async (tx) => {
@@ -167,7 +192,8 @@ async function once(
 
 export async function runBilling(base: AppContext, opts: RunOptions): Promise<RunSummary> {
   const date = opts.date.toString();
-  const ctx: AppContext = { ...base, clock: clockFor(base, opts.date) };
+  const zone = await providerTimeZone(base);
+  const ctx: AppContext = { ...base, clock: clockFor(base, opts.date, zone) };
   const db = ctx.db.kysely;
   const provider = await db.selectFrom('provider').select('currency').executeTakeFirstOrThrow();
   const summary: RunSummary = {
@@ -181,24 +207,10 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
     reminders: 0,
     lowBalance: 0,
     alreadyDone: 0,
+    ordersPaid: 0,
+    errors: 0,
     currency: provider.currency,
     actions: [],
-  };
-  let renewedMinor = 0n;
-  const act = (
-    serviceId: number,
-    step: Step,
-    outcome: string,
-    amount?: bigint,
-    currency = provider.currency,
-  ) => {
-    if (opts.listActions)
-      summary.actions.push({
-        serviceId,
-        step,
-        outcome,
-        ...(amount !== undefined ? { amount: formatAmount(amount, currency) } : {}),
-      });
   };
   const runId = opts.dryRun
     ? null
@@ -209,6 +221,81 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
           .returning('id')
           .executeTakeFirstOrThrow()
       ).id;
+  try {
+    await runSteps(ctx, opts, summary);
+  } catch (err) {
+    // Only what is not one service's fault gets here (the database went away): the run is
+    // marked failed and the scheduler tries the date again.
+    if (runId !== null)
+      await db
+        .updateTable('billing_runs')
+        .set({ status: 'failed', finished_at: base.clock.now().toISOString() })
+        .where('id', '=', runId)
+        .execute()
+        .catch(() => {});
+    throw err;
+  }
+  if (runId !== null) {
+    const { actions: _omit, ...brief } = summary;
+    await db
+      .updateTable('billing_runs')
+      .set({
+        status: 'completed',
+        summary: JSON.stringify(brief),
+        finished_at: base.clock.now().toISOString(),
+      })
+      .where('id', '=', runId)
+      .execute();
+  }
+  return summary;
+}
+
+/**
+ * One service's unexpected failure in a step: recorded as that step's outcome `error` with a
+ * staff task carrying the message, so the run goes on and a person looks at it. A rerun of the
+ * date skips it; the next day's run tries again.
+ */
+async function recordError(
+  ctx: AppContext,
+  done: DoneSteps,
+  serviceId: number,
+  date: string,
+  step: Step,
+  err: unknown,
+) {
+  const message = err instanceof Error ? err.message : String(err);
+  ctx.logger.error({ err, serviceId, step, date }, 'daily billing run: a service failed');
+  await once(ctx, done, serviceId, date, step, async (tx) => {
+    await tx
+      .insertInto('staff_tasks')
+      .values({
+        operation_id: null,
+        service_id: serviceId,
+        kind: 'billing_error',
+        status: 'open',
+        title: `Daily run ${date}: ${step} of service #${serviceId} failed`,
+        details: JSON.stringify({ date, step, message }),
+        created_at: ctx.clock.now().toISOString(),
+      })
+      .execute();
+    return { outcome: 'error' };
+  });
+}
+
+async function runSteps(ctx: AppContext, opts: RunOptions, summary: RunSummary): Promise<void> {
+  const date = opts.date.toString();
+  const db = ctx.db.kysely;
+  const currency = summary.currency;
+  let renewedMinor = 0n;
+  const act = (serviceId: number, step: Step, outcome: string, amount?: bigint, cur = currency) => {
+    if (opts.listActions)
+      summary.actions.push({
+        serviceId,
+        step,
+        outcome,
+        ...(amount !== undefined ? { amount: formatAmount(amount, cur) } : {}),
+      });
+  };
   const tomorrow = opts.date.add({ days: 1 }).toString();
   const done = await DoneSteps.load(db, date);
   // Tariffs read once per run for pricing that writes nothing (renewals load theirs fresh in their transaction).
@@ -218,6 +305,39 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
   // neither expired nor about to expire).
   const spent = new Map<number, bigint>();
   const renewedInDryRun = new Set<number>();
+  /** Runs one service's step; an unexpected error is recorded and the run goes on. */
+  const guarded = async (id: number, step: Step, fn: () => Promise<void>) => {
+    try {
+      await fn();
+    } catch (err) {
+      summary.errors++;
+      act(id, step, 'error');
+      if (!opts.dryRun) await recordError(ctx, done, id, date, step, err);
+    }
+  };
+
+  // 0. awaiting orders the balance covers by now
+  if (!opts.dryRun) {
+    const accounts = await db
+      .selectFrom('orders')
+      .select('account_id')
+      .distinct()
+      .where('status', '=', 'awaiting_payment')
+      .orderBy('account_id')
+      .execute();
+    for (const { account_id } of accounts) {
+      try {
+        const r = await payAwaitingOrders(ctx, actor, toId(account_id));
+        summary.ordersPaid += r.paid.length;
+      } catch (err) {
+        summary.errors++;
+        ctx.logger.error(
+          { err, accountId: toId(account_id) },
+          'daily billing run: paying awaiting orders failed',
+        );
+      }
+    }
+  }
 
   // 1. auto-renew
   const due = await db
@@ -228,24 +348,34 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
     .where('expires_on', '<=', tomorrow)
     .orderBy('id')
     .execute();
+  await opts.afterList?.(
+    'renew',
+    due.map((s) => toId(s.id)),
+  );
   let n = 0;
-  for (const service of due) {
-    const id = toId(service.id);
-    const period = Number(service.autoprolong);
-    if (opts.dryRun) {
+  for (const listed of due) {
+    const id = toId(listed.id);
+    await guarded(id, 'renew', async () => {
       if (done.has(id, 'renew')) {
         summary.alreadyDone++;
-      } else {
+        return;
+      }
+      if (opts.dryRun) {
         try {
-          const plan = await planRenewal(db, ctx, service, period, tariffCache);
+          const plan = await planRenewal(db, ctx, listed, Number(listed.autoprolong), {
+            today: opts.date,
+            source: 'auto',
+            tariffCache,
+          });
+          if (!plan) return;
           const account = await db
             .selectFrom('accounts')
             .select(['balance_minor', 'credit_limit_minor', 'currency'])
-            .where('id', '=', service.account_id)
+            .where('id', '=', listed.account_id)
             .executeTakeFirstOrThrow();
-          const used = spent.get(toId(service.account_id)) ?? 0n;
+          const used = spent.get(toId(listed.account_id)) ?? 0n;
           if (account.balance_minor - used - plan.priced.totalMinor >= -account.credit_limit_minor) {
-            spent.set(toId(service.account_id), used + plan.priced.totalMinor);
+            spent.set(toId(listed.account_id), used + plan.priced.totalMinor);
             renewedInDryRun.add(id);
             summary.renewed++;
             renewedMinor += plan.priced.totalMinor;
@@ -259,19 +389,24 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
           summary.renewFailed++;
           act(id, 'renew', err.code);
         }
+        return;
       }
-    } else {
       let failure: AppError | null = null;
-      const r = await once(ctx, done, service, date, 'renew', async (tx) => {
+      let state: ServiceRow = listed;
+      const r = await once(ctx, done, id, date, 'renew', async (tx) => {
+        // Re-read under the lock: the list above is only where to look.
+        state = await lockService(tx, id);
+        if (state.autoprolong === null) return null;
         try {
-          const { plan, replayed } = await renewServiceTx(tx, ctx, actor, id, period, { source: 'auto' });
-          return { outcome: replayed ? 'replayed' : 'renewed', amount: plan.priced.totalMinor };
+          const renewed = await renewServiceTx(tx, ctx, actor, id, Number(state.autoprolong), {
+            source: 'auto',
+            today: opts.date,
+          });
+          if ('skipped' in renewed) return null;
+          return { outcome: 'renewed', amount: renewed.plan.priced.totalMinor };
         } catch (err) {
-          if (err instanceof AppError) {
-            failure = err;
-            // Roll the renewal back; the failure is recorded below in a transaction of its own.
-            throw err;
-          }
+          // Roll the renewal back; the failure is recorded below in a transaction of its own.
+          if (err instanceof AppError) failure = err;
           throw err;
         }
       }).catch((err: unknown) => {
@@ -285,13 +420,13 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
         act(id, 'renew', r.outcome, r.amount);
       } else if (failure) {
         const f: AppError = failure;
-        const recorded = await once(ctx, done, service, date, 'renew', async (tx) => {
+        const recorded = await once(ctx, done, id, date, 'renew', async (tx) => {
           await notify(
             tx,
             ctx,
-            service,
+            state,
             'renewal_failed',
-            { reason: f.code, expiresOn: service.expires_on, period },
+            { reason: f.code, expiresOn: state.expires_on, period: Number(state.autoprolong) },
             `renewal_failed:${id}:${date}`,
           );
           await recordHistory(tx, ctx, actor, id, 'auto_renewal_failed', { details: { reason: f.code } });
@@ -302,10 +437,10 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
           act(id, 'renew', f.code);
         }
       }
-    }
+    });
     opts.onProgress?.(++n, due.length, 'renew');
   }
-  summary.renewedAmount = formatAmount(renewedMinor, provider.currency);
+  summary.renewedAmount = formatAmount(renewedMinor, currency);
 
   // 2. suspend expired (a dry run pretends the renewals above happened)
   const expired = await db
@@ -315,29 +450,31 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
     .where('expires_on', '<=', date)
     .orderBy('id')
     .execute();
+  await opts.afterList?.(
+    'suspend',
+    expired.map((s) => toId(s.id)),
+  );
   n = 0;
-  for (const service of expired) {
-    const id = toId(service.id);
-    if (opts.dryRun) {
-      if (renewedInDryRun.has(id)) {
-        // renewed above: not expired
-      } else if (done.has(id, 'suspend')) {
+  for (const listed of expired) {
+    const id = toId(listed.id);
+    await guarded(id, 'suspend', async () => {
+      if (done.has(id, 'suspend')) {
         summary.alreadyDone++;
-      } else if (!(await hasPendingOperation(db, id, ['suspend', 'close']))) {
+        return;
+      }
+      if (opts.dryRun) {
+        if (renewedInDryRun.has(id)) return;
+        const d = decide(stateOf(listed, await pendingOperations(db, id)), { type: 'expire' }, opts.date);
+        if (d.skip) return;
         summary.suspended++;
         act(id, 'suspend', 'expired');
+        return;
       }
-    } else {
-      const r = await once(ctx, done, service, date, 'suspend', async (tx) => {
-        if (await hasPendingOperation(tx, id, ['suspend', 'close'])) return { outcome: 'pending' };
-        await enqueueOperation(
-          tx,
-          ctx,
-          id,
-          'suspend',
-          { reason: 'expired' },
-          `suspend:${id}:expired:${service.expires_on}`,
-        );
+      const r = await once(ctx, done, id, date, 'suspend', async (tx) => {
+        const service = await lockService(tx, id);
+        const d = decide(await serviceState(tx, service), { type: 'expire' }, opts.date);
+        if (d.skip) return null;
+        await writeDecision(tx, ctx, actor, service, d, { today: opts.date });
         await recordHistory(tx, ctx, actor, id, 'suspend_requested', {
           details: { reason: 'expired', expiresOn: service.expires_on },
         });
@@ -352,59 +489,71 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
         return { outcome: 'expired' };
       });
       if (r === 'already_done') summary.alreadyDone++;
-      else if (r?.outcome === 'expired') {
+      else if (r) {
         summary.suspended++;
         act(id, 'suspend', 'expired');
       }
-    }
+    });
     opts.onProgress?.(++n, expired.length, 'suspend');
   }
 
-  // 3. delete long-suspended
+  // 3. delete: suspended (whatever the reason) and past expiresOn + the product type's delay
   const suspended = await db
     .selectFrom('services as s')
     .innerJoin('product_types as t', 't.id', 's.product_type_id')
     .selectAll('s')
     .select('t.deletion_delay_days')
     .where('s.status', '=', 'suspended')
-    .where('s.suspend_reason', '=', 'expired')
+    .where('s.expires_on', '<=', date)
     .orderBy('s.id')
     .execute();
+  await opts.afterList?.(
+    'delete',
+    suspended.map((s) => toId(s.id)),
+  );
   n = 0;
   for (const row of suspended) {
-    const { deletion_delay_days, ...service } = row;
-    const id = toId(service.id);
-    if (
-      service.suspended_on &&
-      isDeletionDue(Temporal.PlainDate.from(service.suspended_on), opts.date, Number(deletion_delay_days))
-    ) {
-      if (opts.dryRun) {
-        if (done.has(id, 'delete')) {
-          summary.alreadyDone++;
-        } else {
-          summary.deleted++;
-          act(id, 'delete', 'suspended_too_long');
-        }
-      } else {
-        const r = await once(ctx, done, service, date, 'delete', async (tx) => {
-          await deleteServiceTx(tx, ctx, actor, service, false, 'suspended for non-payment too long');
-          await notify(
-            tx,
-            ctx,
-            service,
-            'service_deleted',
-            { suspendedOn: service.suspended_on },
-            `deleted:${id}`,
-          );
-          return { outcome: 'suspended_too_long' };
-        });
-        if (r === 'already_done') summary.alreadyDone++;
-        else if (r) {
-          summary.deleted++;
-          act(id, 'delete', r.outcome);
-        }
+    const { deletion_delay_days, ...listed } = row;
+    const id = toId(listed.id);
+    await guarded(id, 'delete', async () => {
+      if (done.has(id, 'delete')) {
+        summary.alreadyDone++;
+        return;
       }
-    }
+      const event = { type: 'deletion_due', deletionDelayDays: Number(deletion_delay_days) } as const;
+      if (opts.dryRun) {
+        const d = decide(stateOf(listed, await pendingOperations(db, id)), event, opts.date);
+        if (d.skip) return;
+        summary.deleted++;
+        act(id, 'delete', 'suspended_too_long');
+        return;
+      }
+      const r = await once(ctx, done, id, date, 'delete', async (tx) => {
+        const service = await lockService(tx, id);
+        const type = await productTypeOf(tx, service);
+        const deleted = await deleteServiceTx(tx, ctx, actor, service, {
+          event: { type: 'deletion_due', deletionDelayDays: Number(type.deletion_delay_days) },
+          refundUnused: false,
+          reason: 'suspended past its paid time too long',
+          today: opts.date,
+        });
+        if (deleted.skipped) return null;
+        await notify(
+          tx,
+          ctx,
+          service,
+          'service_deleted',
+          { suspendedOn: service.suspended_on, expiresOn: service.expires_on },
+          `deleted:${id}`,
+        );
+        return { outcome: 'suspended_too_long' };
+      });
+      if (r === 'already_done') summary.alreadyDone++;
+      else if (r) {
+        summary.deleted++;
+        act(id, 'delete', r.outcome);
+      }
+    });
     opts.onProgress?.(++n, suspended.length, 'delete');
   }
 
@@ -418,20 +567,30 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
     .where('expires_on', 'in', reminderDates)
     .orderBy('id')
     .execute();
+  await opts.afterList?.(
+    'notify',
+    soon.map((s) => toId(s.id)),
+  );
   n = 0;
   for (const service of soon) {
     const id = toId(service.id);
-    const days = reminderDue(Temporal.PlainDate.from(service.expires_on!), opts.date);
-    if (done.has(id, 'notify')) {
-      // Recorded by an earlier run of this date: nothing to price again.
-      summary.alreadyDone++;
-    } else if (days !== null && Number(service.period) !== -100 && !renewedInDryRun.has(id)) {
+    await guarded(id, 'notify', async () => {
+      const days = reminderDue(Temporal.PlainDate.from(service.expires_on!), opts.date);
+      if (done.has(id, 'notify')) {
+        // Recorded by an earlier run of this date: nothing to price again.
+        summary.alreadyDone++;
+        return;
+      }
+      if (days === null || Number(service.period) === TRIAL_PERIOD || renewedInDryRun.has(id)) return;
       let kind: 'renewal_reminder' | 'low_balance' | null = 'renewal_reminder';
       let need: bigint | null = null;
       if (service.autoprolong !== null) {
         kind = null;
         try {
-          const plan = await planRenewal(db, ctx, service, Number(service.autoprolong), tariffCache);
+          const plan = await planRenewal(db, ctx, service, Number(service.autoprolong), {
+            today: opts.date,
+            tariffCache,
+          });
           const account = await db
             .selectFrom('accounts')
             .select(['balance_minor', 'credit_limit_minor'])
@@ -439,7 +598,7 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
             .executeTakeFirstOrThrow();
           // A dry run counts what its own renewals above would have spent.
           const used = opts.dryRun ? (spent.get(toId(service.account_id)) ?? 0n) : 0n;
-          if (account.balance_minor - used + account.credit_limit_minor < plan.priced.totalMinor) {
+          if (plan && account.balance_minor - used + account.credit_limit_minor < plan.priced.totalMinor) {
             kind = 'low_balance';
             need = plan.priced.totalMinor;
           }
@@ -448,57 +607,38 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
           kind = 'renewal_reminder';
         }
       }
-      if (kind) {
-        const k = kind;
-        if (opts.dryRun) {
-          if (done.has(id, 'notify')) {
-            summary.alreadyDone++;
-          } else {
-            if (k === 'low_balance') summary.lowBalance++;
-            else summary.reminders++;
-            act(id, 'notify', k);
-          }
-        } else {
-          const r = await once(ctx, done, service, date, 'notify', async (tx) => {
-            await notify(
-              tx,
-              ctx,
-              service,
-              k,
-              {
-                daysLeft: days,
-                expiresOn: service.expires_on,
-                ...(need !== null ? { needed: need.toString() } : {}),
-              },
-              `${k}:${id}:${date}`,
-            );
-            return { outcome: k };
-          });
-          if (r === 'already_done') summary.alreadyDone++;
-          else if (r) {
-            if (k === 'low_balance') summary.lowBalance++;
-            else summary.reminders++;
-            act(id, 'notify', k);
-          }
-        }
+      if (!kind) return;
+      const k = kind;
+      if (opts.dryRun) {
+        if (k === 'low_balance') summary.lowBalance++;
+        else summary.reminders++;
+        act(id, 'notify', k);
+        return;
       }
-    }
+      const r = await once(ctx, done, id, date, 'notify', async (tx) => {
+        await notify(
+          tx,
+          ctx,
+          service,
+          k,
+          {
+            daysLeft: days,
+            expiresOn: service.expires_on,
+            ...(need !== null ? { needed: need.toString() } : {}),
+          },
+          `${k}:${id}:${date}`,
+        );
+        return { outcome: k };
+      });
+      if (r === 'already_done') summary.alreadyDone++;
+      else if (r) {
+        if (k === 'low_balance') summary.lowBalance++;
+        else summary.reminders++;
+        act(id, 'notify', k);
+      }
+    });
     opts.onProgress?.(++n, soon.length, 'notify');
   }
-
-  if (runId !== null) {
-    const { actions: _omit, ...brief } = summary;
-    await db
-      .updateTable('billing_runs')
-      .set({
-        status: 'completed',
-        summary: JSON.stringify(brief),
-        finished_at: base.clock.now().toISOString(),
-      })
-      .where('id', '=', runId)
-      .execute();
-  }
-  return summary;
 }
 
 /** The last date a run completed for, or null. */

@@ -1,4 +1,4 @@
-import { todayOf } from '../../platform/clock.js';
+import { today as todayIn } from '../../platform/calendar.js';
 import type { AppContext } from '../../platform/context.js';
 import { DEFAULT_POLL_MS, startWorker } from '../services/worker.js';
 import { datesToRun, lastCompletedRunDate, runBilling } from './run.js';
@@ -18,7 +18,7 @@ export function startBackgroundJobs(
   const billingTick = () => {
     if (billingBusy) return;
     billingBusy = (async () => {
-      const dates = datesToRun(await lastCompletedRunDate(ctx), todayOf(ctx.clock));
+      const dates = datesToRun(await lastCompletedRunDate(ctx), await todayIn(ctx));
       for (const date of dates) {
         const summary = await runBilling(ctx, { date });
         const { actions: _a, ...brief } = summary;

@@ -1,4 +1,4 @@
-import { AppError } from '../../platform/errors.js';
+import { AppError, fromDomainError } from '../../platform/errors.js';
 import { type MgrErrorType, type MgrNode, mgrError } from './protocol.js';
 
 /** An API error as BILLmanager reports it: a type, the field it concerns, the value refused. */
@@ -45,8 +45,9 @@ const FIELD_OF: Record<string, string> = {
  * refused sign-in → `auth`, someone else's object → `access`, a bad field → `value` with the
  * field, a state conflict → `exists`; anything unexpected → `error` without details.
  */
-export function toMgrFault(err: unknown, p: Record<string, string> = {}): MgrFault {
-  if (err instanceof MgrFault) return err;
+export function toMgrFault(thrown: unknown, p: Record<string, string> = {}): MgrFault {
+  if (thrown instanceof MgrFault) return thrown;
+  const err = fromDomainError(thrown);
   if (err instanceof AppError) {
     if (err.code === 'insufficient_balance')
       return new MgrFault('not_enough_money', 'There is not enough money on the balance.');

@@ -1,7 +1,6 @@
 import { isIPv4 } from 'node:net';
 import { formatAmount } from '../../domain/money.js';
 import { PricingError, periodPrice } from '../../domain/pricing.js';
-import { todayOf } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
 import type { IssuedLicenseRow, ServiceRow } from '../../platform/db/index.js';
 import { isUniqueViolation } from '../../platform/db/index.js';
@@ -18,15 +17,11 @@ import {
 } from '../licenses/commands.js';
 import { POOL_IP } from '../licenses/keys.js';
 import { placeOrder } from '../orders/commands.js';
-import {
-  changeTariff,
-  deleteService,
-  planRenewal,
-  renewService,
-  resumeService,
-  suspendService,
-} from '../services/commands.js';
+import { deleteService } from '../services/deletion.js';
 import { runServiceOperations } from '../services/executor.js';
+import { planRenewal, renewService } from '../services/renewal.js';
+import { resumeService, suspendService } from '../services/suspension.js';
+import { changeTariff } from '../services/tariff-change.js';
 import type { MgrCaller } from './auth.js';
 import { badValue, MgrFault, missed, noAccess } from './errors.js';
 import {
@@ -514,7 +509,8 @@ export async function prolong(c: Call): Promise<MgrNode> {
     let newexpiredate = '';
     if (Number(s.period) !== -100 && s.status !== 'deleted') {
       try {
-        newexpiredate = (await planRenewal(c.ctx.db.kysely, c.ctx, s, period)).priced.cut.end.toString();
+        newexpiredate =
+          (await planRenewal(c.ctx.db.kysely, c.ctx, s, period))?.priced.cut.end.toString() ?? '';
       } catch {
         newexpiredate = '';
       }
@@ -550,5 +546,3 @@ export async function changePricelist(c: Call): Promise<MgrNode> {
   await runServiceOperations(c.ctx, id);
   return okDoc();
 }
-
-export const todayText = (ctx: AppContext) => todayOf(ctx.clock).toString();

@@ -1,5 +1,5 @@
 import { formatAmount, parseAmount } from '../../domain/money.js';
-import { todayOf } from '../../platform/clock.js';
+import { today as todayIn } from '../../platform/calendar.js';
 import type { AppContext } from '../../platform/context.js';
 import { isStaff } from '../accounts/actor.js';
 import { getProviderCurrency } from '../accounts/commands.js';
@@ -41,7 +41,7 @@ export async function exportPricelist(
 ): Promise<MgrNode> {
   const currency = await getProviderCurrency(ctx);
   const staff = caller !== null && isStaff(caller.actor);
-  const today = todayOf(ctx.clock).toString();
+  const today = (await todayIn(ctx)).toString();
   if (p.pricelist !== undefined && p.pricelist !== '' && !/^\d+$/.test(p.pricelist))
     throw badValue('pricelist', p.pricelist);
   const aggs = await loadTariffAggregates(ctx.db.kysely, {

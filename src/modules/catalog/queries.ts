@@ -1,4 +1,4 @@
-import { todayOf } from '../../platform/clock.js';
+import { today as todayIn } from '../../platform/calendar.js';
 import type { AppContext } from '../../platform/context.js';
 import type { EnumerationRow, EnumerationValueRow, ProductTypeRow } from '../../platform/db/index.js';
 import { notFound } from '../../platform/errors.js';
@@ -96,7 +96,7 @@ export function isOrderable(t: TariffAggregate, today: string): boolean {
 
 /** The public catalog: what a client can order now (by the injected clock), with prices and addon options. */
 export async function publicCatalog(ctx: AppContext, filter: { productType?: string | undefined } = {}) {
-  const today = todayOf(ctx.clock).toString();
+  const today = (await todayIn(ctx)).toString();
   const [aggs, types, currency] = await Promise.all([
     loadTariffAggregates(ctx.db.kysely, { statuses: ['active'] }),
     listProductTypes(ctx),

@@ -2,14 +2,8 @@ import { isIP } from 'node:net';
 import { Temporal } from 'temporal-polyfill';
 import { formatAmount } from '../../domain/money.js';
 import { cutAtExpiration, type PeriodCut, PeriodError } from '../../domain/periods.js';
-import {
-  type AddonValue,
-  type PricedOrder,
-  PricingError,
-  priceOrder,
-  prorateOrder,
-} from '../../domain/pricing.js';
-import { AppError, conflict, invalid } from '../../platform/errors.js';
+import { type AddonValue, type PricedOrder, priceOrder, prorateOrder } from '../../domain/pricing.js';
+import { AppError, conflict, fromDomainError, invalid } from '../../platform/errors.js';
 import type { TariffAggregate } from './aggregate.js';
 import { tariffForPricing } from './pricing-adapter.js';
 
@@ -29,17 +23,13 @@ export interface PricedRange {
 }
 
 export function toAppError(err: unknown): unknown {
-  if (err instanceof PricingError) return invalid(err.code, err.message, err.details);
-  if (err instanceof PeriodError) {
-    if (err.code === 'tariff_expired')
-      return conflict(
-        'tariff_expired',
-        'The tariff has ended: it can no longer be ordered or renewed.',
-        err.details,
-      );
-    return invalid(err.code, err.message, err.details);
-  }
-  return err;
+  if (err instanceof PeriodError && err.code === 'tariff_expired')
+    return conflict(
+      'tariff_expired',
+      'The tariff has ended: it can no longer be ordered or renewed.',
+      err.details,
+    );
+  return fromDomainError(err);
 }
 
 export function priceRange(

@@ -1,17 +1,14 @@
 import { isIPv4 } from 'node:net';
-import { isoNow, todayOf } from '../../platform/clock.js';
+import { today as todayIn } from '../../platform/calendar.js';
+import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
-import {
-  type IssuedLicenseRow,
-  inTransaction,
-  lockRows,
-  type ServiceRow,
-  type Tx,
-} from '../../platform/db/index.js';
-import { conflict, invalid, notFound } from '../../platform/errors.js';
+import { type IssuedLicenseRow, inTransaction, type ServiceRow, type Tx } from '../../platform/db/index.js';
+import { conflict, invalid } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
-import { type Actor, assertAccountVisible } from '../accounts/actor.js';
-import { recordHistory } from '../services/lifecycle.js';
+import type { Actor } from '../accounts/actor.js';
+import { recordHistory } from '../services/history.js';
+import { lockService, productTypeOf } from '../services/repository.js';
+import { bindLicenseIp, licenseFamily, licenseIpHolder } from './ip.js';
 import { countsAsIpChange, ipChangeAllowed, newLicenseKey, POOL_IP } from './keys.js';
 
 /** Issues the key of a license (service) once; a second call returns the key already issued. */
@@ -39,15 +36,9 @@ export async function findLicense(
   return db.selectFrom('issued_licenses').selectAll().where('service_id', '=', serviceId).executeTakeFirst();
 }
 
-async function lockService(tx: Tx, actor: Actor, serviceId: number): Promise<ServiceRow> {
-  const service = await tx
-    .selectFrom('services')
-    .selectAll()
-    .where('id', '=', serviceId)
-    .$call((q) => lockRows(tx, q))
-    .executeTakeFirst();
-  if (!service) throw notFound('service', { serviceId });
-  assertAccountVisible(actor, toId(service.account_id), 'service');
+/** Locks the license's service (the services repository's lock, first) and checks it is the caller's and live. */
+async function lockLicense(tx: Tx, actor: Actor, serviceId: number): Promise<ServiceRow> {
+  const service = await lockService(tx, serviceId, actor);
   if (service.status === 'deleted') throw conflict('service_deleted', 'The license is deleted.');
   return service;
 }
@@ -57,9 +48,8 @@ export function validLicenseIp(ip: string): boolean {
 }
 
 /**
- * Whether an address already holds a live license this one would clash with: any ISPsystem
- * (`soft`) license — one control panel per server — or, for other kinds, one of the same
- * tariff (CloudLinux and KernelCare may share an address). The pool address never clashes.
+ * Whether an address already holds a live license this one would clash with (licenses/ip.ts
+ * says which clash). The pool address never clashes.
  */
 export async function licenseIpTaken(
   db: Tx | AppContext['db']['kysely'],
@@ -68,20 +58,8 @@ export async function licenseIpTaken(
   ip: string,
   exceptServiceId?: number,
 ): Promise<boolean> {
-  if (ip === POOL_IP) return false;
-  const rows = await db
-    .selectFrom('services as s')
-    .innerJoin('product_types as t', 't.id', 's.product_type_id')
-    .select(['s.id', 's.params'])
-    .where('t.code', '=', productType)
-    .where('s.status', '<>', 'deleted')
-    .$if(productType !== 'soft', (q) => q.where('s.tariff_id', '=', tariffId))
-    // A cheap pre-filter on the stored JSON; the parsed value decides.
-    .where('s.params', 'like', `%${ip}%`)
-    .execute();
-  return rows.some(
-    (r) => toId(r.id) !== exceptServiceId && (JSON.parse(r.params) as Record<string, string>).ip === ip,
-  );
+  const family = licenseFamily(productType, tariffId);
+  return family !== null && (await licenseIpHolder(db, family, ip, exceptServiceId)) !== null;
 }
 
 /**
@@ -96,26 +74,23 @@ export async function changeLicenseIp(
 ): Promise<void> {
   if (!validLicenseIp(ip))
     throw invalid('invalid_ip', `"${ip}" is not an IPv4 address.`, { param: 'ip', value: ip });
+  const today = (await todayIn(ctx)).toString();
   await inTransaction(ctx.db, async (tx) => {
-    const service = await lockService(tx, actor, serviceId);
+    const service = await lockLicense(tx, actor, serviceId);
     const params = JSON.parse(service.params) as Record<string, string>;
     const from = params.ip ?? null;
     if (from === ip) return;
-    const type = await tx
-      .selectFrom('product_types')
-      .select('code')
-      .where('id', '=', service.product_type_id)
-      .executeTakeFirstOrThrow();
-    if (await licenseIpTaken(tx, type.code, toId(service.tariff_id), ip, serviceId))
-      throw conflict('ip_taken', 'This IP address already has a license of this kind.', { ip });
+    const type = await productTypeOf(tx, service);
+    const family = licenseFamily(type.code, toId(service.tariff_id));
     const license = await findLicense(tx, serviceId);
-    const today = todayOf(ctx.clock).toString();
     const counted = countsAsIpChange(from, ip);
     if (counted && !ipChangeAllowed(license?.ip_changed_on ?? null, today)) {
       throw conflict('ip_change_limit', 'The IP address of a license can be changed once a calendar month.', {
         lastChange: license?.ip_changed_on ?? null,
       });
     }
+    // The address is taken in this transaction, or refused if another license holds it.
+    if (family) await bindLicenseIp(tx, serviceId, family, ip);
     const now = isoNow(ctx.clock);
     await tx
       .updateTable('services')
@@ -141,15 +116,16 @@ export async function regenerateLicenseKey(
   actor: Actor,
   serviceId: number,
 ): Promise<string> {
+  const today = (await todayIn(ctx)).toString();
   return inTransaction(ctx.db, async (tx) => {
-    await lockService(tx, actor, serviceId);
+    await lockLicense(tx, actor, serviceId);
     const license = await findLicense(tx, serviceId);
     if (!license)
       throw conflict('license_not_issued', 'The license has no key yet; it is still being issued.');
     const key = newLicenseKey(serviceId);
     await tx
       .updateTable('issued_licenses')
-      .set({ license_key: key, key_changed_on: todayOf(ctx.clock).toString(), updated_at: isoNow(ctx.clock) })
+      .set({ license_key: key, key_changed_on: today, updated_at: isoNow(ctx.clock) })
       .where('service_id', '=', serviceId)
       .execute();
     await recordHistory(tx, ctx, actor, serviceId, 'key_changed', {});
@@ -166,7 +142,7 @@ export async function updateLicenseLabels(
   input: { licname?: string; remoteId?: string; nameOnly?: boolean },
 ): Promise<void> {
   await inTransaction(ctx.db, async (tx) => {
-    const service = await lockService(tx, actor, serviceId);
+    const service = await lockLicense(tx, actor, serviceId);
     const params = JSON.parse(service.params) as Record<string, string>;
     const set: Partial<Pick<ServiceRow, 'params' | 'name' | 'remote_id'>> = {};
     if (input.licname !== undefined && input.licname !== (input.nameOnly ? service.name : params.licname)) {
@@ -196,7 +172,7 @@ export async function licenseView(ctx: AppContext, service: ServiceRow) {
   const license = await findLicense(ctx.db.kysely, toId(service.id));
   if (!license) return null;
   const params = JSON.parse(service.params) as Record<string, string>;
-  const today = todayOf(ctx.clock).toString();
+  const today = (await todayIn(ctx)).toString();
   return {
     key: service.status === 'deleted' ? null : license.license_key,
     ip: params.ip ?? null,

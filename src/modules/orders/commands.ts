@@ -1,9 +1,12 @@
 import type { Temporal } from 'temporal-polyfill';
-import { isoNow, todayOf } from '../../platform/clock.js';
+import { decide } from '../../domain/lifecycle.js';
+import { today as todayIn } from '../../platform/calendar.js';
+import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
 import {
   inTransaction,
   isUniqueViolation,
+  lockRows,
   type OrderItemRow,
   type OrderRow,
   type Tx,
@@ -14,7 +17,10 @@ import { type Actor, actorLabel, actorUserId, assertAccountVisible, isStaff } fr
 import { postEntry } from '../accounts/ledger.js';
 import { loadTariffAggregates, type TariffAggregate } from '../catalog/aggregate.js';
 import { type PricedRange, priceRange, validateServiceParams } from '../catalog/quote.js';
-import { enqueueOperation, recordHistory, storeLines } from '../services/lifecycle.js';
+import { bindLicenseIp, ipTaken, licenseFamily, licenseIpHolder } from '../licenses/ip.js';
+import { writeDecision } from '../services/decisions.js';
+import { recordHistory, storeLines } from '../services/history.js';
+import { stateOf } from '../services/repository.js';
 import type { PlaceOrderInput, QuoteInput } from './schemas.js';
 
 /**
@@ -59,7 +65,7 @@ export async function quoteItem(
   actor: Actor,
   input: QuoteInput & { autoprolong?: number | null | undefined },
 ): Promise<QuotedItem> {
-  const today = todayOf(ctx.clock);
+  const today = await todayIn(ctx);
   const agg = await loadTariff(ctx, input.tariffId);
   assertOrderable(agg, actor, today);
   if (input.autoprolong !== undefined && input.autoprolong !== null) {
@@ -74,6 +80,11 @@ export async function quoteItem(
     }
   }
   const params = validateServiceParams(agg, input.params);
+  // One live license per address: said before anything is priced (the payment's transaction
+  // is what really holds the address, see licenses/ip.ts).
+  const family = licenseFamily(agg.productType.code, toId(agg.tariff.id));
+  if (family && params.ip && (await licenseIpHolder(ctx.db.kysely, family, params.ip)) !== null)
+    throw ipTaken(params.ip);
   const priced = priceRange(agg, input.period, input.addonValues ?? {}, today, { includeSetup: true });
   return { input, agg, params, priced };
 }
@@ -144,6 +155,14 @@ export async function placeOrder(
   }
   const items: QuotedItem[] = [];
   for (const item of input.items) items.push(await quoteItem(ctx, actor, item));
+  // Two licenses of one order cannot share an address either.
+  const addresses = new Set<string>();
+  for (const item of items) {
+    const family = licenseFamily(item.agg.productType.code, toId(item.agg.tariff.id));
+    if (!family || !item.params.ip) continue;
+    if (addresses.has(`${family}|${item.params.ip}`)) throw ipTaken(item.params.ip);
+    addresses.add(`${family}|${item.params.ip}`);
+  }
   for (const item of items) {
     if (item.agg.tariff.currency !== account.currency) {
       throw conflict(
@@ -254,7 +273,8 @@ export async function payOrderTx(tx: Tx, ctx: AppContext, actor: Actor, order: O
     .where('order_id', '=', orderId)
     .orderBy('id')
     .execute();
-  for (const item of items) await createService(tx, ctx, actor, order, item, ledgerEntryId);
+  const today = await todayIn(ctx, tx);
+  for (const item of items) await createService(tx, ctx, actor, order, item, ledgerEntryId, today);
   return tx
     .updateTable('orders')
     .set({ ledger_entry_id: ledgerEntryId })
@@ -270,12 +290,14 @@ async function createService(
   order: OrderRow,
   item: OrderItemRow,
   ledgerEntryId: bigint | number | null,
+  today: Temporal.PlainDate,
 ) {
   const now = isoNow(ctx.clock);
   const tariff = await tx
-    .selectFrom('tariffs')
-    .select(['product_type_id', 'name'])
-    .where('id', '=', item.tariff_id)
+    .selectFrom('tariffs as t')
+    .innerJoin('product_types as p', 'p.id', 't.product_type_id')
+    .select(['t.product_type_id', 't.name', 'p.code'])
+    .where('t.id', '=', item.tariff_id)
     .executeTakeFirstOrThrow();
   const params = JSON.parse(item.params) as Record<string, string>;
   const service = await tx
@@ -317,7 +339,15 @@ async function createService(
     to: 'processing',
     details: { orderId: toId(order.id) },
   });
-  await enqueueOperation(tx, ctx, serviceId, 'open', {}, `open:${serviceId}`);
+  const family = licenseFamily(tariff.code, toId(item.tariff_id));
+  if (family) await bindLicenseIp(tx, serviceId, family, params.ip ?? null);
+  const created = await tx
+    .selectFrom('services')
+    .selectAll()
+    .where('id', '=', serviceId)
+    .executeTakeFirstOrThrow();
+  const state = stateOf(created, []);
+  await writeDecision(tx, ctx, actor, created, decide(state, { type: 'order_paid' }, today), { today });
 }
 
 async function loadOrder(ctx: AppContext, actor: Actor, orderId: number): Promise<OrderRow> {
@@ -336,7 +366,7 @@ export async function payOrder(ctx: AppContext, actor: Actor, orderId: number): 
   const order = await loadOrder(ctx, actor, orderId);
   if (order.status !== 'awaiting_payment')
     throw conflict('order_not_awaiting_payment', `The order is ${order.status}.`, { status: order.status });
-  await assertItemsStillOrderable(ctx, order);
+  await assertItemsStillOrderable(ctx.db.kysely, order, await todayIn(ctx));
   return inTransaction(ctx.db, async (tx) => {
     const fresh = await tx
       .selectFrom('orders')
@@ -349,21 +379,30 @@ export async function payOrder(ctx: AppContext, actor: Actor, orderId: number): 
   });
 }
 
-async function assertItemsStillOrderable(ctx: AppContext, order: OrderRow) {
-  const today = todayOf(ctx.clock).toString();
-  const tariffs = await ctx.db.kysely
+/** An awaiting order can still be paid: its tariffs are orderable and its license addresses free. */
+async function assertItemsStillOrderable(
+  db: Tx | AppContext['db']['kysely'],
+  order: OrderRow,
+  day: Temporal.PlainDate,
+) {
+  const today = day.toString();
+  const items = await db
     .selectFrom('order_items as i')
     .innerJoin('tariffs as t', 't.id', 'i.tariff_id')
-    .select(['t.id', 't.status', 't.expires_on'])
+    .innerJoin('product_types as p', 'p.id', 't.product_type_id')
+    .select(['t.id', 't.status', 't.expires_on', 'p.code', 'i.params'])
     .where('i.order_id', '=', order.id)
     .execute();
-  for (const t of tariffs) {
+  for (const t of items) {
     if (t.status === 'archived')
       throw conflict('tariff_not_orderable', 'A tariff of this order can no longer be ordered.', {
         tariffId: toId(t.id),
       });
     if (t.expires_on && today >= t.expires_on)
       throw conflict('tariff_expired', 'A tariff of this order has ended.', { tariffId: toId(t.id) });
+    const family = licenseFamily(t.code, toId(t.id));
+    const ip = (JSON.parse(t.params) as Record<string, string>).ip;
+    if (family && ip && (await licenseIpHolder(db, family, ip)) !== null) throw ipTaken(ip);
   }
 }
 
@@ -390,51 +429,64 @@ export async function cancelOrder(
 }
 
 /**
- * After money arrives: pays awaiting orders oldest first while the balance allows. It stops
- * at the first order the balance cannot cover (strict order: a later, smaller order never
- * jumps the queue). An order whose tariff has ended meanwhile is cancelled, not paid.
+ * After money arrives, in the transaction that credited it: pays the account's awaiting
+ * orders oldest first while the balance (plus credit limit) covers them, and stops at the
+ * first it cannot cover (strict order: a later, smaller order never jumps the queue). An
+ * order whose tariff has ended or was archived meanwhile is cancelled, not paid.
  */
-export async function payAwaitingOrders(
+export async function payAwaitingOrdersTx(
+  tx: Tx,
   ctx: AppContext,
   actor: Actor,
   accountId: number,
 ): Promise<{ paid: number[]; cancelled: number[] }> {
   const paid: number[] = [];
   const cancelled: number[] = [];
-  const awaiting = await ctx.db.kysely
+  const awaiting = await tx
     .selectFrom('orders')
     .selectAll()
     .where('account_id', '=', accountId)
     .where('status', '=', 'awaiting_payment')
     .orderBy('id')
+    .$call((q) => lockRows(tx, q))
     .execute();
+  if (awaiting.length === 0) return { paid, cancelled };
+  const today = await todayIn(ctx, tx);
   for (const order of awaiting) {
     try {
-      await assertItemsStillOrderable(ctx, order);
+      await assertItemsStillOrderable(tx, order, today);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
-      await cancelOrder(ctx, actor, toId(order.id), `${err.code}: ${err.message}`);
+      await tx
+        .updateTable('orders')
+        .set({
+          status: 'cancelled',
+          cancelled_at: isoNow(ctx.clock),
+          cancel_reason: `${err.code}: ${err.message}`,
+        })
+        .where('id', '=', order.id)
+        .execute();
       cancelled.push(toId(order.id));
       continue;
     }
-    try {
-      const paidNow = await inTransaction(ctx.db, async (tx) => {
-        const fresh = await tx
-          .selectFrom('orders')
-          .selectAll()
-          .where('id', '=', order.id)
-          .executeTakeFirstOrThrow();
-        if (fresh.status !== 'awaiting_payment') return false;
-        await payOrderTx(tx, ctx, actor, fresh);
-        return true;
-      });
-      if (paidNow) paid.push(toId(order.id));
-    } catch (err) {
-      if (err instanceof AppError && err.code === 'insufficient_balance') break;
-      // Paid or cancelled meanwhile by another request: not ours to pay.
-      if (err instanceof AppError && err.code === 'order_not_awaiting_payment') continue;
-      throw err;
-    }
+    const account = await tx
+      .selectFrom('accounts')
+      .select(['balance_minor', 'credit_limit_minor'])
+      .where('id', '=', accountId)
+      .$call((q) => lockRows(tx, q))
+      .executeTakeFirstOrThrow();
+    if (account.balance_minor + account.credit_limit_minor < order.total_minor) break;
+    await payOrderTx(tx, ctx, actor, order);
+    paid.push(toId(order.id));
   }
   return { paid, cancelled };
+}
+
+/** The same in a transaction of its own (the daily run's sweep, the CLI). */
+export async function payAwaitingOrders(
+  ctx: AppContext,
+  actor: Actor,
+  accountId: number,
+): Promise<{ paid: number[]; cancelled: number[] }> {
+  return inTransaction(ctx.db, (tx) => payAwaitingOrdersTx(tx, ctx, actor, accountId));
 }

@@ -158,7 +158,7 @@ describe('leases and order', () => {
   });
 
   it('operations of one service run in order, one at a time; a failed one holds the later ones back', async () => {
-    const { suspendService } = await import('./commands.js');
+    const { suspendService } = await import('./suspension.js');
     const open = await claimNext(ctx, 'w1');
     await runClaimed(ctx, open!, 'w1', failing(false));
     // Staff suspend while open has failed: the suspend waits behind it.

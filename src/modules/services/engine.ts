@@ -6,7 +6,10 @@ import { inTransaction, lockRows, type OperationRow, type Tx } from '../../platf
 import { conflict, notFound } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
 import { type Actor, actorLabel, requireStaff, systemActor } from '../accounts/actor.js';
-import { completeOperation, recordHistory } from './lifecycle.js';
+import { recordHistory } from './history.js';
+import { completeOperation, holdsLease } from './lifecycle.js';
+import { originalKey, releasedKey } from './operations.js';
+import { lockService } from './repository.js';
 
 /**
  * The durable operations engine: claims operations with a lease, runs their handler outside
@@ -71,6 +74,18 @@ export async function claimNext(
   leaseMs = DEFAULT_LEASE_MS,
   only: { serviceId?: number } = {},
 ): Promise<OperationRow | null> {
+  for (;;) {
+    const r = await claimOnce(ctx, worker, leaseMs, only);
+    if (r !== 'again') return r;
+  }
+}
+
+async function claimOnce(
+  ctx: AppContext,
+  worker: string,
+  leaseMs: number,
+  only: { serviceId?: number },
+): Promise<OperationRow | null | 'again'> {
   const now = isoNow(ctx.clock);
   const leaseUntil = new Date(ctx.clock.now().getTime() + leaseMs).toISOString();
   return inTransaction(ctx.db, async (tx) => {
@@ -102,6 +117,26 @@ export async function claimNext(
       .$call((q) => lockRows(tx, q, { skipLocked: true }))
       .executeTakeFirst();
     if (!candidate) return null;
+    // A reclaim after an expired lease is an attempt too: an operation whose worker keeps
+    // dying (a crash inside the handler) fails after the attempt limit instead of being
+    // taken over forever.
+    if (candidate.status === 'running' && Number(candidate.attempts) >= MAX_ATTEMPTS) {
+      const code = 'worker_lost';
+      const message = `The operation's worker stopped ${candidate.attempts} times without finishing it.`;
+      await failOperation(tx, ctx, candidate, JSON.stringify({ code, message, retryable: false, at: now }));
+      await openTask(tx, ctx, candidate, { code, message });
+      await recordHistory(
+        tx,
+        ctx,
+        systemActor('operations'),
+        toId(candidate.service_id),
+        `operation_${candidate.kind}_failed`,
+        {
+          details: { operationId: toId(candidate.id), code, attempts: Number(candidate.attempts) },
+        },
+      );
+      return 'again' as const;
+    }
     return tx
       .updateTable('operations')
       .set({
@@ -117,13 +152,20 @@ export async function claimNext(
   });
 }
 
-async function stillMine(tx: Tx, op: OperationRow, worker: string): Promise<boolean> {
-  const row = await tx
-    .selectFrom('operations')
-    .select(['status', 'lease_owner'])
+/** Failed for good: the key is released (asking again makes a new operation) and a person is told. */
+async function failOperation(tx: Tx, ctx: AppContext, op: OperationRow, lastError: string) {
+  await tx
+    .updateTable('operations')
+    .set({
+      status: 'failed',
+      idempotency_key: releasedKey,
+      last_error: lastError,
+      lease_owner: null,
+      lease_expires_at: null,
+      updated_at: isoNow(ctx.clock),
+    })
     .where('id', '=', op.id)
-    .executeTakeFirst();
-  return row?.status === 'running' && row.lease_owner === worker;
+    .execute();
 }
 
 async function openTask(tx: Tx, ctx: AppContext, op: OperationRow, error: { code: string; message: string }) {
@@ -237,15 +279,17 @@ export async function runClaimed(
   // One stable name in history whichever worker ran it (the lease owner says which).
   const actor = systemActor('operations');
   return inTransaction(ctx.db, async (tx) => {
-    // Another worker took the operation over after our lease expired: its outcome counts.
-    if (!(await stillMine(tx, op, worker))) return 'lost' as const;
+    // The service's lock first, then the operation's (the order every path takes). Another
+    // worker took the operation over after our lease expired: its outcome counts, not ours.
+    await lockService(tx, toId(op.service_id));
+    if (!(await holdsLease(tx, toId(op.id), worker))) return 'lost' as const;
     if (result?.handOff) {
       await handOffToStaff(tx, ctx, op, result.handOff as HandOffRequest);
       return 'waiting_for_staff' as const;
     }
     if (result) {
-      await completeOperation(tx, ctx, op, actor, result);
-      return 'done' as const;
+      const outcome = await completeOperation(tx, ctx, op, actor, result, worker);
+      return outcome === 'lost' ? ('lost' as const) : ('done' as const);
     }
     const f = failure!;
     const now = isoNow(ctx.clock);
@@ -267,17 +311,7 @@ export async function runClaimed(
         .execute();
       return 'retry_wait' as const;
     }
-    await tx
-      .updateTable('operations')
-      .set({
-        status: 'failed',
-        last_error: lastError,
-        lease_owner: null,
-        lease_expires_at: null,
-        updated_at: now,
-      })
-      .where('id', '=', op.id)
-      .execute();
+    await failOperation(tx, ctx, op, lastError);
     await openTask(tx, ctx, op, { code: f.code, message: f.message });
     // The service keeps its last good status; its history says what failed.
     await recordHistory(tx, ctx, actor, toId(op.service_id), `operation_${op.kind}_failed`, {
@@ -347,20 +381,44 @@ export async function retryOperation(ctx: AppContext, actor: Actor, id: number):
     });
   }
   return inTransaction(ctx.db, async (tx) => {
+    await lockService(tx, toId(op.service_id));
+    const current = await tx
+      .selectFrom('operations')
+      .selectAll()
+      .where('id', '=', id)
+      .$call((q) => lockRows(tx, q))
+      .executeTakeFirstOrThrow();
     // Only if still failed or waiting: a worker may have claimed it since it was read.
+    if (current.status !== 'failed' && current.status !== 'retry_wait')
+      throw conflict('operation_not_retryable', 'The operation started running meanwhile.', {
+        status: current.status,
+      });
+    // A failed operation gave its key up; it takes it back unless a newer operation serves
+    // the same request (retrying the old one would do the work twice).
+    const key = originalKey(current.idempotency_key);
+    if (key !== current.idempotency_key) {
+      const newer = await tx
+        .selectFrom('operations')
+        .select('id')
+        .where('idempotency_key', '=', key)
+        .executeTakeFirst();
+      if (newer)
+        throw conflict('operation_superseded', 'A newer operation does what this one was for.', {
+          operationId: toId(newer.id),
+        });
+    }
     const requeued = await tx
       .updateTable('operations')
       .set({
         status: 'queued',
+        idempotency_key: key,
         attempts: 0,
         next_attempt_at: isoNow(ctx.clock),
         updated_at: isoNow(ctx.clock),
       })
       .where('id', '=', id)
-      .where('status', 'in', ['failed', 'retry_wait'])
       .returningAll()
-      .executeTakeFirst();
-    if (!requeued) throw conflict('operation_not_retryable', 'The operation started running meanwhile.');
+      .executeTakeFirstOrThrow();
     await closeTasks(tx, ctx, id, 'done', actorLabel(actor));
     return requeued;
   });
@@ -369,9 +427,10 @@ export async function retryOperation(ctx: AppContext, actor: Actor, id: number):
 /** Staff: give up on an operation that has not run to completion; the service keeps its status. */
 export async function cancelOperation(ctx: AppContext, actor: Actor, id: number): Promise<OperationRow> {
   requireStaff(actor);
-  await loadOperation(ctx, id);
+  const found = await loadOperation(ctx, id);
   return inTransaction(ctx.db, async (tx) => {
-    // Checked under the lock: a worker may have claimed it since.
+    // Checked under the locks (service, then operation): a worker may have claimed it since.
+    await lockService(tx, toId(found.service_id));
     const op = await tx
       .selectFrom('operations')
       .selectAll()
@@ -390,7 +449,14 @@ export async function cancelOperation(ctx: AppContext, actor: Actor, id: number)
     });
     return tx
       .updateTable('operations')
-      .set({ status: 'cancelled', lease_owner: null, lease_expires_at: null, updated_at: isoNow(ctx.clock) })
+      .set({
+        status: 'cancelled',
+        // Released: the same request later (a delete after a cancelled close) makes a new operation.
+        idempotency_key: op.status === 'failed' ? op.idempotency_key : releasedKey,
+        lease_owner: null,
+        lease_expires_at: null,
+        updated_at: isoNow(ctx.clock),
+      })
       .where('id', '=', id)
       .returningAll()
       .executeTakeFirstOrThrow();

@@ -1,115 +1,33 @@
 import { Temporal } from 'temporal-polyfill';
-import { formatAmount, parseAmount, prorate } from '../../domain/money.js';
+import { decide, type OperationKind as LifecycleOperation } from '../../domain/lifecycle.js';
+import { parseAmount, prorate } from '../../domain/money.js';
 import { cutAtExpiration, PeriodError } from '../../domain/periods.js';
-import { isoNow, todayOf } from '../../platform/clock.js';
+import { today as todayIn } from '../../platform/calendar.js';
+import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
-import type {
-  OperationKind,
-  OperationRow,
-  ServiceRow,
-  ServiceStatus,
-  SuspendReason,
-  Tx,
+import {
+  lockRows,
+  type OperationRow,
+  type ServiceRow,
+  type ServiceStatus,
+  type Tx,
 } from '../../platform/db/index.js';
-import { notFound } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
-import { type Actor, actorLabel, actorUserId } from '../accounts/actor.js';
+import { type Actor, actorUserId } from '../accounts/actor.js';
 import { postEntry } from '../accounts/ledger.js';
+import { recordHistory } from './history.js';
+import type { OperationPayload } from './operations.js';
+import { lockService, serviceState } from './repository.js';
 
 /**
- * The service lifecycle: history, the operations queue contract, and what a completed
- * operation does to its service. Statuses change only when an operation completes (a failed
- * operation never flips a status): `processing → active` on `open`, `active → suspended` on
- * `suspend`, back on `resume`, `→ deleted` on `close`.
+ * What a completed operation does to its service. Statuses change only when an operation
+ * completes (a failed operation never flips a status): `processing → active` on `open`,
+ * `active → suspended` on `suspend`, back on `resume`, `→ deleted` on `close`. Completion
+ * is an event of the pure lifecycle like any other: under the service's lock, its
+ * precondition is checked again (an expiry suspend whose service was renewed meanwhile
+ * completes as superseded and changes nothing), and it is fenced on the lease, so a worker
+ * whose lease was taken over cannot complete what another worker now owns.
  */
-
-export const PENDING_OPERATION = ['queued', 'running', 'retry_wait'] as const;
-
-export async function recordHistory(
-  tx: Tx,
-  ctx: AppContext,
-  actor: Actor,
-  serviceId: number,
-  event: string,
-  change: { from?: ServiceStatus | null; to?: ServiceStatus | null; details?: Record<string, unknown> } = {},
-): Promise<void> {
-  await tx
-    .insertInto('service_history')
-    .values({
-      service_id: serviceId,
-      event,
-      from_status: change.from ?? null,
-      to_status: change.to ?? null,
-      details: JSON.stringify(change.details ?? {}),
-      actor_user_id: actorUserId(actor),
-      actor: actorLabel(actor),
-      created_at: isoNow(ctx.clock),
-    })
-    .execute();
-}
-
-export interface OperationPayload {
-  readonly reason?: string;
-  readonly expiresOn?: string;
-  readonly tariffId?: number;
-  readonly [key: string]: unknown;
-}
-
-/**
- * Enqueues an operation in the caller's transaction. The idempotency key makes a repeated
- * enqueue (a retried request, a rerun of the daily run) return the operation already there.
- */
-export async function enqueueOperation(
-  tx: Tx,
-  ctx: AppContext,
-  serviceId: number,
-  kind: OperationKind,
-  payload: OperationPayload,
-  idempotencyKey: string,
-): Promise<OperationRow> {
-  const now = isoNow(ctx.clock);
-  const existing = await tx
-    .selectFrom('operations')
-    .selectAll()
-    .where('idempotency_key', '=', idempotencyKey)
-    .executeTakeFirst();
-  if (existing) return existing;
-  return tx
-    .insertInto('operations')
-    .values({
-      service_id: serviceId,
-      kind,
-      payload: JSON.stringify(payload),
-      idempotency_key: idempotencyKey,
-      status: 'queued',
-      attempts: 0,
-      next_attempt_at: now,
-      created_at: now,
-      updated_at: now,
-    })
-    .returningAll()
-    .executeTakeFirstOrThrow();
-}
-
-export async function hasPendingOperation(
-  tx: Tx | AppContext['db']['kysely'],
-  serviceId: number,
-  kinds?: readonly OperationKind[],
-): Promise<boolean> {
-  let q = tx
-    .selectFrom('operations')
-    .select('id')
-    .where('service_id', '=', serviceId)
-    .where('status', 'in', [...PENDING_OPERATION]);
-  if (kinds) q = q.where('kind', 'in', [...kinds]);
-  return (await q.limit(1).executeTakeFirst()) !== undefined;
-}
-
-export async function loadServiceTx(tx: Tx, id: number): Promise<ServiceRow> {
-  const s = await tx.selectFrom('services').selectAll().where('id', '=', id).executeTakeFirst();
-  if (!s) throw notFound('service', { serviceId: id });
-  return s;
-}
 
 const date = (s: string) => Temporal.PlainDate.from(s);
 
@@ -124,8 +42,8 @@ async function activate(
   ctx: AppContext,
   service: ServiceRow,
   actor: Actor,
+  today: Temporal.PlainDate,
 ): Promise<Partial<ServiceRow>> {
-  const today = todayOf(ctx.clock);
   const item = service.order_item_id
     ? await tx
         .selectFrom('order_items')
@@ -223,102 +141,100 @@ async function activate(
 
 /**
  * Writes the post-state of a successful operation and marks it done, in the caller's
- * transaction: either both land or neither.
+ * transaction: either both land or neither. `leaseOwner` is who must still hold the
+ * operation (a worker, or `staff-task:N`); when it no longer does, nothing is written and
+ * `lost` is returned.
  */
 export async function completeOperation(
   tx: Tx,
   ctx: AppContext,
   op: OperationRow,
   actor: Actor,
-  result: Record<string, unknown> = {},
-): Promise<void> {
-  const service = await loadServiceTx(tx, toId(op.service_id));
+  result: Record<string, unknown>,
+  leaseOwner: string,
+): Promise<'done' | 'superseded' | 'lost'> {
+  // The service first, then the operation: every path takes the two locks in this order.
+  const service = await lockService(tx, toId(op.service_id));
+  if (!(await holdsLease(tx, toId(op.id), leaseOwner))) return 'lost';
   const payload = JSON.parse(op.payload) as OperationPayload;
-  const today = todayOf(ctx.clock).toString();
+  const today = await todayIn(ctx, tx);
+  const now = isoNow(ctx.clock);
+  // The operation being completed is pending no more: the state is decided without it.
+  const state = await serviceState(tx, service);
+  const decision = decide(
+    { ...state, pending: state.pending.filter((p) => p.id !== toId(op.id)) },
+    { type: 'operation_done', kind: op.kind as LifecycleOperation, reason: payload.reason },
+    today,
+  );
   let change: Partial<ServiceRow> = {};
-  switch (op.kind) {
-    case 'open':
-      if (service.status === 'processing') change = await activate(tx, ctx, service, actor);
-      break;
-    case 'suspend':
-      if (service.status === 'active')
-        change = {
-          status: 'suspended',
-          suspend_reason: (payload.reason as SuspendReason | undefined) ?? 'admin',
-          suspended_on: today,
-        };
-      break;
-    case 'resume':
-      if (service.status === 'suspended')
-        change = { status: 'active', suspend_reason: null, suspended_on: null };
-      break;
-    case 'close':
-      // A deleted service has no suspension reason (services_suspension check); the history keeps it.
-      if (service.status !== 'deleted')
-        change = { status: 'deleted', suspend_reason: null, deleted_at: isoNow(ctx.clock) };
-      break;
-    case 'prolong':
-    case 'set_param':
-      break;
+  if (!decision.superseded) {
+    const c = decision.change;
+    if (c.activate) change = await activate(tx, ctx, service, actor, today);
+    else {
+      if (c.status !== undefined) change.status = c.status;
+      if (c.suspendReason !== undefined) change.suspend_reason = c.suspendReason;
+      if (c.suspendedOn !== undefined) change.suspended_on = c.suspendedOn?.toString() ?? null;
+      if (c.deleted) change.deleted_at = now;
+    }
+    // What the module learnt (an IP, a key, the upstream id) lands with the post-state.
+    const learnt = result.serviceParams as Record<string, string> | undefined;
+    if (learnt && Object.keys(learnt).length > 0) {
+      change.params = JSON.stringify({
+        ...(JSON.parse(service.params) as Record<string, string>),
+        ...learnt,
+      });
+    }
+    if (typeof result.externalId === 'string') change.external_id = result.externalId;
   }
-  // What the module learnt (an IP, a key, the upstream id) lands with the post-state.
-  const learnt = result.serviceParams as Record<string, string> | undefined;
-  if (learnt && Object.keys(learnt).length > 0) {
-    change.params = JSON.stringify({ ...(JSON.parse(service.params) as Record<string, string>), ...learnt });
-  }
-  if (typeof result.externalId === 'string') change.external_id = result.externalId;
   if (Object.keys(change).length > 0) {
     await tx
       .updateTable('services')
-      .set({ ...change, updated_at: isoNow(ctx.clock) } as never)
+      .set({ ...change, updated_at: now } as never)
       .where('id', '=', service.id)
       .execute();
   }
+  if (change.status === 'deleted')
+    await tx.deleteFrom('license_ips').where('service_id', '=', service.id).execute();
   await tx
     .updateTable('operations')
     .set({
       status: 'done',
-      result: JSON.stringify(result),
-      completed_at: isoNow(ctx.clock),
-      updated_at: isoNow(ctx.clock),
+      result: JSON.stringify(decision.superseded ? { ...result, superseded: true } : result),
+      completed_at: now,
+      updated_at: now,
       lease_owner: null,
       lease_expires_at: null,
     })
     .where('id', '=', op.id)
+    .where('lease_owner', '=', leaseOwner)
     .execute();
-  await recordHistory(tx, ctx, actor, toId(service.id), `operation_${op.kind}_done`, {
-    from: service.status,
-    to: (change.status as ServiceStatus | undefined) ?? service.status,
-    details: {
-      operationId: toId(op.id),
-      ...(change.expires_on ? { expiresOn: change.expires_on } : {}),
-      ...(payload.reason ? { reason: payload.reason } : {}),
+  await recordHistory(
+    tx,
+    ctx,
+    actor,
+    toId(service.id),
+    decision.superseded ? `operation_${op.kind}_superseded` : `operation_${op.kind}_done`,
+    {
+      from: service.status,
+      to: (change.status as ServiceStatus | undefined) ?? service.status,
+      details: {
+        operationId: toId(op.id),
+        ...(change.expires_on ? { expiresOn: change.expires_on } : {}),
+        ...(payload.reason ? { reason: payload.reason } : {}),
+        ...(decision.superseded ? { why: 'the service no longer needs it (renewed meanwhile)' } : {}),
+      },
     },
-  });
+  );
+  return decision.superseded ? 'superseded' : 'done';
 }
 
-/** Lines as stored with a charge: amounts as minor-unit strings, so JSON keeps them exact. */
-export function storeLines(
-  lines: readonly {
-    kind: string;
-    addonId: number | null;
-    label: string;
-    quantity: number;
-    unitPriceMinor: bigint;
-    amountMinor: bigint;
-    value: unknown;
-  }[],
-  currency: string,
-) {
-  return JSON.stringify(
-    lines.map((l) => ({
-      kind: l.kind,
-      addonId: l.addonId,
-      label: l.label,
-      quantity: l.quantity,
-      unitPrice: formatAmount(l.unitPriceMinor, currency),
-      amount: formatAmount(l.amountMinor, currency),
-      value: l.value,
-    })),
-  );
+/** The operation is still running under `owner`'s lease (locked until the transaction ends). */
+export async function holdsLease(tx: Tx, operationId: number, owner: string): Promise<boolean> {
+  const row = await tx
+    .selectFrom('operations')
+    .select(['status', 'lease_owner'])
+    .where('id', '=', operationId)
+    .$call((q) => lockRows(tx, q))
+    .executeTakeFirst();
+  return row?.status === 'running' && row.lease_owner === owner;
 }

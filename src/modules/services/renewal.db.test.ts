@@ -10,10 +10,15 @@ import {
   staff,
 } from '../../../test/helpers/billing.js';
 import { createTestContext, expectLedgerBalanced, type TestContext } from '../../../test/helpers/context.js';
+import { freshIp } from '../../../test/helpers/ips.js';
+import type { AppContext } from '../../platform/context.js';
 import { runBilling } from '../billing/run.js';
 import { placeOrder } from '../orders/commands.js';
-import { changeTariff, deleteService, quoteRenewal, renewService, setAutoprolong } from './commands.js';
+import { setAutoprolong } from './commands.js';
+import { deleteService } from './deletion.js';
 import { runQueuedOperations } from './executor.js';
+import { quoteRenewal, renewService } from './renewal.js';
+import { changeTariff } from './tariff-change.js';
 
 let ctx: TestContext;
 beforeEach(async () => {
@@ -111,7 +116,7 @@ describe('orders', () => {
       );
     await expect(
       placeOrder(ctx, actor, {
-        items: [{ tariffId: tariff.id, period: 1, params: { ip: '203.0.113.1', licname: 'x' } }],
+        items: [{ tariffId: tariff.id, period: 1, params: { ip: freshIp(), licname: 'x' } }],
         payNow: true,
       }),
     ).rejects.toMatchObject({ code: 'insufficient_balance' });
@@ -119,24 +124,18 @@ describe('orders', () => {
     expect(await balance(ctx, accountId)).toBe(5_00n);
   });
 
-  it('an order awaiting payment is paid automatically, oldest first, when money arrives', async () => {
-    const { payAwaitingOrders } = await import('../orders/commands.js');
+  it("an order awaiting payment is paid in the payment's own transaction, oldest first", async () => {
     const tariff = await licenseTariff(ctx);
     const { accountId, actor } = await client(ctx, 'wait@example.com');
-    const item = { tariffId: tariff.id, period: 1, params: { ip: '203.0.113.1', licname: 'x' } };
-    const first = await placeOrder(ctx, actor, { items: [item] });
-    const second = await placeOrder(ctx, actor, { items: [item, item] });
+    const item = () => ({ tariffId: tariff.id, period: 1, params: { ip: freshIp(), licname: 'x' } });
+    const first = await placeOrder(ctx, actor, { items: [item()] });
+    const second = await placeOrder(ctx, actor, { items: [item(), item()] });
     expect(first.order.status).toBe('awaiting_payment');
     await pay(ctx, accountId, '15.00');
-    expect(await payAwaitingOrders(ctx, staff, accountId)).toEqual({
-      paid: [Number(first.order.id)],
-      cancelled: [],
-    });
+    expect(await orderStatuses(ctx, accountId)).toEqual(['paid', 'awaiting_payment']);
     await pay(ctx, accountId, '15.00');
-    expect(await payAwaitingOrders(ctx, staff, accountId)).toEqual({
-      paid: [Number(second.order.id)],
-      cancelled: [],
-    });
+    expect(await orderStatuses(ctx, accountId)).toEqual(['paid', 'paid']);
+    expect(Number(second.order.id)).toBeGreaterThan(Number(first.order.id));
     expect(await balance(ctx, accountId)).toBe(0n);
   });
 
@@ -144,7 +143,7 @@ describe('orders', () => {
     const tariff = await licenseTariff(ctx);
     const { accountId, actor } = await client(ctx, 'idem@example.com', '50.00');
     const input = {
-      items: [{ tariffId: tariff.id, period: 1, params: { ip: '203.0.113.1', licname: 'x' } }],
+      items: [{ tariffId: tariff.id, period: 1, params: { ip: freshIp(), licname: 'x' } }],
       payNow: true,
       idempotencyKey: 'k1',
     };
@@ -244,20 +243,21 @@ describe('activation', () => {
   });
 
   it('awaiting orders are paid strictly oldest first: a later, smaller order does not jump the queue', async () => {
-    const { payAwaitingOrders } = await import('../orders/commands.js');
     const cheap = await licenseTariff(ctx, { name: 'Cheap', prices: { '1': '1.00' } });
     const dear = await licenseTariff(ctx, { name: 'Dear', prices: { '1': '50.00' } });
     const { accountId, actor } = await client(ctx, 'fifo@example.com');
-    const params = { ip: '203.0.113.9', licname: 'f' };
-    const big = await placeOrder(ctx, actor, { items: [{ tariffId: dear.id, period: 1, params }] });
-    await placeOrder(ctx, actor, { items: [{ tariffId: cheap.id, period: 1, params }] });
+    await placeOrder(ctx, actor, {
+      items: [{ tariffId: dear.id, period: 1, params: { ip: freshIp(), licname: 'f' } }],
+    });
+    await placeOrder(ctx, actor, {
+      items: [{ tariffId: cheap.id, period: 1, params: { ip: freshIp(), licname: 'f' } }],
+    });
     await pay(ctx, accountId, '10.00');
-    expect(await payAwaitingOrders(ctx, staff, accountId)).toEqual({ paid: [], cancelled: [] });
+    expect(await orderStatuses(ctx, accountId)).toEqual(['awaiting_payment', 'awaiting_payment']);
     await pay(ctx, accountId, '41.00');
-    const settled = await payAwaitingOrders(ctx, staff, accountId);
-    expect(settled.paid[0]).toBe(Number(big.order.id));
-    expect(settled.paid).toHaveLength(2);
+    expect(await orderStatuses(ctx, accountId)).toEqual(['paid', 'paid']);
     expect(await balance(ctx, accountId)).toBe(0n);
+    await expectLedgerBalanced(ctx);
   });
 });
 
@@ -326,3 +326,13 @@ describe('deletion refund over every paid range', () => {
     expect((await balance(ctx, accountId)) - before).toBe(15_00n);
   });
 });
+
+async function orderStatuses(ctx: AppContext, accountId: number): Promise<string[]> {
+  const rows = await ctx.db.kysely
+    .selectFrom('orders')
+    .select('status')
+    .where('account_id', '=', accountId)
+    .orderBy('id')
+    .execute();
+  return rows.map((r) => r.status);
+}

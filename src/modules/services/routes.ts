@@ -11,16 +11,8 @@ import { IdParam, IdText, nextBefore, PageQuery, page } from '../accounts/schema
 import { presentPricedRange } from '../catalog/quote.js';
 import { PeriodNumber } from '../catalog/schemas.js';
 import { AddonValues, QuoteView } from '../orders/schemas.js';
-import {
-  changeTariff,
-  deleteService,
-  planTariffChange,
-  quoteRenewal,
-  renewService,
-  resumeService,
-  setAutoprolong,
-  suspendService,
-} from './commands.js';
+import { setAutoprolong } from './commands.js';
+import { deleteService } from './deletion.js';
 import { cancelOperation, retryOperation } from './engine.js';
 import {
   ChargeView,
@@ -35,6 +27,9 @@ import {
   TaskView,
 } from './presenters.js';
 import { listServices, serviceDetail, serviceHistory } from './queries.js';
+import { quoteRenewal, renewService } from './renewal.js';
+import { resumeService, suspendService } from './suspension.js';
+import { changeTariff, planTariffChange } from './tariff-change.js';
 import { cancelTask, completeTask } from './tasks.js';
 
 const ServiceDetailView = ServiceView.extend({

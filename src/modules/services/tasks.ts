@@ -7,6 +7,7 @@ import { toId } from '../../platform/ids.js';
 import { type Actor, actorLabel, requireStaff } from '../accounts/actor.js';
 import { cancelOperation, staffLeaseOwner } from './engine.js';
 import { completeOperation } from './lifecycle.js';
+import { lockService } from './repository.js';
 
 async function loadTask(ctx: AppContext, id: number): Promise<StaffTaskRow> {
   const task = await ctx.db.kysely
@@ -55,6 +56,8 @@ export async function completeTask(
   const details = JSON.parse(task.details) as { fields?: string[] };
   const params = checkFields(details.fields ?? [], input.params ?? {});
   return inTransaction(ctx.db, async (tx) => {
+    // The service's lock first, as on every path that completes an operation.
+    if (task.service_id !== null) await lockService(tx, toId(task.service_id));
     const current = await tx
       .selectFrom('staff_tasks')
       .selectAll()
@@ -69,11 +72,18 @@ export async function completeTask(
       .executeTakeFirstOrThrow();
     if (op.status !== 'running' || op.lease_owner !== staffLeaseOwner(current.id))
       throw conflict('task_not_open', 'The operation of this task is no longer waiting for it.');
-    await completeOperation(tx, ctx, op, actor, {
-      executor: 'staff',
-      taskId: toId(current.id),
-      ...(Object.keys(params).length > 0 ? { serviceParams: params } : {}),
-    });
+    await completeOperation(
+      tx,
+      ctx,
+      op,
+      actor,
+      {
+        executor: 'staff',
+        taskId: toId(current.id),
+        ...(Object.keys(params).length > 0 ? { serviceParams: params } : {}),
+      },
+      staffLeaseOwner(current.id),
+    );
     return tx
       .updateTable('staff_tasks')
       .set({

@@ -10,7 +10,7 @@ import { TEST_ENGINE } from '../../../test/helpers/db.js';
 import { inTransaction } from '../../platform/db/index.js';
 import { placeOrder } from '../orders/commands.js';
 import type { OperationHandler } from './engine.js';
-import { enqueueOperation } from './lifecycle.js';
+import { enqueueOperation } from './operations.js';
 import { startWorker } from './worker.js';
 
 let ctx: TestContext;

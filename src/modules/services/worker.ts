@@ -27,14 +27,17 @@ export function startWorker(
   const id = newWorkerId();
   const resolve = opts.resolve ?? resolveHandler(ctx);
   let stopping = false;
-  let wake: (() => void) | null = null;
+  // Every sleeping slot, so that stop() wakes them all (not only the last one to fall asleep).
+  const sleepers = new Set<() => void>();
   const sleep = (ms: number) =>
     new Promise<void>((r) => {
-      const t = setTimeout(r, ms);
-      wake = () => {
+      const wake = () => {
         clearTimeout(t);
+        sleepers.delete(wake);
         r();
       };
+      const t = setTimeout(wake, ms);
+      sleepers.add(wake);
     });
   const slot = async (n: number) => {
     const worker = `${id}/${n}`;
@@ -64,7 +67,7 @@ export function startWorker(
     id,
     async stop() {
       stopping = true;
-      (wake as (() => void) | null)?.();
+      for (const wake of [...sleepers]) wake();
       await Promise.all(slots);
     },
   };

@@ -21,6 +21,8 @@ export interface ProviderTable {
   id: ColumnType<IdValue, number, never>;
   name: string;
   currency: string;
+  /** IANA time zone: "today" everywhere is the calendar date here. */
+  time_zone: ColumnType<string, string | undefined, string>;
   created_at: Instant;
   updated_at: Instant;
 }
@@ -304,6 +306,8 @@ export interface ServiceChargesTable {
   amount_minor: bigint;
   lines: string;
   ledger_entry_id: NullableRef;
+  /** A renewal request's idempotency key (unique per service). */
+  request_key: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Instant;
 }
 
@@ -373,7 +377,7 @@ export interface StaffTasksTable {
   id: Id;
   operation_id: NullableRef;
   service_id: NullableRef;
-  kind: 'operation_failed' | 'manual_action';
+  kind: 'operation_failed' | 'manual_action' | 'billing_error';
   status: 'open' | 'done' | 'cancelled';
   title: string;
   details: string;
@@ -438,6 +442,14 @@ export interface MgrLoginKeysTable {
   used_at: Instant | null;
 }
 
+/** One live license per (address, license family): the database refuses a second. */
+export interface LicenseIpsTable {
+  /** `soft` (one ISPsystem panel per server) or `tariff:<id>` (other licenses, per tariff). */
+  family: string;
+  ip: string;
+  service_id: Ref;
+}
+
 export interface Database {
   provider: ProviderTable;
   accounts: AccountsTable;
@@ -471,6 +483,7 @@ export interface Database {
   issued_licenses: IssuedLicensesTable;
   mgr_sessions: MgrSessionsTable;
   mgr_login_keys: MgrLoginKeysTable;
+  license_ips: LicenseIpsTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;

@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AppError } from '../errors.js';
+import { AppError, fromDomainError } from '../errors.js';
 import { issuesOf, validationError } from '../validation.js';
 
 export const ErrorBody = z
@@ -33,7 +33,8 @@ export function sendError(reply: FastifyReply, err: AppError): FastifyReply {
  * leaks nothing.
  */
 export function errorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
-  if (err instanceof AppError) return sendError(reply, err);
+  const known = fromDomainError(err);
+  if (known instanceof AppError) return sendError(reply, known);
   if (hasZodFastifySchemaValidationErrors(err)) {
     const issues = issuesOf({
       issues: err.validation.map((v) => ({

@@ -1,0 +1,69 @@
+import type { AppContext } from '../../platform/context.js';
+import type { Tx } from '../../platform/db/index.js';
+import { conflict } from '../../platform/errors.js';
+import { toId } from '../../platform/ids.js';
+import { POOL_IP } from './keys.js';
+
+/**
+ * One live license per (IP address, license family), held by the database (`license_ips`,
+ * primary key (family, ip)): the row is written in the same transaction that creates the
+ * license's service or moves its address, and removed when the service is deleted. Two
+ * concurrent orders for one address cannot both commit — on REST and `/billmgr` alike.
+ *
+ * Families: every ISPsystem license (`soft`) clashes with every other (one control panel per
+ * server); other licenses (`softexternal`, `platform`) only with the same tariff (CloudLinux
+ * and KernelCare may share an address). The pool address `0.0.0.0` holds nothing.
+ */
+export const LICENSE_PRODUCT_TYPES: readonly string[] = Object.freeze(['soft', 'softexternal', 'platform']);
+
+type Reader = Tx | AppContext['db']['kysely'];
+
+/** The family a license of this product type and tariff belongs to, or null when it is no IP-bound license. */
+export function licenseFamily(productTypeCode: string, tariffId: number): string | null {
+  if (!LICENSE_PRODUCT_TYPES.includes(productTypeCode)) return null;
+  return productTypeCode === 'soft' ? 'soft' : `tariff:${tariffId}`;
+}
+
+const holdsNothing = (ip: string | undefined | null): ip is null | undefined => !ip || ip === POOL_IP;
+
+/** The live license holding `ip` in `family`, other than `exceptServiceId`, or null. */
+export async function licenseIpHolder(
+  db: Reader,
+  family: string,
+  ip: string,
+  exceptServiceId?: number,
+): Promise<number | null> {
+  if (holdsNothing(ip)) return null;
+  const row = await db
+    .selectFrom('license_ips')
+    .select('service_id')
+    .where('family', '=', family)
+    .where('ip', '=', ip)
+    .executeTakeFirst();
+  if (!row || toId(row.service_id) === exceptServiceId) return null;
+  return toId(row.service_id);
+}
+
+export const ipTaken = (ip: string) =>
+  conflict('ip_taken', 'This IP address already has a license of this kind.', { param: 'ip', ip });
+
+/**
+ * Binds `ip` to the license `serviceId` (moving it from the address it held): refused with
+ * `ip_taken` when another live license of the family holds it — also when that license's
+ * transaction has not committed yet (the insert waits for it, then finds the key taken).
+ */
+export async function bindLicenseIp(
+  tx: Tx,
+  serviceId: number,
+  family: string,
+  ip: string | null,
+): Promise<void> {
+  await tx.deleteFrom('license_ips').where('service_id', '=', serviceId).execute();
+  if (holdsNothing(ip)) return;
+  const r = await tx
+    .insertInto('license_ips')
+    .values({ family, ip, service_id: serviceId })
+    .onConflict((oc) => oc.columns(['family', 'ip']).doNothing())
+    .executeTakeFirst();
+  if (Number(r.numInsertedOrUpdatedRows ?? 0n) !== 1) throw ipTaken(ip);
+}

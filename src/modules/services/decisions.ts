@@ -1,0 +1,117 @@
+import type { Temporal } from 'temporal-polyfill';
+import { type Decision, decide, type LifecycleEvent, type ServiceState } from '../../domain/lifecycle.js';
+import { isoNow } from '../../platform/clock.js';
+import type { AppContext } from '../../platform/context.js';
+import type { ServiceRow, Tx } from '../../platform/db/index.js';
+import { fromDomainError } from '../../platform/errors.js';
+import { toId } from '../../platform/ids.js';
+import type { Actor } from '../accounts/actor.js';
+import { recordHistory } from './history.js';
+import { enqueueOperation, type OperationPayload, withdrawOperation } from './operations.js';
+
+/**
+ * Writing what the pure lifecycle decided, in the caller's transaction (the service row is
+ * locked by then): withdraw the operations the event supersedes, change the row, queue the
+ * operations. Every command and every step of the daily run goes through here, so an
+ * operation's key and payload are built in one place.
+ */
+export function decideOrThrow(
+  state: ServiceState,
+  event: LifecycleEvent,
+  today: Temporal.PlainDate,
+): Decision {
+  try {
+    return decide(state, event, today);
+  } catch (err) {
+    throw fromDomainError(err);
+  }
+}
+
+export interface WriteOptions {
+  readonly today: Temporal.PlainDate;
+  /** Extra payload for `set_param` (the new tariff). */
+  readonly tariffId?: number;
+  /** Why a service is closed (kept with the `close` operation). */
+  readonly reason?: string;
+}
+
+export async function writeDecision(
+  tx: Tx,
+  ctx: AppContext,
+  actor: Actor,
+  service: ServiceRow,
+  d: Decision,
+  opts: WriteOptions,
+): Promise<void> {
+  const id = toId(service.id);
+  const now = isoNow(ctx.clock);
+  const operations = [...d.operations];
+  for (const op of d.supersede) {
+    if (await withdrawOperation(tx, ctx, op.id)) {
+      await recordHistory(tx, ctx, actor, id, `operation_${op.kind}_superseded`, {
+        details: { operationId: op.id },
+      });
+    } else if (!operations.some((o) => o.kind === 'resume')) {
+      // A worker took it between our read and the withdrawal: it runs, then this undoes it.
+      operations.push({ kind: 'resume', reason: 'renewal' });
+    }
+  }
+  const c = d.change;
+  const set: Partial<Record<keyof ServiceRow, unknown>> = {};
+  if (c.status !== undefined) set.status = c.status;
+  if (c.suspendReason !== undefined) set.suspend_reason = c.suspendReason;
+  if (c.suspendedOn !== undefined) set.suspended_on = c.suspendedOn?.toString() ?? null;
+  if (c.expiresOn !== undefined) set.expires_on = c.expiresOn.toString();
+  if (c.periodStart !== undefined) set.period_start = c.periodStart.toString();
+  if (c.period !== undefined) set.period = c.period;
+  if (c.deleted) set.deleted_at = now;
+  if (Object.keys(set).length > 0) {
+    await tx
+      .updateTable('services')
+      .set({ ...set, updated_at: now } as never)
+      .where('id', '=', id)
+      .execute();
+  }
+  const expiresOn = c.expiresOn?.toString() ?? service.expires_on ?? '';
+  for (const op of operations) {
+    const { key, payload } = operationOf(id, op, {
+      now,
+      expiresOn,
+      tariffId: opts.tariffId,
+      reason: opts.reason,
+    });
+    await enqueueOperation(tx, ctx, id, op.kind, payload, key);
+  }
+}
+
+/** An operation's idempotency key and payload: the request it serves, named once. */
+function operationOf(
+  id: number,
+  op: Decision['operations'][number],
+  at: { now: string; expiresOn: string; tariffId: number | undefined; reason: string | undefined },
+): { key: string; payload: OperationPayload } {
+  switch (op.kind) {
+    case 'open':
+      return { key: `open:${id}`, payload: {} };
+    case 'prolong':
+      return { key: `prolong:${id}:${at.expiresOn}`, payload: { expiresOn: at.expiresOn } };
+    case 'close':
+      return { key: `close:${id}`, payload: at.reason ? { reason: at.reason } : {} };
+    case 'suspend':
+      return op.reason === 'expired'
+        ? {
+            key: `suspend:${id}:expired:${at.expiresOn}`,
+            payload: { reason: 'expired', expiresOn: at.expiresOn },
+          }
+        : { key: `suspend:${id}:${op.reason}:${at.now}`, payload: { reason: op.reason } };
+    case 'resume':
+      return op.reason === 'renewal'
+        ? { key: `resume:${id}:renewed:${at.expiresOn}`, payload: { after: 'renewal' } }
+        : { key: `resume:${id}:${at.now}`, payload: {} };
+    case 'set_param':
+      return {
+        key: `set-param:${id}:tariff:${at.tariffId}:${at.now}`,
+        payload: { tariffId: at.tariffId },
+      };
+  }
+}

@@ -1,0 +1,55 @@
+import { formatAmount } from '../../domain/money.js';
+import { isoNow } from '../../platform/clock.js';
+import type { AppContext } from '../../platform/context.js';
+import type { ServiceStatus, Tx } from '../../platform/db/index.js';
+import { type Actor, actorLabel, actorUserId } from '../accounts/actor.js';
+
+/** A service's history: one row per event, with who did it and what changed. */
+export async function recordHistory(
+  tx: Tx,
+  ctx: AppContext,
+  actor: Actor,
+  serviceId: number,
+  event: string,
+  change: { from?: ServiceStatus | null; to?: ServiceStatus | null; details?: Record<string, unknown> } = {},
+): Promise<void> {
+  await tx
+    .insertInto('service_history')
+    .values({
+      service_id: serviceId,
+      event,
+      from_status: change.from ?? null,
+      to_status: change.to ?? null,
+      details: JSON.stringify(change.details ?? {}),
+      actor_user_id: actorUserId(actor),
+      actor: actorLabel(actor),
+      created_at: isoNow(ctx.clock),
+    })
+    .execute();
+}
+
+/** Lines as stored with a charge: amounts as decimal strings, so JSON keeps them exact. */
+export function storeLines(
+  lines: readonly {
+    kind: string;
+    addonId: number | null;
+    label: string;
+    quantity: number;
+    unitPriceMinor: bigint;
+    amountMinor: bigint;
+    value: unknown;
+  }[],
+  currency: string,
+) {
+  return JSON.stringify(
+    lines.map((l) => ({
+      kind: l.kind,
+      addonId: l.addonId,
+      label: l.label,
+      quantity: l.quantity,
+      unitPrice: formatAmount(l.unitPriceMinor, currency),
+      amount: formatAmount(l.amountMinor, currency),
+      value: l.value,
+    })),
+  );
+}

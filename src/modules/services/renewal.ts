@@ -1,0 +1,239 @@
+import { Temporal } from 'temporal-polyfill';
+import type { Decision } from '../../domain/lifecycle.js';
+import { formatAmount } from '../../domain/money.js';
+import { today as todayIn } from '../../platform/calendar.js';
+import { isoNow } from '../../platform/clock.js';
+import type { AppContext } from '../../platform/context.js';
+import { inTransaction, type ServiceRow, type Tx } from '../../platform/db/index.js';
+import { conflict } from '../../platform/errors.js';
+import { toId } from '../../platform/ids.js';
+import { type Actor, actorUserId } from '../accounts/actor.js';
+import { postEntry } from '../accounts/ledger.js';
+import type { TariffAggregate } from '../catalog/aggregate.js';
+import { type PricedRange, priceRange } from '../catalog/quote.js';
+import { addonValuesOf, getServiceFor, tariffOf } from './commands.js';
+import { decideOrThrow, writeDecision } from './decisions.js';
+import { recordHistory, storeLines } from './history.js';
+import { lockService, serviceState } from './repository.js';
+
+/**
+ * Renewal (BILLING.md "Renewal"): the pure lifecycle decides where it starts, whether it
+ * resumes the service and which pending suspend it withdraws; this prices it, charges it and
+ * writes it — under the service's lock, so concurrent renewals of one service queue and each
+ * grants exactly the days it charges.
+ */
+type Reader = Tx | AppContext['db']['kysely'];
+
+export interface RenewalPlan {
+  readonly service: ServiceRow;
+  readonly start: Temporal.PlainDate;
+  readonly priced: PricedRange;
+  /** The renewal lifts the service's suspension (non-payment, or its owner's). */
+  readonly resumes: boolean;
+  readonly decision: Decision;
+}
+
+function assertRenewable(agg: TariffAggregate, today: Temporal.PlainDate): void {
+  if (agg.tariff.status === 'archived')
+    throw conflict('tariff_not_renewable', 'The tariff is archived: it cannot be renewed.', {});
+  if (agg.tariff.expires_on && today.toString() >= agg.tariff.expires_on) {
+    throw conflict('tariff_expired', 'The tariff has ended: it can no longer be ordered or renewed.', {
+      expiresOn: agg.tariff.expires_on,
+    });
+  }
+}
+
+/**
+ * Decides and prices a renewal of `service` as it is now (no writes). `source: 'auto'` is the
+ * daily run's: null when the service is not (or no longer) due.
+ */
+export async function planRenewal(
+  db: Reader,
+  ctx: AppContext,
+  service: ServiceRow,
+  period: number,
+  opts: {
+    today?: Temporal.PlainDate;
+    source?: 'manual' | 'auto';
+    /** Read-only callers (the daily run's dry run and reminders) share tariffs across services. */
+    tariffCache?: Map<number, TariffAggregate>;
+  } = {},
+): Promise<RenewalPlan | null> {
+  const today = opts.today ?? (await todayIn(ctx, db));
+  const tariffId = toId(service.tariff_id);
+  let agg = opts.tariffCache?.get(tariffId);
+  if (!agg) {
+    agg = await tariffOf(db, tariffId);
+    opts.tariffCache?.set(tariffId, agg);
+  }
+  const tariff = agg;
+  let priced: PricedRange | undefined;
+  const decision = decideOrThrow(
+    await serviceState(db, service),
+    {
+      type: 'renew',
+      period,
+      source: opts.source ?? 'manual',
+      price: (start, p) => {
+        assertRenewable(tariff, today);
+        priced = priceRange(tariff, p, addonValuesOf(service), start, {
+          includeSetup: false,
+          existing: true,
+        });
+        return { end: priced.cut.end, amountMinor: priced.totalMinor };
+      },
+    },
+    today,
+  );
+  if (decision.skip || !priced || !decision.charge) return null;
+  return {
+    service,
+    start: decision.charge.start,
+    priced,
+    resumes: decision.operations.some((o) => o.kind === 'resume'),
+    decision,
+  };
+}
+
+/** A renewal that cannot be skipped (asked for by a person): its plan. */
+async function manualPlan(
+  db: Reader,
+  ctx: AppContext,
+  service: ServiceRow,
+  period: number,
+  today?: Temporal.PlainDate,
+) {
+  const plan = await planRenewal(db, ctx, service, period, today ? { today } : {});
+  if (!plan) throw new Error('a manual renewal is never skipped');
+  return plan;
+}
+
+export async function quoteRenewal(
+  ctx: AppContext,
+  actor: Actor,
+  serviceId: number,
+  period: number,
+): Promise<RenewalPlan> {
+  const service = await getServiceFor(ctx, actor, serviceId);
+  return manualPlan(ctx.db.kysely, ctx, service, period);
+}
+
+export interface RenewalResult {
+  readonly service: ServiceRow;
+  readonly plan: RenewalPlan;
+  /** The same request (idempotency key) was renewed before: nothing charged now. */
+  readonly replayed: boolean;
+}
+
+/**
+ * Renews: charges the plan's total, moves `expiresOn`, queues `prolong` (and `resume` where
+ * the renewal lifts a suspension), withdraws a pending expiry suspend. A caller's idempotency
+ * key makes a retried request renew once.
+ */
+export async function renewService(
+  ctx: AppContext,
+  actor: Actor,
+  serviceId: number,
+  period: number,
+  opts: { idempotencyKey?: string } = {},
+): Promise<RenewalResult> {
+  await getServiceFor(ctx, actor, serviceId);
+  const today = await todayIn(ctx);
+  return inTransaction(ctx.db, async (tx) => {
+    const r = await renewServiceTx(tx, ctx, actor, serviceId, period, { ...opts, today });
+    if ('skipped' in r) throw new Error('a manual renewal is never skipped');
+    return r;
+  });
+}
+
+export async function renewServiceTx(
+  tx: Tx,
+  ctx: AppContext,
+  actor: Actor,
+  serviceId: number,
+  period: number,
+  opts: { idempotencyKey?: string; source?: 'manual' | 'auto'; today: Temporal.PlainDate },
+): Promise<RenewalResult | { skipped: string }> {
+  const service = await lockService(tx, serviceId, actor);
+  if (opts.idempotencyKey) {
+    const prior = await tx
+      .selectFrom('service_charges')
+      .selectAll()
+      .where('service_id', '=', serviceId)
+      .where('request_key', '=', opts.idempotencyKey)
+      .executeTakeFirst();
+    if (prior) {
+      // The range the first request bought, priced as it was.
+      const start = Temporal.PlainDate.from(prior.start_on!);
+      const agg = await tariffOf(tx, service.tariff_id);
+      const priced = priceRange(agg, Number(prior.period), addonValuesOf(service), start, {
+        includeSetup: false,
+        existing: true,
+      });
+      const decision = { change: {}, operations: [], supersede: [] } satisfies Decision;
+      return { service, plan: { service, start, priced, resumes: false, decision }, replayed: true };
+    }
+  }
+  const plan = await planRenewal(tx, ctx, service, period, {
+    today: opts.today,
+    source: opts.source ?? 'manual',
+  });
+  if (!plan) return { skipped: 'not_due' };
+  const now = isoNow(ctx.clock);
+  const currency = plan.priced.order.currency;
+  const end = plan.priced.cut.end.toString();
+  let entryId: bigint | number | null = null;
+  if (plan.priced.totalMinor > 0n) {
+    const { entry } = await postEntry(tx, {
+      accountId: toId(service.account_id),
+      kind: 'charge',
+      amountMinor: -plan.priced.totalMinor,
+      description: `Renewal of service #${serviceId} until ${end}`,
+      // A caller's key is namespaced: it can never match another kind of ledger entry's key.
+      idempotencyKey: opts.idempotencyKey
+        ? `renew-request:${serviceId}:${opts.idempotencyKey}`
+        : `renew:${serviceId}:${plan.start.toString()}:${period}`,
+      refType: 'service',
+      refId: serviceId,
+      createdByUserId: actorUserId(actor),
+      now,
+    });
+    entryId = entry.id;
+  }
+  await writeDecision(tx, ctx, actor, service, plan.decision, { today: opts.today });
+  await tx
+    .insertInto('service_charges')
+    .values({
+      service_id: serviceId,
+      kind: 'renewal',
+      period,
+      start_on: plan.start.toString(),
+      end_on: end,
+      amount_minor: plan.priced.totalMinor,
+      lines: storeLines(plan.priced.order.lines, currency),
+      ledger_entry_id: entryId,
+      request_key: opts.idempotencyKey ?? null,
+      created_at: now,
+    })
+    .execute();
+  await recordHistory(
+    tx,
+    ctx,
+    actor,
+    serviceId,
+    opts.source === 'auto' ? 'renewed_automatically' : 'renewed',
+    {
+      from: service.status,
+      to: service.status,
+      details: {
+        period,
+        start: plan.start.toString(),
+        expiresOn: end,
+        cut: plan.priced.cut.cut,
+        charged: formatAmount(plan.priced.totalMinor, currency),
+        ...(plan.resumes ? { resumes: true } : {}),
+      },
+    },
+  );
+  return { service: await lockService(tx, serviceId), plan, replayed: false };
+}

@@ -1,0 +1,78 @@
+import { Temporal } from 'temporal-polyfill';
+import type { PendingOperation, ServiceState } from '../../domain/lifecycle.js';
+import type { AppContext } from '../../platform/context.js';
+import { lockRows, type ProductTypeRow, type ServiceRow, type Tx } from '../../platform/db/index.js';
+import { notFound } from '../../platform/errors.js';
+import { toId } from '../../platform/ids.js';
+import { type Actor, assertAccountVisible } from '../accounts/actor.js';
+
+/**
+ * Reading services: the one place that knows how a service row, its pending operations and
+ * its product type are read. Every command that changes a service starts with `lockService`
+ * (ARCHITECTURE.md "One lock, first"): PostgreSQL locks the row until the transaction ends,
+ * SQLite's IMMEDIATE transaction already holds the one write lock. What the command decides
+ * on is read after the lock, never before it.
+ */
+type Reader = Tx | AppContext['db']['kysely'];
+
+export const PENDING_OPERATION = ['queued', 'running', 'retry_wait'] as const;
+
+/** Locks a service's row for the rest of the transaction and returns it as it is now. */
+export async function lockService(tx: Tx, id: number, actor?: Actor): Promise<ServiceRow> {
+  const s = await tx
+    .selectFrom('services')
+    .selectAll()
+    .where('id', '=', id)
+    .$call((q) => lockRows(tx, q))
+    .executeTakeFirst();
+  if (!s) throw notFound('service', { serviceId: id });
+  if (actor) assertAccountVisible(actor, toId(s.account_id), 'service');
+  return s;
+}
+
+export async function findService(db: Reader, id: number): Promise<ServiceRow> {
+  const s = await db.selectFrom('services').selectAll().where('id', '=', id).executeTakeFirst();
+  if (!s) throw notFound('service', { serviceId: id });
+  return s;
+}
+
+/** The service's operations not yet finished, oldest first. */
+export async function pendingOperations(db: Reader, serviceId: number): Promise<PendingOperation[]> {
+  const rows = await db
+    .selectFrom('operations')
+    .select(['id', 'kind', 'status', 'payload'])
+    .where('service_id', '=', serviceId)
+    .where('status', 'in', [...PENDING_OPERATION])
+    .orderBy('id')
+    .execute();
+  return rows.map((r) => ({
+    id: toId(r.id),
+    kind: r.kind,
+    reason: (JSON.parse(r.payload) as { reason?: string }).reason,
+    running: r.status === 'running',
+  }));
+}
+
+/** What the pure lifecycle decides on. */
+export function stateOf(s: ServiceRow, pending: readonly PendingOperation[]): ServiceState {
+  return {
+    status: s.status,
+    suspendReason: s.suspend_reason,
+    period: Number(s.period),
+    autoprolong: s.autoprolong === null ? null : Number(s.autoprolong),
+    expiresOn: s.expires_on ? Temporal.PlainDate.from(s.expires_on) : null,
+    pending,
+  };
+}
+
+export async function serviceState(db: Reader, s: ServiceRow): Promise<ServiceState> {
+  return stateOf(s, await pendingOperations(db, toId(s.id)));
+}
+
+export async function productTypeOf(db: Reader, s: ServiceRow): Promise<ProductTypeRow> {
+  return db
+    .selectFrom('product_types')
+    .selectAll()
+    .where('id', '=', s.product_type_id)
+    .executeTakeFirstOrThrow();
+}

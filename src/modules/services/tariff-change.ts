@@ -1,0 +1,234 @@
+import { Temporal } from 'temporal-polyfill';
+import type { Decision } from '../../domain/lifecycle.js';
+import { formatAmount, prorate } from '../../domain/money.js';
+import { daysBetween, periodEnd } from '../../domain/periods.js';
+import type { AddonValue } from '../../domain/pricing.js';
+import { today as todayIn } from '../../platform/calendar.js';
+import { isoNow } from '../../platform/clock.js';
+import type { AppContext } from '../../platform/context.js';
+import { inTransaction, type ServiceRow, type Tx } from '../../platform/db/index.js';
+import { conflict, invalid } from '../../platform/errors.js';
+import { toId } from '../../platform/ids.js';
+import { type Actor, actorUserId, isStaff } from '../accounts/actor.js';
+import { postEntry } from '../accounts/ledger.js';
+import type { TariffAggregate } from '../catalog/aggregate.js';
+import { priceRange } from '../catalog/quote.js';
+import { addonValuesOf, getServiceFor, tariffOf } from './commands.js';
+import { decideOrThrow, writeDecision } from './decisions.js';
+import { recordHistory } from './history.js';
+import { lockService, serviceState } from './repository.js';
+
+/**
+ * Upgrade/downgrade within one product type (BILLING.md "Tariff change"): the remaining paid
+ * days are converted at the two tariffs' prices for the current period, both day-prorated on
+ * the full current period; the difference is charged or credited at once. The old side is
+ * priced with what the service has (values withdrawn since included); the new side keeps the
+ * service's addon values unless others are given.
+ */
+type Reader = Tx | AppContext['db']['kysely'];
+const date = (s: string) => Temporal.PlainDate.from(s);
+
+export interface TariffChangePlan {
+  readonly service: ServiceRow;
+  readonly newTariff: TariffAggregate;
+  readonly remainingDays: number;
+  readonly fullDays: number;
+  readonly oldAmountMinor: bigint;
+  readonly newAmountMinor: bigint;
+  /** > 0 charged, < 0 credited. */
+  readonly differenceMinor: bigint;
+  readonly addonValues: Record<string, AddonValue>;
+  /** The period the service renews with from now on (the current one unless another is asked for). */
+  readonly period: number;
+  readonly decision: Decision;
+}
+
+/**
+ * The service's addon values carried to the new tariff: each of its addons takes the value of
+ * the old tariff's addon of the same value type and kind (or, for generic addons, the same
+ * label); enumerations only within the same enumeration. Values given explicitly win.
+ */
+export function carryAddonValues(
+  oldTariff: TariffAggregate,
+  newTariff: TariffAggregate,
+  current: Record<string, AddonValue>,
+  given: Record<string, AddonValue> | undefined,
+): Record<string, AddonValue> {
+  const carried: Record<string, AddonValue> = {};
+  for (const { addon } of newTariff.addons) {
+    const match = oldTariff.addons.find(
+      ({ addon: o }) =>
+        String(o.id) in current &&
+        o.value_type === addon.value_type &&
+        (addon.kind === 'generic'
+          ? o.kind === 'generic' && o.label === addon.label
+          : o.kind === addon.kind) &&
+        (addon.value_type !== 'enumeration' || String(o.enumeration_id) === String(addon.enumeration_id)),
+    );
+    if (match) carried[String(addon.id)] = current[String(match.addon.id)]!;
+  }
+  return { ...carried, ...(given ?? {}) };
+}
+
+async function plan(
+  db: Reader,
+  actor: Actor,
+  service: ServiceRow,
+  tariffId: number,
+  opts: {
+    addonValues?: Record<string, AddonValue> | undefined;
+    period?: number | undefined;
+    today: Temporal.PlainDate;
+  },
+): Promise<TariffChangePlan> {
+  const decision = decideOrThrow(await serviceState(db, service), { type: 'tariff_change' }, opts.today);
+  if (toId(service.tariff_id) === tariffId)
+    throw invalid('same_tariff', 'The service is already on this tariff.', {});
+  const [oldTariff, newTariff] = await Promise.all([tariffOf(db, service.tariff_id), tariffOf(db, tariffId)]);
+  if (toId(newTariff.tariff.product_type_id) !== toId(service.product_type_id))
+    throw invalid('product_type_mismatch', 'The new tariff sells a different kind of product.', {});
+  if (newTariff.tariff.status !== 'active' && !(isStaff(actor) && newTariff.tariff.status === 'hidden'))
+    throw conflict('tariff_not_orderable', 'This tariff cannot be ordered.', { tariffId });
+  const account = await db
+    .selectFrom('accounts')
+    .select('currency')
+    .where('id', '=', service.account_id)
+    .executeTakeFirstOrThrow();
+  if (newTariff.tariff.currency !== account.currency)
+    throw conflict(
+      'currency_mismatch',
+      `The tariff is priced in ${newTariff.tariff.currency}, the account pays in ${account.currency}.`,
+      { tariffId },
+    );
+  const expiresOn = date(service.expires_on!);
+  if (newTariff.tariff.expires_on && newTariff.tariff.expires_on < expiresOn.toString())
+    throw conflict('tariff_expired', 'The new tariff ends before the service does.', {
+      expiresOn: newTariff.tariff.expires_on,
+    });
+  const period = Number(service.period);
+  const nextPeriod = opts.period ?? period;
+  if (!newTariff.periods.some((p) => Number(p.period) === nextPeriod))
+    throw invalid('period_not_offered', `Period ${nextPeriod} is not offered by the new tariff.`, {
+      period: nextPeriod,
+    });
+  const today = opts.today;
+  const periodStart = date(service.period_start ?? service.activated_on ?? today.toString());
+  const trialDays = newTariff.tariff.trial_days === null ? undefined : Number(newTariff.tariff.trial_days);
+  const fullDays = daysBetween(periodStart, periodEnd(periodStart, period, trialDays));
+  // Every paid day from today on converts, including those of a range renewed early (its
+  // period_start lies in the future, but the current range's remaining days are paid too).
+  const activated = date(service.activated_on ?? today.toString());
+  const from = Temporal.PlainDate.compare(today, activated) > 0 ? today : activated;
+  const remainingDays = Math.max(0, daysBetween(from, expiresOn));
+  const current = addonValuesOf(service);
+  const values = carryAddonValues(oldTariff, newTariff, current, opts.addonValues);
+  const oldFull = priceRange(oldTariff, period, current, periodStart, { includeSetup: false, existing: true })
+    .full.totalMinor;
+  const newFull = priceRange(newTariff, period, values, periodStart, { includeSetup: false }).full;
+  const rem = BigInt(remainingDays);
+  const days = BigInt(Math.max(fullDays, 1));
+  const oldAmountMinor = prorate(oldFull, rem, days);
+  const newAmountMinor = prorate(newFull.totalMinor, rem, days);
+  return {
+    service,
+    newTariff,
+    remainingDays,
+    fullDays,
+    oldAmountMinor,
+    newAmountMinor,
+    differenceMinor: newAmountMinor - oldAmountMinor,
+    addonValues: Object.fromEntries(newFull.addonValues),
+    period: nextPeriod,
+    decision,
+  };
+}
+
+export interface TariffChangeInput {
+  readonly addonValues?: Record<string, AddonValue> | undefined;
+  /** The period to renew with from the next renewal on (BILLmanager clients send it with every change). */
+  readonly period?: number | undefined;
+}
+
+/** The quote: what the change would charge or credit now (no writes). */
+export async function planTariffChange(
+  ctx: AppContext,
+  actor: Actor,
+  serviceId: number,
+  tariffId: number,
+  input: TariffChangeInput = {},
+): Promise<TariffChangePlan> {
+  const service = await getServiceFor(ctx, actor, serviceId);
+  return plan(ctx.db.kysely, actor, service, tariffId, { ...input, today: await todayIn(ctx) });
+}
+
+export async function changeTariff(
+  ctx: AppContext,
+  actor: Actor,
+  serviceId: number,
+  tariffId: number,
+  input: TariffChangeInput = {},
+): Promise<{ service: ServiceRow; plan: TariffChangePlan }> {
+  await getServiceFor(ctx, actor, serviceId);
+  const today = await todayIn(ctx);
+  return inTransaction(ctx.db, async (tx) => {
+    const service = await lockService(tx, serviceId, actor);
+    const p = await plan(tx, actor, service, tariffId, { ...input, today });
+    const now = isoNow(ctx.clock);
+    const currency = p.newTariff.tariff.currency;
+    let ledgerEntryId: bigint | number | null = null;
+    if (p.differenceMinor !== 0n) {
+      const { entry } = await postEntry(tx, {
+        accountId: toId(service.account_id),
+        kind: p.differenceMinor > 0n ? 'charge' : 'refund',
+        amountMinor: -p.differenceMinor,
+        description: `Service #${serviceId}: tariff change to ${p.newTariff.tariff.name} for ${p.remainingDays} days`,
+        idempotencyKey: `tariff-change:${serviceId}:${service.updated_at}:${tariffId}`,
+        refType: 'service',
+        refId: serviceId,
+        createdByUserId: actorUserId(actor),
+        now,
+      });
+      ledgerEntryId = entry.id;
+    }
+    await tx
+      .updateTable('services')
+      .set({
+        tariff_id: tariffId,
+        addon_values: JSON.stringify(p.addonValues),
+        // The period asked for applies from the next renewal: the automatic one renews with it.
+        ...(p.period !== Number(service.period) && service.autoprolong !== null
+          ? { autoprolong: p.period }
+          : {}),
+        updated_at: now,
+      })
+      .where('id', '=', serviceId)
+      .execute();
+    await tx
+      .insertInto('service_charges')
+      .values({
+        service_id: serviceId,
+        kind: 'tariff_change',
+        period: Number(service.period),
+        start_on: today.toString(),
+        end_on: service.expires_on,
+        amount_minor: p.differenceMinor,
+        lines: '[]',
+        ledger_entry_id: ledgerEntryId,
+        created_at: now,
+      })
+      .execute();
+    await recordHistory(tx, ctx, actor, serviceId, 'tariff_changed', {
+      details: {
+        from: toId(service.tariff_id),
+        to: tariffId,
+        remainingDays: p.remainingDays,
+        fullDays: p.fullDays,
+        difference: formatAmount(p.differenceMinor, currency),
+        ...(p.period !== Number(service.period) ? { nextPeriod: p.period } : {}),
+      },
+    });
+    await writeDecision(tx, ctx, actor, service, p.decision, { today, tariffId });
+    if (p.differenceMinor < 0n) await ctx.hooks.afterCredit(tx, ctx, toId(service.account_id));
+    return { service: await lockService(tx, serviceId), plan: p };
+  });
+}
