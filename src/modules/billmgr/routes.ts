@@ -1,7 +1,10 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { parse as parseQuery } from 'node:querystring';
+import { errorCodes, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { AppContext } from '../../platform/context.js';
+import { AppError } from '../../platform/errors.js';
+import { type ErrorDialect, failureOf } from '../../platform/http/errors.js';
 import { type MgrCaller, mgrLogin, mgrNewKey, resolveCaller } from './auth.js';
-import { faultDoc, MgrFault, toMgrFault } from './errors.js';
+import { faultDoc, MgrFault, toMgrFault, transportFault } from './errors.js';
 import {
   type Call,
   changePricelist,
@@ -39,10 +42,52 @@ function functionTable(): Map<string, Fn> {
   return table;
 }
 
+/** The API's paths (PROTOCOL.md §1). */
+export const MGR_PATHS: readonly string[] = Object.freeze([
+  '/billmgr',
+  '/billmgr/',
+  '/manager/billmgr',
+  '/manager/billmgr/',
+]);
+
+/** A query string or form body as parameters (repeated keys are arrays; parseMgrParams keeps the last). */
+const parseForm = (text: string) => parseQuery(text, '&', '=', { maxKeys: 0 });
+
+/** Bodies that are certainly not forms; reading them as one would misread every parameter. */
+const NOT_A_FORM = /^\s*(multipart\/|application\/json\b)/i;
+
+function sendDoc(reply: FastifyReply, status: number, doc: MgrNode, p: Record<string, string>) {
+  const { contentType, body } = renderMgr(doc, parseOut(p.out));
+  return reply
+    .code(status)
+    .header('content-type', contentType)
+    .header('cache-control', 'no-store')
+    .send(body);
+}
+
+/**
+ * Errors of requests for the API's paths that never reach it (no route for the method, a body
+ * an unmatched route could not parse, a URL the HTTP parser refused) as mgr documents in the
+ * `out` format the query string asks for; wired into the app's error handlers.
+ */
+export const mgrErrorDialect: ErrorDialect = {
+  claims: (path) => MGR_PATHS.includes(path),
+  write(failure, query) {
+    const p = parseMgrParams(parseForm(query), undefined);
+    return renderMgr(faultDoc(transportFault(failure), p.lang || 'en'), parseOut(p.out));
+  },
+};
+
 /**
  * The BILLmanager-compatible API at `/billmgr` and `/manager/billmgr` (with or without a
- * trailing slash), GET or POST form: `func` picks the function, `out` the format; API errors
- * are answered with HTTP 200 and an `<error>` document, as ISPsystem's clients expect.
+ * trailing slash), GET or POST: `func` picks the function, `out` the format; API errors are
+ * answered with HTTP 200 and an `<error>` document, as ISPsystem's clients expect.
+ *
+ * Any POST body is read as a form, whatever its content type says — none (Guzzle-based clients
+ * such as Upmind's send `func=…&authinfo=…` raw), `text/plain`, `application/octet-stream` —
+ * except multipart and JSON, which are refused (415). Every error on these paths is an mgr
+ * document: the app's errors (bad text, a refused sign-in header) as API errors with 200; the
+ * HTTP layer's refusals (413, 415, 500…) with their status (transportFault).
  */
 export function registerBillmgrRoutes(app: FastifyInstance, ctx: AppContext): void {
   const table = functionTable();
@@ -69,7 +114,6 @@ export function registerBillmgrRoutes(app: FastifyInstance, ctx: AppContext): vo
 
   const handler = async (request: FastifyRequest, reply: FastifyReply) => {
     const p = parseMgrParams(request.query, request.body);
-    const out = parseOut(p.out);
     let doc: MgrNode;
     try {
       doc = await dispatch(p, request.ip);
@@ -78,18 +122,35 @@ export function registerBillmgrRoutes(app: FastifyInstance, ctx: AppContext): vo
       if (fault.type === 'error') ctx.logger.error({ err, func: p.func }, 'billmgr function failed');
       doc = faultDoc(fault, p.lang || 'en');
     }
-    const { contentType, body } = renderMgr(doc, out);
-    return reply.code(200).header('content-type', contentType).header('cache-control', 'no-store').send(body);
+    return sendDoc(reply, 200, doc, p);
   };
 
-  for (const path of ['/billmgr', '/billmgr/', '/manager/billmgr', '/manager/billmgr/']) {
-    // Public at the HTTP level: the API authenticates by its own parameters (authinfo, auth).
-    app.route({
-      method: ['GET', 'POST'],
-      url: path,
-      config: { auth: 'public' },
-      schema: { hide: true },
-      handler,
+  app.register(async (api) => {
+    api.removeAllContentTypeParsers();
+    api.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
+      if (NOT_A_FORM.test(request.headers['content-type'] ?? '')) {
+        done(new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(), undefined);
+        return;
+      }
+      done(null, parseForm(body as string));
     });
-  }
+    api.setErrorHandler((err, request, reply) => {
+      const p = parseMgrParams(request.query, request.body);
+      const lang = p.lang || 'en';
+      if (err instanceof AppError || err instanceof MgrFault)
+        return sendDoc(reply, 200, faultDoc(toMgrFault(err, p), lang), p);
+      const failure = failureOf(err, request);
+      return sendDoc(reply, failure.status, faultDoc(transportFault(failure), lang), p);
+    });
+    for (const path of MGR_PATHS) {
+      // Public at the HTTP level: the API authenticates by its own parameters (authinfo, auth).
+      api.route({
+        method: ['GET', 'POST'],
+        url: path,
+        config: { auth: 'public' },
+        schema: { hide: true },
+        handler,
+      });
+    }
+  });
 }
