@@ -18,6 +18,7 @@ import { registerModuleRoutes } from '../modules/provisioning/index.js';
 import { registerServiceRoutes } from '../modules/services/index.js';
 import type { AppContext } from '../platform/context.js';
 import { httpErrorHandlers } from '../platform/http/errors.js';
+import { rejectInvalidText } from '../platform/http/input.js';
 import { VERSION } from '../version.js';
 import { landingPage } from './landing.js';
 
@@ -102,6 +103,7 @@ export async function buildHttpApp(ctx: AppContext): Promise<FastifyInstance> {
   });
 
   registerAuth(app, ctx);
+  rejectInvalidText(app);
 
   app.get('/api/openapi.json', { config: { auth: 'public' }, schema: { hide: true } }, async () =>
     app.swagger(),

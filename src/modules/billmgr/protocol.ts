@@ -5,6 +5,8 @@
  * cannot drift apart. Request helpers read the loose GET/POST parameters the protocol allows.
  */
 
+import { INVALID_TEXT_CHAR } from '../../platform/validation.js';
+
 /**
  * One XML element. `text` and `children` may both be set (text is written first); an element with
  * neither is empty (`<ok/>`, json `{}`). Empty text and no text are the same thing, as in XML.
@@ -163,8 +165,11 @@ export const SJSON_ARRAY_NAMES: ReadonlySet<string> = new Set(['elem', 'slist', 
 /** Element and attribute names we allow: a safe subset of XML names that is also a plain JSON key. */
 const NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 
-/** Everything outside XML 1.0's Char production (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/F). */
-const INVALID_XML_CHARS = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
+/**
+ * Everything outside XML 1.0's Char production (C0 controls but tab/LF/CR, lone surrogates,
+ * U+FFFE/F): the characters requests may not carry either (INVALID_TEXT_CHAR).
+ */
+const INVALID_XML_CHARS = new RegExp(INVALID_TEXT_CHAR.source, 'gu');
 
 /** Drop what XML 1.0 cannot carry, in every format, so all four say the same thing. */
 export const stripInvalidXmlChars = (text: string): string => text.replace(INVALID_XML_CHARS, '');
