@@ -10,7 +10,7 @@ import {
 } from 'fastify-type-provider-zod';
 import { registerAccountRoutes, registerAuth, SESSION_COOKIE } from '../modules/accounts/index.js';
 import { registerBillingRoutes } from '../modules/billing/index.js';
-import { mgrErrorDialect, registerBillmgrRoutes } from '../modules/billmgr/routes.js';
+import { type BillmgrOptions, mgrErrorDialect, registerBillmgrRoutes } from '../modules/billmgr/routes.js';
 import { registerCatalogRoutes } from '../modules/catalog/index.js';
 import { registerLicenseRoutes } from '../modules/licenses/routes.js';
 import { payAwaitingOrders, registerOrderRoutes } from '../modules/orders/index.js';
@@ -26,7 +26,10 @@ import { landingPage } from './landing.js';
  * The HTTP application: JSON API under /api/v1 (zod schemas validate input, shape output
  * and generate the OpenAPI document at /api/openapi.json, browsable at /api/docs).
  */
-export async function buildHttpApp(ctx: AppContext): Promise<FastifyInstance> {
+export async function buildHttpApp(
+  ctx: AppContext,
+  opts: { readonly billmgr?: BillmgrOptions } = {},
+): Promise<FastifyInstance> {
   // Every error leaves in the documented shape, Fastify's and Node's own refusals included;
   // /billmgr's paths answer in mgr documents.
   const errors = httpErrorHandlers(ctx.logger as FastifyBaseLogger, [mgrErrorDialect]);
@@ -125,7 +128,7 @@ export async function buildHttpApp(ctx: AppContext): Promise<FastifyInstance> {
   registerServiceRoutes(app, ctx);
   registerModuleRoutes(app, ctx);
   registerLicenseRoutes(app, ctx);
-  registerBillmgrRoutes(app, ctx);
+  registerBillmgrRoutes(app, ctx, opts.billmgr);
   registerBillingRoutes(app, ctx);
   return app;
 }

@@ -1,4 +1,5 @@
 import { parse as parseQuery } from 'node:querystring';
+import { Readable } from 'node:stream';
 import { errorCodes, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { AppContext } from '../../platform/context.js';
 import { AppError } from '../../platform/errors.js';
@@ -20,15 +21,31 @@ import {
   suspend,
 } from './licenses.js';
 import { exportPricelist } from './pricelist.js';
-import { el, type MgrNode, mgrDoc, okDoc, parseMgrParams, parseOut, renderMgr } from './protocol.js';
+import {
+  el,
+  isMgrList,
+  type MgrList,
+  type MgrNode,
+  mgrDoc,
+  okDoc,
+  parseMgrParams,
+  parseOut,
+  renderMgr,
+  renderMgrList,
+} from './protocol.js';
 
-type Fn = (c: Call) => Promise<MgrNode>;
+type Fn = (c: Call) => Promise<MgrNode | MgrList>;
+
+export interface BillmgrOptions {
+  /** Licenses a list reads and sends at a time (LIST_CHUNK_ROWS); tests lower it. */
+  readonly listChunkRows?: number;
+}
 
 /** The functions callers may use once signed in; `auth` and `pricelist.export` are handled before. */
-function functionTable(): Map<string, Fn> {
+function functionTable(opts: BillmgrOptions): Map<string, Fn> {
   const table = new Map<string, Fn>();
   const per = (family: Family) => {
-    table.set(family, (c) => list(c, family));
+    table.set(family, async (c) => list(c, family, opts.listChunkRows));
     table.set(`${family}.order.param`, (c) => orderParam(c, family));
     table.set(`${family}.edit`, (c) => edit(c, family));
     table.set(`${family}.suspend`, (c) => suspend(c, family));
@@ -89,10 +106,14 @@ export const mgrErrorDialect: ErrorDialect = {
  * document: the app's errors (bad text, a refused sign-in header) as API errors with 200; the
  * HTTP layer's refusals (413, 415, 500…) with their status (transportFault).
  */
-export function registerBillmgrRoutes(app: FastifyInstance, ctx: AppContext): void {
-  const table = functionTable();
+export function registerBillmgrRoutes(
+  app: FastifyInstance,
+  ctx: AppContext,
+  opts: BillmgrOptions = {},
+): void {
+  const table = functionTable(opts);
 
-  async function dispatch(p: Record<string, string>, ip: string): Promise<MgrNode> {
+  async function dispatch(p: Record<string, string>, ip: string): Promise<MgrNode | MgrList> {
     const func = p.func ?? '';
     if (func === 'auth') {
       const { sid, level } = await mgrLogin(ctx, p, ip);
@@ -114,15 +135,21 @@ export function registerBillmgrRoutes(app: FastifyInstance, ctx: AppContext): vo
 
   const handler = async (request: FastifyRequest, reply: FastifyReply) => {
     const p = parseMgrParams(request.query, request.body);
-    let doc: MgrNode;
+    const out = parseOut(p.out);
+    let answer: { contentType: string; body: string | AsyncIterable<string> };
     try {
-      doc = await dispatch(p, request.ip);
+      const result = await dispatch(p, request.ip);
+      answer = isMgrList(result) ? await renderMgrList(result, out) : renderMgr(result, out);
     } catch (err) {
       const fault = toMgrFault(err, p);
       if (fault.type === 'error') ctx.logger.error({ err, func: p.func }, 'billmgr function failed');
-      doc = faultDoc(fault, p.lang || 'en');
+      answer = renderMgr(faultDoc(fault, p.lang || 'en'), out);
     }
-    return sendDoc(reply, 200, doc, p);
+    return reply
+      .code(200)
+      .header('content-type', answer.contentType)
+      .header('cache-control', 'no-store')
+      .send(typeof answer.body === 'string' ? answer.body : Readable.from(answer.body));
   };
 
   app.register(async (api) => {
