@@ -1,8 +1,7 @@
 import cookie from '@fastify/cookie';
-import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { errorCodes, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import {
   jsonSchemaTransform,
   jsonSchemaTransformObject,
@@ -11,14 +10,15 @@ import {
 } from 'fastify-type-provider-zod';
 import { registerAccountRoutes, registerAuth, SESSION_COOKIE } from '../modules/accounts/index.js';
 import { registerBillingRoutes } from '../modules/billing/index.js';
-import { registerBillmgrRoutes } from '../modules/billmgr/routes.js';
+import { type BillmgrOptions, mgrErrorDialect, registerBillmgrRoutes } from '../modules/billmgr/routes.js';
 import { registerCatalogRoutes } from '../modules/catalog/index.js';
 import { registerLicenseRoutes } from '../modules/licenses/routes.js';
 import { registerOrderRoutes } from '../modules/orders/index.js';
 import { registerModuleRoutes } from '../modules/provisioning/index.js';
 import { registerServiceRoutes } from '../modules/services/index.js';
 import type { AppContext } from '../platform/context.js';
-import { errorHandler } from '../platform/http/errors.js';
+import { httpErrorHandlers } from '../platform/http/errors.js';
+import { rejectInvalidText } from '../platform/http/input.js';
 import { VERSION } from '../version.js';
 import { landingPage } from './landing.js';
 
@@ -26,27 +26,34 @@ import { landingPage } from './landing.js';
  * The HTTP application: JSON API under /api/v1 (zod schemas validate input, shape output
  * and generate the OpenAPI document at /api/openapi.json, browsable at /api/docs).
  */
-export async function buildHttpApp(ctx: AppContext): Promise<FastifyInstance> {
+export async function buildHttpApp(
+  ctx: AppContext,
+  opts: { readonly billmgr?: BillmgrOptions } = {},
+): Promise<FastifyInstance> {
+  // Every error leaves in the documented shape, Fastify's and Node's own refusals included;
+  // /billmgr's paths answer in mgr documents.
+  const errors = httpErrorHandlers(ctx.logger as FastifyBaseLogger, [mgrErrorDialect]);
   const app = Fastify({
     loggerInstance: ctx.logger as FastifyBaseLogger,
     trustProxy: ctx.config.trustProxy,
     bodyLimit: 1_048_576,
+    clientErrorHandler: errors.clientErrorHandler,
+    frameworkErrors: errors.frameworkErrors,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({
-      error: {
-        code: 'route_not_found',
-        message: `No route ${request.method} ${request.url.split('?')[0]}.`,
-        details: {},
-      },
-    }),
-  );
+  app.setErrorHandler(errors.errorHandler);
+  app.setNotFoundHandler(errors.notFoundHandler);
 
   await app.register(cookie);
-  await app.register(formbody);
+  // The REST API reads JSON only: a form, text or any other body is 415 unsupported_media_type
+  // (a form used to be parsed and refused field by field as unknown_field). A request without
+  // a body is not refused for its content type, and an unknown route stays a 404.
+  app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '' || request.is404) done(null, undefined);
+    else done(new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(), undefined);
+  });
   // An empty body sent with "content-type: application/json" (generic clients do this on DELETE
   // and logout) is no body, not invalid JSON; a route that needs a body still says it is missing.
   const parseJson = app.getDefaultJsonParser('error', 'error');
@@ -99,6 +106,7 @@ export async function buildHttpApp(ctx: AppContext): Promise<FastifyInstance> {
   });
 
   registerAuth(app, ctx);
+  rejectInvalidText(app);
 
   app.get('/api/openapi.json', { config: { auth: 'public' }, schema: { hide: true } }, async () =>
     app.swagger(),
@@ -117,7 +125,7 @@ export async function buildHttpApp(ctx: AppContext): Promise<FastifyInstance> {
   registerServiceRoutes(app, ctx);
   registerModuleRoutes(app, ctx);
   registerLicenseRoutes(app, ctx);
-  registerBillmgrRoutes(app, ctx);
+  registerBillmgrRoutes(app, ctx, opts.billmgr);
   registerBillingRoutes(app, ctx);
   return app;
 }

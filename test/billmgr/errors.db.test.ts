@@ -379,3 +379,56 @@ describe('state errors', () => {
       );
     }));
 });
+
+describe('text a field may not hold (issue 11)', () => {
+  const refusedText = (param: string, char: string) =>
+    `"${param}" contains ${char}, a character text may not hold (control characters other than tab, LF and CR; unpaired surrogates; U+FFFE, U+FFFF).`;
+
+  it('remoteid=%00 (GET or POST form): value remoteid, nothing ordered, on both engines', () =>
+    withSeller(async (s) => {
+      const order = { authinfo: s.alpha.authinfo, ...ORDER, remoteid: 'l1\u0000' };
+      const expected = errorXml('value', refusedText('remoteid', 'U+0000'), 'remoteid', 'l1');
+      await refused(s, order, expected);
+      const before = await licenseState(s.t.ctx);
+      expectXml(await mgr(s, order, { method: 'GET' }), expected);
+      // The raw query string of the issue, as a client would type it.
+      const query = new URLSearchParams({ ...order, remoteid: '' })
+        .toString()
+        .replace('remoteid=', 'remoteid=%00');
+      expectXml(
+        await s.t.app.inject({ method: 'GET', url: `/billmgr?${query}` }),
+        expected.replace('<param name="value">l1</param>', '<param name="value"/>'),
+      );
+      expect(await licenseState(s.t.ctx)).toBe(before);
+      // A filter of a list and a name on an edit are refused the same way.
+      await refused(
+        s,
+        { authinfo: s.alpha.authinfo, func: 'soft', remoteid: '\u0000' },
+        errorXml('value', refusedText('remoteid', 'U+0000'), 'remoteid').replace(
+          '<msg>',
+          '<param name="value"/><msg>',
+        ),
+      );
+      const id = await orderLicense(s, s.alpha.authinfo);
+      await refused(
+        s,
+        { authinfo: s.alpha.authinfo, func: 'soft.edit', elid: String(id), sok: 'ok', licname: 'vps\u001b' },
+        errorXml('value', refusedText('licname', 'U+001B'), 'licname', 'vps'),
+      );
+      const json = await mgr(s, { ...order, out: 'json' });
+      expectJson(json, {
+        doc: {
+          error: {
+            $type: 'value',
+            $object: 'remoteid',
+            $lang: 'en',
+            param: [
+              { $name: 'object', $type: 'msg', $: 'remoteid' },
+              { $name: 'value', $: 'l1' },
+            ],
+            msg: { $: refusedText('remoteid', 'U+0000') },
+          },
+        },
+      });
+    }));
+});

@@ -1,9 +1,13 @@
+import type { Insertable } from 'kysely';
 import { Temporal } from 'temporal-polyfill';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { buildHttpApp } from '../../src/app/http.js';
 import { runBilling } from '../../src/modules/billing/run.js';
 import { createTariff } from '../../src/modules/catalog/commands.js';
 import { KEY_PATTERN } from '../../src/modules/licenses/keys.js';
 import { runQueuedOperations } from '../../src/modules/services/executor.js';
+import type { ServicesTable } from '../../src/platform/db/schema.js';
+import { wireRequest } from '../helpers/http.js';
 import { staffActor } from '../helpers/shop.js';
 import {
   addNodesAddon,
@@ -493,5 +497,101 @@ describe('idempotent ordering by remoteid', () => {
       const issued = await s.t.ctx.db.kysely.selectFrom('issued_licenses').selectAll().execute();
       expect(issued).toHaveLength(1);
       expect(issued[0]!.license_key.startsWith(`${ids[0]}-`)).toBe(true);
+    }));
+});
+
+describe('lists are never cut off (issue 11)', () => {
+  const listed = (s: Seller, authinfo: string, p: Params = {}) =>
+    mgr(s, { authinfo, func: 'soft', out: 'bjson', ...p }).then((res) =>
+      ((JSON.parse(res.body) as { elem?: { id: string }[] }).elem ?? []).map((e) => Number(e.id)),
+    );
+
+  it('more than 10 000 licenses: every one is listed, in id order (the list used to stop at 10 000)', () =>
+    withSeller(async (s) => {
+      const first = await orderLicense(s, s.alpha.authinfo);
+      // Copies of the ordered license's row, whatever columns services has.
+      const { id: _id, ...row } = await s.t.ctx.db.kysely
+        .selectFrom('services')
+        .selectAll()
+        .where('id', '=', first)
+        .executeTakeFirstOrThrow();
+      const copies = 10_004;
+      for (let i = 0; i < copies; i += 500) {
+        const batch = Array.from({ length: Math.min(500, copies - i) }, (_, j) => ({
+          ...row,
+          remote_id: `bulk-${i + j}`,
+        }));
+        // A row read back is insertable as is; only the read types (bigint | number) differ.
+        await s.t.ctx.db.kysely
+          .insertInto('services')
+          .values(batch as unknown as Insertable<ServicesTable>[])
+          .execute();
+      }
+      const ids = await listed(s, s.alpha.authinfo);
+      expect(ids.length).toBe(copies + 1);
+      expect(ids[0]).toBe(first);
+      expect(ids.every((id, i) => i === 0 || id > ids[i - 1]!)).toBe(true);
+      const xml = await mgr(s, { authinfo: s.alpha.authinfo, func: 'soft' });
+      expect(xml.body.match(/<elem>/g)?.length).toBe(copies + 1);
+      expect(xml.body.endsWith('</elem></doc>')).toBe(true);
+    }));
+
+  it('read in chunks smaller than the list: the same answer in every format; filters across chunks; a failure mid-list aborts', () =>
+    withSeller(async (s) => {
+      const a = s.alpha.authinfo;
+      const mine: number[] = [];
+      for (let i = 1; i <= 5; i++)
+        mine.push(await orderLicense(s, a, { ip: `203.0.113.${i}`, remoteid: `r${i}`, licname: `vps-${i}` }));
+      const theirs = [
+        await orderLicense(s, s.bravo.authinfo, { ip: '198.51.100.1' }),
+        await orderLicense(s, s.bravo.authinfo, { ip: '198.51.100.2' }),
+      ];
+      const chunked = await buildHttpApp(s.t.ctx, { billmgr: { listChunkRows: 2 } });
+      await chunked.ready();
+      try {
+        for (const out of ['xml', 'json', 'sjson', 'bjson']) {
+          for (const authinfo of [a, s.admin.authinfo]) {
+            const url = `/billmgr?${new URLSearchParams({ authinfo, func: 'soft', out })}`;
+            const whole = await s.t.app.inject({ method: 'GET', url });
+            const inChunks = await chunked.inject({ method: 'GET', url });
+            expect(inChunks.statusCode).toBe(200);
+            expect(inChunks.headers['content-type']).toBe(whole.headers['content-type']);
+            expect(inChunks.body, `${out}`).toBe(whole.body);
+          }
+        }
+        const ids = async (p: Params, authinfo = a) => {
+          const url = `/billmgr?${new URLSearchParams({ authinfo, func: 'soft', out: 'bjson', ...p })}`;
+          const body = JSON.parse((await chunked.inject({ method: 'GET', url })).body) as {
+            elem?: { id: string }[];
+          };
+          return (body.elem ?? []).map((e) => Number(e.id));
+        };
+        expect(await ids({})).toEqual(mine);
+        expect(await ids({}, s.admin.authinfo)).toEqual([...mine, ...theirs]);
+        expect(await ids({ ip: '203.0.113.5' })).toEqual([mine[4]]);
+        expect(await ids({ remoteid: 'r3' })).toEqual([mine[2]]);
+        expect(await ids({ elid: `${mine[0]}, ${mine[4]}` })).toEqual([mine[0], mine[4]]);
+        expect(await ids({ remoteid: 'none' })).toEqual([]);
+        expect(await listed(s, a)).toEqual(mine);
+
+        // A read failing after the answer has started aborts the connection: the client sees a
+        // broken answer, never a well-formed list with licenses missing.
+        const kysely = s.t.ctx.db.kysely;
+        const selectFrom = kysely.selectFrom.bind(kysely);
+        let reads = 0;
+        const spy = vi.spyOn(kysely, 'selectFrom').mockImplementation(((table: never) => {
+          if (String(table) === 'issued_licenses' && ++reads === 2) throw new Error('database gone');
+          return selectFrom(table);
+        }) as typeof kysely.selectFrom);
+        try {
+          const path = `/billmgr?${new URLSearchParams({ authinfo: a, func: 'soft' })}`;
+          await expect(wireRequest(chunked, { method: 'GET', path })).rejects.toThrow('aborted');
+          expect(reads).toBe(2);
+        } finally {
+          spy.mockRestore();
+        }
+      } finally {
+        await chunked.close();
+      }
     }));
 });

@@ -4,7 +4,13 @@ import { recordPayment } from '../../src/modules/accounts/commands.js';
 import { createAddon, createTariff } from '../../src/modules/catalog/commands.js';
 import { createModule, setTariffModules } from '../../src/modules/provisioning/commands.js';
 import { expectLedgerBalanced } from '../helpers/context.js';
-import { createAdmin, createClient, createHttpTest, type HttpTest } from '../helpers/http.js';
+import {
+  createAdmin,
+  createClient,
+  createHttpTest,
+  type HttpTest,
+  type WireResponse,
+} from '../helpers/http.js';
 import { snapshot, staffActor } from '../helpers/shop.js';
 
 /**
@@ -129,14 +135,14 @@ export const SID_RE = /\b[0-9a-f]{32}\b/g;
 export const masked = (body: string): string => body.replace(KEY_RE, '<KEY>').replace(SID_RE, '<SID>');
 
 /** Asserts an XML answer: HTTP 200, text/xml, and exactly `<?xml …?>\n` + `doc` (after masking). */
-export function expectXml(res: LightMyRequestResponse, doc: string): void {
+export function expectXml(res: WireResponse, doc: string): void {
   expect(res.statusCode, res.body).toBe(200);
   expect(res.headers['content-type']).toBe('text/xml; charset=utf-8');
   expect(masked(res.body)).toBe(`${XML_HEAD}${doc}`);
 }
 
 /** Asserts a JSON answer (json or bjson): HTTP 200, application/json, parsed body (masked) equal to `value`. */
-export function expectJson(res: LightMyRequestResponse, value: unknown): void {
+export function expectJson(res: WireResponse, value: unknown): void {
   expect(res.statusCode, res.body).toBe(200);
   expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
   expect(JSON.parse(masked(res.body))).toEqual(value);

@@ -1,4 +1,6 @@
 import { rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
@@ -136,6 +138,55 @@ export function request(
   });
 }
 
+/** The parts of an answer the assertions read; `app.inject`'s responses have them too. */
+export interface WireResponse {
+  readonly statusCode: number;
+  readonly headers: Record<string, string | string[] | number | undefined>;
+  readonly body: string;
+  json(): unknown;
+}
+
+/**
+ * One request over a real loopback socket, for what `app.inject` skips: Node's own HTTP parser
+ * (its 431 for a long URL) and requests exactly as a client library writes them (no
+ * content-type header unless given). The app starts listening on a free port at the first call.
+ */
+export async function wireRequest(
+  app: FastifyInstance,
+  opts: { method: string; path: string; headers?: Record<string, string>; body?: string },
+): Promise<WireResponse> {
+  if (!app.server.listening) await app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = app.server.address() as AddressInfo;
+  const body = opts.body === undefined ? undefined : Buffer.from(opts.body);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        method: opts.method,
+        path: opts.path,
+        headers: { ...(body ? { 'content-length': String(body.length) } : {}), ...opts.headers },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({
+            statusCode: res.statusCode ?? 0,
+            headers: res.headers,
+            body: text,
+            json: () => JSON.parse(text),
+          });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 export interface ErrorPayload {
   readonly code: string;
   readonly message: string;
@@ -146,7 +197,7 @@ export interface ErrorPayload {
  * Asserts an error answer: the status, the code, and the shape every error has — exactly
  * `{"error":{"code","message","details"}}`, nothing more. Returns the error object.
  */
-export function expectError(res: LightMyRequestResponse, status: number, code: string): ErrorPayload {
+export function expectError(res: WireResponse, status: number, code: string): ErrorPayload {
   expect(res.statusCode, res.body).toBe(status);
   expect(res.headers['content-type']).toMatch(/^application\/json/);
   const body = res.json() as { error: ErrorPayload };

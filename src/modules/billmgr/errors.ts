@@ -66,6 +66,20 @@ export function toMgrFault(thrown: unknown, p: Record<string, string> = {}): Mgr
   return new MgrFault('error', 'Internal error.');
 }
 
+/**
+ * A refusal of the HTTP layer on the API's paths — no route for the method (404), an
+ * unreadable (415) or too large (413) body, a URL too long (431), a failure outside the
+ * functions (500) — as an mgr error: type `error`, object = Billfold's stable code
+ * (`body_too_large`…), so a client can branch on it; the HTTP status stays the layer's.
+ */
+export function transportFault(failure: { status: number; code: string; message: string }): MgrFault {
+  const message =
+    failure.status === 415
+      ? 'Send the parameters in the query string or as a form body (application/x-www-form-urlencoded).'
+      : failure.message;
+  return new MgrFault('error', message, failure.code);
+}
+
 export const faultDoc = (f: MgrFault, lang = 'en'): MgrNode =>
   mgrError({
     type: f.type,

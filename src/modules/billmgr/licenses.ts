@@ -26,7 +26,8 @@ import type { MgrCaller } from './auth.js';
 import { badValue, MgrFault, missed, noAccess } from './errors.js';
 import {
   el,
-  listDoc,
+  fields,
+  type MgrList,
   type MgrNode,
   type MgrScalar,
   mgrDoc,
@@ -186,7 +187,17 @@ async function view(c: Call, family: Family, s: ServiceRow): Promise<MgrNode> {
 
 // ---------------------------------------------------------------- list
 
-export async function list(c: Call, family: Family): Promise<MgrNode> {
+/** Licenses a list reads, renders and sends at a time (licenses of a list are never cut off). */
+export const LIST_CHUNK_ROWS = 1000;
+
+/**
+ * The caller's licenses of a family (all of them for staff), oldest first, every one: read by
+ * id in chunks of `chunkRows` and streamed (renderMgrList), so a list of any length is answered
+ * whole in bounded memory. Filters: `remoteid`, `pricelist`, `elid`, `ip`. Chunks are read
+ * one after the other, not in one snapshot: a license added meanwhile may or may not appear,
+ * none appears twice.
+ */
+export function list(c: Call, family: Family, chunkRows = LIST_CHUNK_ROWS): MgrList {
   const actor = c.caller.actor;
   let q = c.ctx.db.kysely
     .selectFrom('services as s')
@@ -199,26 +210,40 @@ export async function list(c: Call, family: Family): Promise<MgrNode> {
   if (c.p.remoteid) q = q.where('s.remote_id', '=', c.p.remoteid);
   if (c.p.pricelist && /^\d+$/.test(c.p.pricelist)) q = q.where('s.tariff_id', '=', Number(c.p.pricelist));
   if (c.p.elid) q = q.where('s.id', 'in', parseElids(c.p.elid) ?? [-1]);
-  let rows = await q.limit(10_000).execute();
-  if (c.p.ip) rows = rows.filter((r) => (JSON.parse(r.params) as Record<string, string>).ip === c.p.ip);
-  const tariffs = await tariffBriefs(
-    c.ctx,
-    rows.map((r) => toId(r.tariff_id)),
-  );
-  const licenses = new Map<number, IssuedLicenseRow>();
-  for (let i = 0; i < rows.length; i += 1000) {
-    const ids = rows.slice(i, i + 1000).map((r) => r.id);
-    for (const l of await c.ctx.db.kysely
-      .selectFrom('issued_licenses')
-      .selectAll()
-      .where('service_id', 'in', ids)
-      .execute())
-      licenses.set(toId(l.service_id), l);
+  const ip = c.p.ip;
+
+  async function* chunks(): AsyncGenerator<MgrNode[]> {
+    const tariffs = new Map<number, TariffBrief>();
+    let after = 0;
+    for (;;) {
+      const rows = await q.where('s.id', '>', after).limit(chunkRows).execute();
+      if (rows.length === 0) return;
+      after = toId(rows[rows.length - 1]!.id);
+      const shown = ip
+        ? rows.filter((r) => (JSON.parse(r.params) as Record<string, string>).ip === ip)
+        : rows;
+      const unseen = shown.map((r) => toId(r.tariff_id)).filter((id) => !tariffs.has(id));
+      for (const [id, brief] of await tariffBriefs(c.ctx, unseen)) tariffs.set(id, brief);
+      const licenses = new Map<number, IssuedLicenseRow>();
+      if (shown.length > 0) {
+        const issued = await c.ctx.db.kysely
+          .selectFrom('issued_licenses')
+          .selectAll()
+          .where(
+            'service_id',
+            'in',
+            shown.map((r) => r.id),
+          )
+          .execute();
+        for (const l of issued) licenses.set(toId(l.service_id), l);
+      }
+      yield shown.map((s) =>
+        el('elem', fields(record(family, s, tariffs.get(toId(s.tariff_id)), licenses.get(toId(s.id))).base)),
+      );
+      if (rows.length < chunkRows) return;
+    }
   }
-  const out = rows.map(
-    (s) => record(family, s, tariffs.get(toId(s.tariff_id)), licenses.get(toId(s.id))).base,
-  );
-  return listDoc(out);
+  return { elems: chunks() };
 }
 
 // ---------------------------------------------------------------- order

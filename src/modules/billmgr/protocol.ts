@@ -5,6 +5,8 @@
  * cannot drift apart. Request helpers read the loose GET/POST parameters the protocol allows.
  */
 
+import { INVALID_TEXT_CHAR } from '../../platform/validation.js';
+
 /**
  * One XML element. `text` and `children` may both be set (text is written first); an element with
  * neither is empty (`<ok/>`, json `{}`). Empty text and no text are the same thing, as in XML.
@@ -144,6 +146,8 @@ export function mgrError({ type, object, value, msg, lang = 'en' }: MgrErrorInpu
 // ---------------------------------------------------------------------------------------------------
 // Rendering
 
+const XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n';
+
 const CONTENT_TYPES: Readonly<Record<MgrOut, string>> = Object.freeze({
   xml: 'text/xml; charset=utf-8',
   json: 'application/json; charset=utf-8',
@@ -163,8 +167,11 @@ export const SJSON_ARRAY_NAMES: ReadonlySet<string> = new Set(['elem', 'slist', 
 /** Element and attribute names we allow: a safe subset of XML names that is also a plain JSON key. */
 const NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 
-/** Everything outside XML 1.0's Char production (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/F). */
-const INVALID_XML_CHARS = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
+/**
+ * Everything outside XML 1.0's Char production (C0 controls but tab/LF/CR, lone surrogates,
+ * U+FFFE/F): the characters requests may not carry either (INVALID_TEXT_CHAR).
+ */
+const INVALID_XML_CHARS = new RegExp(INVALID_TEXT_CHAR.source, 'gu');
 
 /** Drop what XML 1.0 cannot carry, in every format, so all four say the same thing. */
 export const stripInvalidXmlChars = (text: string): string => text.replace(INVALID_XML_CHARS, '');
@@ -350,7 +357,7 @@ export function renderMgr(doc: MgrNode, out: MgrOut, opts: RenderOptions = {}): 
   const contentType = CONTENT_TYPES[out];
   switch (out) {
     case 'xml':
-      return { contentType, body: `<?xml version="1.0" encoding="UTF-8"?>\n${xmlElement(root)}` };
+      return { contentType, body: `${XML_HEAD}${xmlElement(root)}` };
     case 'json':
       return { contentType, body: JSON.stringify({ doc: jsonImage(root, null) }) };
     case 'sjson': {
@@ -362,6 +369,75 @@ export function renderMgr(doc: MgrNode, out: MgrOut, opts: RenderOptions = {}): 
     default:
       throw new RangeError(`Unknown output format: ${String(out)}`);
   }
+}
+
+/** A list answer made in pieces: `<doc>` holding the `elem`s the chunks yield, in order. */
+export interface MgrList {
+  readonly elems: AsyncIterable<readonly MgrNode[]>;
+}
+
+export const isMgrList = (answer: MgrNode | MgrList): answer is MgrList => 'elems' in answer;
+
+/** One `elem` of a list as it appears inside the list in each format. */
+function elemPiece(node: MgrNode, out: MgrOut): string {
+  if (node.name !== 'elem') throw new RangeError(`A list holds only <elem>, got <${node.name}>`);
+  const c = clean(node);
+  switch (out) {
+    case 'xml':
+      return xmlElement(c);
+    case 'json':
+      return JSON.stringify(jsonImage(c, null));
+    case 'sjson':
+      return JSON.stringify(jsonImage(c, SJSON_ARRAY_NAMES));
+    case 'bjson':
+      return JSON.stringify(flatObject(c));
+  }
+}
+
+/** What surrounds two or more `elem`s in each format (one elem is an object in json, not an array). */
+const LIST_FRAME: Readonly<Record<MgrOut, readonly [open: string, close: string]>> = Object.freeze({
+  xml: [`${XML_HEAD}<doc>`, '</doc>'],
+  json: ['{"doc":{"elem":[', ']}}'],
+  sjson: ['{"doc":{"elem":[', ']}}'],
+  bjson: ['{"elem":[', ']}'],
+});
+
+/**
+ * A list rendered as it is read: the same bytes as `renderMgr(mgrDoc(all elems), out)`, but
+ * memory holds one chunk, not the list. The first two elements are read (and rendered) before
+ * this returns, because json writes a lone `elem` as an object and several as an array, and so
+ * that a failure that early can still be answered as an error document; a list of fewer comes
+ * back whole as a string, a longer one as pieces to stream. A failure later ends the pieces
+ * with that error (the answer is cut off visibly, never completed with rows missing).
+ */
+export async function renderMgrList(
+  list: MgrList,
+  out: MgrOut,
+): Promise<{ contentType: string; body: string | AsyncIterable<string> }> {
+  const contentType = CONTENT_TYPES[out];
+  const rows = list.elems[Symbol.asyncIterator]();
+  const head: MgrNode[] = [];
+  while (head.length < 2) {
+    const next = await rows.next();
+    if (next.done) return renderMgr(mgrDoc(head), out);
+    head.push(...next.value);
+  }
+  const [open, close] = LIST_FRAME[out];
+  const separator = out === 'xml' ? '' : ',';
+  const piece = (node: MgrNode) => elemPiece(node, out);
+  const first = open + head.map(piece).join(separator);
+  async function* pieces(): AsyncGenerator<string> {
+    try {
+      yield first;
+      for (let next = await rows.next(); !next.done; next = await rows.next()) {
+        if (next.value.length > 0) yield separator + next.value.map(piece).join(separator);
+      }
+      yield close;
+    } finally {
+      await rows.return?.();
+    }
+  }
+  return { contentType, body: pieces() };
 }
 
 // ---------------------------------------------------------------------------------------------------

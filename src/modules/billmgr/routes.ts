@@ -1,7 +1,11 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { parse as parseQuery } from 'node:querystring';
+import { Readable } from 'node:stream';
+import { errorCodes, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { AppContext } from '../../platform/context.js';
+import { AppError } from '../../platform/errors.js';
+import { type ErrorDialect, failureOf } from '../../platform/http/errors.js';
 import { type MgrCaller, mgrLogin, mgrNewKey, resolveCaller } from './auth.js';
-import { faultDoc, MgrFault, toMgrFault } from './errors.js';
+import { faultDoc, MgrFault, toMgrFault, transportFault } from './errors.js';
 import {
   type Call,
   changePricelist,
@@ -17,15 +21,31 @@ import {
   suspend,
 } from './licenses.js';
 import { exportPricelist } from './pricelist.js';
-import { el, type MgrNode, mgrDoc, okDoc, parseMgrParams, parseOut, renderMgr } from './protocol.js';
+import {
+  el,
+  isMgrList,
+  type MgrList,
+  type MgrNode,
+  mgrDoc,
+  okDoc,
+  parseMgrParams,
+  parseOut,
+  renderMgr,
+  renderMgrList,
+} from './protocol.js';
 
-type Fn = (c: Call) => Promise<MgrNode>;
+type Fn = (c: Call) => Promise<MgrNode | MgrList>;
+
+export interface BillmgrOptions {
+  /** Licenses a list reads and sends at a time (LIST_CHUNK_ROWS); tests lower it. */
+  readonly listChunkRows?: number;
+}
 
 /** The functions callers may use once signed in; `auth` and `pricelist.export` are handled before. */
-function functionTable(): Map<string, Fn> {
+function functionTable(opts: BillmgrOptions): Map<string, Fn> {
   const table = new Map<string, Fn>();
   const per = (family: Family) => {
-    table.set(family, (c) => list(c, family));
+    table.set(family, async (c) => list(c, family, opts.listChunkRows));
     table.set(`${family}.order.param`, (c) => orderParam(c, family));
     table.set(`${family}.edit`, (c) => edit(c, family));
     table.set(`${family}.suspend`, (c) => suspend(c, family));
@@ -39,15 +59,61 @@ function functionTable(): Map<string, Fn> {
   return table;
 }
 
+/** The API's paths (PROTOCOL.md §1). */
+export const MGR_PATHS: readonly string[] = Object.freeze([
+  '/billmgr',
+  '/billmgr/',
+  '/manager/billmgr',
+  '/manager/billmgr/',
+]);
+
+/** A query string or form body as parameters (repeated keys are arrays; parseMgrParams keeps the last). */
+const parseForm = (text: string) => parseQuery(text, '&', '=', { maxKeys: 0 });
+
+/** Bodies that are certainly not forms; reading them as one would misread every parameter. */
+const NOT_A_FORM = /^\s*(multipart\/|application\/json\b)/i;
+
+function sendDoc(reply: FastifyReply, status: number, doc: MgrNode, p: Record<string, string>) {
+  const { contentType, body } = renderMgr(doc, parseOut(p.out));
+  return reply
+    .code(status)
+    .header('content-type', contentType)
+    .header('cache-control', 'no-store')
+    .send(body);
+}
+
+/**
+ * Errors of requests for the API's paths that never reach it (no route for the method, a body
+ * an unmatched route could not parse, a URL the HTTP parser refused) as mgr documents in the
+ * `out` format the query string asks for; wired into the app's error handlers.
+ */
+export const mgrErrorDialect: ErrorDialect = {
+  claims: (path) => MGR_PATHS.includes(path),
+  write(failure, query) {
+    const p = parseMgrParams(parseForm(query), undefined);
+    return renderMgr(faultDoc(transportFault(failure), p.lang || 'en'), parseOut(p.out));
+  },
+};
+
 /**
  * The BILLmanager-compatible API at `/billmgr` and `/manager/billmgr` (with or without a
- * trailing slash), GET or POST form: `func` picks the function, `out` the format; API errors
- * are answered with HTTP 200 and an `<error>` document, as ISPsystem's clients expect.
+ * trailing slash), GET or POST: `func` picks the function, `out` the format; API errors are
+ * answered with HTTP 200 and an `<error>` document, as ISPsystem's clients expect.
+ *
+ * Any POST body is read as a form, whatever its content type says — none (Guzzle-based clients
+ * such as Upmind's send `func=…&authinfo=…` raw), `text/plain`, `application/octet-stream` —
+ * except multipart and JSON, which are refused (415). Every error on these paths is an mgr
+ * document: the app's errors (bad text, a refused sign-in header) as API errors with 200; the
+ * HTTP layer's refusals (413, 415, 500…) with their status (transportFault).
  */
-export function registerBillmgrRoutes(app: FastifyInstance, ctx: AppContext): void {
-  const table = functionTable();
+export function registerBillmgrRoutes(
+  app: FastifyInstance,
+  ctx: AppContext,
+  opts: BillmgrOptions = {},
+): void {
+  const table = functionTable(opts);
 
-  async function dispatch(p: Record<string, string>, ip: string): Promise<MgrNode> {
+  async function dispatch(p: Record<string, string>, ip: string): Promise<MgrNode | MgrList> {
     const func = p.func ?? '';
     if (func === 'auth') {
       const { sid, level } = await mgrLogin(ctx, p, ip);
@@ -70,26 +136,48 @@ export function registerBillmgrRoutes(app: FastifyInstance, ctx: AppContext): vo
   const handler = async (request: FastifyRequest, reply: FastifyReply) => {
     const p = parseMgrParams(request.query, request.body);
     const out = parseOut(p.out);
-    let doc: MgrNode;
+    let answer: { contentType: string; body: string | AsyncIterable<string> };
     try {
-      doc = await dispatch(p, request.ip);
+      const result = await dispatch(p, request.ip);
+      answer = isMgrList(result) ? await renderMgrList(result, out) : renderMgr(result, out);
     } catch (err) {
       const fault = toMgrFault(err, p);
       if (fault.type === 'error') ctx.logger.error({ err, func: p.func }, 'billmgr function failed');
-      doc = faultDoc(fault, p.lang || 'en');
+      answer = renderMgr(faultDoc(fault, p.lang || 'en'), out);
     }
-    const { contentType, body } = renderMgr(doc, out);
-    return reply.code(200).header('content-type', contentType).header('cache-control', 'no-store').send(body);
+    return reply
+      .code(200)
+      .header('content-type', answer.contentType)
+      .header('cache-control', 'no-store')
+      .send(typeof answer.body === 'string' ? answer.body : Readable.from(answer.body));
   };
 
-  for (const path of ['/billmgr', '/billmgr/', '/manager/billmgr', '/manager/billmgr/']) {
-    // Public at the HTTP level: the API authenticates by its own parameters (authinfo, auth).
-    app.route({
-      method: ['GET', 'POST'],
-      url: path,
-      config: { auth: 'public' },
-      schema: { hide: true },
-      handler,
+  app.register(async (api) => {
+    api.removeAllContentTypeParsers();
+    api.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
+      if (NOT_A_FORM.test(request.headers['content-type'] ?? '')) {
+        done(new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(), undefined);
+        return;
+      }
+      done(null, parseForm(body as string));
     });
-  }
+    api.setErrorHandler((err, request, reply) => {
+      const p = parseMgrParams(request.query, request.body);
+      const lang = p.lang || 'en';
+      if (err instanceof AppError || err instanceof MgrFault)
+        return sendDoc(reply, 200, faultDoc(toMgrFault(err, p), lang), p);
+      const failure = failureOf(err, request);
+      return sendDoc(reply, failure.status, faultDoc(transportFault(failure), lang), p);
+    });
+    for (const path of MGR_PATHS) {
+      // Public at the HTTP level: the API authenticates by its own parameters (authinfo, auth).
+      api.route({
+        method: ['GET', 'POST'],
+        url: path,
+        config: { auth: 'public' },
+        schema: { hide: true },
+        handler,
+      });
+    }
+  });
 }
