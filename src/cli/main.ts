@@ -298,9 +298,15 @@ cli
         `worker ${worker.id} running ${opts.concurrency} slot(s); stop with SIGTERM or Ctrl-C\n`,
       );
       await new Promise<void>((resolve) => {
-        const stop = () => void worker.stop().then(resolve);
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
+        // Once: Ctrl-C under `npm run billfold` delivers SIGINT twice (terminal and npm).
+        let stopping = false;
+        const stop = () => {
+          if (stopping) return;
+          stopping = true;
+          void worker.stop().then(resolve);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
       });
     });
   });

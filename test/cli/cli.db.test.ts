@@ -80,6 +80,8 @@ function cleanEnv(env: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 const children = new Set<ChildProcess>();
+/** Process groups started detached (`npm start`): killed whole if a test leaves them behind. */
+const groups = new Set<number>();
 
 function start(args: string[], env: Record<string, string>, via: 'main' | 'bin' = 'main'): ChildProcess {
   const argv = via === 'main' ? ['--import', 'tsx', MAIN, ...args] : [BIN, ...args];
@@ -147,6 +149,13 @@ const showJson = async (target: Target, email: string, env: Record<string, strin
 
 afterAll(() => {
   for (const child of children) child.kill('SIGKILL');
+  for (const group of groups) {
+    try {
+      process.kill(-group, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
 });
 
 /** The target's database opened directly, to check what a command left there. */
@@ -567,5 +576,51 @@ describe(`billfold serve (${TEST_ENGINE})`, () => {
     expect(out).not.toContain('First start');
     expect(out).not.toMatch(/password:/);
     await stop(server, url);
+  });
+
+  it('`npm start` then SIGTERM to npm: the server stops answering and the whole process tree exits', async () => {
+    // npm runs the script through a shell; the signal must still reach the server. The npm
+    // process leads a process group of its own, so "the tree exited" is "the group is empty".
+    const npm = spawn('npm', ['start'], {
+      cwd: ROOT,
+      env: cleanEnv({ ...target.env, BILLFOLD_HOST: '127.0.0.1', BILLFOLD_PORT: '0' }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    groups.add(npm.pid!);
+    let stdout = '';
+    let stderr = '';
+    npm.stdout!.on('data', (d) => {
+      stdout += d;
+    });
+    npm.stderr!.on('data', (d) => {
+      stderr += d;
+    });
+    // 'exit', not 'close': a server left behind would hold the pipes open and 'close' never come.
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      npm.on('exit', (code, signal) => resolve({ code, signal })),
+    );
+    const server: Server = { child: npm, output: () => ({ stdout, stderr }), exited };
+    const url = await urlOf(server);
+    expect((await fetch(`${url}/api/health`)).status).toBe(200);
+
+    const signalled = Date.now();
+    process.kill(npm.pid!, 'SIGTERM');
+    const bound = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000));
+    expect(await Promise.race([exited, bound])).toEqual({ code: 0, signal: null });
+    const groupAlive = () => {
+      try {
+        process.kill(-npm.pid!, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    while (groupAlive() && Date.now() - signalled < 15_000) await new Promise((r) => setTimeout(r, 100));
+    expect(groupAlive(), `${stdout}\n${stderr}`).toBe(false);
+    expect(Date.now() - signalled).toBeLessThan(15_000);
+    groups.delete(npm.pid!);
+    expect(stdout).toContain('shutting down');
+    await expect(fetch(`${url}/api/health`)).rejects.toThrow();
   });
 });
