@@ -12,7 +12,13 @@ import type { Logger } from '../platform/logger.js';
 export function createContext(
   config: Config,
   logger: Logger,
-  overrides: { db?: Db; clock?: Clock; moduleTypes?: readonly AnyModuleType[] } = {},
+  overrides: {
+    db?: Db;
+    clock?: Clock;
+    moduleTypes?: readonly AnyModuleType[];
+    /** false: use the master key that exists, never generate one (see `loadMasterKey`). */
+    createMasterKey?: boolean;
+  } = {},
 ): AppContext {
   let clock = overrides.clock;
   if (!clock) {
@@ -28,7 +34,11 @@ export function createContext(
   }
   // Before anything else: a broken plug-in set refuses to start (duplicate type, missing handler).
   const plugins = createPluginRegistry([...BUILTIN_MODULE_TYPES, ...(overrides.moduleTypes ?? [])]);
-  const master = loadMasterKey({ fromEnv: config.secretKey, dataDir: config.dataDir });
+  const master = loadMasterKey({
+    fromEnv: config.secretKey,
+    dataDir: config.dataDir,
+    create: overrides.createMasterKey ?? true,
+  });
   if (master.source === 'generated')
     logger.warn({ file: master.file }, 'generated a new master key for secrets; back this file up');
   const db = overrides.db ?? openDb(config.database);

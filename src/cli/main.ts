@@ -53,7 +53,7 @@ cli
   .command('migrate')
   .description('apply pending database migrations')
   .action(async () => {
-    await withContext({ requireMigrated: false }, async (ctx, config) => {
+    await withContext({ setup: true }, async (ctx, config) => {
       const applied = await migrateToLatest(ctx.db);
       const where = config.database.kind === 'sqlite' ? config.database.file : 'PostgreSQL';
       out(

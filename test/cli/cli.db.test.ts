@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,10 +83,15 @@ const children = new Set<ChildProcess>();
 /** Process groups started detached (`npm start`): killed whole if a test leaves them behind. */
 const groups = new Set<number>();
 
-function start(args: string[], env: Record<string, string>, via: 'main' | 'bin' = 'main'): ChildProcess {
+function start(
+  args: string[],
+  env: Record<string, string>,
+  via: 'main' | 'bin' = 'main',
+  cwd = ROOT,
+): ChildProcess {
   const argv = via === 'main' ? ['--import', 'tsx', MAIN, ...args] : [BIN, ...args];
   const child = spawn(process.execPath, argv, {
-    cwd: ROOT,
+    cwd,
     env: cleanEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -102,9 +107,19 @@ interface Result {
   readonly stderr: string;
 }
 
-/** Runs `billfold <args>` to completion. */
-function run(target: Target, args: string[], env: Record<string, string> = {}): Promise<Result> {
-  const child = start(args, { ...target.env, ...env });
+/**
+ * Runs `billfold <args>` to completion. `cwd`: run there through bin/billfold.js, as a user
+ * whose shell is in another directory does (`--import tsx` would resolve tsx from there).
+ */
+function run(
+  target: Target,
+  args: string[],
+  env: Record<string, string> = {},
+  opts: { cwd?: string; withoutDataDir?: boolean } = {},
+): Promise<Result> {
+  const targetEnv: Record<string, string> = { ...target.env };
+  if (opts.withoutDataDir) delete targetEnv.BILLFOLD_DATA_DIR;
+  const child = start(args, { ...targetEnv, ...env }, opts.cwd ? 'bin' : 'main', opts.cwd);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => {
@@ -184,28 +199,47 @@ describe(`billfold CLI (${TEST_ENGINE})`, () => {
     await target?.destroy();
   });
 
-  it('refuses to work on an unmigrated database, tells to run migrate, and reports bad configuration', async () => {
-    const [before, version, badConfig, badClock] = await Promise.all([
-      cli('account', 'show', '--email', 'nobody@example.com'),
-      cli('version'),
-      run(target, ['ledger', 'check'], { BILLFOLD_PORT: '70000' }),
-      run(target, ['migrate'], { BILLFOLD_CLOCK: 'yesterday' }),
-    ]);
-    expect(before.code).toBe(1);
-    expect(before.stdout).toBe('');
-    expect(before.stderr).toMatch(/needs \d+ migration\(s\): run `billfold migrate` first/);
+  it('refuses to work without a database or on an unmigrated one, creates nothing, and reports bad configuration', async () => {
+    const elsewhere = mkdtempSync(join(tmpdir(), 'billfold-cwd-'));
+    try {
+      const [before, fromElsewhere, version, badConfig, badClock] = await Promise.all([
+        cli('account', 'show', '--email', 'nobody@example.com'),
+        // A shell in another directory, no BILLFOLD_DATA_DIR: ./data is looked for, not made.
+        run(target, ['ledger', 'check'], env, { cwd: elsewhere, withoutDataDir: true }),
+        cli('version'),
+        run(target, ['ledger', 'check'], { BILLFOLD_PORT: '70000' }),
+        run(target, ['migrate'], { BILLFOLD_CLOCK: 'yesterday' }),
+      ]);
+      if (target.schema) {
+        // PostgreSQL: the database is there, not migrated.
+        for (const r of [before, fromElsewhere]) {
+          failsWith(r, 'database_not_migrated');
+          expect(r.stderr).toMatch(/needs \d+ migration\(s\): run `billfold migrate` first/);
+        }
+      } else {
+        failsWith(before, 'database_not_found');
+        expect(before.stderr).toContain(join(target.dataDir, 'billfold.sqlite'));
+        failsWith(fromElsewhere, 'database_not_found');
+        expect(fromElsewhere.stderr).toContain(join(realpathSync(elsewhere), 'data', 'billfold.sqlite'));
+      }
+      // Neither a database nor a master key was created, here or there.
+      expect(readdirSync(target.dataDir)).toEqual([]);
+      expect(readdirSync(elsewhere)).toEqual([]);
 
-    expect(ok(version).stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
-    expect(version.stderr).toBe('');
+      expect(ok(version).stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+      expect(version.stderr).toBe('');
 
-    for (const [r, variable] of [
-      [badConfig, 'BILLFOLD_PORT'],
-      [badClock, 'BILLFOLD_CLOCK'],
-    ] as const) {
-      expect(r.code).toBe(2);
-      expect(r.stdout).toBe('');
-      expect(r.stderr).toContain('Invalid configuration');
-      expect(r.stderr).toContain(`${variable}:`);
+      for (const [r, variable] of [
+        [badConfig, 'BILLFOLD_PORT'],
+        [badClock, 'BILLFOLD_CLOCK'],
+      ] as const) {
+        expect(r.code).toBe(2);
+        expect(r.stdout).toBe('');
+        expect(r.stderr).toContain('Invalid configuration');
+        expect(r.stderr).toContain(`${variable}:`);
+      }
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
     }
   });
 
@@ -227,6 +261,19 @@ describe(`billfold CLI (${TEST_ENGINE})`, () => {
     const second = ok(await cli('migrate'));
     expect(second.stdout).toMatch(/is up to date\.$/m);
     expect(second.stdout).not.toContain('Applied');
+
+    // Without its master key the database's secrets could not be opened: a command other than
+    // migrate or serve refuses, naming the file, and does not make a new key.
+    const key = join(target.dataDir, 'secret.key');
+    renameSync(key, `${key}.away`);
+    try {
+      const noKey = await cli('ledger', 'check');
+      failsWith(noKey, 'secret_key_not_found');
+      expect(noKey.stderr).toContain(key);
+      expect(readdirSync(target.dataDir)).not.toContain('secret.key');
+    } finally {
+      renameSync(`${key}.away`, key);
+    }
   });
 
   it('creates an admin and accounts; a taken email fails with email_taken; show --json has the balance', async () => {
