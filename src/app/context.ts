@@ -1,7 +1,7 @@
 import { BUILTIN_MODULE_TYPES } from '../modules/provisioning/builtin.js';
 import type { AnyModuleType } from '../modules/provisioning/plugin.js';
 import { createPluginRegistry } from '../modules/provisioning/registry.js';
-import { type Clock, FixedClock, systemClock } from '../platform/clock.js';
+import { type Clock, OffsetClock, systemClock } from '../platform/clock.js';
 import type { Config } from '../platform/config.js';
 import type { AppContext } from '../platform/context.js';
 import { createSecretBox, loadMasterKey } from '../platform/crypto.js';
@@ -23,10 +23,10 @@ export function createContext(
   let clock = overrides.clock;
   if (!clock) {
     if (config.clock) {
-      clock = new FixedClock(config.clock);
+      clock = new OffsetClock(config.clock);
       logger.warn(
         { clock: config.clock },
-        'BILLFOLD_CLOCK is set: the clock is pinned to this instant (tests and staging only)',
+        'BILLFOLD_CLOCK is set: the clock started at this instant and runs on from it (tests and staging only)',
       );
     } else {
       clock = systemClock;

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Db, openPostgres, openSqlite } from '../../src/platform/db/index.js';
+import { sha256 } from '../../src/platform/ids.js';
 import { TEST_ENGINE, TEST_PG_URL } from '../helpers/db.js';
 
 /**
@@ -19,7 +20,13 @@ import { TEST_ENGINE, TEST_PG_URL } from '../helpers/db.js';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MAIN = join(ROOT, 'src/cli/main.ts');
 const BIN = join(ROOT, 'bin/billfold.js');
-const PINNED = '2021-12-16T10:00:00.000Z';
+const START = '2021-12-16T10:00:00.000Z';
+/** An instant of the Billfold clock started at START by BILLFOLD_CLOCK, `within` ms after it. */
+const startedAt = (within = 30_000) =>
+  expect.toSatisfy((v: unknown) => {
+    const ms = Date.parse(String(v)) - Date.parse(START);
+    return ms >= 0 && ms < within;
+  }, `an instant less than ${within} ms after ${START}`);
 const PROCESS_TIMEOUT = 30_000;
 // Several tsx processes per test, CPU-bound at start-up: generous, for a loaded CI machine.
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 60_000 });
@@ -332,13 +339,33 @@ describe(`billfold CLI (${TEST_ENGINE})`, () => {
       status: 'active',
       balance: '0.00',
       creditLimit: '0.00',
-      createdAt: PINNED,
+      createdAt: startedAt(),
     });
     expect(bobView).toMatchObject({ currency: 'USD', balance: '0.00' });
 
     // Nothing was written by the refused commands.
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('No account with email carol@example.com');
+
+    // token create: the secret alone on stdout, once; the database keeps only its hash.
+    const [token, noUser, noName] = await Promise.all([
+      cli('token', 'create', '--email', 'ALICE@example.com'),
+      cli('token', 'create', '--email', 'nobody@example.com'),
+      cli('token', 'create', '--email', 'alice@example.com', '--name', ' '),
+    ]);
+    const secret = ok(token).stdout;
+    expect(secret).toMatch(/^bf_[A-Za-z0-9_-]{40,}\n$/);
+    failsWith(noUser, 'user_not_found');
+    expect(noUser.stderr).toContain('nobody@example.com');
+    failsWith(noName, 'validation_failed');
+    const rows = await withDb(target, (db) =>
+      db.kysely
+        .selectFrom('api_tokens as t')
+        .innerJoin('users as u', 'u.id', 't.user_id')
+        .select(['u.email', 't.name', 't.token_hash'])
+        .execute(),
+    );
+    expect(rows).toEqual([{ email: 'alice@example.com', name: 'cli', token_hash: sha256(secret.trim()) }]);
   });
 
   it('payment add credits the balance once; a repeated reference is payment_exists; bad amounts write nothing', async () => {
@@ -497,6 +524,8 @@ describe(`billfold CLI (${TEST_ENGINE})`, () => {
 
 describe(`billfold serve (${TEST_ENGINE})`, () => {
   let target: Target;
+  /** The admin the first start creates (its credentials are printed once). */
+  const admin = { email: '', password: '' };
   beforeAll(async () => {
     target = await createTarget();
   });
@@ -572,6 +601,8 @@ describe(`billfold serve (${TEST_ENGINE})`, () => {
       /email:\s+(\S+)\n\s+password:\s+(\S+)\nIt is shown only this once\./.exec(out),
     );
     expect(server.output().stdout.match(/password:/g)).toHaveLength(1);
+    admin.email = email!;
+    admin.password = password!;
 
     const health = await fetch(`${url}/api/health`);
     expect(health.status).toBe(200);
@@ -601,13 +632,44 @@ describe(`billfold serve (${TEST_ENGINE})`, () => {
     await stop(server, url);
   });
 
-  it('a second start prints no credentials, pins the clock with BILLFOLD_CLOCK, refuses a taken port, and stops on SIGTERM through bin/billfold.js', async () => {
+  it('a second start prints no credentials, starts the clock at BILLFOLD_CLOCK and lets it run, refuses a taken port, and stops on SIGTERM through bin/billfold.js', async () => {
     const server = startServer({ BILLFOLD_CLOCK: '2021-12-16T10:00:00Z' }, 'bin');
     const url = await urlOf(server);
-    const health = await fetch(`${url}/api/health`);
-    expect(health.status).toBe(200);
-    expect(((await health.json()) as { time: string }).time).toBe(PINNED);
+    const timeNow = async () => {
+      const health = await fetch(`${url}/api/health`);
+      expect(health.status).toBe(200);
+      return ((await health.json()) as { time: string }).time;
+    };
+    const first = await timeNow();
+    expect(first).toEqual(startedAt());
+    await new Promise((r) => setTimeout(r, 50));
+    expect(Date.parse(await timeNow())).toBeGreaterThan(Date.parse(first));
     expect(server.output().stdout).toContain('BILLFOLD_CLOCK is set');
+
+    // The README's sign-in works under a clock started in the past: the cookie's lifetime is a
+    // Max-Age the browser counts itself, not an Expires date that is already behind it.
+    const login = await fetch(`${url}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: admin.email, password: admin.password }),
+    });
+    expect(login.status).toBe(200);
+    const cookie = login.headers.get('set-cookie') ?? '';
+    expect(cookie).toMatch(/Max-Age=\d+/);
+    expect(cookie).not.toMatch(/Expires=/i);
+
+    // A script's token, made by the CLI while the server runs, works on the API.
+    const made = await run(target, ['token', 'create', '--email', admin.email, '--name', 'deploy script']);
+    expect(made.code, made.stderr).toBe(0);
+    const token = made.stdout.trim();
+    expect(token).toMatch(/^bf_[A-Za-z0-9_-]+$/);
+    const me = await fetch(`${url}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+    expect(me.status).toBe(200);
+    expect(((await me.json()) as { user: { email: string } }).user.email).toBe(admin.email);
+    const tokens = await fetch(`${url}/api/v1/me/tokens`, { headers: { authorization: `Bearer ${token}` } });
+    expect(((await tokens.json()) as { items: { name: string }[] }).items.map((t) => t.name)).toEqual([
+      'deploy script',
+    ]);
 
     // Another server on the same port fails promptly with a non-zero exit (no lingering pool).
     const port = new URL(url).port;
