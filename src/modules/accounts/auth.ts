@@ -38,7 +38,7 @@ export async function checkThrottle(ctx: AppContext, email: string, ip: string):
   const since = new Date(now - LOGIN_WINDOW_MS).toISOString();
   const db = ctx.db.kysely;
   // "Since the last success" is decided by row id, not by time: attempts made in the same
-  // millisecond as the success (or all of them, under a pinned BILLFOLD_CLOCK) still count.
+  // millisecond as the success (or all of them, under a test's fixed clock) still count.
   const lastSuccess = await db
     .selectFrom('login_attempts')
     .select('id')
