@@ -1,7 +1,7 @@
 import { BUILTIN_MODULE_TYPES } from '../modules/provisioning/builtin.js';
 import type { AnyModuleType } from '../modules/provisioning/plugin.js';
 import { createPluginRegistry } from '../modules/provisioning/registry.js';
-import { type Clock, FixedClock, systemClock } from '../platform/clock.js';
+import { type Clock, OffsetClock, systemClock } from '../platform/clock.js';
 import type { Config } from '../platform/config.js';
 import type { AppContext } from '../platform/context.js';
 import { createSecretBox, loadMasterKey } from '../platform/crypto.js';
@@ -13,15 +13,21 @@ import { appHooks } from './hooks.js';
 export function createContext(
   config: Config,
   logger: Logger,
-  overrides: { db?: Db; clock?: Clock; moduleTypes?: readonly AnyModuleType[] } = {},
+  overrides: {
+    db?: Db;
+    clock?: Clock;
+    moduleTypes?: readonly AnyModuleType[];
+    /** false: use the master key that exists, never generate one (see `loadMasterKey`). */
+    createMasterKey?: boolean;
+  } = {},
 ): AppContext {
   let clock = overrides.clock;
   if (!clock) {
     if (config.clock) {
-      clock = new FixedClock(config.clock);
+      clock = new OffsetClock(config.clock);
       logger.warn(
         { clock: config.clock },
-        'BILLFOLD_CLOCK is set: the clock is pinned to this instant (tests and staging only)',
+        'BILLFOLD_CLOCK is set: the clock started at this instant and runs on from it (tests and staging only)',
       );
     } else {
       clock = systemClock;
@@ -29,7 +35,11 @@ export function createContext(
   }
   // Before anything else: a broken plug-in set refuses to start (duplicate type, missing handler).
   const plugins = createPluginRegistry([...BUILTIN_MODULE_TYPES, ...(overrides.moduleTypes ?? [])]);
-  const master = loadMasterKey({ fromEnv: config.secretKey, dataDir: config.dataDir });
+  const master = loadMasterKey({
+    fromEnv: config.secretKey,
+    dataDir: config.dataDir,
+    create: overrides.createMasterKey ?? true,
+  });
   if (master.source === 'generated')
     logger.warn({ file: master.file }, 'generated a new master key for secrets; back this file up');
   const db = overrides.db ?? openDb(config.database);

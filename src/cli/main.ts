@@ -5,6 +5,7 @@ import { parseDate } from '../domain/periods.js';
 import {
   createAccount,
   createAdminUser,
+  createApiTokenForEmail,
   findAccountByEmail,
   findLedgerMismatches,
   listLedger,
@@ -12,7 +13,12 @@ import {
   recordPayment,
   systemActor,
 } from '../modules/accounts/index.js';
-import { CreateAccountInput, CreateUserInput, RecordPaymentInput } from '../modules/accounts/schemas.js';
+import {
+  CreateAccountInput,
+  CreateTokenInput,
+  CreateUserInput,
+  RecordPaymentInput,
+} from '../modules/accounts/schemas.js';
 import { runBilling } from '../modules/billing/index.js';
 import { CONTROL_PANEL_ENUMERATION, seedControlPanels } from '../modules/catalog/index.js';
 import { LICENSE_MODULE_NAME, seedIspsystem } from '../modules/catalog/seed-ispsystem.js';
@@ -53,7 +59,7 @@ cli
   .command('migrate')
   .description('apply pending database migrations')
   .action(async () => {
-    await withContext({ requireMigrated: false }, async (ctx, config) => {
+    await withContext({ setup: true }, async (ctx, config) => {
       const applied = await migrateToLatest(ctx.db);
       const where = config.database.kind === 'sqlite' ? config.database.file : 'PostgreSQL';
       out(
@@ -84,6 +90,24 @@ admin
     await withContext({}, async (ctx) => {
       const user = await createAdminUser(ctx, cliActor, parseInput(CreateUserInput, opts));
       out(`Created admin user ${user.email} (id ${user.id}).`);
+    });
+  });
+
+const token = cli.command('token').description('API tokens');
+token
+  .command('create')
+  .description('create an API token for a user and print it (once): for scripts')
+  .requiredOption('--email <email>', 'the user (staff or client login) the token acts as')
+  .option('--name <name>', 'what the token is for, shown in the user’s token list', 'cli')
+  .action(async (opts: { email: string; name: string }) => {
+    await withContext({}, async (ctx) => {
+      const { name } = parseInput(CreateTokenInput, { name: opts.name });
+      const made = await createApiTokenForEmail(ctx, opts.email, name);
+      // The secret alone on stdout, so `TOKEN=$(billfold token create …)` works.
+      out(made.token);
+      process.stderr.write(
+        `Created API token ${made.row.id} "${made.row.name}"; it is shown only this once. Send it as "Authorization: Bearer <token>".\n`,
+      );
     });
   });
 
@@ -313,9 +337,15 @@ cli
         `worker ${worker.id} running ${opts.concurrency} slot(s); stop with SIGTERM or Ctrl-C\n`,
       );
       await new Promise<void>((resolve) => {
-        const stop = () => void worker.stop().then(resolve);
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
+        // Once: Ctrl-C under `npm run billfold` delivers SIGINT twice (terminal and npm).
+        let stopping = false;
+        const stop = () => {
+          if (stopping) return;
+          stopping = true;
+          void worker.stop().then(resolve);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
       });
     });
   });

@@ -55,10 +55,20 @@ export async function serve(opts: { port?: number; host?: string; worker?: boole
   }
   const jobs = opts.worker === false ? null : startBackgroundJobs(ctx);
   let stopping = false;
+  /**
+   * Stop accepting and finish the requests in flight, let the workers finish the operations
+   * they hold, close the database. Ctrl-C under `npm start` delivers SIGINT twice (the terminal
+   * signals the whole group and npm forwards its copy): a second signal must not kill the
+   * process half-way, so it is ignored, and a shutdown that hangs is cut short instead.
+   */
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
+    setTimeout(() => {
+      logger.error({ afterMs: SHUTDOWN_TIMEOUT_MS }, 'shutdown took too long; exiting');
+      process.exit(1);
+    }, SHUTDOWN_TIMEOUT_MS).unref();
     try {
       await server.close();
       await jobs?.stop();
@@ -69,6 +79,9 @@ export async function serve(opts: { port?: number; host?: string; worker?: boole
       process.exit(1);
     }
   };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
 }
+
+/** Longer than any request or operation step should take; a stuck one must not keep the process. */
+const SHUTDOWN_TIMEOUT_MS = 30_000;

@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createContext } from '../app/context.js';
-import { FixedClock, isoNow, systemClock, todayOf } from './clock.js';
+import { FixedClock, isoNow, OffsetClock, systemClock, todayOf } from './clock.js';
 import { loadConfig } from './config.js';
 
 const dirs: string[] = [];
@@ -56,6 +56,28 @@ describe('FixedClock', () => {
   });
 });
 
+describe('OffsetClock', () => {
+  it('starts at the given instant and runs at the speed of real time from there', () => {
+    let real = Date.parse('2026-12-03T08:00:00Z');
+    const clock = new OffsetClock('2021-12-16T10:00:00Z', () => real);
+    expect(clock.now().toISOString()).toBe('2021-12-16T10:00:00.000Z');
+    real += 1500;
+    expect(clock.now().toISOString()).toBe('2021-12-16T10:00:01.500Z');
+    real += 14 * 3_600_000;
+    expect(isoNow(clock)).toBe('2021-12-17T00:00:01.500Z');
+    expect(todayOf(clock).toString()).toBe('2021-12-17');
+  });
+
+  it('follows the real clock by default, and refuses an invalid start', async () => {
+    const clock = new OffsetClock('2021-12-16T10:00:00Z');
+    const first = clock.now().getTime();
+    expect(first - Date.parse('2021-12-16T10:00:00Z')).toBeLessThan(1000);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(clock.now().getTime() - first).toBeGreaterThanOrEqual(15);
+    expect(() => new OffsetClock('yesterday')).toThrow(/Invalid clock instant/);
+  });
+});
+
 describe('todayOf', () => {
   it('is the UTC calendar date of the instant, whatever the local time zone', () => {
     const clock = new FixedClock('2021-12-16T23:59:59.999Z');
@@ -83,13 +105,16 @@ describe('createContext with BILLFOLD_CLOCK', () => {
     return loadConfig({ BILLFOLD_DATA_DIR: dataDir, ...env });
   };
 
-  it('pins now() to the configured instant and logs a warning saying so', async () => {
+  it('starts the clock at the configured instant, lets it run (leases expire, retries fall due) and logs a warning', async () => {
     const { logger, lines } = capturingLogger();
     const ctx = createContext(config({ BILLFOLD_CLOCK: '2021-12-16T10:00:00Z' }), logger);
     try {
-      expect(ctx.clock.now().toISOString()).toBe('2021-12-16T10:00:00.000Z');
-      await new Promise((r) => setTimeout(r, 5));
-      expect(ctx.clock.now().toISOString()).toBe('2021-12-16T10:00:00.000Z');
+      const start = Date.parse('2021-12-16T10:00:00Z');
+      const first = ctx.clock.now().getTime();
+      expect(first).toBeGreaterThanOrEqual(start);
+      expect(first - start).toBeLessThan(1000);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(ctx.clock.now().getTime() - first).toBeGreaterThanOrEqual(15);
       expect(todayOf(ctx.clock).toString()).toBe('2021-12-16');
       const warning = lines.find((l) => String(l.msg).includes('BILLFOLD_CLOCK'));
       expect(warning).toMatchObject({ level: 40, clock: '2021-12-16T10:00:00.000Z' });

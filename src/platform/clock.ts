@@ -11,7 +11,29 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => new Date() };
 
-/** A clock that stands still until told to move. Used by tests and by `BILLFOLD_CLOCK`. */
+/**
+ * A clock that starts at a chosen instant and runs at the speed of real time from there:
+ * `BILLFOLD_CLOCK`. Staging can replay a date while leases still expire, retries fall due and
+ * sessions age. `realNow` is the real clock (replaceable in its own tests).
+ */
+export class OffsetClock implements Clock {
+  private readonly offset: number;
+
+  constructor(
+    start: Date | string,
+    private readonly realNow: () => number = Date.now,
+  ) {
+    const t = new Date(start).getTime();
+    if (Number.isNaN(t)) throw new Error(`Invalid clock instant: ${String(start)}`);
+    this.offset = t - realNow();
+  }
+
+  now(): Date {
+    return new Date(this.realNow() + this.offset);
+  }
+}
+
+/** A clock that stands still until told to move. Used by tests. */
 export class FixedClock implements Clock {
   private current: number;
 

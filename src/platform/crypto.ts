@@ -87,12 +87,25 @@ export const isMasterKeyText = (text: string): boolean => {
 
 export const MASTER_KEY_FILE = 'secret.key';
 
+/** No master key where one must be: a new one would not open the secrets already stored. */
+export class MasterKeyNotFoundError extends SecretBoxError {
+  constructor(readonly file: string) {
+    super(`No master key at ${file}.`);
+    this.name = 'MasterKeyNotFoundError';
+  }
+}
+
 /**
  * The master key: from the environment if given, otherwise read from (or generated once
  * into) `<dataDir>/secret.key` with mode 0600. Losing this file means losing the stored
  * secrets, so it is created exclusively and never overwritten.
  */
-export function loadMasterKey(opts: { fromEnv: string | undefined; dataDir: string }): {
+export function loadMasterKey(opts: {
+  fromEnv: string | undefined;
+  dataDir: string;
+  /** false: the key must exist already (commands that only use a set-up installation). */
+  create?: boolean;
+}): {
   key: Buffer;
   source: 'env' | 'file' | 'generated';
   file?: string;
@@ -100,6 +113,7 @@ export function loadMasterKey(opts: { fromEnv: string | undefined; dataDir: stri
   if (opts.fromEnv) return { key: parseMasterKey(opts.fromEnv), source: 'env' };
   const file = path.join(opts.dataDir, MASTER_KEY_FILE);
   if (!fs.existsSync(file)) {
+    if (opts.create === false) throw new MasterKeyNotFoundError(file);
     fs.mkdirSync(opts.dataDir, { recursive: true });
     // Written to a private temporary file first, then linked into place: link() fails if the
     // key already exists, so two processes starting together agree on one key, and neither

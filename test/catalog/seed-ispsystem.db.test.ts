@@ -213,7 +213,13 @@ describe('catalog seed-ispsystem', () => {
   });
 
   it('a tariff id held by another product type stops it before anything is written', async () => {
-    await createTariff(ctx, staff, { id: 55228, name: 'VPS 55228', productType: 'vds', periods: [1] });
+    await createTariff(ctx, staff, {
+      id: 55228,
+      name: 'VPS 55228',
+      productType: 'vds',
+      periods: [1],
+      prices: { '1': '10.00' },
+    });
     const before = await counts();
     await expect(seedIspsystem(ctx, staff)).rejects.toMatchObject({
       code: 'seed_tariff_id_taken',

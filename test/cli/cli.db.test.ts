@@ -1,12 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Db, openPostgres, openSqlite } from '../../src/platform/db/index.js';
+import { sha256 } from '../../src/platform/ids.js';
 import { TEST_ENGINE, TEST_PG_URL } from '../helpers/db.js';
 
 /**
@@ -19,7 +20,13 @@ import { TEST_ENGINE, TEST_PG_URL } from '../helpers/db.js';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MAIN = join(ROOT, 'src/cli/main.ts');
 const BIN = join(ROOT, 'bin/billfold.js');
-const PINNED = '2021-12-16T10:00:00.000Z';
+const START = '2021-12-16T10:00:00.000Z';
+/** An instant of the Billfold clock started at START by BILLFOLD_CLOCK, `within` ms after it. */
+const startedAt = (within = 30_000) =>
+  expect.toSatisfy((v: unknown) => {
+    const ms = Date.parse(String(v)) - Date.parse(START);
+    return ms >= 0 && ms < within;
+  }, `an instant less than ${within} ms after ${START}`);
 const PROCESS_TIMEOUT = 30_000;
 // Several tsx processes per test, CPU-bound at start-up: generous, for a loaded CI machine.
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 60_000 });
@@ -80,11 +87,18 @@ function cleanEnv(env: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 const children = new Set<ChildProcess>();
+/** Process groups started detached (`npm start`): killed whole if a test leaves them behind. */
+const groups = new Set<number>();
 
-function start(args: string[], env: Record<string, string>, via: 'main' | 'bin' = 'main'): ChildProcess {
+function start(
+  args: string[],
+  env: Record<string, string>,
+  via: 'main' | 'bin' = 'main',
+  cwd = ROOT,
+): ChildProcess {
   const argv = via === 'main' ? ['--import', 'tsx', MAIN, ...args] : [BIN, ...args];
   const child = spawn(process.execPath, argv, {
-    cwd: ROOT,
+    cwd,
     env: cleanEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -100,9 +114,19 @@ interface Result {
   readonly stderr: string;
 }
 
-/** Runs `billfold <args>` to completion. */
-function run(target: Target, args: string[], env: Record<string, string> = {}): Promise<Result> {
-  const child = start(args, { ...target.env, ...env });
+/**
+ * Runs `billfold <args>` to completion. `cwd`: run there through bin/billfold.js, as a user
+ * whose shell is in another directory does (`--import tsx` would resolve tsx from there).
+ */
+function run(
+  target: Target,
+  args: string[],
+  env: Record<string, string> = {},
+  opts: { cwd?: string; withoutDataDir?: boolean } = {},
+): Promise<Result> {
+  const targetEnv: Record<string, string> = { ...target.env };
+  if (opts.withoutDataDir) delete targetEnv.BILLFOLD_DATA_DIR;
+  const child = start(args, { ...targetEnv, ...env }, opts.cwd ? 'bin' : 'main', opts.cwd);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => {
@@ -147,6 +171,13 @@ const showJson = async (target: Target, email: string, env: Record<string, strin
 
 afterAll(() => {
   for (const child of children) child.kill('SIGKILL');
+  for (const group of groups) {
+    try {
+      process.kill(-group, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
 });
 
 /** The target's database opened directly, to check what a command left there. */
@@ -175,28 +206,47 @@ describe(`billfold CLI (${TEST_ENGINE})`, () => {
     await target?.destroy();
   });
 
-  it('refuses to work on an unmigrated database, tells to run migrate, and reports bad configuration', async () => {
-    const [before, version, badConfig, badClock] = await Promise.all([
-      cli('account', 'show', '--email', 'nobody@example.com'),
-      cli('version'),
-      run(target, ['ledger', 'check'], { BILLFOLD_PORT: '70000' }),
-      run(target, ['migrate'], { BILLFOLD_CLOCK: 'yesterday' }),
-    ]);
-    expect(before.code).toBe(1);
-    expect(before.stdout).toBe('');
-    expect(before.stderr).toMatch(/needs \d+ migration\(s\): run `billfold migrate` first/);
+  it('refuses to work without a database or on an unmigrated one, creates nothing, and reports bad configuration', async () => {
+    const elsewhere = mkdtempSync(join(tmpdir(), 'billfold-cwd-'));
+    try {
+      const [before, fromElsewhere, version, badConfig, badClock] = await Promise.all([
+        cli('account', 'show', '--email', 'nobody@example.com'),
+        // A shell in another directory, no BILLFOLD_DATA_DIR: ./data is looked for, not made.
+        run(target, ['ledger', 'check'], env, { cwd: elsewhere, withoutDataDir: true }),
+        cli('version'),
+        run(target, ['ledger', 'check'], { BILLFOLD_PORT: '70000' }),
+        run(target, ['migrate'], { BILLFOLD_CLOCK: 'yesterday' }),
+      ]);
+      if (target.schema) {
+        // PostgreSQL: the database is there, not migrated.
+        for (const r of [before, fromElsewhere]) {
+          failsWith(r, 'database_not_migrated');
+          expect(r.stderr).toMatch(/needs \d+ migration\(s\): run `billfold migrate` first/);
+        }
+      } else {
+        failsWith(before, 'database_not_found');
+        expect(before.stderr).toContain(join(target.dataDir, 'billfold.sqlite'));
+        failsWith(fromElsewhere, 'database_not_found');
+        expect(fromElsewhere.stderr).toContain(join(realpathSync(elsewhere), 'data', 'billfold.sqlite'));
+      }
+      // Neither a database nor a master key was created, here or there.
+      expect(readdirSync(target.dataDir)).toEqual([]);
+      expect(readdirSync(elsewhere)).toEqual([]);
 
-    expect(ok(version).stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
-    expect(version.stderr).toBe('');
+      expect(ok(version).stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+      expect(version.stderr).toBe('');
 
-    for (const [r, variable] of [
-      [badConfig, 'BILLFOLD_PORT'],
-      [badClock, 'BILLFOLD_CLOCK'],
-    ] as const) {
-      expect(r.code).toBe(2);
-      expect(r.stdout).toBe('');
-      expect(r.stderr).toContain('Invalid configuration');
-      expect(r.stderr).toContain(`${variable}:`);
+      for (const [r, variable] of [
+        [badConfig, 'BILLFOLD_PORT'],
+        [badClock, 'BILLFOLD_CLOCK'],
+      ] as const) {
+        expect(r.code).toBe(2);
+        expect(r.stdout).toBe('');
+        expect(r.stderr).toContain('Invalid configuration');
+        expect(r.stderr).toContain(`${variable}:`);
+      }
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
     }
   });
 
@@ -218,6 +268,19 @@ describe(`billfold CLI (${TEST_ENGINE})`, () => {
     const second = ok(await cli('migrate'));
     expect(second.stdout).toMatch(/is up to date\.$/m);
     expect(second.stdout).not.toContain('Applied');
+
+    // Without its master key the database's secrets could not be opened: a command other than
+    // migrate or serve refuses, naming the file, and does not make a new key.
+    const key = join(target.dataDir, 'secret.key');
+    renameSync(key, `${key}.away`);
+    try {
+      const noKey = await cli('ledger', 'check');
+      failsWith(noKey, 'secret_key_not_found');
+      expect(noKey.stderr).toContain(key);
+      expect(readdirSync(target.dataDir)).not.toContain('secret.key');
+    } finally {
+      renameSync(`${key}.away`, key);
+    }
   });
 
   it('creates an admin and accounts; a taken email fails with email_taken; show --json has the balance', async () => {
@@ -276,13 +339,33 @@ describe(`billfold CLI (${TEST_ENGINE})`, () => {
       status: 'active',
       balance: '0.00',
       creditLimit: '0.00',
-      createdAt: PINNED,
+      createdAt: startedAt(),
     });
     expect(bobView).toMatchObject({ currency: 'USD', balance: '0.00' });
 
     // Nothing was written by the refused commands.
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('No account with email carol@example.com');
+
+    // token create: the secret alone on stdout, once; the database keeps only its hash.
+    const [token, noUser, noName] = await Promise.all([
+      cli('token', 'create', '--email', 'ALICE@example.com'),
+      cli('token', 'create', '--email', 'nobody@example.com'),
+      cli('token', 'create', '--email', 'alice@example.com', '--name', ' '),
+    ]);
+    const secret = ok(token).stdout;
+    expect(secret).toMatch(/^bf_[A-Za-z0-9_-]{40,}\n$/);
+    failsWith(noUser, 'user_not_found');
+    expect(noUser.stderr).toContain('nobody@example.com');
+    failsWith(noName, 'validation_failed');
+    const rows = await withDb(target, (db) =>
+      db.kysely
+        .selectFrom('api_tokens as t')
+        .innerJoin('users as u', 'u.id', 't.user_id')
+        .select(['u.email', 't.name', 't.token_hash'])
+        .execute(),
+    );
+    expect(rows).toEqual([{ email: 'alice@example.com', name: 'cli', token_hash: sha256(secret.trim()) }]);
   });
 
   it('payment add credits the balance once; a repeated reference is payment_exists; bad amounts write nothing', async () => {
@@ -441,6 +524,8 @@ describe(`billfold CLI (${TEST_ENGINE})`, () => {
 
 describe(`billfold serve (${TEST_ENGINE})`, () => {
   let target: Target;
+  /** The admin the first start creates (its credentials are printed once). */
+  const admin = { email: '', password: '' };
   beforeAll(async () => {
     target = await createTarget();
   });
@@ -516,6 +601,8 @@ describe(`billfold serve (${TEST_ENGINE})`, () => {
       /email:\s+(\S+)\n\s+password:\s+(\S+)\nIt is shown only this once\./.exec(out),
     );
     expect(server.output().stdout.match(/password:/g)).toHaveLength(1);
+    admin.email = email!;
+    admin.password = password!;
 
     const health = await fetch(`${url}/api/health`);
     expect(health.status).toBe(200);
@@ -545,13 +632,44 @@ describe(`billfold serve (${TEST_ENGINE})`, () => {
     await stop(server, url);
   });
 
-  it('a second start prints no credentials, pins the clock with BILLFOLD_CLOCK, refuses a taken port, and stops on SIGTERM through bin/billfold.js', async () => {
+  it('a second start prints no credentials, starts the clock at BILLFOLD_CLOCK and lets it run, refuses a taken port, and stops on SIGTERM through bin/billfold.js', async () => {
     const server = startServer({ BILLFOLD_CLOCK: '2021-12-16T10:00:00Z' }, 'bin');
     const url = await urlOf(server);
-    const health = await fetch(`${url}/api/health`);
-    expect(health.status).toBe(200);
-    expect(((await health.json()) as { time: string }).time).toBe(PINNED);
+    const timeNow = async () => {
+      const health = await fetch(`${url}/api/health`);
+      expect(health.status).toBe(200);
+      return ((await health.json()) as { time: string }).time;
+    };
+    const first = await timeNow();
+    expect(first).toEqual(startedAt());
+    await new Promise((r) => setTimeout(r, 50));
+    expect(Date.parse(await timeNow())).toBeGreaterThan(Date.parse(first));
     expect(server.output().stdout).toContain('BILLFOLD_CLOCK is set');
+
+    // The README's sign-in works under a clock started in the past: the cookie's lifetime is a
+    // Max-Age the browser counts itself, not an Expires date that is already behind it.
+    const login = await fetch(`${url}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: admin.email, password: admin.password }),
+    });
+    expect(login.status).toBe(200);
+    const cookie = login.headers.get('set-cookie') ?? '';
+    expect(cookie).toMatch(/Max-Age=\d+/);
+    expect(cookie).not.toMatch(/Expires=/i);
+
+    // A script's token, made by the CLI while the server runs, works on the API.
+    const made = await run(target, ['token', 'create', '--email', admin.email, '--name', 'deploy script']);
+    expect(made.code, made.stderr).toBe(0);
+    const token = made.stdout.trim();
+    expect(token).toMatch(/^bf_[A-Za-z0-9_-]+$/);
+    const me = await fetch(`${url}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+    expect(me.status).toBe(200);
+    expect(((await me.json()) as { user: { email: string } }).user.email).toBe(admin.email);
+    const tokens = await fetch(`${url}/api/v1/me/tokens`, { headers: { authorization: `Bearer ${token}` } });
+    expect(((await tokens.json()) as { items: { name: string }[] }).items.map((t) => t.name)).toEqual([
+      'deploy script',
+    ]);
 
     // Another server on the same port fails promptly with a non-zero exit (no lingering pool).
     const port = new URL(url).port;
@@ -567,5 +685,51 @@ describe(`billfold serve (${TEST_ENGINE})`, () => {
     expect(out).not.toContain('First start');
     expect(out).not.toMatch(/password:/);
     await stop(server, url);
+  });
+
+  it('`npm start` then SIGTERM to npm: the server stops answering and the whole process tree exits', async () => {
+    // npm runs the script through a shell; the signal must still reach the server. The npm
+    // process leads a process group of its own, so "the tree exited" is "the group is empty".
+    const npm = spawn('npm', ['start'], {
+      cwd: ROOT,
+      env: cleanEnv({ ...target.env, BILLFOLD_HOST: '127.0.0.1', BILLFOLD_PORT: '0' }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    groups.add(npm.pid!);
+    let stdout = '';
+    let stderr = '';
+    npm.stdout!.on('data', (d) => {
+      stdout += d;
+    });
+    npm.stderr!.on('data', (d) => {
+      stderr += d;
+    });
+    // 'exit', not 'close': a server left behind would hold the pipes open and 'close' never come.
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      npm.on('exit', (code, signal) => resolve({ code, signal })),
+    );
+    const server: Server = { child: npm, output: () => ({ stdout, stderr }), exited };
+    const url = await urlOf(server);
+    expect((await fetch(`${url}/api/health`)).status).toBe(200);
+
+    const signalled = Date.now();
+    process.kill(npm.pid!, 'SIGTERM');
+    const bound = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000));
+    expect(await Promise.race([exited, bound])).toEqual({ code: 0, signal: null });
+    const groupAlive = () => {
+      try {
+        process.kill(-npm.pid!, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    while (groupAlive() && Date.now() - signalled < 15_000) await new Promise((r) => setTimeout(r, 100));
+    expect(groupAlive(), `${stdout}\n${stderr}`).toBe(false);
+    expect(Date.now() - signalled).toBeLessThan(15_000);
+    groups.delete(npm.pid!);
+    expect(stdout).toContain('shutting down');
+    await expect(fetch(`${url}/api/health`)).rejects.toThrow();
   });
 });

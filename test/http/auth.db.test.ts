@@ -33,6 +33,11 @@ describe('sessions', () => {
     expect(cookie!.sameSite).toBe('Lax');
     expect(cookie!.path).toBe('/');
     expect(cookie!.value.length).toBeGreaterThanOrEqual(40);
+    // Max-Age, not Expires: the lifetime counts from the browser's own clock, so a server whose
+    // clock was started in the past (BILLFOLD_CLOCK) still hands out a cookie that lives.
+    expect(cookie!.maxAge).toBe(t.ctx.config.sessionTtlHours * 3600);
+    expect(cookie!.expires).toBeUndefined();
+    expect(String(res.headers['set-cookie'])).not.toMatch(/expires=/i);
     const body = res.json();
     expect(body.csrfToken).toMatch(/^[A-Za-z0-9_-]{20,}$/);
     expect(body.user).toMatchObject({

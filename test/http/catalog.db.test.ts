@@ -1079,6 +1079,13 @@ describe('bad tariff input → 400/409 with a code, nothing written', () => {
     ['no period', vpsBody({ periods: [], prices: {} }), 400, 'validation_failed'],
     ['a period listed twice', vpsBody({ periods: [1, 1] }), 400, 'duplicate_period'],
     ['a trial without its length', vpsBody({ periods: [1, -100] }), 400, 'trial_days_required'],
+    [
+      'periods without a price and no monthly price',
+      vpsBody({ prices: { '12': '100.00' } }),
+      400,
+      'price_missing',
+    ],
+    ['no price at all', vpsBody({ periods: [3], prices: {} }), 400, 'price_missing'],
     ['an unknown product type', vpsBody({ productType: 'cloud' }), 400, 'product_type_not_found'],
     ['an unknown status', vpsBody({ status: 'deleted' }), 400, 'validation_failed'],
     ['an unknown field', vpsBody({ currency: 'USD' }), 400, 'unknown_field'],
@@ -1132,6 +1139,30 @@ describe('bad tariff input → 400/409 with a code, nothing written', () => {
       'invalid_amount',
     );
     expect(negative.details).toMatchObject({ field: 'prices.1', value: '-1.00' });
+    // Such a tariff used to be accepted, and its unpriced periods were then silently left out
+    // of the catalog: 1 and 3 months have neither a price nor a monthly price to fall back on.
+    const unpriced = await refused(
+      'POST',
+      '/api/v1/tariffs',
+      vpsBody({ prices: { '12': '100.00' } }),
+      400,
+      'price_missing',
+    );
+    expect(unpriced.details).toEqual({ field: 'prices', period: 1, periods: [1, 3] });
+    expect(unpriced.message).toMatch(/1, 3/);
+    // A trial needs no price (it is free), and a monthly price covers every other period.
+    const fine = await createTariff(
+      vpsBody({ periods: [-100, 1, 6], trialDays: 7, prices: { '1': '4.00' } }),
+    );
+    expect(fine.periods.map((p) => p.price)).toEqual(['0.00', '4.00', '24.00']);
+    const updated = await refused(
+      'PATCH',
+      `/api/v1/tariffs/${fine.id}`,
+      { prices: { '6': '20.00' } },
+      400,
+      'price_missing',
+    );
+    expect(updated.details).toEqual({ field: 'prices', period: 1, periods: [1] });
   });
 
   const patches: [string, Record<string, unknown>, number, string][] = [
@@ -1149,6 +1180,7 @@ describe('bad tariff input → 400/409 with a code, nothing written', () => {
     ['a period not in the allowed set', { periods: [1, 5] }, 400, 'validation_failed'],
     ['a period listed twice', { periods: [12, 12] }, 400, 'duplicate_period'],
     ['a trial without its length', { periods: [-100, 1] }, 400, 'trial_days_required'],
+    ['prices restated without the monthly one', { prices: { '12': '90.00' } }, 400, 'price_missing'],
     ['a new id', { id: 55228 }, 400, 'unknown_field'],
     ['another product type', { productType: 'soft' }, 400, 'unknown_field'],
     ['an unknown field', { price: '1.00' }, 400, 'unknown_field'],
@@ -1348,12 +1380,11 @@ describe('GET /api/v1/catalog', () => {
     ok(
       await api('PATCH', `/api/v1/enumerations/${cp.id}/values/${cp.value('55230')}`, { status: 'disabled' }),
     );
-    // Not orderable: hidden, archived, expiring today, expired, and a tariff without any price.
+    // Not orderable: hidden, archived, expiring today, expired.
     await createTariff(vpsBody({ name: 'Hidden', status: 'hidden' }));
     await createTariff(vpsBody({ name: 'Archived', status: 'archived' }));
     await createTariff(vpsBody({ name: 'Ends today', expiresOn: '2021-12-16' }));
     await createTariff(vpsBody({ name: 'Ended', expiresOn: '2021-01-01' }));
-    await createTariff(vpsBody({ name: 'Unpriced', periods: [3], prices: {} }));
     await createTariff(vpsBody({ name: 'Dedicated', productType: 'dedic', status: 'hidden' }));
 
     const vpsEntry = {

@@ -107,21 +107,66 @@ describe('a license issued by Billfold', () => {
     expect(await snapshot(shop.ctx)).toBe(before);
   });
 
-  it('a service without an issued key says so', async () => {
-    const vdsService = await (async () => {
-      await payIn(shop, shop.alpha.accountId, '100.00');
-      return (
-        await orderPaid(shop, shop.alpha, {
-          tariffId: shop.tariffs.vds,
-          period: 1,
-          params: { hostname: 'web1.example.com', os_template: 'debian-11' },
-        })
-      ).serviceId;
-    })();
+  it('a license whose key is not issued says so', async () => {
+    // A license tariff no license-issuer module serves: the service opens, no key comes.
+    await payIn(shop, shop.alpha.accountId, '100.00');
+    const pending = (
+      await orderPaid(shop, shop.alpha, {
+        tariffId: shop.tariffs.licensePro,
+        period: 1,
+        params: { ip: '203.0.113.20', licname: 'lic-pro' },
+      })
+    ).serviceId;
+    await runQueuedOperations(shop.ctx);
     expectError(
-      await call(shop, 'GET', `/api/v1/services/${vdsService}/license`, shop.alpha.auth),
+      await call(shop, 'GET', `/api/v1/services/${pending}/license`, shop.alpha.auth),
       409,
       'license_not_issued',
+    );
+    expectError(
+      await call(shop, 'POST', `/api/v1/services/${pending}/license/key`, shop.alpha.auth),
+      409,
+      'license_not_issued',
+    );
+  });
+
+  it('a service that is not a license (a VPS) → 409 not_a_license on every license route, nothing changed', async () => {
+    await payIn(shop, shop.alpha.accountId, '100.00');
+    const vds = (
+      await orderPaid(shop, shop.alpha, {
+        tariffId: shop.tariffs.vds,
+        period: 1,
+        params: { hostname: 'web1.example.com', os_template: 'debian-11' },
+      })
+    ).serviceId;
+    await runQueuedOperations(shop.ctx);
+    const before = await snapshot(shop.ctx);
+    for (const auth of [shop.alpha.auth, shop.admin]) {
+      for (const [method, suffix] of [
+        ['GET', ''],
+        ['POST', '/key'],
+        ['POST', '/ip'],
+      ] as const) {
+        const err = expectError(
+          await call(
+            shop,
+            method,
+            `/api/v1/services/${vds}/license${suffix}`,
+            auth,
+            suffix === '/ip' ? { ip: '192.0.2.1' } : undefined,
+          ),
+          409,
+          'not_a_license',
+        );
+        expect(err.details).toEqual({ serviceId: vds, productType: 'vds' });
+      }
+    }
+    expect(await snapshot(shop.ctx)).toBe(before);
+    // Someone else's VPS is still just missing.
+    expectError(
+      await call(shop, 'POST', `/api/v1/services/${vds}/license/key`, shop.bravo.auth),
+      404,
+      'service_not_found',
     );
   });
 });

@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
 import { inTransaction, type UserRow } from '../../platform/db/index.js';
-import { AppError, notFound } from '../../platform/errors.js';
+import { AppError, conflict, notFound } from '../../platform/errors.js';
 import { newApiToken, randomToken, sha256 } from '../../platform/ids.js';
 import type { Actor } from './actor.js';
 import { dummyPasswordHash, verifyPassword } from './passwords.js';
@@ -38,7 +38,7 @@ export async function checkThrottle(ctx: AppContext, email: string, ip: string):
   const since = new Date(now - LOGIN_WINDOW_MS).toISOString();
   const db = ctx.db.kysely;
   // "Since the last success" is decided by row id, not by time: attempts made in the same
-  // millisecond as the success (or all of them, under a pinned BILLFOLD_CLOCK) still count.
+  // millisecond as the success (or all of them, under a test's fixed clock) still count.
   const lastSuccess = await db
     .selectFrom('login_attempts')
     .select('id')
@@ -228,6 +228,24 @@ export async function createApiToken(ctx: AppContext, actor: Actor, name: string
     .returningAll()
     .executeTakeFirstOrThrow();
   return { token, row };
+}
+
+/**
+ * An API token for the user with this email, made outside the API (`billfold token create`,
+ * for scripts): the same token `POST /me/tokens` makes when that user asks.
+ */
+export async function createApiTokenForEmail(ctx: AppContext, email: string, name: string) {
+  const user = await ctx.db.kysely
+    .selectFrom('users')
+    .selectAll()
+    .where('email', '=', email.trim().toLowerCase())
+    .executeTakeFirst();
+  if (!user) throw notFound('user', { email });
+  if (user.status !== 'active')
+    throw conflict('user_disabled', `The user ${user.email} is disabled: a token of theirs would not work.`, {
+      email: user.email,
+    });
+  return createApiToken(ctx, userToActor(user), name);
 }
 
 export async function listApiTokens(ctx: AppContext, actor: Actor) {

@@ -1,6 +1,12 @@
 /** The accounts module: provider, client accounts, users, authentication, the ledger and payments. */
 export { type Actor, assertAccountVisible, isStaff, requireStaff, systemActor } from './actor.js';
-export { authenticatePassword, login, resolveApiToken, resolveSession } from './auth.js';
+export {
+  authenticatePassword,
+  createApiTokenForEmail,
+  login,
+  resolveApiToken,
+  resolveSession,
+} from './auth.js';
 export { ensureInitialAdmin } from './bootstrap.js';
 export {
   amountIn,

@@ -110,7 +110,9 @@ export function registerAccountRoutes(root: FastifyInstance, ctx: AppContext): v
         sameSite: 'lax',
         secure: ctx.config.cookieSecure,
         path: '/',
-        expires: new Date(result.expiresAt),
+        // Max-Age, not Expires: the browser counts it on its own clock, so the cookie lives as
+        // long as the session even when the server's clock is not the browser's (BILLFOLD_CLOCK).
+        maxAge: ctx.config.sessionTtlHours * 3600,
       });
       const account =
         result.user.account_id === null

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { PeriodError, parseDate } from '../../domain/periods.js';
+import { PricingError, periodPrice } from '../../domain/pricing.js';
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
 import {
@@ -389,6 +390,31 @@ function parsePrices(
   return out;
 }
 
+/**
+ * Every offered period must have a price the catalog can show (D9): its own, or the monthly
+ * price × months; the trial is free unless priced. A period with neither would be accepted
+ * and then silently left out of the catalog, so it is refused, naming the periods.
+ */
+function checkPricesResolve(prices: ReadonlyMap<number, bigint | null>) {
+  const offered = new Set(prices.keys());
+  const missing = [...offered].filter((period) => {
+    try {
+      periodPrice(prices, period, offered);
+      return false;
+    } catch (err) {
+      if (err instanceof PricingError && err.code === 'price_missing') return true;
+      throw err;
+    }
+  });
+  if (missing.length) {
+    throw invalid(
+      'price_missing',
+      `${missing.length === 1 ? 'Period' : 'Periods'} ${missing.join(', ')} ${missing.length === 1 ? 'has' : 'have'} no price and there is no monthly price (period 1) to reckon from: give ${missing.length === 1 ? 'it a price' : 'each a price'}, or a monthly price.`,
+      { field: 'prices', period: missing[0], periods: missing },
+    );
+  }
+}
+
 function checkPeriods(periods: readonly number[], trialDays: number | null) {
   const dup = periods.filter((p, i) => periods.indexOf(p) !== i);
   if (dup.length)
@@ -484,11 +510,11 @@ export async function createTariff(
           tx,
         );
       }
+      const periods = new Map(input.periods.map((period) => [period, prices.get(period) ?? null]));
+      checkPricesResolve(periods);
       await tx
         .insertInto('tariff_periods')
-        .values(
-          input.periods.map((period) => ({ tariff_id: id, period, price_minor: prices.get(period) ?? null })),
-        )
+        .values([...periods].map(([period, price_minor]) => ({ tariff_id: id, period, price_minor })))
         .execute();
       const after = await snapshot(tx, id);
       await writeHistory(tx, ctx, actor, id, 'created', null, after);
@@ -529,6 +555,7 @@ export async function updateTariff(
           given.has(p) ? given.get(p)! : input.prices === undefined ? (kept.get(p) ?? null) : null,
         ]),
       );
+      checkPricesResolve(prices);
     }
     const setupFee =
       input.setupFee === undefined
