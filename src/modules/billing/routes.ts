@@ -25,6 +25,8 @@ const Summary = z.object({
   reminders: z.number(),
   lowBalance: z.number(),
   alreadyDone: z.number(),
+  ordersPaid: z.number().meta({ description: 'Awaiting orders the balance covered, paid by the run' }),
+  errors: z.number().meta({ description: 'Service steps that failed unexpectedly (each is a staff task)' }),
   currency: z.string(),
   actions: z.array(
     z.object({ serviceId: z.number(), step: z.string(), outcome: z.string(), amount: z.string().optional() }),
