@@ -60,8 +60,15 @@ export function toMgrFault(thrown: unknown, p: Record<string, string> = {}): Mgr
     // The value refused, as the caller sent it.
     const value = field !== undefined ? p[field] : undefined;
     if (err.kind === 'invalid') return new MgrFault('value', err.message, field ?? err.code, value);
+    // An address that already has a license "exists", whichever check found it (the early one
+    // or the database's, when a concurrent order took it first).
     if (err.kind === 'conflict')
-      return new MgrFault(field ? 'value' : 'exists', err.message, field ?? err.code, value);
+      return new MgrFault(
+        field && err.code !== 'ip_taken' ? 'value' : 'exists',
+        err.message,
+        field ?? err.code,
+        value,
+      );
   }
   return new MgrFault('error', 'Internal error.');
 }

@@ -565,9 +565,10 @@ export async function changePricelist(c: Call): Promise<MgrNode> {
   if (!acting(c.p)) {
     return objectDoc({ id, pricelist: toId(agg.tariff.id), period: Number(s.period) });
   }
-  if (c.p.period !== undefined && c.p.period !== '' && periodOf(c.p) !== Number(s.period))
-    throw badValue('period', c.p.period, 'The period changes at renewal; keep the current one here.');
-  await changeTariff(c.ctx, c.caller.actor, id, toId(agg.tariff.id));
+  // Clients send the billing cycle with every package change: the tariff changes now (the
+  // remaining paid days converted), the period applies from the next renewal.
+  const period = c.p.period !== undefined && c.p.period !== '' ? periodOf(c.p) : undefined;
+  await changeTariff(c.ctx, c.caller.actor, id, toId(agg.tariff.id), period !== undefined ? { period } : {});
   await runServiceOperations(c.ctx, id);
   return okDoc();
 }
