@@ -6,6 +6,7 @@ import { buildHttpApp } from '../../src/app/http.js';
 import { createAccount, createAdminUser, systemActor } from '../../src/modules/accounts/index.js';
 import type { AnyModuleType } from '../../src/modules/provisioning/plugin.js';
 import type { AccountRow, UserRow } from '../../src/platform/db/index.js';
+import type { Logger } from '../../src/platform/logger.js';
 import { createTestContext, type TestContext } from './context.js';
 
 /**
@@ -24,11 +25,13 @@ export interface HttpTest {
 }
 
 export async function createHttpTest(
-  opts: { now?: string; moduleTypes?: readonly AnyModuleType[] } = {},
+  opts: { now?: string; moduleTypes?: readonly AnyModuleType[]; logger?: Logger; file?: boolean } = {},
 ): Promise<HttpTest> {
   const ctx = await createTestContext({
     ...(opts.now ? { now: opts.now } : {}),
     ...(opts.moduleTypes ? { moduleTypes: opts.moduleTypes } : {}),
+    ...(opts.logger ? { logger: opts.logger } : {}),
+    ...(opts.file ? { file: true } : {}),
   });
   const app = await buildHttpApp(ctx);
   await app.ready();

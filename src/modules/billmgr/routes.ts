@@ -71,13 +71,19 @@ export function registerBillmgrRoutes(app: FastifyInstance, ctx: AppContext): vo
     const p = parseMgrParams(request.query, request.body);
     const out = parseOut(p.out);
     let doc: MgrNode;
+    let result = 'ok';
     try {
       doc = await dispatch(p, request.ip);
     } catch (err) {
       const fault = toMgrFault(err, p);
-      if (fault.type === 'error') ctx.logger.error({ err, func: p.func }, 'billmgr function failed');
+      if (fault.type === 'error') request.log.error({ err, func: p.func }, 'billmgr function failed');
       doc = faultDoc(fault, p.lang || 'en');
+      result = fault.type;
     }
+    // Every answer is HTTP 200: this line says which function ran and how it ended (the
+    // function comes from the form body on a POST, which the request line cannot show).
+    // Parameters are never logged: authinfo, password, auth and key are among them.
+    request.log.info({ func: p.func ?? '', out, result }, 'billmgr call');
     const { contentType, body } = renderMgr(doc, out);
     return reply.code(200).header('content-type', contentType).header('cache-control', 'no-store').send(body);
   };
