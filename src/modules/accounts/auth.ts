@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
-import { inTransaction, type UserRow } from '../../platform/db/index.js';
+import { type Conn, inTransaction, lockRows, type UserRow } from '../../platform/db/index.js';
 import { AppError, notFound } from '../../platform/errors.js';
 import { newApiToken, randomToken, sha256 } from '../../platform/ids.js';
 import type { Actor } from './actor.js';
@@ -27,16 +27,27 @@ export interface LoginResult {
 const invalidCredentials = () =>
   new AppError('unauthenticated', 'invalid_credentials', 'The email or password is wrong.');
 
+const tooManyAttempts = (retryAfterSeconds: number) =>
+  new AppError(
+    'rate_limited',
+    'too_many_login_attempts',
+    'Too many failed sign-in attempts. Try again later.',
+    {
+      retryAfterSeconds,
+    },
+  );
+
+export const normalizeEmail = (email: string): string => email.trim().toLowerCase();
+
 export function userToActor(user: Pick<UserRow, 'id' | 'role' | 'account_id'>): Actor {
   return user.role === 'admin'
     ? { type: 'user', userId: Number(user.id), role: 'admin', accountId: null }
     : { type: 'user', userId: Number(user.id), role: 'client', accountId: Number(user.account_id) };
 }
 
-export async function checkThrottle(ctx: AppContext, email: string, ip: string): Promise<void> {
-  const now = ctx.clock.now().getTime();
+/** Seconds until the email and the IP may both try again, or null when they may now. */
+async function retryAfterSeconds(db: Conn, email: string, ip: string, now: number): Promise<number | null> {
   const since = new Date(now - LOGIN_WINDOW_MS).toISOString();
-  const db = ctx.db.kysely;
   // "Since the last success" is decided by row id, not by time: attempts made in the same
   // millisecond as the success (or all of them, under a pinned BILLFOLD_CLOCK) still count.
   const lastSuccess = await db
@@ -73,24 +84,78 @@ export async function checkThrottle(ctx: AppContext, email: string, ip: string):
     const oldest = rows[rows.length - max]!;
     return Math.max(1, Math.ceil((Date.parse(oldest.created_at) + LOGIN_WINDOW_MS - now) / 1000));
   };
-  const retryAfter = blocked(byEmail, MAX_FAILURES_PER_EMAIL) ?? blocked(byIp, MAX_FAILURES_PER_IP);
-  if (retryAfter !== null) {
-    throw new AppError(
-      'rate_limited',
-      'too_many_login_attempts',
-      'Too many failed sign-in attempts. Try again later.',
-      {
-        retryAfterSeconds: retryAfter,
-      },
-    );
-  }
+  return blocked(byEmail, MAX_FAILURES_PER_EMAIL) ?? blocked(byIp, MAX_FAILURES_PER_IP);
 }
 
-async function recordAttempt(ctx: AppContext, email: string, ip: string, outcome: 'success' | 'failure') {
-  await ctx.db.kysely
-    .insertInto('login_attempts')
-    .values({ email, ip, outcome, created_at: isoNow(ctx.clock) })
-    .execute();
+/**
+ * Refuses a blocked email or IP without counting an attempt: for a caller that evaluates no
+ * secret (a remembered `authinfo` pair) but must still be held to the limits.
+ */
+export async function checkThrottle(ctx: AppContext, emailRaw: string, ip: string): Promise<void> {
+  const retryAfter = await retryAfterSeconds(
+    ctx.db.kysely,
+    normalizeEmail(emailRaw),
+    ip,
+    ctx.clock.now().getTime(),
+  );
+  if (retryAfter !== null) throw tooManyAttempts(retryAfter);
+}
+
+/**
+ * Runs one sign-in attempt — a password, an `authinfo` pair or a one-time key — within the
+ * limits, counted *before* its secret is checked, so parallel guesses cannot all be evaluated:
+ *
+ * 1. reserve: one transaction locks the email's and the IP's `login_limit_keys` rows (always
+ *    in that order), counts their failures, refuses at the limit (429
+ *    `too_many_login_attempts`), else records this attempt — as a failure;
+ * 2. `check` runs outside any transaction (argon2 takes tens of milliseconds) and returns what
+ *    it authenticated, or null;
+ * 3. settle: a success turns the attempt's row into a success (which resets the email's
+ *    count); anything else — a wrong secret, an error, a crash — leaves it a failure.
+ */
+export async function limitedAttempt<T>(
+  ctx: AppContext,
+  emailRaw: string,
+  ip: string,
+  check: () => Promise<T | null>,
+): Promise<T | null> {
+  const email = normalizeEmail(emailRaw);
+  const attemptId = await inTransaction(ctx.db, async (tx) => {
+    await tx
+      .insertInto('login_limit_keys')
+      .values([
+        { scope: 'email', key: email },
+        { scope: 'ip', key: ip },
+      ])
+      .onConflict((oc) => oc.columns(['scope', 'key']).doNothing())
+      .execute();
+    for (const [scope, key] of [
+      ['email', email],
+      ['ip', ip],
+    ] as const) {
+      await lockRows(
+        tx,
+        tx.selectFrom('login_limit_keys').select('key').where('scope', '=', scope).where('key', '=', key),
+      ).execute();
+    }
+    const retryAfter = await retryAfterSeconds(tx, email, ip, ctx.clock.now().getTime());
+    if (retryAfter !== null) throw tooManyAttempts(retryAfter);
+    const row = await tx
+      .insertInto('login_attempts')
+      .values({ email, ip, outcome: 'failure', created_at: isoNow(ctx.clock) })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    return row.id;
+  });
+  const result = await check();
+  if (result !== null) {
+    await ctx.db.kysely
+      .updateTable('login_attempts')
+      .set({ outcome: 'success' })
+      .where('id', '=', attemptId)
+      .execute();
+  }
+  return result;
 }
 
 /** Verifies email + password; the answer to a wrong email and a wrong password is the same, in the same time. */
@@ -100,28 +165,26 @@ export async function authenticatePassword(
   password: string,
   ip: string,
 ): Promise<UserRow> {
-  const email = emailRaw.trim().toLowerCase();
-  await checkThrottle(ctx, email, ip);
-  const user = await ctx.db.kysely
-    .selectFrom('users')
-    .selectAll()
-    .where('email', '=', email)
-    .executeTakeFirst();
-  const ok = await verifyPassword(user?.password_hash ?? (await dummyPasswordHash()), password);
-  let usable = ok && user !== undefined && user.status === 'active';
-  if (usable && user?.account_id !== null && user?.account_id !== undefined) {
-    const account = await ctx.db.kysely
-      .selectFrom('accounts')
-      .select('status')
-      .where('id', '=', user.account_id)
+  const email = normalizeEmail(emailRaw);
+  const user = await limitedAttempt(ctx, email, ip, async () => {
+    const user = await ctx.db.kysely
+      .selectFrom('users')
+      .selectAll()
+      .where('email', '=', email)
       .executeTakeFirst();
-    usable = account !== undefined && account.status !== 'closed';
-  }
-  if (!usable || !user) {
-    await recordAttempt(ctx, email, ip, 'failure');
-    throw invalidCredentials();
-  }
-  await recordAttempt(ctx, email, ip, 'success');
+    const ok = await verifyPassword(user?.password_hash ?? (await dummyPasswordHash()), password);
+    if (!ok || user === undefined || user.status !== 'active') return null;
+    if (user.account_id !== null) {
+      const account = await ctx.db.kysely
+        .selectFrom('accounts')
+        .select('status')
+        .where('id', '=', user.account_id)
+        .executeTakeFirst();
+      if (account === undefined || account.status === 'closed') return null;
+    }
+    return user;
+  });
+  if (!user) throw invalidCredentials();
   return user;
 }
 

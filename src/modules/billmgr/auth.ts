@@ -4,7 +4,7 @@ import type { AppContext } from '../../platform/context.js';
 import type { UserRow } from '../../platform/db/index.js';
 import { sha256 } from '../../platform/ids.js';
 import { type Actor, isStaff } from '../accounts/actor.js';
-import { authenticatePassword, checkThrottle, userToActor } from '../accounts/auth.js';
+import { authenticatePassword, checkThrottle, limitedAttempt, userToActor } from '../accounts/auth.js';
 import { MgrFault, missed } from './errors.js';
 
 /**
@@ -101,7 +101,7 @@ async function byAuthinfo(ctx: AppContext, authinfo: string, ip: string): Promis
   const now = ctx.clock.now().getTime();
   if (hit && hit.until > now) {
     // The limits hold for a remembered password too: a blocked email or address is refused.
-    await checkThrottle(ctx, username.trim().toLowerCase(), ip);
+    await checkThrottle(ctx, username, ip);
     const user = await usableUser(ctx, { id: hit.userId });
     if (user && user.password_hash === hit.passwordHash) return callerOf(user);
     cacheOf(ctx).delete(key);
@@ -140,22 +140,25 @@ export async function mgrLogin(ctx: AppContext, p: Record<string, string>, ip: s
   if (!username) throw missed('username');
   let user: CallerUser | undefined;
   if (p.key !== undefined) {
-    const now = isoNow(ctx.clock);
-    const target = await usableUser(ctx, { email: username });
-    // One use only: the key is spent by the update that finds it unused and unexpired.
-    const spent = target
-      ? await ctx.db.kysely
-          .updateTable('mgr_login_keys')
-          .set({ used_at: now })
-          .where('key_hash', '=', sha256(p.key))
-          .where('user_id', '=', target.id)
-          .where('used_at', 'is', null)
-          .where('expires_at', '>', now)
-          .executeTakeFirst()
-      : undefined;
-    if (!target || !spent || Number(spent.numUpdatedRows) !== 1)
-      throw new MgrFault('auth', 'The key is wrong, used or expired.');
-    user = target;
+    const key = p.key;
+    // A key is a secret like a password: each try counts toward the same limits.
+    const spentBy = await limitedAttempt(ctx, username, ip, async () => {
+      const target = await usableUser(ctx, { email: username });
+      if (!target) return null;
+      const now = isoNow(ctx.clock);
+      // One use only: the key is spent by the update that finds it unused and unexpired.
+      const spent = await ctx.db.kysely
+        .updateTable('mgr_login_keys')
+        .set({ used_at: now })
+        .where('key_hash', '=', sha256(key))
+        .where('user_id', '=', target.id)
+        .where('used_at', 'is', null)
+        .where('expires_at', '>', now)
+        .executeTakeFirst();
+      return Number(spent.numUpdatedRows) === 1 ? target : null;
+    });
+    if (!spentBy) throw new MgrFault('auth', 'The key is wrong, used or expired.');
+    user = spentBy;
   } else {
     if (p.password === undefined) throw missed('password');
     user = await authenticatePassword(ctx, username, p.password, ip);

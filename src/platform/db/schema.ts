@@ -84,6 +84,12 @@ export interface LoginAttemptsTable {
   created_at: Instant;
 }
 
+/** The row a login attempt locks to count its email's or IP's failures (migration 0011). */
+export interface LoginLimitKeysTable {
+  scope: 'email' | 'ip';
+  key: string;
+}
+
 export type LedgerKind = 'payment' | 'charge' | 'refund' | 'adjustment';
 export interface LedgerEntriesTable {
   id: Id;
@@ -445,6 +451,7 @@ export interface Database {
   sessions: SessionsTable;
   api_tokens: ApiTokensTable;
   login_attempts: LoginAttemptsTable;
+  login_limit_keys: LoginLimitKeysTable;
   ledger_entries: LedgerEntriesTable;
   payments: PaymentsTable;
   product_types: ProductTypesTable;
