@@ -9,8 +9,8 @@ import { MgrFault, missed } from './errors.js';
 
 /**
  * Who calls the BILLmanager API (PROTOCOL.md §2): `authinfo=user:password` on each request,
- * a session from `func=auth` (`auth=SID`, dies after an idle hour), or a one-time key made by
- * staff with `session.newkey`. Wrong credentials are `auth` errors and count toward the same
+ * a session from `func=auth` (`auth=SID`, dies after an idle hour), or a one-time key made
+ * with `session.newkey` (by staff for anyone, by a user for themself). Wrong credentials are `auth` errors and count toward the same
  * brute-force limits as the web sign-in.
  */
 export const SESSION_IDLE_MS = 60 * 60_000;
@@ -167,18 +167,24 @@ export async function mgrLogin(ctx: AppContext, p: Record<string, string>, ip: s
   return { sid: await newSession(ctx, caller.userId), level: caller.level };
 }
 
-/** `func=session.newkey`: staff let a user in once with a key they choose (single sign-on). */
+/**
+ * `func=session.newkey`: a key that lets a user in once (single sign-on). Anyone may make one
+ * for their own login (ISPsystem's reseller module does, to open the panel it signed in to);
+ * only staff for another user. A client naming anyone else — existing or not — gets `access`
+ * before anything else is looked at, so it learns nothing about other logins.
+ */
 export async function mgrNewKey(
   ctx: AppContext,
   caller: MgrCaller,
   p: Record<string, string>,
 ): Promise<void> {
-  if (!isStaff(caller.actor)) throw new MgrFault('access', 'Only staff can make login keys.');
   if (!p.username) throw missed('username');
+  const target = await usableUser(ctx, { email: p.username });
+  if (!isStaff(caller.actor) && (target === undefined || Number(target.id) !== caller.userId))
+    throw new MgrFault('access', 'Only staff can make login keys for other users.');
   if (!p.key) throw missed('key');
   if (p.key.length < 16 || p.key.length > 256)
     throw new MgrFault('value', 'The key must be 16 to 256 characters.', 'key');
-  const target = await usableUser(ctx, { email: p.username });
   if (!target) throw new MgrFault('value', 'No such user.', 'username', p.username);
   const now = ctx.clock.now();
   await ctx.db.kysely
