@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { buildHttpApp } from '../../src/app/http.js';
+import { LOGIN_WAIT_MS } from '../../src/modules/accounts/auth.js';
 import {
   errorXml,
   expectXml,
@@ -90,6 +91,45 @@ describe('REST sign-in under parallel guesses', () => {
     expect(argon.verifications).toBe(5);
   });
 
+  it('10 right passwords for one email at once all sign in: attempts in flight are waited for, not refused', async () => {
+    await createClient(t.ctx, 'ann@example.com');
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        loginRequest(i % 2 ? other : t.app, 'ann@example.com', PASSWORD, IP),
+      ),
+    );
+    expect(answers.map((r) => r.statusCode)).toEqual(Array.from({ length: 10 }, () => 200));
+    const rows = await t.ctx.db.kysely
+      .selectFrom('login_attempts')
+      .select(['outcome', 'settled_at'])
+      .execute();
+    expect(rows).toEqual(
+      Array.from({ length: 10 }, () => ({ outcome: 'success', settled_at: '2021-12-16T10:00:00.000Z' })),
+    );
+  });
+
+  it('attempts left in flight by a crash hold the limit, and count as failures after a minute', async () => {
+    await createClient(t.ctx, 'ann@example.com');
+    const inFlight = Array.from({ length: 5 }, () => ({
+      email: 'ann@example.com',
+      ip: IP,
+      outcome: 'failure' as const,
+      created_at: '2021-12-16T10:00:00.000Z',
+      settled_at: null,
+    }));
+    await t.ctx.db.kysely.insertInto('login_attempts').values(inFlight).execute();
+    // Still in flight: the attempt waits for them (LOGIN_WAIT_MS), then is refused unevaluated.
+    const started = Date.now();
+    expectError(await loginRequest(t.app, 'ann@example.com', PASSWORD, IP), 429, 'too_many_login_attempts');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(LOGIN_WAIT_MS);
+    // A minute later nobody is checking them any more: they are failures, refused at once.
+    t.ctx.clock.advance(61_000);
+    const refused = await loginRequest(t.app, 'ann@example.com', PASSWORD, IP);
+    expectError(refused, 429, 'too_many_login_attempts');
+    expect(refused.headers['retry-after']).toBe(String(15 * 60 - 61));
+    expect(argon.verifications).toBe(0);
+  });
+
   it('50 wrong passwords for 50 emails from one IP at once: 30 evaluated; the IP is then refused', async () => {
     await createClient(t.ctx, 'ann@example.com');
     argon.verifications = 0;
@@ -148,6 +188,17 @@ describe('/billmgr sign-in under parallel guesses', () => {
     expect(argon.verifications).toBe(5);
     // Alpha is not affected.
     expectXml(await mgr(s, { authinfo: s.alpha.authinfo, func: 'soft' }), '<doc/>');
+  });
+
+  it('10 right authinfo calls at once (nothing remembered yet) all answer: none is refused as too many', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        call(i % 2 ? other : s.t.app, { authinfo: s.bravo.authinfo, func: 'soft' }),
+      ),
+    );
+    expect(answers.map((r) => r.body.replace(/^<\?xml[^>]*>\n/, ''))).toEqual(
+      Array.from({ length: 10 }, () => '<doc/>'),
+    );
   });
 
   it('one-time key failures count: 50 wrong keys at once get 5 answers, then even the right key is refused and not spent', async () => {

@@ -1,7 +1,8 @@
 import { timingSafeEqual } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
-import { type Conn, inTransaction, lockRows, type UserRow } from '../../platform/db/index.js';
+import { type Conn, type IdValue, inTransaction, lockRows, type UserRow } from '../../platform/db/index.js';
 import { AppError, notFound } from '../../platform/errors.js';
 import { newApiToken, randomToken, sha256 } from '../../platform/ids.js';
 import type { Actor } from './actor.js';
@@ -45,8 +46,20 @@ export function userToActor(user: Pick<UserRow, 'id' | 'role' | 'account_id'>): 
     : { type: 'user', userId: Number(user.id), role: 'client', accountId: Number(user.account_id) };
 }
 
-/** Seconds until the email and the IP may both try again, or null when they may now. */
-async function retryAfterSeconds(db: Conn, email: string, ip: string, now: number): Promise<number | null> {
+/** An attempt still unsettled after this long was abandoned (its process died): a failure. */
+const IN_FLIGHT_STALE_MS = 60_000;
+/** How long an attempt waits for attempts in flight to settle before it is refused unchecked. */
+export const LOGIN_WAIT_MS = 5_000;
+const LOGIN_POLL_MS = 20;
+
+interface LimitState {
+  /** Seconds until the settled failures let the email and the IP try again; null: they may now. */
+  readonly blockedFor: number | null;
+  /** The same, counting the attempts still being checked as failures. */
+  readonly blockedWithInFlightFor: number | null;
+}
+
+async function limitState(db: Conn, email: string, ip: string, now: number): Promise<LimitState> {
   const since = new Date(now - LOGIN_WINDOW_MS).toISOString();
   // "Since the last success" is decided by row id, not by time: attempts made in the same
   // millisecond as the success (or all of them, under a pinned BILLFOLD_CLOCK) still count.
@@ -62,7 +75,7 @@ async function retryAfterSeconds(db: Conn, email: string, ip: string, now: numbe
   const [byEmail, byIp] = await Promise.all([
     db
       .selectFrom('login_attempts')
-      .select(['created_at'])
+      .select(['created_at', 'settled_at'])
       .where('email', '=', email)
       .where('outcome', '=', 'failure')
       .where('created_at', '>', since)
@@ -71,56 +84,51 @@ async function retryAfterSeconds(db: Conn, email: string, ip: string, now: numbe
       .execute(),
     db
       .selectFrom('login_attempts')
-      .select(['created_at'])
+      .select(['created_at', 'settled_at'])
       .where('ip', '=', ip)
       .where('outcome', '=', 'failure')
       .where('created_at', '>', since)
       .orderBy('id', 'asc')
       .execute(),
   ]);
-  const blocked = (rows: { created_at: string }[], max: number) => {
+  type Row = (typeof byEmail)[number];
+  const blocked = (rows: Row[], max: number) => {
     if (rows.length < max) return null;
     // Unblocked when the oldest failure that still counts leaves the window.
     const oldest = rows[rows.length - max]!;
     return Math.max(1, Math.ceil((Date.parse(oldest.created_at) + LOGIN_WINDOW_MS - now) / 1000));
   };
-  return blocked(byEmail, MAX_FAILURES_PER_EMAIL) ?? blocked(byIp, MAX_FAILURES_PER_IP);
+  const settled = (r: Row) => r.settled_at !== null || Date.parse(r.created_at) <= now - IN_FLIGHT_STALE_MS;
+  const either = (pick: (rows: Row[]) => Row[]) =>
+    blocked(pick(byEmail), MAX_FAILURES_PER_EMAIL) ?? blocked(pick(byIp), MAX_FAILURES_PER_IP);
+  return {
+    blockedFor: either((rows) => rows.filter(settled)),
+    blockedWithInFlightFor: either((rows) => rows),
+  };
 }
 
 /**
- * Refuses a blocked email or IP without counting an attempt: for a caller that evaluates no
+ * Refuses a blocked email or IP without counting an attempt: for a caller that checks no
  * secret (a remembered `authinfo` pair) but must still be held to the limits.
  */
 export async function checkThrottle(ctx: AppContext, emailRaw: string, ip: string): Promise<void> {
-  const retryAfter = await retryAfterSeconds(
+  const { blockedFor } = await limitState(
     ctx.db.kysely,
     normalizeEmail(emailRaw),
     ip,
     ctx.clock.now().getTime(),
   );
-  if (retryAfter !== null) throw tooManyAttempts(retryAfter);
+  if (blockedFor !== null) throw tooManyAttempts(blockedFor);
 }
 
 /**
- * Runs one sign-in attempt — a password, an `authinfo` pair or a one-time key — within the
- * limits, counted *before* its secret is checked, so parallel guesses cannot all be evaluated:
- *
- * 1. reserve: one transaction locks the email's and the IP's `login_limit_keys` rows (always
- *    in that order), counts their failures, refuses at the limit (429
- *    `too_many_login_attempts`), else records this attempt — as a failure;
- * 2. `check` runs outside any transaction (argon2 takes tens of milliseconds) and returns what
- *    it authenticated, or null;
- * 3. settle: a success turns the attempt's row into a success (which resets the email's
- *    count); anything else — a wrong secret, an error, a crash — leaves it a failure.
+ * Reserves a place for one attempt among its email's and IP's failures: locks their
+ * `login_limit_keys` rows (always email, then IP: two attempts never wait on each other),
+ * counts, and records the attempt as a failure in flight. Refuses at the limit; returns null,
+ * writing nothing, when only attempts still in flight make the limit.
  */
-export async function limitedAttempt<T>(
-  ctx: AppContext,
-  emailRaw: string,
-  ip: string,
-  check: () => Promise<T | null>,
-): Promise<T | null> {
-  const email = normalizeEmail(emailRaw);
-  const attemptId = await inTransaction(ctx.db, async (tx) => {
+async function reserveAttempt(ctx: AppContext, email: string, ip: string): Promise<IdValue | null> {
+  return inTransaction(ctx.db, async (tx) => {
     await tx
       .insertInto('login_limit_keys')
       .values([
@@ -138,24 +146,70 @@ export async function limitedAttempt<T>(
         tx.selectFrom('login_limit_keys').select('key').where('scope', '=', scope).where('key', '=', key),
       ).execute();
     }
-    const retryAfter = await retryAfterSeconds(tx, email, ip, ctx.clock.now().getTime());
-    if (retryAfter !== null) throw tooManyAttempts(retryAfter);
+    const state = await limitState(tx, email, ip, ctx.clock.now().getTime());
+    if (state.blockedFor !== null) throw tooManyAttempts(state.blockedFor);
+    if (state.blockedWithInFlightFor !== null) return null;
     const row = await tx
       .insertInto('login_attempts')
-      .values({ email, ip, outcome: 'failure', created_at: isoNow(ctx.clock) })
+      .values({ email, ip, outcome: 'failure', created_at: isoNow(ctx.clock), settled_at: null })
       .returning('id')
       .executeTakeFirstOrThrow();
     return row.id;
   });
-  const result = await check();
-  if (result !== null) {
+}
+
+/**
+ * Waits, holding no lock, until the attempts in flight settle. Refuses when they settle as
+ * failures, or when they take longer than `giveUpAt` (real time: a pinned clock stands still).
+ */
+async function waitForInFlight(ctx: AppContext, email: string, ip: string, giveUpAt: number): Promise<void> {
+  for (;;) {
+    await sleep(LOGIN_POLL_MS);
+    const state = await limitState(ctx.db.kysely, email, ip, ctx.clock.now().getTime());
+    if (state.blockedFor !== null) throw tooManyAttempts(state.blockedFor);
+    if (state.blockedWithInFlightFor === null) return;
+    if (Date.now() >= giveUpAt) throw tooManyAttempts(state.blockedWithInFlightFor);
+  }
+}
+
+/**
+ * Runs one sign-in attempt — a password, an `authinfo` pair or a one-time key — within the
+ * limits, counted *before* its secret is checked, so parallel guesses cannot all be checked:
+ *
+ * 1. reserve (`reserveAttempt`): at the limit, 429 `too_many_login_attempts`; at the limit
+ *    only by counting attempts still being checked, wait for them (they may succeed) for at
+ *    most LOGIN_WAIT_MS and try again; otherwise the attempt is recorded as a failure in
+ *    flight (`settled_at` null);
+ * 2. `check` runs outside any transaction (argon2 takes tens of milliseconds) and returns what
+ *    it authenticated, or null;
+ * 3. settle: a success becomes one (which resets the email's count); anything else — a wrong
+ *    secret, an exception — stays a failure. A crash leaves the attempt in flight: after
+ *    IN_FLIGHT_STALE_MS it counts as a settled failure.
+ */
+export async function limitedAttempt<T>(
+  ctx: AppContext,
+  emailRaw: string,
+  ip: string,
+  check: () => Promise<T | null>,
+): Promise<T | null> {
+  const email = normalizeEmail(emailRaw);
+  const giveUpAt = Date.now() + LOGIN_WAIT_MS;
+  let attemptId = await reserveAttempt(ctx, email, ip);
+  while (attemptId === null) {
+    await waitForInFlight(ctx, email, ip, giveUpAt);
+    attemptId = await reserveAttempt(ctx, email, ip);
+  }
+  let result: T | null = null;
+  try {
+    result = await check();
+    return result;
+  } finally {
     await ctx.db.kysely
       .updateTable('login_attempts')
-      .set({ outcome: 'success' })
+      .set({ outcome: result === null ? 'failure' : 'success', settled_at: isoNow(ctx.clock) })
       .where('id', '=', attemptId)
       .execute();
   }
-  return result;
 }
 
 /** Verifies email + password; the answer to a wrong email and a wrong password is the same, in the same time. */

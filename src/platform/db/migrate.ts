@@ -8,7 +8,7 @@ import * as m0005 from './migrations/0005_operation_tasks.js';
 import * as m0006 from './migrations/0006_processing_modules.js';
 import * as m0007 from './migrations/0007_licenses_mgr.js';
 import * as m0008 from './migrations/0008_operations_pending.js';
-import * as m0011 from './migrations/0011_login_limit_keys.js';
+import * as m0011 from './migrations/0011_login_reservations.js';
 
 /**
  * Migrations are listed here in order, statically imported: no directory scanning, so the
@@ -23,7 +23,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0006_processing_modules': m0006,
   '0007_licenses_mgr': m0007,
   '0008_operations_pending': m0008,
-  '0011_login_limit_keys': m0011,
+  '0011_login_reservations': m0011,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
