@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { loginRequest } from '../helpers/http.js';
 import {
@@ -58,6 +59,22 @@ describe('authinfo', () => {
         await mgr(s, { authinfo: `:${PASSWORD}`, func: 'soft' }),
         errorXml('auth', 'authinfo must be user:password.'),
       );
+    }));
+});
+
+describe('over-long user names', () => {
+  it('are wrong credentials, checked and recorded nowhere (no user has one)', () =>
+    withSeller(async (s) => {
+      // Random, so that no engine can compress it into an index entry.
+      const long = `${randomBytes(4000).toString('base64url')}@example.com`;
+      const before = await s.t.ctx.db.kysely.selectFrom('login_attempts').selectAll().execute();
+      expectXml(await mgr(s, { authinfo: `${long}:${PASSWORD}`, func: 'soft' }), WRONG);
+      expectXml(await mgr(s, { func: 'auth', username: long, password: PASSWORD }), WRONG);
+      expectXml(
+        await mgr(s, { func: 'auth', username: long, key: 'k'.repeat(20), checkcookie: 'no' }),
+        BAD_KEY,
+      );
+      expect(await s.t.ctx.db.kysely.selectFrom('login_attempts').selectAll().execute()).toEqual(before);
     }));
 });
 

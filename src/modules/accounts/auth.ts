@@ -7,6 +7,7 @@ import { AppError, notFound } from '../../platform/errors.js';
 import { newApiToken, randomToken, sha256 } from '../../platform/ids.js';
 import type { Actor } from './actor.js';
 import { dummyPasswordHash, verifyPassword } from './passwords.js';
+import { MAX_EMAIL_LENGTH } from './schemas.js';
 
 /**
  * Brute-force protection, stored in the database so it holds across processes and restarts:
@@ -193,6 +194,9 @@ export async function limitedAttempt<T>(
   check: () => Promise<T | null>,
 ): Promise<T | null> {
   const email = normalizeEmail(emailRaw);
+  // No user has a longer address: nothing to check, nothing to count (and no over-long key to
+  // store — /billmgr user names come unbounded).
+  if (email.length > MAX_EMAIL_LENGTH) return null;
   const giveUpAt = Date.now() + LOGIN_WAIT_MS;
   let attemptId = await reserveAttempt(ctx, email, ip);
   while (attemptId === null) {
