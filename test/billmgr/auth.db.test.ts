@@ -1,6 +1,16 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { loginRequest } from '../helpers/http.js';
-import { errorXml, expectXml, mgr, orderLicense, PASSWORD, type Seller, withSeller } from './setup.js';
+import {
+  errorXml,
+  expectXml,
+  mgr,
+  orderLicense,
+  PASSWORD,
+  type Params,
+  type Seller,
+  withSeller,
+} from './setup.js';
 
 /**
  * Authentication of the /billmgr API (PROTOCOL.md §2): authinfo on every request, func=auth
@@ -49,6 +59,22 @@ describe('authinfo', () => {
         await mgr(s, { authinfo: `:${PASSWORD}`, func: 'soft' }),
         errorXml('auth', 'authinfo must be user:password.'),
       );
+    }));
+});
+
+describe('over-long user names', () => {
+  it('are wrong credentials, checked and recorded nowhere (no user has one)', () =>
+    withSeller(async (s) => {
+      // Random, so that no engine can compress it into an index entry.
+      const long = `${randomBytes(4000).toString('base64url')}@example.com`;
+      const before = await s.t.ctx.db.kysely.selectFrom('login_attempts').selectAll().execute();
+      expectXml(await mgr(s, { authinfo: `${long}:${PASSWORD}`, func: 'soft' }), WRONG);
+      expectXml(await mgr(s, { func: 'auth', username: long, password: PASSWORD }), WRONG);
+      expectXml(
+        await mgr(s, { func: 'auth', username: long, key: 'k'.repeat(20), checkcookie: 'no' }),
+        BAD_KEY,
+      );
+      expect(await s.t.ctx.db.kysely.selectFrom('login_attempts').selectAll().execute()).toEqual(before);
     }));
 });
 
@@ -129,7 +155,7 @@ describe('key login (session.newkey + func=auth&key=…&checkcookie=no)', () => 
       expectXml(await mgr(s, { ...login, key: 'some-other-key-000000' }), BAD_KEY);
     }));
 
-  it('a key expires after an hour unused; a client cannot make keys; short keys are refused', () =>
+  it('a key expires after an hour unused; short keys and unknown users are refused', () =>
     withSeller(async (s) => {
       const key = 'expiring-key-0123456789';
       const newkey = { func: 'session.newkey', username: 'alpha@example.com', key };
@@ -139,30 +165,6 @@ describe('key login (session.newkey + func=auth&key=…&checkcookie=no)', () => 
         await mgr(s, { func: 'auth', username: 'alpha@example.com', key, checkcookie: 'no' }),
         BAD_KEY,
       );
-      const before = await s.t.ctx.db.kysely.selectFrom('mgr_login_keys').selectAll().execute();
-      expectXml(
-        await mgr(s, { authinfo: s.alpha.authinfo, ...newkey, key: 'client-made-key-000000' }),
-        errorXml('access', 'Only staff can make login keys.'),
-      );
-      expectXml(
-        await mgr(s, {
-          authinfo: s.bravo.authinfo,
-          ...newkey,
-          username: 'bravo@example.com',
-          key: 'client-made-key-111111',
-        }),
-        errorXml('access', 'Only staff can make login keys.'),
-      );
-      expect(await s.t.ctx.db.kysely.selectFrom('mgr_login_keys').selectAll().execute()).toEqual(before);
-      expectXml(
-        await mgr(s, {
-          func: 'auth',
-          username: 'alpha@example.com',
-          key: 'client-made-key-000000',
-          checkcookie: 'no',
-        }),
-        BAD_KEY,
-      );
       expectXml(
         await mgr(s, { authinfo: s.admin.authinfo, ...newkey, key: 'short' }),
         errorXml('value', 'The key must be 16 to 256 characters.', 'key'),
@@ -170,6 +172,67 @@ describe('key login (session.newkey + func=auth&key=…&checkcookie=no)', () => 
       expectXml(
         await mgr(s, { authinfo: s.admin.authinfo, ...newkey, username: 'nobody@example.com' }),
         errorXml('value', 'No such user.', 'username', 'nobody@example.com'),
+      );
+    }));
+
+  it('a client makes a key for its own login and signs in with it once', () =>
+    withSeller(async (s) => {
+      await orderLicense(s, s.alpha.authinfo, { remoteid: 'mine' });
+      const key = 'reseller-own-key-0123456789';
+      // The user name is matched like a sign-in: case and surrounding spaces do not matter.
+      expectXml(
+        await mgr(s, {
+          authinfo: s.alpha.authinfo,
+          func: 'session.newkey',
+          username: 'ALPHA@example.com',
+          key,
+        }),
+        '<doc><ok/></doc>',
+      );
+      const row = await s.t.ctx.db.kysely
+        .selectFrom('mgr_login_keys')
+        .select(['user_id', 'created_by_user_id'])
+        .executeTakeFirstOrThrow();
+      expect(row.created_by_user_id).toBe(row.user_id);
+      const login = { func: 'auth', username: 'alpha@example.com', key, checkcookie: 'no' };
+      const first = await mgr(s, login);
+      expectXml(first, '<doc><auth id="<SID>" level="16"><SID></auth></doc>');
+      const sid = /id="([0-9a-f]{32})"/.exec(first.body)![1]!;
+      expect(await listAs(s, { auth: sid })).toContain('"remoteid":{"$":"mine"}');
+      expectXml(await mgr(s, login), BAD_KEY);
+    }));
+
+  it('a client cannot make a key for another user, existing or not: access, nothing written', () =>
+    withSeller(async (s) => {
+      const NOT_YOURS = errorXml('access', 'Only staff can make login keys for other users.');
+      const alphaSession = await session(s, 'alpha@example.com');
+      for (const username of ['bravo@example.com', 'boss@example.com', 'nobody@example.com']) {
+        for (const cred of [{ authinfo: s.alpha.authinfo }, { auth: alphaSession }] as Params[]) {
+          expectXml(
+            await mgr(s, { ...cred, func: 'session.newkey', username, key: 'not-for-alpha-0123456789' }),
+            NOT_YOURS,
+          );
+        }
+      }
+      // The access answer comes before the key is looked at: a short key changes nothing.
+      expectXml(
+        await mgr(s, {
+          authinfo: s.alpha.authinfo,
+          func: 'session.newkey',
+          username: 'bravo@example.com',
+          key: 'x',
+        }),
+        NOT_YOURS,
+      );
+      expect(await s.t.ctx.db.kysely.selectFrom('mgr_login_keys').selectAll().execute()).toEqual([]);
+      expectXml(
+        await mgr(s, {
+          func: 'auth',
+          username: 'bravo@example.com',
+          key: 'not-for-alpha-0123456789',
+          checkcookie: 'no',
+        }),
+        BAD_KEY,
       );
     }));
 });

@@ -360,7 +360,7 @@ describe('state errors', () => {
       await refused(s, { authinfo: a, func: 'soft', remoteid: 'again' }, '<doc/>');
     }));
 
-  it('a client cannot make login keys (access); a closed-family function is unknown_func', () =>
+  it('a client cannot make login keys for another user (access); a closed-family function is unknown_func', () =>
     withSeller(async (s) => {
       await refused(
         s,
@@ -370,7 +370,7 @@ describe('state errors', () => {
           username: 'bravo@example.com',
           key: 'k'.repeat(20),
         },
-        errorXml('access', 'Only staff can make login keys.'),
+        errorXml('access', 'Only staff can make login keys for other users.'),
       );
       await refused(
         s,

@@ -3,6 +3,7 @@ import { expect } from 'vitest';
 import { recordPayment } from '../../src/modules/accounts/commands.js';
 import { createAddon, createTariff } from '../../src/modules/catalog/commands.js';
 import { createModule, setTariffModules } from '../../src/modules/provisioning/commands.js';
+import type { Logger } from '../../src/platform/logger.js';
 import { expectLedgerBalanced } from '../helpers/context.js';
 import {
   createAdmin,
@@ -28,8 +29,14 @@ export interface Seller {
 
 export const PASSWORD = 'pa:ss:word-with-colons';
 
-export async function openSeller(opts: { now?: string } = {}): Promise<Seller> {
-  const t = await createHttpTest({ now: opts.now ?? '2021-12-16T10:00:00Z' });
+export async function openSeller(
+  opts: { now?: string; logger?: Logger; file?: boolean } = {},
+): Promise<Seller> {
+  const t = await createHttpTest({
+    now: opts.now ?? '2021-12-16T10:00:00Z',
+    ...(opts.logger ? { logger: opts.logger } : {}),
+    ...(opts.file ? { file: true } : {}),
+  });
   const ctx = t.ctx;
   const issuer = await createModule(ctx, staffActor, {
     name: 'Billfold licenses',
@@ -233,7 +240,7 @@ export async function addNodesAddon(s: Seller): Promise<void> {
 /** Opens a seller, runs the test, checks the ledger invariant and always closes the seller. */
 export async function withSeller(
   fn: (s: Seller) => Promise<void>,
-  opts: { now?: string } = {},
+  opts: Parameters<typeof openSeller>[0] = {},
 ): Promise<void> {
   const s = await openSeller(opts);
   try {

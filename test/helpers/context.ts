@@ -11,7 +11,7 @@ import { loadConfig } from '../../src/platform/config.js';
 import type { AppContext } from '../../src/platform/context.js';
 import { createSecretBox } from '../../src/platform/crypto.js';
 import type { Db } from '../../src/platform/db/index.js';
-import { silentLogger } from '../../src/platform/logger.js';
+import { type Logger, silentLogger } from '../../src/platform/logger.js';
 import { createTestDb, type TestDb } from './db.js';
 
 export interface TestContext extends AppContext {
@@ -21,10 +21,10 @@ export interface TestContext extends AppContext {
 
 /** An application context on a fresh test database with a fixed clock (default 2021-12-16T10:00:00Z). */
 export async function createTestContext(
-  opts: { now?: string; file?: boolean; moduleTypes?: readonly AnyModuleType[] } = {},
+  opts: { now?: string; file?: boolean; moduleTypes?: readonly AnyModuleType[]; logger?: Logger } = {},
 ): Promise<TestContext> {
   const testDb = await createTestDb(opts.file ? { file: true } : {});
-  return contextOn(testDb.db, testDb, opts.now, undefined, opts.moduleTypes);
+  return contextOn(testDb.db, testDb, opts.now, undefined, opts.moduleTypes, opts.logger);
 }
 
 export function contextOn(
@@ -33,6 +33,7 @@ export function contextOn(
   now = '2021-12-16T10:00:00Z',
   clock?: FixedClock,
   moduleTypes: readonly AnyModuleType[] = [],
+  logger: Logger = silentLogger(),
 ): TestContext {
   // Nothing in a test context writes to the data directory (the secret box is made here), so
   // none is created: tests leave no folders behind.
@@ -41,7 +42,7 @@ export function contextOn(
     config,
     db,
     clock: clock ?? new FixedClock(now),
-    logger: silentLogger(),
+    logger,
     secrets: createSecretBox(randomBytes(32)),
     plugins: createPluginRegistry([...BUILTIN_MODULE_TYPES, ...moduleTypes]),
     hooks: appHooks,

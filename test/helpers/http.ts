@@ -8,6 +8,7 @@ import { buildHttpApp } from '../../src/app/http.js';
 import { createAccount, createAdminUser, systemActor } from '../../src/modules/accounts/index.js';
 import type { AnyModuleType } from '../../src/modules/provisioning/plugin.js';
 import type { AccountRow, UserRow } from '../../src/platform/db/index.js';
+import type { Logger } from '../../src/platform/logger.js';
 import { createTestContext, type TestContext } from './context.js';
 
 /**
@@ -26,11 +27,13 @@ export interface HttpTest {
 }
 
 export async function createHttpTest(
-  opts: { now?: string; moduleTypes?: readonly AnyModuleType[] } = {},
+  opts: { now?: string; moduleTypes?: readonly AnyModuleType[]; logger?: Logger; file?: boolean } = {},
 ): Promise<HttpTest> {
   const ctx = await createTestContext({
     ...(opts.now ? { now: opts.now } : {}),
     ...(opts.moduleTypes ? { moduleTypes: opts.moduleTypes } : {}),
+    ...(opts.logger ? { logger: opts.logger } : {}),
+    ...(opts.file ? { file: true } : {}),
   });
   const app = await buildHttpApp(ctx);
   await app.ready();

@@ -240,6 +240,38 @@ describe('CSRF', () => {
     expect((await countRows(t.ctx)).payments).toBe(0);
   });
 
+  it('logout with the session cookie needs the CSRF token: without or with a wrong one → 403, still signed in', async () => {
+    await createClient(t.ctx, 'ann@example.com');
+    const s = await login(t.app, 'ann@example.com');
+    for (const csrf of [false, 'wrong', `${s.csrfToken}x`] as const) {
+      const res = await request(t.app, 'POST', '/api/v1/auth/logout', { auth: s, csrf });
+      expectError(res, 403, 'csrf_token_invalid');
+      expect(res.cookies).toEqual([]);
+    }
+    expect((await request(t.app, 'GET', '/api/v1/me', { auth: s })).statusCode).toBe(200);
+    expect((await countRows(t.ctx)).sessions).toBe(1);
+    const out = await request(t.app, 'POST', '/api/v1/auth/logout', { auth: s });
+    expect(out.statusCode, out.body).toBe(204);
+    expect((await countRows(t.ctx)).sessions).toBe(0);
+  });
+
+  it('logout with a Bearer token needs no CSRF token; a dead cookie is cleared without one', async () => {
+    await createClient(t.ctx, 'ann@example.com');
+    const s = await login(t.app, 'ann@example.com');
+    const token = await createToken(t.app, s);
+    const bearer = await request(t.app, 'POST', '/api/v1/auth/logout', { auth: { bearer: token } });
+    expect(bearer.statusCode, bearer.body).toBe(204);
+    // The token is not a session: it keeps working (revoke it at DELETE /me/tokens/{id}).
+    expect((await request(t.app, 'GET', '/api/v1/me', { auth: { bearer: token } })).statusCode).toBe(200);
+    // A cookie whose session is gone proves nothing and protects nothing: it is cleared.
+    const stale = await request(t.app, 'POST', '/api/v1/auth/logout', {
+      auth: { cookie: 'no-such-session', csrfToken: 'x' },
+      csrf: false,
+    });
+    expect(stale.statusCode, stale.body).toBe(204);
+    expect(stale.cookies.find((c) => c.name === 'bf_session')?.value).toBe('');
+  });
+
   it('a cookie request with the right x-csrf-token succeeds', async () => {
     await createClient(t.ctx, 'ann@example.com');
     const s = await login(t.app, 'ann@example.com');

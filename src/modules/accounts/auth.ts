@@ -1,11 +1,13 @@
 import { timingSafeEqual } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
-import { inTransaction, type UserRow } from '../../platform/db/index.js';
+import { type Conn, type IdValue, inTransaction, lockRows, type UserRow } from '../../platform/db/index.js';
 import { AppError, conflict, notFound } from '../../platform/errors.js';
 import { newApiToken, randomToken, sha256 } from '../../platform/ids.js';
 import type { Actor } from './actor.js';
 import { dummyPasswordHash, verifyPassword } from './passwords.js';
+import { MAX_EMAIL_LENGTH } from './schemas.js';
 
 /**
  * Brute-force protection, stored in the database so it holds across processes and restarts:
@@ -27,16 +29,39 @@ export interface LoginResult {
 const invalidCredentials = () =>
   new AppError('unauthenticated', 'invalid_credentials', 'The email or password is wrong.');
 
+const tooManyAttempts = (retryAfterSeconds: number) =>
+  new AppError(
+    'rate_limited',
+    'too_many_login_attempts',
+    'Too many failed sign-in attempts. Try again later.',
+    {
+      retryAfterSeconds,
+    },
+  );
+
+export const normalizeEmail = (email: string): string => email.trim().toLowerCase();
+
 export function userToActor(user: Pick<UserRow, 'id' | 'role' | 'account_id'>): Actor {
   return user.role === 'admin'
     ? { type: 'user', userId: Number(user.id), role: 'admin', accountId: null }
     : { type: 'user', userId: Number(user.id), role: 'client', accountId: Number(user.account_id) };
 }
 
-export async function checkThrottle(ctx: AppContext, email: string, ip: string): Promise<void> {
-  const now = ctx.clock.now().getTime();
+/** An attempt still unsettled after this long was abandoned (its process died): a failure. */
+const IN_FLIGHT_STALE_MS = 60_000;
+/** How long an attempt waits for attempts in flight to settle before it is refused unchecked. */
+export const LOGIN_WAIT_MS = 5_000;
+const LOGIN_POLL_MS = 20;
+
+interface LimitState {
+  /** Seconds until the settled failures let the email and the IP try again; null: they may now. */
+  readonly blockedFor: number | null;
+  /** The same, counting the attempts still being checked as failures. */
+  readonly blockedWithInFlightFor: number | null;
+}
+
+async function limitState(db: Conn, email: string, ip: string, now: number): Promise<LimitState> {
   const since = new Date(now - LOGIN_WINDOW_MS).toISOString();
-  const db = ctx.db.kysely;
   // "Since the last success" is decided by row id, not by time: attempts made in the same
   // millisecond as the success (or all of them, under a test's fixed clock) still count.
   const lastSuccess = await db
@@ -51,7 +76,7 @@ export async function checkThrottle(ctx: AppContext, email: string, ip: string):
   const [byEmail, byIp] = await Promise.all([
     db
       .selectFrom('login_attempts')
-      .select(['created_at'])
+      .select(['created_at', 'settled_at'])
       .where('email', '=', email)
       .where('outcome', '=', 'failure')
       .where('created_at', '>', since)
@@ -60,37 +85,135 @@ export async function checkThrottle(ctx: AppContext, email: string, ip: string):
       .execute(),
     db
       .selectFrom('login_attempts')
-      .select(['created_at'])
+      .select(['created_at', 'settled_at'])
       .where('ip', '=', ip)
       .where('outcome', '=', 'failure')
       .where('created_at', '>', since)
       .orderBy('id', 'asc')
       .execute(),
   ]);
-  const blocked = (rows: { created_at: string }[], max: number) => {
+  type Row = (typeof byEmail)[number];
+  const blocked = (rows: Row[], max: number) => {
     if (rows.length < max) return null;
     // Unblocked when the oldest failure that still counts leaves the window.
     const oldest = rows[rows.length - max]!;
     return Math.max(1, Math.ceil((Date.parse(oldest.created_at) + LOGIN_WINDOW_MS - now) / 1000));
   };
-  const retryAfter = blocked(byEmail, MAX_FAILURES_PER_EMAIL) ?? blocked(byIp, MAX_FAILURES_PER_IP);
-  if (retryAfter !== null) {
-    throw new AppError(
-      'rate_limited',
-      'too_many_login_attempts',
-      'Too many failed sign-in attempts. Try again later.',
-      {
-        retryAfterSeconds: retryAfter,
-      },
-    );
+  const settled = (r: Row) => r.settled_at !== null || Date.parse(r.created_at) <= now - IN_FLIGHT_STALE_MS;
+  const either = (pick: (rows: Row[]) => Row[]) =>
+    blocked(pick(byEmail), MAX_FAILURES_PER_EMAIL) ?? blocked(pick(byIp), MAX_FAILURES_PER_IP);
+  return {
+    blockedFor: either((rows) => rows.filter(settled)),
+    blockedWithInFlightFor: either((rows) => rows),
+  };
+}
+
+/**
+ * Refuses a blocked email or IP without counting an attempt: for a caller that checks no
+ * secret (a remembered `authinfo` pair) but must still be held to the limits.
+ */
+export async function checkThrottle(ctx: AppContext, emailRaw: string, ip: string): Promise<void> {
+  const { blockedFor } = await limitState(
+    ctx.db.kysely,
+    normalizeEmail(emailRaw),
+    ip,
+    ctx.clock.now().getTime(),
+  );
+  if (blockedFor !== null) throw tooManyAttempts(blockedFor);
+}
+
+/**
+ * Reserves a place for one attempt among its email's and IP's failures: locks their
+ * `login_limit_keys` rows (always email, then IP: two attempts never wait on each other),
+ * counts, and records the attempt as a failure in flight. Refuses at the limit; returns null,
+ * writing nothing, when only attempts still in flight make the limit.
+ */
+async function reserveAttempt(ctx: AppContext, email: string, ip: string): Promise<IdValue | null> {
+  return inTransaction(ctx.db, async (tx) => {
+    await tx
+      .insertInto('login_limit_keys')
+      .values([
+        { scope: 'email', key: email },
+        { scope: 'ip', key: ip },
+      ])
+      .onConflict((oc) => oc.columns(['scope', 'key']).doNothing())
+      .execute();
+    for (const [scope, key] of [
+      ['email', email],
+      ['ip', ip],
+    ] as const) {
+      await lockRows(
+        tx,
+        tx.selectFrom('login_limit_keys').select('key').where('scope', '=', scope).where('key', '=', key),
+      ).execute();
+    }
+    const state = await limitState(tx, email, ip, ctx.clock.now().getTime());
+    if (state.blockedFor !== null) throw tooManyAttempts(state.blockedFor);
+    if (state.blockedWithInFlightFor !== null) return null;
+    const row = await tx
+      .insertInto('login_attempts')
+      .values({ email, ip, outcome: 'failure', created_at: isoNow(ctx.clock), settled_at: null })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    return row.id;
+  });
+}
+
+/**
+ * Waits, holding no lock, until the attempts in flight settle. Refuses when they settle as
+ * failures, or when they take longer than `giveUpAt` (real time: a pinned clock stands still).
+ */
+async function waitForInFlight(ctx: AppContext, email: string, ip: string, giveUpAt: number): Promise<void> {
+  for (;;) {
+    await sleep(LOGIN_POLL_MS);
+    const state = await limitState(ctx.db.kysely, email, ip, ctx.clock.now().getTime());
+    if (state.blockedFor !== null) throw tooManyAttempts(state.blockedFor);
+    if (state.blockedWithInFlightFor === null) return;
+    if (Date.now() >= giveUpAt) throw tooManyAttempts(state.blockedWithInFlightFor);
   }
 }
 
-async function recordAttempt(ctx: AppContext, email: string, ip: string, outcome: 'success' | 'failure') {
-  await ctx.db.kysely
-    .insertInto('login_attempts')
-    .values({ email, ip, outcome, created_at: isoNow(ctx.clock) })
-    .execute();
+/**
+ * Runs one sign-in attempt — a password, an `authinfo` pair or a one-time key — within the
+ * limits, counted *before* its secret is checked, so parallel guesses cannot all be checked:
+ *
+ * 1. reserve (`reserveAttempt`): at the limit, 429 `too_many_login_attempts`; at the limit
+ *    only by counting attempts still being checked, wait for them (they may succeed) for at
+ *    most LOGIN_WAIT_MS and try again; otherwise the attempt is recorded as a failure in
+ *    flight (`settled_at` null);
+ * 2. `check` runs outside any transaction (argon2 takes tens of milliseconds) and returns what
+ *    it authenticated, or null;
+ * 3. settle: a success becomes one (which resets the email's count); anything else — a wrong
+ *    secret, an exception — stays a failure. A crash leaves the attempt in flight: after
+ *    IN_FLIGHT_STALE_MS it counts as a settled failure.
+ */
+export async function limitedAttempt<T>(
+  ctx: AppContext,
+  emailRaw: string,
+  ip: string,
+  check: () => Promise<T | null>,
+): Promise<T | null> {
+  const email = normalizeEmail(emailRaw);
+  // No user has a longer address: nothing to check, nothing to count (and no over-long key to
+  // store — /billmgr user names come unbounded).
+  if (email.length > MAX_EMAIL_LENGTH) return null;
+  const giveUpAt = Date.now() + LOGIN_WAIT_MS;
+  let attemptId = await reserveAttempt(ctx, email, ip);
+  while (attemptId === null) {
+    await waitForInFlight(ctx, email, ip, giveUpAt);
+    attemptId = await reserveAttempt(ctx, email, ip);
+  }
+  let result: T | null = null;
+  try {
+    result = await check();
+    return result;
+  } finally {
+    await ctx.db.kysely
+      .updateTable('login_attempts')
+      .set({ outcome: result === null ? 'failure' : 'success', settled_at: isoNow(ctx.clock) })
+      .where('id', '=', attemptId)
+      .execute();
+  }
 }
 
 /** Verifies email + password; the answer to a wrong email and a wrong password is the same, in the same time. */
@@ -100,28 +223,26 @@ export async function authenticatePassword(
   password: string,
   ip: string,
 ): Promise<UserRow> {
-  const email = emailRaw.trim().toLowerCase();
-  await checkThrottle(ctx, email, ip);
-  const user = await ctx.db.kysely
-    .selectFrom('users')
-    .selectAll()
-    .where('email', '=', email)
-    .executeTakeFirst();
-  const ok = await verifyPassword(user?.password_hash ?? (await dummyPasswordHash()), password);
-  let usable = ok && user !== undefined && user.status === 'active';
-  if (usable && user?.account_id !== null && user?.account_id !== undefined) {
-    const account = await ctx.db.kysely
-      .selectFrom('accounts')
-      .select('status')
-      .where('id', '=', user.account_id)
+  const email = normalizeEmail(emailRaw);
+  const user = await limitedAttempt(ctx, email, ip, async () => {
+    const user = await ctx.db.kysely
+      .selectFrom('users')
+      .selectAll()
+      .where('email', '=', email)
       .executeTakeFirst();
-    usable = account !== undefined && account.status !== 'closed';
-  }
-  if (!usable || !user) {
-    await recordAttempt(ctx, email, ip, 'failure');
-    throw invalidCredentials();
-  }
-  await recordAttempt(ctx, email, ip, 'success');
+    const ok = await verifyPassword(user?.password_hash ?? (await dummyPasswordHash()), password);
+    if (!ok || user === undefined || user.status !== 'active') return null;
+    if (user.account_id !== null) {
+      const account = await ctx.db.kysely
+        .selectFrom('accounts')
+        .select('status')
+        .where('id', '=', user.account_id)
+        .executeTakeFirst();
+      if (account === undefined || account.status === 'closed') return null;
+    }
+    return user;
+  });
+  if (!user) throw invalidCredentials();
   return user;
 }
 

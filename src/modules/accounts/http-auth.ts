@@ -57,22 +57,28 @@ export function registerAuth(app: FastifyInstance, ctx: AppContext): void {
     }
     if (need === 'public') return;
     if (!request.actor) throw unauthenticated();
-    // A cookie is sent by the browser on its own; a state change must also prove it came
-    // from our page by echoing the session's CSRF token in a header.
-    if (request.authVia === 'cookie' && UNSAFE.has(request.method)) {
-      const given = request.headers[CSRF_HEADER];
-      if (!csrfMatches(request.csrfToken ?? '', typeof given === 'string' ? given : undefined)) {
-        throw new AppError(
-          'forbidden',
-          'csrf_token_invalid',
-          `Send the session's CSRF token in the ${CSRF_HEADER} header.`,
-        );
-      }
-    }
+    if (request.authVia === 'cookie' && UNSAFE.has(request.method)) assertCsrf(request);
     if (need === 'admin' && !(request.actor.type === 'user' && request.actor.role === 'admin')) {
       throw new AppError('forbidden', 'forbidden', 'Only staff may do this.');
     }
   });
+}
+
+/**
+ * A cookie is sent by the browser on its own; a state change made with it must also prove it
+ * came from our page by echoing the session's CSRF token in a header. The hook applies this to
+ * every unsafe request of a non-public route; a public route that changes the session itself
+ * (logout) calls it when the request came with a live session cookie.
+ */
+export function assertCsrf(request: FastifyRequest): void {
+  const given = request.headers[CSRF_HEADER];
+  if (!csrfMatches(request.csrfToken ?? '', typeof given === 'string' ? given : undefined)) {
+    throw new AppError(
+      'forbidden',
+      'csrf_token_invalid',
+      `Send the session's CSRF token in the ${CSRF_HEADER} header.`,
+    );
+  }
 }
 
 export function requireActor(request: FastifyRequest): Actor {

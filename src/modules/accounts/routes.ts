@@ -15,7 +15,7 @@ import {
   updateAccount,
   updateProvider,
 } from './commands.js';
-import { CSRF_HEADER, requireActor, SESSION_COOKIE } from './http-auth.js';
+import { assertCsrf, CSRF_HEADER, requireActor, SESSION_COOKIE } from './http-auth.js';
 import {
   presentAccount,
   presentBalance,
@@ -133,10 +133,17 @@ export function registerAccountRoutes(root: FastifyInstance, ctx: AppContext): v
   app.post(
     '/api/v1/auth/logout',
     {
+      // Public, so a cookie whose session is gone can still be cleared; ending a live session
+      // is a state change made with the cookie and needs the CSRF token like any other.
       config: { auth: 'public' },
-      schema: { tags: ['auth'], summary: 'End the browser session', response: { 204: z.null() } },
+      schema: {
+        tags: ['auth'],
+        summary: `End the browser session (with the session cookie: send the ${CSRF_HEADER} header)`,
+        response: { 204: z.null(), ...errorResponses(403) },
+      },
     },
     async (request, reply) => {
+      if (request.authVia === 'cookie') assertCsrf(request);
       const cookie = request.cookies[SESSION_COOKIE];
       if (cookie) await logout(ctx, cookie);
       reply.clearCookie(SESSION_COOKIE, { path: '/' });

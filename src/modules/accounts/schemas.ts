@@ -7,10 +7,13 @@ import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './passwords.js';
  * Input and output shapes of the accounts module. The same schemas validate HTTP bodies,
  * document the API (OpenAPI) and check CLI arguments, so the three never disagree.
  */
+/** The longest email address a user can have (RFC 5321's path limit less its brackets). */
+export const MAX_EMAIL_LENGTH = 254;
+
 export const Email = z
   .string()
   .trim()
-  .max(254)
+  .max(MAX_EMAIL_LENGTH)
   .pipe(z.email({ error: 'must be a valid email address' }))
   .transform((e) => e.toLowerCase());
 
@@ -105,7 +108,7 @@ export const LoginInput = z.strictObject({
     .string()
     .trim()
     .min(1)
-    .max(254)
+    .max(MAX_EMAIL_LENGTH)
     .transform((e) => e.toLowerCase()),
   password: z.string().min(1).max(MAX_PASSWORD_LENGTH),
 });

@@ -4,13 +4,13 @@ import type { AppContext } from '../../platform/context.js';
 import type { UserRow } from '../../platform/db/index.js';
 import { sha256 } from '../../platform/ids.js';
 import { type Actor, isStaff } from '../accounts/actor.js';
-import { authenticatePassword, checkThrottle, userToActor } from '../accounts/auth.js';
+import { authenticatePassword, checkThrottle, limitedAttempt, userToActor } from '../accounts/auth.js';
 import { MgrFault, missed } from './errors.js';
 
 /**
  * Who calls the BILLmanager API (PROTOCOL.md §2): `authinfo=user:password` on each request,
- * a session from `func=auth` (`auth=SID`, dies after an idle hour), or a one-time key made by
- * staff with `session.newkey`. Wrong credentials are `auth` errors and count toward the same
+ * a session from `func=auth` (`auth=SID`, dies after an idle hour), or a one-time key made
+ * with `session.newkey` (by staff for anyone, by a user for themself). Wrong credentials are `auth` errors and count toward the same
  * brute-force limits as the web sign-in.
  */
 export const SESSION_IDLE_MS = 60 * 60_000;
@@ -101,7 +101,7 @@ async function byAuthinfo(ctx: AppContext, authinfo: string, ip: string): Promis
   const now = ctx.clock.now().getTime();
   if (hit && hit.until > now) {
     // The limits hold for a remembered password too: a blocked email or address is refused.
-    await checkThrottle(ctx, username.trim().toLowerCase(), ip);
+    await checkThrottle(ctx, username, ip);
     const user = await usableUser(ctx, { id: hit.userId });
     if (user && user.password_hash === hit.passwordHash) return callerOf(user);
     cacheOf(ctx).delete(key);
@@ -140,22 +140,25 @@ export async function mgrLogin(ctx: AppContext, p: Record<string, string>, ip: s
   if (!username) throw missed('username');
   let user: CallerUser | undefined;
   if (p.key !== undefined) {
-    const now = isoNow(ctx.clock);
-    const target = await usableUser(ctx, { email: username });
-    // One use only: the key is spent by the update that finds it unused and unexpired.
-    const spent = target
-      ? await ctx.db.kysely
-          .updateTable('mgr_login_keys')
-          .set({ used_at: now })
-          .where('key_hash', '=', sha256(p.key))
-          .where('user_id', '=', target.id)
-          .where('used_at', 'is', null)
-          .where('expires_at', '>', now)
-          .executeTakeFirst()
-      : undefined;
-    if (!target || !spent || Number(spent.numUpdatedRows) !== 1)
-      throw new MgrFault('auth', 'The key is wrong, used or expired.');
-    user = target;
+    const key = p.key;
+    // A key is a secret like a password: each try counts toward the same limits.
+    const spentBy = await limitedAttempt(ctx, username, ip, async () => {
+      const target = await usableUser(ctx, { email: username });
+      if (!target) return null;
+      const now = isoNow(ctx.clock);
+      // One use only: the key is spent by the update that finds it unused and unexpired.
+      const spent = await ctx.db.kysely
+        .updateTable('mgr_login_keys')
+        .set({ used_at: now })
+        .where('key_hash', '=', sha256(key))
+        .where('user_id', '=', target.id)
+        .where('used_at', 'is', null)
+        .where('expires_at', '>', now)
+        .executeTakeFirst();
+      return Number(spent.numUpdatedRows) === 1 ? target : null;
+    });
+    if (!spentBy) throw new MgrFault('auth', 'The key is wrong, used or expired.');
+    user = spentBy;
   } else {
     if (p.password === undefined) throw missed('password');
     user = await authenticatePassword(ctx, username, p.password, ip);
@@ -164,18 +167,24 @@ export async function mgrLogin(ctx: AppContext, p: Record<string, string>, ip: s
   return { sid: await newSession(ctx, caller.userId), level: caller.level };
 }
 
-/** `func=session.newkey`: staff let a user in once with a key they choose (single sign-on). */
+/**
+ * `func=session.newkey`: a key that lets a user in once (single sign-on). Anyone may make one
+ * for their own login (ISPsystem's reseller module does, to open the panel it signed in to);
+ * only staff for another user. A client naming anyone else — existing or not — gets `access`
+ * before anything else is looked at, so it learns nothing about other logins.
+ */
 export async function mgrNewKey(
   ctx: AppContext,
   caller: MgrCaller,
   p: Record<string, string>,
 ): Promise<void> {
-  if (!isStaff(caller.actor)) throw new MgrFault('access', 'Only staff can make login keys.');
   if (!p.username) throw missed('username');
+  const target = await usableUser(ctx, { email: p.username });
+  if (!isStaff(caller.actor) && (target === undefined || Number(target.id) !== caller.userId))
+    throw new MgrFault('access', 'Only staff can make login keys for other users.');
   if (!p.key) throw missed('key');
   if (p.key.length < 16 || p.key.length > 256)
     throw new MgrFault('value', 'The key must be 16 to 256 characters.', 'key');
-  const target = await usableUser(ctx, { email: p.username });
   if (!target) throw new MgrFault('value', 'No such user.', 'username', p.username);
   const now = ctx.clock.now();
   await ctx.db.kysely

@@ -137,14 +137,20 @@ export function registerBillmgrRoutes(
     const p = parseMgrParams(request.query, request.body);
     const out = parseOut(p.out);
     let answer: { contentType: string; body: string | AsyncIterable<string> };
+    let outcome = 'ok';
     try {
       const result = await dispatch(p, request.ip);
       answer = isMgrList(result) ? await renderMgrList(result, out) : renderMgr(result, out);
     } catch (err) {
       const fault = toMgrFault(err, p);
-      if (fault.type === 'error') ctx.logger.error({ err, func: p.func }, 'billmgr function failed');
+      if (fault.type === 'error') request.log.error({ err, func: p.func }, 'billmgr function failed');
       answer = renderMgr(faultDoc(fault, p.lang || 'en'), out);
+      outcome = fault.type;
     }
+    // Every answer is HTTP 200: this line says which function ran and how it ended (the
+    // function comes from the form body on a POST, which the request line cannot show).
+    // Parameters are never logged: authinfo, password, auth and key are among them.
+    request.log.info({ func: p.func ?? '', out, result: outcome }, 'billmgr call');
     return reply
       .code(200)
       .header('content-type', answer.contentType)

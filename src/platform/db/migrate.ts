@@ -9,6 +9,7 @@ import * as m0006 from './migrations/0006_processing_modules.js';
 import * as m0007 from './migrations/0007_licenses_mgr.js';
 import * as m0008 from './migrations/0008_operations_pending.js';
 import * as m0009 from './migrations/0009_lifecycle.js';
+import * as m0011 from './migrations/0011_login_reservations.js';
 
 /**
  * Migrations are listed here in order, statically imported: no directory scanning, so the
@@ -24,6 +25,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0007_licenses_mgr': m0007,
   '0008_operations_pending': m0008,
   '0009_lifecycle': m0009,
+  '0011_login_reservations': m0011,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

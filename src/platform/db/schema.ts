@@ -82,8 +82,17 @@ export interface LoginAttemptsTable {
   id: Id;
   email: string;
   ip: string;
+  /** A failure until its check succeeds: an attempt in flight counts against the limits. */
   outcome: 'success' | 'failure';
   created_at: Instant;
+  /** Null while the attempt's password or key is being checked (migration 0011). */
+  settled_at: Instant | null;
+}
+
+/** The row a sign-in attempt locks to count its email's or IP's failures (migration 0011). */
+export interface LoginLimitKeysTable {
+  scope: 'email' | 'ip';
+  key: string;
 }
 
 export type LedgerKind = 'payment' | 'charge' | 'refund' | 'adjustment';
@@ -457,6 +466,7 @@ export interface Database {
   sessions: SessionsTable;
   api_tokens: ApiTokensTable;
   login_attempts: LoginAttemptsTable;
+  login_limit_keys: LoginLimitKeysTable;
   ledger_entries: LedgerEntriesTable;
   payments: PaymentsTable;
   product_types: ProductTypesTable;
