@@ -15,6 +15,7 @@ import {
   runBillingHttp,
   type Shop,
   snapshot,
+  staffActor,
   VDS_PARAMS,
 } from '../helpers/shop.js';
 
@@ -394,6 +395,51 @@ describe('staff', () => {
     const frozen = await snapshot(shop.ctx);
     expectError(await svc('POST', id, '/resume', shop.admin), 409, 'service_not_suspended');
     expect(await snapshot(shop.ctx)).toBe(frozen);
+  });
+
+  it('change tariff over REST: given addon values and a period are used; omitted ones carry over', async () => {
+    const { createAddon, createTariff } = await import('../../src/modules/catalog/commands.js');
+    const plus = await createTariff(shop.ctx, staffActor, {
+      name: 'VDS Plus',
+      productType: 'vds',
+      periods: [1, 3],
+      prices: { '1': '30.00' },
+    });
+    const view = await createAddon(shop.ctx, staffActor, plus.id, {
+      valueType: 'integer',
+      kind: 'ram',
+      label: 'Memory',
+      unit: 'GB',
+      included: 2,
+      min: 1,
+      max: 32,
+      step: 1,
+      defaultValue: 2,
+      prices: { '1': '1.00' },
+    });
+    const plusRam = view.addons[0]!.id;
+    await payIn(shop, alpha.accountId, '200.00');
+    const { serviceId: id } = await orderPaid(shop, alpha, {
+      tariffId: shop.tariffs.vds,
+      period: 1,
+      params: { ...VDS_PARAMS },
+      addonValues: { [String(shop.addons.ram)]: 4 },
+    });
+    await runQueuedOperations(shop.ctx);
+    ok(await svc('PUT', id, '/autoprolong', alpha.auth, { period: 1 }));
+    // Carried: RAM 4 on the old tariff becomes Memory 4 (same kind) on the new one.
+    const carried = ok(await svc('POST', id, '/tariff-change-quote', shop.admin, { tariffId: plus.id }));
+    expect(carried.toTariffId).toBe(plus.id);
+    ok(
+      await svc('POST', id, '/change-tariff', shop.admin, {
+        tariffId: plus.id,
+        addonValues: { [String(plusRam)]: 6 },
+        period: 3,
+      }),
+    );
+    const after = await getService(shop, id);
+    expect(after.addonValues).toEqual({ [String(plusRam)]: 6 });
+    expect(after.autoprolong).toBe(3);
   });
 
   it('change tariff: the day-prorated difference is charged on an upgrade and credited on a downgrade', async () => {

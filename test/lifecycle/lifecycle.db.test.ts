@@ -343,6 +343,10 @@ describe('case 5: one unexpected error does not stop billing', () => {
     // A rerun of the date does not retry it (no new task).
     await runBilling(ctx, { date: d('2022-01-15') });
     expect(await ctx.db.kysely.selectFrom('staff_tasks').select('id').execute()).toHaveLength(2);
+    // Staff close it once dealt with: complete or cancel, nothing else changes.
+    const { completeTask, cancelTask } = await import('../../src/modules/services/tasks.js');
+    expect(await completeTask(ctx, staff, Number(tasks[0]!.id))).toMatchObject({ status: 'done' });
+    expect(await cancelTask(ctx, staff, Number(tasks[1]!.id))).toMatchObject({ status: 'cancelled' });
   });
 });
 

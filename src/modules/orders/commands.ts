@@ -19,7 +19,7 @@ import { loadTariffAggregates, type TariffAggregate } from '../catalog/aggregate
 import { type PricedRange, priceRange, validateServiceParams } from '../catalog/quote.js';
 import { bindLicenseIp, ipTaken, licenseFamily, licenseIpHolder } from '../licenses/ip.js';
 import { writeDecision } from '../services/decisions.js';
-import { recordHistory, storeLines } from '../services/history.js';
+import { recordCharge, recordHistory, storeLines } from '../services/history.js';
 import { stateOf } from '../services/repository.js';
 import type { PlaceOrderInput, QuoteInput } from './schemas.js';
 
@@ -320,20 +320,16 @@ async function createService(
     .executeTakeFirstOrThrow();
   const serviceId = toId(service.id);
   await tx.updateTable('order_items').set({ service_id: serviceId }).where('id', '=', item.id).execute();
-  await tx
-    .insertInto('service_charges')
-    .values({
-      service_id: serviceId,
-      kind: 'order',
-      period: Number(item.period),
-      start_on: null,
-      end_on: null,
-      amount_minor: item.amount_minor,
-      lines: item.lines,
-      ledger_entry_id: ledgerEntryId,
-      created_at: now,
-    })
-    .execute();
+  // The range is known at activation (paid time starts then).
+  await recordCharge(tx, ctx, serviceId, {
+    kind: 'order',
+    period: Number(item.period),
+    start: null,
+    end: null,
+    amountMinor: item.amount_minor,
+    lines: item.lines,
+    ledgerEntryId,
+  });
   await recordHistory(tx, ctx, actor, serviceId, 'ordered', {
     from: null,
     to: 'processing',

@@ -12,7 +12,7 @@ import { type Actor, actorUserId, isStaff } from '../accounts/actor.js';
 import { postEntry } from '../accounts/ledger.js';
 import { getServiceFor } from './commands.js';
 import { decideOrThrow, writeDecision } from './decisions.js';
-import { recordHistory } from './history.js';
+import { recordCharge, recordHistory } from './history.js';
 import { lockService, productTypeOf, serviceState } from './repository.js';
 
 /**
@@ -128,20 +128,14 @@ export async function deleteServiceTx(
         now,
       });
       currency = entry.currency;
-      await tx
-        .insertInto('service_charges')
-        .values({
-          service_id: serviceId,
-          kind: 'refund',
-          period: null,
-          start_on: from.toString(),
-          end_on: end.toString(),
-          amount_minor: -refunded,
-          lines: '[]',
-          ledger_entry_id: entry.id,
-          created_at: now,
-        })
-        .execute();
+      await recordCharge(tx, ctx, serviceId, {
+        kind: 'refund',
+        period: null,
+        start: from.toString(),
+        end: end.toString(),
+        amountMinor: -refunded,
+        ledgerEntryId: entry.id,
+      });
       await ctx.hooks.afterCredit(tx, ctx, toId(service.account_id));
     }
   }

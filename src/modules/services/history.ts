@@ -1,7 +1,7 @@
 import { formatAmount } from '../../domain/money.js';
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
-import type { ServiceStatus, Tx } from '../../platform/db/index.js';
+import type { ServiceChargeRow, ServiceStatus, Tx } from '../../platform/db/index.js';
 import { type Actor, actorLabel, actorUserId } from '../accounts/actor.js';
 
 /** A service's history: one row per event, with who did it and what changed. */
@@ -23,6 +23,44 @@ export async function recordHistory(
       details: JSON.stringify(change.details ?? {}),
       actor_user_id: actorUserId(actor),
       actor: actorLabel(actor),
+      created_at: isoNow(ctx.clock),
+    })
+    .execute();
+}
+
+/**
+ * What a service was charged or credited, kept with the range it bought (`service_charges`):
+ * refunds prorate what a range actually cost, never today's prices.
+ */
+export async function recordCharge(
+  tx: Tx,
+  ctx: AppContext,
+  serviceId: number | bigint,
+  c: {
+    kind: ServiceChargeRow['kind'];
+    period: number | null;
+    start: string | null;
+    end: string | null;
+    amountMinor: bigint;
+    /** The priced lines (`storeLines`); credits and differences have none. */
+    lines?: string;
+    ledgerEntryId: bigint | number | null;
+    /** A renewal request's idempotency key. */
+    requestKey?: string | null;
+  },
+): Promise<void> {
+  await tx
+    .insertInto('service_charges')
+    .values({
+      service_id: serviceId,
+      kind: c.kind,
+      period: c.period,
+      start_on: c.start,
+      end_on: c.end,
+      amount_minor: c.amountMinor,
+      lines: c.lines ?? '[]',
+      ledger_entry_id: c.ledgerEntryId,
+      request_key: c.requestKey ?? null,
       created_at: isoNow(ctx.clock),
     })
     .execute();

@@ -15,7 +15,7 @@ import {
 import { toId } from '../../platform/ids.js';
 import { type Actor, actorUserId } from '../accounts/actor.js';
 import { postEntry } from '../accounts/ledger.js';
-import { recordHistory } from './history.js';
+import { recordCharge, recordHistory } from './history.js';
 import type { OperationPayload } from './operations.js';
 import { lockService, serviceState } from './repository.js';
 
@@ -107,20 +107,14 @@ async function activate(
         createdByUserId: actorUserId(actor),
         now: isoNow(ctx.clock),
       });
-      await tx
-        .insertInto('service_charges')
-        .values({
-          service_id: service.id,
-          kind: 'activation_adjustment',
-          period,
-          start_on: today.toString(),
-          end_on: end.toString(),
-          amount_minor: -refund,
-          lines: '[]',
-          ledger_entry_id: entry.id,
-          created_at: isoNow(ctx.clock),
-        })
-        .execute();
+      await recordCharge(tx, ctx, service.id, {
+        kind: 'activation_adjustment',
+        period,
+        start: today.toString(),
+        end: end.toString(),
+        amountMinor: -refund,
+        ledgerEntryId: entry.id,
+      });
     }
   }
   // The order's charge now knows the days it bought (refunds on deletion prorate by them).

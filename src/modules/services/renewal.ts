@@ -13,7 +13,7 @@ import type { TariffAggregate } from '../catalog/aggregate.js';
 import { type PricedRange, priceRange } from '../catalog/quote.js';
 import { addonValuesOf, getServiceFor, tariffOf } from './commands.js';
 import { decideOrThrow, writeDecision } from './decisions.js';
-import { recordHistory, storeLines } from './history.js';
+import { recordCharge, recordHistory, storeLines } from './history.js';
 import { lockService, serviceState } from './repository.js';
 
 /**
@@ -201,21 +201,16 @@ export async function renewServiceTx(
     entryId = entry.id;
   }
   await writeDecision(tx, ctx, actor, service, plan.decision, { today: opts.today });
-  await tx
-    .insertInto('service_charges')
-    .values({
-      service_id: serviceId,
-      kind: 'renewal',
-      period,
-      start_on: plan.start.toString(),
-      end_on: end,
-      amount_minor: plan.priced.totalMinor,
-      lines: storeLines(plan.priced.order.lines, currency),
-      ledger_entry_id: entryId,
-      request_key: opts.idempotencyKey ?? null,
-      created_at: now,
-    })
-    .execute();
+  await recordCharge(tx, ctx, serviceId, {
+    kind: 'renewal',
+    period,
+    start: plan.start.toString(),
+    end,
+    amountMinor: plan.priced.totalMinor,
+    lines: storeLines(plan.priced.order.lines, currency),
+    ledgerEntryId: entryId,
+    requestKey: opts.idempotencyKey ?? null,
+  });
   await recordHistory(
     tx,
     ctx,

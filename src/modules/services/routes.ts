@@ -39,7 +39,10 @@ const ServiceDetailView = ServiceView.extend({
 const RenewalQuoteView = QuoteView.extend({ resumes: z.boolean() });
 const TariffChangeInput = z.strictObject({
   tariffId: z.number().int().positive(),
+  /** Omitted: the service's addon values carry over to the new tariff's matching addons. */
   addonValues: AddonValues.optional(),
+  /** The period to renew with from the next renewal on (default: the current one). */
+  period: PeriodNumber.optional(),
 });
 const TariffChangeView = z.object({
   serviceId: z.number(),
@@ -199,13 +202,10 @@ export function registerServiceRoutes(root: FastifyInstance, ctx: AppContext): v
     },
     async (request) =>
       presentTariffChange(
-        await planTariffChange(
-          ctx,
-          requireActor(request),
-          request.params.id,
-          request.body.tariffId,
-          request.body.addonValues,
-        ),
+        await planTariffChange(ctx, requireActor(request), request.params.id, request.body.tariffId, {
+          addonValues: request.body.addonValues,
+          period: request.body.period,
+        }),
       ),
   );
 
@@ -226,13 +226,10 @@ export function registerServiceRoutes(root: FastifyInstance, ctx: AppContext): v
       },
     },
     async (request) => {
-      const r = await changeTariff(
-        ctx,
-        requireActor(request),
-        request.params.id,
-        request.body.tariffId,
-        request.body.addonValues,
-      );
+      const r = await changeTariff(ctx, requireActor(request), request.params.id, request.body.tariffId, {
+        addonValues: request.body.addonValues,
+        period: request.body.period,
+      });
       return { service: presentService(r.service), change: presentTariffChange(r.plan) };
     },
   );
@@ -374,7 +371,7 @@ export function registerServiceRoutes(root: FastifyInstance, ctx: AppContext): v
         summary: 'Staff tasks: failed operations, and manual steps of manual modules',
         querystring: PageQuery.extend({
           status: z.enum(['open', 'done', 'cancelled']).optional(),
-          kind: z.enum(['operation_failed', 'manual_action']).optional(),
+          kind: z.enum(['operation_failed', 'manual_action', 'billing_error']).optional(),
           serviceId: IdText.optional(),
         }),
         response: { 200: z.object({ items: z.array(TaskView) }), ...errorResponses(400, 401, 403) },

@@ -15,7 +15,7 @@ import type { TariffAggregate } from '../catalog/aggregate.js';
 import { priceRange } from '../catalog/quote.js';
 import { addonValuesOf, getServiceFor, tariffOf } from './commands.js';
 import { decideOrThrow, writeDecision } from './decisions.js';
-import { recordHistory } from './history.js';
+import { recordCharge, recordHistory } from './history.js';
 import { lockService, serviceState } from './repository.js';
 
 /**
@@ -203,20 +203,14 @@ export async function changeTariff(
       })
       .where('id', '=', serviceId)
       .execute();
-    await tx
-      .insertInto('service_charges')
-      .values({
-        service_id: serviceId,
-        kind: 'tariff_change',
-        period: Number(service.period),
-        start_on: today.toString(),
-        end_on: service.expires_on,
-        amount_minor: p.differenceMinor,
-        lines: '[]',
-        ledger_entry_id: ledgerEntryId,
-        created_at: now,
-      })
-      .execute();
+    await recordCharge(tx, ctx, serviceId, {
+      kind: 'tariff_change',
+      period: Number(service.period),
+      start: today.toString(),
+      end: service.expires_on,
+      amountMinor: p.differenceMinor,
+      ledgerEntryId,
+    });
     await recordHistory(tx, ctx, actor, serviceId, 'tariff_changed', {
       details: {
         from: toId(service.tariff_id),

@@ -49,6 +49,8 @@ export async function completeTask(
 ): Promise<StaffTaskRow> {
   requireStaff(actor);
   const task = await loadTask(ctx, id);
+  // A daily-run error has no operation behind it: completing it says a person dealt with it.
+  if (task.kind === 'billing_error') return closeNoteTask(ctx, actor, id, 'done');
   if (task.kind !== 'manual_action')
     throw conflict('task_not_manual', 'A failed operation is retried or cancelled, not completed.', {
       operationId: task.operation_id === null ? null : toId(task.operation_id),
@@ -103,7 +105,26 @@ export async function cancelTask(ctx: AppContext, actor: Actor, id: number): Pro
   requireStaff(actor);
   const task = await loadTask(ctx, id);
   if (task.status !== 'open') throw conflict('task_not_open', `The task is already ${task.status}.`);
+  if (task.kind === 'billing_error') return closeNoteTask(ctx, actor, id, 'cancelled');
   if (task.operation_id === null) throw conflict('task_not_open', 'The task has no operation.');
   await cancelOperation(ctx, actor, toId(task.operation_id));
   return loadTask(ctx, id);
+}
+
+/** Closes a task that only tells (a daily-run error): nothing else changes. */
+async function closeNoteTask(
+  ctx: AppContext,
+  actor: Actor,
+  id: number,
+  status: 'done' | 'cancelled',
+): Promise<StaffTaskRow> {
+  const closed = await ctx.db.kysely
+    .updateTable('staff_tasks')
+    .set({ status, closed_at: isoNow(ctx.clock), closed_by: actorLabel(actor) })
+    .where('id', '=', id)
+    .where('status', '=', 'open')
+    .returningAll()
+    .executeTakeFirst();
+  if (!closed) throw conflict('task_not_open', 'The task is already closed.');
+  return closed;
 }
