@@ -104,6 +104,37 @@ describe('decide: renewal', () => {
   });
 });
 
+describe('decide: staff suspensions stick', () => {
+  const today = d('2022-01-16');
+  const expirySuspend: PendingOperation = { id: 3, kind: 'suspend', reason: 'expired', running: false };
+  it('an abuse suspend is queued even while an expiry suspend is pending, and a renewal withdraws only the latter', () => {
+    const s = active({ pending: [expirySuspend] });
+    const abuse = decide(s, { type: 'suspend', reason: 'abuse', by: 'staff' }, today);
+    expect(abuse.operations).toEqual([{ kind: 'suspend', reason: 'abuse' }]);
+    const both = active({
+      pending: [expirySuspend, { id: 4, kind: 'suspend', reason: 'abuse', running: false }],
+    });
+    const renewed = decide(both, { type: 'renew', period: 1, source: 'manual', price }, today);
+    expect(renewed.supersede).toEqual([{ id: 3, kind: 'suspend' }]);
+    // The same request again is nothing new.
+    expect(decide(both, { type: 'suspend', reason: 'abuse', by: 'staff' }, today).skip).toBe('pending');
+  });
+
+  it('staff may suspend a service suspended for non-payment: the stronger reason replaces the weaker on completion', () => {
+    const s = active({ status: 'suspended', suspendReason: 'expired' });
+    expect(decide(s, { type: 'suspend', reason: 'admin', by: 'staff' }, today).operations).toEqual([
+      { kind: 'suspend', reason: 'admin' },
+    ]);
+    expect(decide(s, { type: 'operation_done', kind: 'suspend', reason: 'admin' }, today).change).toEqual({
+      suspendReason: 'admin',
+    });
+    // A renewal then does not lift it.
+    const admin = active({ status: 'suspended', suspendReason: 'admin' });
+    const r = decide(admin, { type: 'renew', period: 1, source: 'manual', price }, today);
+    expect(r.operations.map((o) => o.kind)).toEqual(['prolong']);
+  });
+});
+
 describe('decide: completion re-checks its precondition', () => {
   it('an expiry suspend of a service renewed meanwhile is superseded and changes nothing', () => {
     const done = decide(
@@ -141,6 +172,11 @@ type Step =
   | { t: 'renew'; period: 1 | 12 }
   | { t: 'expire' }
   | { t: 'complete' }
+  | { t: 'fail' }
+  | { t: 'claim' }
+  | { t: 'cancel' }
+  | { t: 'auto' }
+  | { t: 'delete' }
   | { t: 'suspend'; reason: SuspendReason }
   | { t: 'resume'; by: 'staff' | 'client' }
   | { t: 'deletion_due' };
@@ -151,9 +187,14 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   fc.constant({ t: 'expire' as const }),
   fc.constant({ t: 'complete' as const }),
   fc.constant({ t: 'complete' as const }),
+  fc.constant({ t: 'fail' as const }),
+  fc.constant({ t: 'claim' as const }),
+  fc.constant({ t: 'cancel' as const }),
+  fc.constant({ t: 'auto' as const }),
+  fc.constant({ t: 'delete' as const }),
   fc.record({
     t: fc.constant('suspend' as const),
-    reason: fc.constantFrom<SuspendReason>('admin', 'client'),
+    reason: fc.constantFrom<SuspendReason>('admin', 'abuse', 'client'),
   }),
   fc.record({ t: fc.constant('resume' as const), by: fc.constantFrom('staff' as const, 'client' as const) }),
   fc.constant({ t: 'deletion_due' as const }),
@@ -189,7 +230,7 @@ describe('decide: properties over random event sequences', () => {
         };
         for (const step of steps) {
           if (s.status === 'deleted') break;
-          let event: LifecycleEvent | null = null;
+          let event: LifecycleEvent;
           switch (step.t) {
             case 'days':
               today = today.add({ days: step.n });
@@ -197,6 +238,29 @@ describe('decide: properties over random event sequences', () => {
             case 'renew':
               event = { type: 'renew', period: step.period, source: 'manual', price };
               break;
+            case 'auto':
+              s = { ...s, autoprolong: 1 };
+              event = { type: 'renew', period: 1, source: 'auto', price };
+              break;
+            case 'delete':
+              event = { type: 'delete' };
+              break;
+            case 'fail': {
+              // The oldest operation fails for good: it stays, holding the later ones back.
+              const [op, ...rest] = s.pending;
+              if (op) s = { ...s, pending: [{ ...op, running: false }, ...rest] };
+              continue;
+            }
+            case 'claim': {
+              // A worker takes the oldest operation: it can no longer be withdrawn.
+              const [op, ...rest] = s.pending;
+              if (op) s = { ...s, pending: [{ ...op, running: true }, ...rest] };
+              continue;
+            }
+            case 'cancel':
+              // Staff give up on the oldest operation.
+              s = { ...s, pending: s.pending.slice(1) };
+              continue;
             case 'expire':
               event = { type: 'expire' };
               break;
@@ -252,7 +316,7 @@ describe('decide: properties over random event sequences', () => {
         if (s.status === 'suspended' && s.suspendReason === 'expired')
           expect(Temporal.PlainDate.compare(s.expiresOn!, today)).toBeLessThanOrEqual(0);
       }),
-      { numRuns: 500 },
+      { numRuns: 1000 },
     );
   });
 });

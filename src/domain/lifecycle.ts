@@ -19,7 +19,11 @@ export type OperationKind = 'open' | 'prolong' | 'suspend' | 'resume' | 'close' 
 /** Suspensions a renewal lifts: non-payment, and the owner's own (ISPsystem reactivates a license on `service.prolong`). */
 export const RENEWAL_LIFTS: readonly SuspendReason[] = Object.freeze(['expired', 'client']);
 
-/** An operation of the service that has not finished. */
+/**
+ * An operation of the service that has not finished: queued, waiting to retry, running, or
+ * failed (a failed one still holds the service's later operations back until staff retry or
+ * cancel it, so it counts as pending).
+ */
 export interface PendingOperation {
   readonly id: number;
   readonly kind: OperationKind;
@@ -27,6 +31,11 @@ export interface PendingOperation {
   /** A worker (or a person) is carrying it out: it can no longer be withdrawn. */
   readonly running: boolean;
 }
+
+/** Staff suspensions outrank the others: a renewal never lifts them, and they replace a weaker reason. */
+const STAFF_REASONS: readonly SuspendReason[] = ['admin', 'abuse'];
+const outranks = (a: SuspendReason, b: SuspendReason | null | undefined) =>
+  STAFF_REASONS.includes(a) && !STAFF_REASONS.includes(b as SuspendReason);
 
 export interface ServiceState {
   readonly status: ServiceStatus;
@@ -176,8 +185,11 @@ function completion(
     case 'open':
       return s.status === 'processing' ? { ...none(), change: { status: 'active', activate: true } } : none();
     case 'suspend': {
-      if (s.status !== 'active') return none();
       const reason = (e.reason as SuspendReason | undefined) ?? 'admin';
+      // A staff suspension of a service already suspended for a weaker reason takes its place.
+      if (s.status === 'suspended' && outranks(reason, s.suspendReason))
+        return { ...none(), change: { suspendReason: reason } };
+      if (s.status !== 'active') return none();
       // An expiry suspend applies only while the service is still unpaid (a renewal may have come in between).
       if (reason === 'expired' && (s.expiresOn === null || !isExpired(s.expiresOn, today))) return superseded;
       return {
@@ -213,16 +225,23 @@ export function decide(s: ServiceState, event: LifecycleEvent, today: Temporal.P
       if (s.expiresOn === null || !isExpired(s.expiresOn, today)) return none('not_expired');
       if (s.pending.some((o) => o.kind === 'suspend' || o.kind === 'close')) return none('pending');
       return { ...none(), operations: [{ kind: 'suspend', reason: 'expired' }] };
-    case 'suspend':
+    case 'suspend': {
       assertNotClosing(s);
       if (event.by === 'client' && event.reason !== 'client')
         throw new DomainError('forbidden', 'Clients suspend with reason "client".', {}, 'forbidden');
-      if (s.status !== 'active')
+      // Staff may suspend a service already suspended for non-payment or by its owner: their
+      // reason replaces the weaker one, so a renewal does not lift it.
+      const upgrade = s.status === 'suspended' && outranks(event.reason, s.suspendReason);
+      if (s.status !== 'active' && !upgrade)
         throw refuse('service_not_active', `A ${s.status} service cannot be suspended.`, {
           status: s.status,
         });
-      if (s.pending.some((o) => o.kind === 'suspend')) return none('pending');
+      // The same request again, or one as strong already on its way, changes nothing; a
+      // staff suspension is queued even behind a pending expiry or client one.
+      const pending = s.pending.filter((o) => o.kind === 'suspend');
+      if (pending.some((o) => !outranks(event.reason, o.reason as SuspendReason))) return none('pending');
       return { ...none(), operations: [{ kind: 'suspend', reason: event.reason }] };
+    }
     case 'resume':
       assertNotClosing(s);
       if (s.status !== 'suspended')

@@ -122,7 +122,7 @@ export function cutAtExpiration(
   if (cmp(start, tariffExpiresOn) >= 0) {
     throw new PeriodError('tariff_expired', 'the tariff expired before the period would start', {
       start: start.toString(),
-      tariffExpiresOn: tariffExpiresOn.toString(),
+      tariffExpiresOn: String(tariffExpiresOn),
     });
   }
   return {
@@ -135,15 +135,29 @@ export function cutAtExpiration(
   };
 }
 
+/** A tariff has ended on and after its expiration date: nothing can be ordered or renewed on it. */
+export function isTariffEnded(
+  tariffExpiresOn: Temporal.PlainDate | string | null,
+  today: Temporal.PlainDate,
+): boolean {
+  if (tariffExpiresOn === null) return false;
+  return (
+    cmp(
+      today,
+      typeof tariffExpiresOn === 'string' ? Temporal.PlainDate.from(tariffExpiresOn) : tariffExpiresOn,
+    ) >= 0
+  );
+}
+
 /** An order or renewal on or after the tariff's expiration date is refused with `tariff_expired`. */
 export function assertTariffOrderable(
   today: Temporal.PlainDate,
   tariffExpiresOn: Temporal.PlainDate | null,
 ): void {
-  if (tariffExpiresOn !== null && cmp(today, tariffExpiresOn) >= 0) {
+  if (isTariffEnded(tariffExpiresOn, today)) {
     throw new PeriodError('tariff_expired', 'the tariff can no longer be ordered or renewed', {
       today: today.toString(),
-      tariffExpiresOn: tariffExpiresOn.toString(),
+      tariffExpiresOn: String(tariffExpiresOn),
     });
   }
 }

@@ -5,15 +5,13 @@
  */
 import { DomainError } from './errors.js';
 import { prorate, sum } from './money.js';
+import { MONTH_PERIODS as STANDARD_PERIODS, TRIAL_PERIOD } from './periods.js';
 
 /** Months: 1, 3, 6, 12, 24, 36; `TRIAL_PERIOD` (-100) is the trial. */
 export type Period = number;
 
-/** BILLmanager's period code for a trial. */
-export const TRIAL_PERIOD = -100;
-
-/** Periods a tariff may offer, in months. */
-export const STANDARD_PERIODS: readonly number[] = Object.freeze([1, 3, 6, 12, 24, 36]);
+/** The period constants are the calendar's (periods.ts): one constant per concept. */
+export { MONTH_PERIODS as STANDARD_PERIODS, TRIAL_PERIOD } from './periods.js';
 
 /** Stable codes surfaced to API callers. */
 export type PricingErrorCode =

@@ -35,6 +35,20 @@ const SIGN_RULE: Record<LedgerKind, (a: bigint) => boolean> = {
  * stored balance always equals the sum of entries. On PostgreSQL the row lock (FOR UPDATE)
  * serialises concurrent charges on one account; on SQLite the write transaction does.
  */
+/**
+ * Locks an account's row for the rest of the transaction (PostgreSQL; SQLite's write
+ * transaction already serialises). Whoever pays orders takes it before any order row, the
+ * order a credit's own transaction takes them in, so a payment and a payer never deadlock.
+ */
+export async function lockAccount(tx: Tx, accountId: number): Promise<void> {
+  await tx
+    .selectFrom('accounts')
+    .select('id')
+    .where('id', '=', accountId)
+    .$call((q) => lockRows(tx, q))
+    .executeTakeFirst();
+}
+
 export async function postEntry(tx: Tx, input: PostEntryInput): Promise<PostedEntry> {
   if (!SIGN_RULE[input.kind](input.amountMinor)) {
     throw invalid('invalid_amount', `A ${input.kind} entry cannot have amount ${input.amountMinor}.`, {

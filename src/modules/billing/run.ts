@@ -616,6 +616,15 @@ async function runSteps(ctx: AppContext, opts: RunOptions, summary: RunSummary):
         return;
       }
       const r = await once(ctx, done, id, date, 'notify', async (tx) => {
+        // Re-read under the lock: a service renewed, suspended or switched to automatic
+        // renewal since the list was read gets no notice with stale dates.
+        const fresh = await lockService(tx, id);
+        if (
+          fresh.status !== 'active' ||
+          fresh.expires_on !== service.expires_on ||
+          fresh.autoprolong !== service.autoprolong
+        )
+          return null;
         await notify(
           tx,
           ctx,

@@ -1,6 +1,6 @@
 import { isIPv4 } from 'node:net';
 import { formatAmount } from '../../domain/money.js';
-import { PricingError, periodPrice } from '../../domain/pricing.js';
+import { PricingError, periodPrice, TRIAL_PERIOD } from '../../domain/pricing.js';
 import type { AppContext } from '../../platform/context.js';
 import type { IssuedLicenseRow, ServiceRow } from '../../platform/db/index.js';
 import { isUniqueViolation } from '../../platform/db/index.js';
@@ -142,7 +142,7 @@ async function tariffBriefs(ctx: AppContext, ids: readonly number[]): Promise<Ma
 }
 
 const periodLabel = (period: number, trialDays?: number) =>
-  period === -100
+  period === TRIAL_PERIOD
     ? `Trial${trialDays ? ` (${trialDays} days)` : ''}`
     : period === 1
       ? '1 month'
@@ -524,15 +524,15 @@ export async function prolong(c: Call): Promise<MgrNode> {
   const id = elidOf(c.p);
   const { s } = await anyFamily(c, id);
   const agg = (await tariffsById(c.ctx, [toId(s.tariff_id)])).get(toId(s.tariff_id));
-  const periods = agg ? presentCatalogTariff(agg).periods.filter((x) => x.period !== -100) : [];
+  const periods = agg ? presentCatalogTariff(agg).periods.filter((x) => x.period !== TRIAL_PERIOD) : [];
   if (!acting(c.p)) {
     const period = c.p.period
       ? periodOf(c.p)
-      : Number(s.period) === -100
+      : Number(s.period) === TRIAL_PERIOD
         ? (periods[0]?.period ?? 1)
         : Number(s.period);
     let newexpiredate = '';
-    if (Number(s.period) !== -100 && s.status !== 'deleted') {
+    if (Number(s.period) !== TRIAL_PERIOD && s.status !== 'deleted') {
       try {
         newexpiredate =
           (await planRenewal(c.ctx.db.kysely, c.ctx, s, period))?.priced.cut.end.toString() ?? '';
@@ -549,7 +549,8 @@ export async function prolong(c: Call): Promise<MgrNode> {
     ]);
   }
   const period = periodOf(c.p);
-  if (Number(s.period) === -100) throw badValue('period', c.p.period, 'A trial license cannot be renewed.');
+  if (Number(s.period) === TRIAL_PERIOD)
+    throw badValue('period', c.p.period, 'A trial license cannot be renewed.');
   const { service } = await renewService(c.ctx, c.caller.actor, id, period);
   await runServiceOperations(c.ctx, id);
   const expires = service.expires_on ?? '';

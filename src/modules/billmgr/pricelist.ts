@@ -1,4 +1,5 @@
 import { formatAmount, parseAmount } from '../../domain/money.js';
+import { TRIAL_PERIOD } from '../../domain/periods.js';
 import { today as todayIn } from '../../platform/calendar.js';
 import type { AppContext } from '../../platform/context.js';
 import { isStaff } from '../accounts/actor.js';
@@ -18,7 +19,7 @@ const cost = (amount: string, currency: string) => {
 };
 
 function periodNode(period: number, price: string, currency: string, trialDays?: number): MgrNode {
-  return period === -100
+  return period === TRIAL_PERIOD
     ? el('period', null, {
         type: 'day',
         length: String(trialDays ?? 0),

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { PeriodError, parseDate } from '../../domain/periods.js';
+import { PeriodError, parseDate, TRIAL_PERIOD } from '../../domain/periods.js';
 import { PricingError, periodPrice } from '../../domain/pricing.js';
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
@@ -419,7 +419,7 @@ function checkPeriods(periods: readonly number[], trialDays: number | null) {
   const dup = periods.filter((p, i) => periods.indexOf(p) !== i);
   if (dup.length)
     throw invalid('duplicate_period', `Periods are listed twice: ${dup.join(', ')}.`, { periods: dup });
-  if (periods.includes(-100) && trialDays === null) {
+  if (periods.includes(TRIAL_PERIOD) && trialDays === null) {
     throw invalid('trial_days_required', 'A tariff that offers a trial (-100) needs trialDays.', {});
   }
 }

@@ -1,3 +1,5 @@
+import { Temporal } from 'temporal-polyfill';
+import { isTariffEnded } from '../../domain/periods.js';
 import { today as todayIn } from '../../platform/calendar.js';
 import type { AppContext } from '../../platform/context.js';
 import type { EnumerationRow, EnumerationValueRow, ProductTypeRow } from '../../platform/db/index.js';
@@ -91,7 +93,7 @@ export async function tariffHistory(ctx: AppContext, actor: Actor, id: number) {
 
 /** True when a client may order this tariff today: active and not past its expiration date. */
 export function isOrderable(t: TariffAggregate, today: string): boolean {
-  return t.tariff.status === 'active' && (t.tariff.expires_on === null || today < t.tariff.expires_on);
+  return t.tariff.status === 'active' && !isTariffEnded(t.tariff.expires_on, Temporal.PlainDate.from(today));
 }
 
 /** The public catalog: what a client can order now (by the injected clock), with prices and addon options. */

@@ -7,8 +7,8 @@ import { conflict, invalid } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
 import type { Actor } from '../accounts/actor.js';
 import { recordHistory } from '../services/history.js';
+import { bindLicenseIp, licenseFamily, licenseIpHolder } from '../services/license-ips.js';
 import { lockService, productTypeOf } from '../services/repository.js';
-import { bindLicenseIp, licenseFamily, licenseIpHolder } from './ip.js';
 import { countsAsIpChange, ipChangeAllowed, newLicenseKey, POOL_IP } from './keys.js';
 
 /** Issues the key of a license (service) once; a second call returns the key already issued. */

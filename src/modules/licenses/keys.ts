@@ -29,8 +29,9 @@ export function licenseIdOfKey(key: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
-/** The address that returns a license to the free pool (PROTOCOL.md §7). */
-export const POOL_IP = '0.0.0.0';
+export { POOL_IP } from '../services/license-ips.js';
+
+import { POOL_IP } from '../services/license-ips.js';
 
 /**
  * Whether moving a license from `from` to `to` counts toward the once-a-month limit: setting

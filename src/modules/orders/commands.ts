@@ -1,5 +1,6 @@
 import type { Temporal } from 'temporal-polyfill';
 import { decide } from '../../domain/lifecycle.js';
+import { isTariffEnded, TRIAL_PERIOD } from '../../domain/periods.js';
 import { today as todayIn } from '../../platform/calendar.js';
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
@@ -10,16 +11,17 @@ import {
   type OrderItemRow,
   type OrderRow,
   type Tx,
+  withSavepoint,
 } from '../../platform/db/index.js';
 import { AppError, conflict, invalid, notFound } from '../../platform/errors.js';
 import { sha256, toId } from '../../platform/ids.js';
 import { type Actor, actorLabel, actorUserId, assertAccountVisible, isStaff } from '../accounts/actor.js';
-import { postEntry } from '../accounts/ledger.js';
+import { lockAccount, postEntry } from '../accounts/ledger.js';
 import { loadTariffAggregates, type TariffAggregate } from '../catalog/aggregate.js';
 import { type PricedRange, priceRange, validateServiceParams } from '../catalog/quote.js';
-import { bindLicenseIp, ipTaken, licenseFamily, licenseIpHolder } from '../licenses/ip.js';
 import { writeDecision } from '../services/decisions.js';
 import { recordCharge, recordHistory, storeLines } from '../services/history.js';
+import { bindLicenseIp, ipTaken, licenseFamily, licenseIpHolder } from '../services/license-ips.js';
 import { stateOf } from '../services/repository.js';
 import type { PlaceOrderInput, QuoteInput } from './schemas.js';
 
@@ -52,7 +54,7 @@ function assertOrderable(agg: TariffAggregate, actor: Actor, today: Temporal.Pla
       status,
     });
   }
-  if (agg.tariff.expires_on && today.toString() >= agg.tariff.expires_on) {
+  if (isTariffEnded(agg.tariff.expires_on, today)) {
     throw conflict('tariff_expired', 'The tariff has ended: it can no longer be ordered or renewed.', {
       tariffId: toId(agg.tariff.id),
       expiresOn: agg.tariff.expires_on,
@@ -71,7 +73,7 @@ export async function quoteItem(
   if (input.autoprolong !== undefined && input.autoprolong !== null) {
     // A trial service is never renewed (BILLING.md), so it cannot be ordered to renew itself
     // either (PUT autoprolong refuses the same for an existing trial).
-    if (input.autoprolong === -100 || input.period === -100)
+    if (input.autoprolong === TRIAL_PERIOD || input.period === TRIAL_PERIOD)
       throw invalid('trial_not_renewable', 'A trial cannot be renewed automatically.', {});
     if (!agg.periods.some((p) => Number(p.period) === input.autoprolong)) {
       throw invalid('period_not_offered', `Period ${input.autoprolong} is not offered by this tariff.`, {
@@ -232,6 +234,9 @@ export async function payOrderTx(tx: Tx, ctx: AppContext, actor: Actor, order: O
   const now = isoNow(ctx.clock);
   const orderId = toId(order.id);
   const accountId = toId(order.account_id);
+  // The account before the order row: a credit's transaction holds the account when it pays
+  // awaiting orders, so every payer takes the two locks in that order.
+  await lockAccount(tx, accountId);
   // Claim the order first: of two concurrent payers only one moves it out of awaiting_payment
   // (on PostgreSQL the second waits for the row and then matches nothing). Without the claim,
   // the second would find the charge already posted (idempotency key), take it as its own and
@@ -381,7 +386,6 @@ async function assertItemsStillOrderable(
   order: OrderRow,
   day: Temporal.PlainDate,
 ) {
-  const today = day.toString();
   const items = await db
     .selectFrom('order_items as i')
     .innerJoin('tariffs as t', 't.id', 'i.tariff_id')
@@ -394,7 +398,7 @@ async function assertItemsStillOrderable(
       throw conflict('tariff_not_orderable', 'A tariff of this order can no longer be ordered.', {
         tariffId: toId(t.id),
       });
-    if (t.expires_on && today >= t.expires_on)
+    if (isTariffEnded(t.expires_on, day))
       throw conflict('tariff_expired', 'A tariff of this order has ended.', { tariffId: toId(t.id) });
     const family = licenseFamily(t.code, toId(t.id));
     const ip = (JSON.parse(t.params) as Record<string, string>).ip;
@@ -438,6 +442,7 @@ export async function payAwaitingOrdersTx(
 ): Promise<{ paid: number[]; cancelled: number[] }> {
   const paid: number[] = [];
   const cancelled: number[] = [];
+  await lockAccount(tx, accountId);
   const awaiting = await tx
     .selectFrom('orders')
     .selectAll()
@@ -448,32 +453,41 @@ export async function payAwaitingOrdersTx(
     .execute();
   if (awaiting.length === 0) return { paid, cancelled };
   const today = await todayIn(ctx, tx);
+  const cancel = async (order: OrderRow, err: AppError) => {
+    await tx
+      .updateTable('orders')
+      .set({
+        status: 'cancelled',
+        cancelled_at: isoNow(ctx.clock),
+        cancel_reason: `${err.code}: ${err.message}`,
+      })
+      .where('id', '=', order.id)
+      .execute();
+    cancelled.push(toId(order.id));
+  };
   for (const order of awaiting) {
     try {
       await assertItemsStillOrderable(tx, order, today);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
-      await tx
-        .updateTable('orders')
-        .set({
-          status: 'cancelled',
-          cancelled_at: isoNow(ctx.clock),
-          cancel_reason: `${err.code}: ${err.message}`,
-        })
-        .where('id', '=', order.id)
-        .execute();
-      cancelled.push(toId(order.id));
+      await cancel(order, err);
       continue;
     }
     const account = await tx
       .selectFrom('accounts')
       .select(['balance_minor', 'credit_limit_minor'])
       .where('id', '=', accountId)
-      .$call((q) => lockRows(tx, q))
       .executeTakeFirstOrThrow();
     if (account.balance_minor + account.credit_limit_minor < order.total_minor) break;
-    await payOrderTx(tx, ctx, actor, order);
-    paid.push(toId(order.id));
+    try {
+      // In a savepoint: an address a concurrent order took after the check above cancels this
+      // order, and never rolls back the credit that is paying it.
+      await withSavepoint(tx, 'pay_awaiting_order', () => payOrderTx(tx, ctx, actor, order));
+      paid.push(toId(order.id));
+    } catch (err) {
+      if (!(err instanceof AppError && err.code === 'ip_taken')) throw err;
+      await cancel(order, err);
+    }
   }
   return { paid, cancelled };
 }

@@ -2,7 +2,7 @@ import type { Temporal } from 'temporal-polyfill';
 import { type Decision, decide, type LifecycleEvent, type ServiceState } from '../../domain/lifecycle.js';
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
-import type { ServiceRow, Tx } from '../../platform/db/index.js';
+import type { OperationRow, ServiceRow, Tx } from '../../platform/db/index.js';
 import { fromDomainError } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
 import type { Actor } from '../accounts/actor.js';
@@ -42,7 +42,7 @@ export async function writeDecision(
   service: ServiceRow,
   d: Decision,
   opts: WriteOptions,
-): Promise<void> {
+): Promise<OperationRow[]> {
   const id = toId(service.id);
   const now = isoNow(ctx.clock);
   const operations = [...d.operations];
@@ -73,6 +73,7 @@ export async function writeDecision(
       .execute();
   }
   const expiresOn = c.expiresOn?.toString() ?? service.expires_on ?? '';
+  const queued: OperationRow[] = [];
   for (const op of operations) {
     const { key, payload } = operationOf(id, op, {
       now,
@@ -80,8 +81,9 @@ export async function writeDecision(
       tariffId: opts.tariffId,
       reason: opts.reason,
     });
-    await enqueueOperation(tx, ctx, id, op.kind, payload, key);
+    queued.push(await enqueueOperation(tx, ctx, id, op.kind, payload, key));
   }
+  return queued;
 }
 
 /** An operation's idempotency key and payload: the request it serves, named once. */

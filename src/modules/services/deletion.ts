@@ -6,7 +6,7 @@ import { today as todayIn } from '../../platform/calendar.js';
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
 import { inTransaction, type ServiceRow, type Tx } from '../../platform/db/index.js';
-import { forbidden } from '../../platform/errors.js';
+import { AppError, conflict, forbidden } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
 import { type Actor, actorUserId, isStaff } from '../accounts/actor.js';
 import { postEntry } from '../accounts/ledger.js';
@@ -61,7 +61,8 @@ async function unusedValue(
     .selectFrom('service_charges')
     .select(['kind', 'amount_minor', 'start_on', 'end_on'])
     .where('service_id', '=', serviceId)
-    .where('kind', 'in', ['order', 'renewal', 'tariff_change', 'activation_adjustment'])
+    // Refunds (negative) and their reversals count too: a day refunded once is not refunded again.
+    .where('kind', 'in', ['order', 'renewal', 'tariff_change', 'activation_adjustment', 'refund'])
     .execute();
   const setup =
     (
@@ -108,20 +109,22 @@ export async function deleteServiceTx(
   const d = decideOrThrow(await serviceState(tx, service), opts.event, opts.today);
   if (d.skip) return { service, skipped: d.skip };
   const now = isoNow(ctx.clock);
+  const [close] = await writeDecision(tx, ctx, actor, service, d, { today: opts.today, reason: opts.reason });
   let refunded = 0n;
   let currency: string | null = null;
-  if (opts.refundUnused && service.expires_on && service.status === 'active') {
+  if (close && opts.refundUnused && service.expires_on && service.status === 'active') {
     const end = date(service.expires_on);
     const from = opts.today;
     const unused = Math.max(0, daysBetween(from, end));
     refunded = await unusedValue(tx, serviceId, from, end);
     if (refunded > 0n) {
+      // Tied to this close: cancelling it takes the refund back (engine.ts cancelOperation).
       const { entry } = await postEntry(tx, {
         accountId: toId(service.account_id),
         kind: 'refund',
         amountMinor: refunded,
         description: `Service #${serviceId} deleted: ${unused} unused days`,
-        idempotencyKey: `delete-refund:${serviceId}`,
+        idempotencyKey: `delete-refund:${serviceId}:${close.id}`,
         refType: 'service',
         refId: serviceId,
         createdByUserId: actorUserId(actor),
@@ -135,6 +138,7 @@ export async function deleteServiceTx(
         end: end.toString(),
         amountMinor: -refunded,
         ledgerEntryId: entry.id,
+        requestKey: `close:${close.id}`,
       });
       await ctx.hooks.afterCredit(tx, ctx, toId(service.account_id));
     }
@@ -142,6 +146,63 @@ export async function deleteServiceTx(
   await recordHistory(tx, ctx, actor, serviceId, 'delete_requested', {
     details: { reason: opts.reason, refunded: currency ? formatAmount(refunded, currency) : '0' },
   });
-  await writeDecision(tx, ctx, actor, service, d, { today: opts.today, reason: opts.reason });
   return { service: await lockService(tx, serviceId) };
+}
+
+/**
+ * Staff cancelled a `close`: the service stays, so the refund its deletion paid is taken back
+ * (a charge of the same amount). Refused with `refund_spent` when the balance no longer
+ * holds it — credit the account first, or let the deletion run.
+ */
+export async function reverseDeletionRefund(
+  tx: Tx,
+  ctx: AppContext,
+  actor: Actor,
+  close: { id: number | bigint; service_id: number | bigint },
+): Promise<void> {
+  const refund = await tx
+    .selectFrom('service_charges')
+    .selectAll()
+    .where('service_id', '=', close.service_id)
+    .where('request_key', '=', `close:${close.id}`)
+    .executeTakeFirst();
+  if (!refund || refund.amount_minor >= 0n) return;
+  const serviceId = toId(close.service_id);
+  const service = await lockService(tx, serviceId);
+  const amount = -refund.amount_minor;
+  let entryId: bigint | number;
+  try {
+    const { entry } = await postEntry(tx, {
+      accountId: toId(service.account_id),
+      kind: 'charge',
+      amountMinor: -amount,
+      description: `Service #${serviceId}: deletion cancelled, its refund taken back`,
+      idempotencyKey: `delete-refund-reversal:${close.id}`,
+      refType: 'service',
+      refId: serviceId,
+      createdByUserId: actorUserId(actor),
+      now: isoNow(ctx.clock),
+    });
+    entryId = entry.id;
+  } catch (err) {
+    if (err instanceof AppError && err.code === 'insufficient_balance')
+      throw conflict(
+        'refund_spent',
+        'The refund of this deletion has been spent: credit the account first, or let the deletion run.',
+        { serviceId, refund: err.details?.required },
+      );
+    throw err;
+  }
+  await recordCharge(tx, ctx, serviceId, {
+    kind: 'refund',
+    period: null,
+    start: refund.start_on,
+    end: refund.end_on,
+    amountMinor: amount,
+    ledgerEntryId: entryId,
+    requestKey: `close-reversal:${close.id}`,
+  });
+  await recordHistory(tx, ctx, actor, serviceId, 'refund_reversed', {
+    details: { operationId: toId(close.id) },
+  });
 }

@@ -6,6 +6,7 @@ import { inTransaction, lockRows, type OperationRow, type Tx } from '../../platf
 import { conflict, notFound } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
 import { type Actor, actorLabel, requireStaff, systemActor } from '../accounts/actor.js';
+import { reverseDeletionRefund } from './deletion.js';
 import { recordHistory } from './history.js';
 import { completeOperation, holdsLease } from './lifecycle.js';
 import { originalKey, releasedKey } from './operations.js';
@@ -443,6 +444,8 @@ export async function cancelOperation(ctx: AppContext, actor: Actor, id: number)
         status: op.status,
       });
     }
+    // The service stays: what its deletion refunded is taken back.
+    if (op.kind === 'close') await reverseDeletionRefund(tx, ctx, actor, op);
     await closeTasks(tx, ctx, id, 'cancelled', actorLabel(actor));
     await recordHistory(tx, ctx, actor, toId(op.service_id), `operation_${op.kind}_cancelled`, {
       details: { operationId: id },

@@ -63,21 +63,30 @@ export async function enqueueOperation(
 }
 
 /**
- * Withdraws an operation that has not started (queued or waiting to retry): cancelled, key
- * released. False when a worker claimed it meanwhile (it is running: too late to withdraw).
+ * Withdraws an operation that is not under way (queued, waiting to retry, or failed): it is
+ * cancelled, its key released, and a staff task about it closed. False when a worker claimed
+ * it meanwhile (it is running: too late to withdraw).
  */
 export async function withdrawOperation(tx: Tx, ctx: AppContext, operationId: number): Promise<boolean> {
   const r = await tx
     .updateTable('operations')
     .set({
       status: 'cancelled',
-      idempotency_key: releasedKey,
+      // A failed operation released its key already.
+      idempotency_key: sql<string>`case when status = 'failed' then idempotency_key else ${releasedKey} end`,
       lease_owner: null,
       lease_expires_at: null,
       updated_at: isoNow(ctx.clock),
     })
     .where('id', '=', operationId)
-    .where('status', 'in', ['queued', 'retry_wait'])
+    .where('status', 'in', ['queued', 'retry_wait', 'failed'])
     .executeTakeFirst();
-  return Number(r.numUpdatedRows) === 1;
+  if (Number(r.numUpdatedRows) !== 1) return false;
+  await tx
+    .updateTable('staff_tasks')
+    .set({ status: 'cancelled', closed_at: isoNow(ctx.clock), closed_by: 'system:lifecycle' })
+    .where('operation_id', '=', operationId)
+    .where('status', '=', 'open')
+    .execute();
+  return true;
 }

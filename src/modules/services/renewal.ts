@@ -1,6 +1,7 @@
 import { Temporal } from 'temporal-polyfill';
 import type { Decision } from '../../domain/lifecycle.js';
 import { formatAmount } from '../../domain/money.js';
+import { isTariffEnded } from '../../domain/periods.js';
 import { today as todayIn } from '../../platform/calendar.js';
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
@@ -36,7 +37,7 @@ export interface RenewalPlan {
 function assertRenewable(agg: TariffAggregate, today: Temporal.PlainDate): void {
   if (agg.tariff.status === 'archived')
     throw conflict('tariff_not_renewable', 'The tariff is archived: it cannot be renewed.', {});
-  if (agg.tariff.expires_on && today.toString() >= agg.tariff.expires_on) {
+  if (isTariffEnded(agg.tariff.expires_on, today)) {
     throw conflict('tariff_expired', 'The tariff has ended: it can no longer be ordered or renewed.', {
       expiresOn: agg.tariff.expires_on,
     });
@@ -163,7 +164,15 @@ export async function renewServiceTx(
       .where('request_key', '=', opts.idempotencyKey)
       .executeTakeFirst();
     if (prior) {
-      // The range the first request bought, priced as it was.
+      if (Number(prior.period) !== period)
+        throw conflict(
+          'idempotency_key_reused',
+          'This idempotency key was used for a renewal of another period.',
+          {
+            period: Number(prior.period),
+          },
+        );
+      // The range the first request bought, priced again for the answer (nothing is charged).
       const start = Temporal.PlainDate.from(prior.start_on!);
       const agg = await tariffOf(tx, service.tariff_id);
       const priced = priceRange(agg, Number(prior.period), addonValuesOf(service), start, {

@@ -15,7 +15,8 @@ import { type Actor, assertAccountVisible } from '../accounts/actor.js';
  */
 type Reader = Tx | AppContext['db']['kysely'];
 
-export const PENDING_OPERATION = ['queued', 'running', 'retry_wait'] as const;
+/** Not finished: a failed operation still holds the service's later ones back until staff act. */
+export const PENDING_OPERATION = ['queued', 'running', 'retry_wait', 'failed'] as const;
 
 /** Locks a service's row for the rest of the transaction and returns it as it is now. */
 export async function lockService(tx: Tx, id: number, actor?: Actor): Promise<ServiceRow> {

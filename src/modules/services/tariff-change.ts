@@ -16,6 +16,7 @@ import { priceRange } from '../catalog/quote.js';
 import { addonValuesOf, getServiceFor, tariffOf } from './commands.js';
 import { decideOrThrow, writeDecision } from './decisions.js';
 import { recordCharge, recordHistory } from './history.js';
+import { bindLicenseIp, licenseFamily } from './license-ips.js';
 import { lockService, serviceState } from './repository.js';
 
 /**
@@ -173,6 +174,12 @@ export async function changeTariff(
   return inTransaction(ctx.db, async (tx) => {
     const service = await lockService(tx, serviceId, actor);
     const p = await plan(tx, actor, service, tariffId, { ...input, today });
+    // A license whose family is its tariff (CloudLinux, KernelCare) moves its address to the
+    // new tariff's family, or the change is refused when a license there holds it already.
+    const code = p.newTariff.productType.code;
+    const family = licenseFamily(code, tariffId);
+    if (family !== licenseFamily(code, toId(service.tariff_id)) && family !== null)
+      await bindLicenseIp(tx, serviceId, family, (JSON.parse(service.params) as { ip?: string }).ip ?? null);
     const now = isoNow(ctx.clock);
     const currency = p.newTariff.tariff.currency;
     let ledgerEntryId: bigint | number | null = null;

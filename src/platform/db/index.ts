@@ -12,8 +12,27 @@ export { isCheckViolation, isUniqueViolation } from './errors.js';
 export { MigrationError, migrateToLatest, migrationStatus } from './migrate.js';
 export type * from './schema.js';
 
-import { PostgresAdapter, type SelectQueryBuilder } from 'kysely';
+import { PostgresAdapter, type SelectQueryBuilder, sql } from 'kysely';
 import type { Db, Tx } from './connect.js';
+
+/**
+ * Runs `fn` inside a savepoint of the caller's transaction: if it throws, what it wrote is
+ * rolled back and the transaction goes on (PostgreSQL and SQLite alike). `name` must be a
+ * plain identifier.
+ */
+export async function withSavepoint<T>(tx: Tx, name: string, fn: () => Promise<T>): Promise<T> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`bad savepoint name ${name}`);
+  await sql.raw(`savepoint ${name}`).execute(tx);
+  try {
+    const result = await fn();
+    await sql.raw(`release savepoint ${name}`).execute(tx);
+    return result;
+  } catch (err) {
+    await sql.raw(`rollback to savepoint ${name}`).execute(tx);
+    await sql.raw(`release savepoint ${name}`).execute(tx);
+    throw err;
+  }
+}
 
 /** Runs `fn` in one transaction: everything it writes lands together or not at all. */
 export const inTransaction = <T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> =>

@@ -2,10 +2,10 @@ import type { AppContext } from '../../platform/context.js';
 import type { Tx } from '../../platform/db/index.js';
 import { conflict } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
-import { POOL_IP } from './keys.js';
 
 /**
  * One live license per (IP address, license family), held by the database (`license_ips`,
+ * owned by the services module: the row lives and dies with its service),
  * primary key (family, ip)): the row is written in the same transaction that creates the
  * license's service or moves its address, and removed when the service is deleted. Two
  * concurrent orders for one address cannot both commit — on REST and `/billmgr` alike.
@@ -14,6 +14,9 @@ import { POOL_IP } from './keys.js';
  * server); other licenses (`softexternal`, `platform`) only with the same tariff (CloudLinux
  * and KernelCare may share an address). The pool address `0.0.0.0` holds nothing.
  */
+/** The address that returns a license to the free pool (PROTOCOL.md §7): it holds nothing. */
+export const POOL_IP = '0.0.0.0';
+
 export const LICENSE_PRODUCT_TYPES: readonly string[] = Object.freeze(['soft', 'softexternal', 'platform']);
 
 type Reader = Tx | AppContext['db']['kysely'];
