@@ -156,7 +156,17 @@ export async function placeOrder(
     if (existing) return replay(existing, requestHash);
   }
   const items: QuotedItem[] = [];
-  for (const item of input.items) items.push(await quoteItem(ctx, actor, item));
+  try {
+    for (const item of input.items) items.push(await quoteItem(ctx, actor, item));
+  } catch (err) {
+    // A twin request with the same key committed since we looked: its address is now taken
+    // (by itself). The twin's order is the answer, not ip_taken.
+    if (input.idempotencyKey && err instanceof AppError && err.code === 'ip_taken') {
+      const existing = await findByKey(ctx, accountId, input.idempotencyKey);
+      if (existing) return replay(existing, requestHash);
+    }
+    throw err;
+  }
   // Two licenses of one order cannot share an address either.
   const addresses = new Set<string>();
   for (const item of items) {
