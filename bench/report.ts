@@ -682,17 +682,10 @@ export const BILLMGR_NOTES: readonly string[] = [
   '  and each order waits about 3 times as long.',
   '- **PostgreSQL orders, one connection: commits and round trips**, the same 52 statements each a',
   '  round trip, plus a WAL flush per transaction.',
-  '- **PostgreSQL orders, concurrent: deadlocks (a bug, not a limit).** `placeOrder`',
-  '  (src/modules/orders/commands.ts) inserts the order, whose foreign key takes `FOR KEY SHARE`',
-  '  on the account row; `payOrderTx` → `postEntry` (src/modules/accounts/ledger.ts) then asks for',
-  '  `FOR UPDATE` on the same row. Two concurrent orders of one account each hold the share lock',
-  "  the other's `FOR UPDATE` waits for: PostgreSQL detects the deadlock after `deadlock_timeout`",
-  '  (1 s) and aborts one, which answers `Internal error.` (rolled back whole: no charge, no',
-  '  service, the ledger stays balanced). A reseller sending orders in parallel gets most of them',
-  '  refused. SQLite is not affected (the write transaction serialises). A fix in the source:',
-  '  `forNoKeyUpdate()` in `postEntry` (it does not conflict with `FOR KEY SHARE`; the balance',
-  '  update changes no key), or lock the account row first in the order transaction; then rerun',
-  '  `BENCH_ONLY=billmgr npm run bench` for the concurrent orders/s.',
+  '- **PostgreSQL orders, concurrent: lock waits.** Orders of one account queue on its row lock',
+  '  (`lockAccount`, then `postEntry`, both `FOR NO KEY UPDATE`, which does not conflict with the',
+  "  `FOR KEY SHARE` an order's own foreign keys take: the deadlock this benchmark once found is",
+  '  fixed, D5), and an order of a license waits on another for the same address (`license_ips`).',
 ];
 
 /** The section under `heading` (to the next `## ` heading or the end), or null. */

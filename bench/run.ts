@@ -171,6 +171,13 @@ async function main() {
       const kept = !measured && existing !== null ? sectionOf(existing, heading) : null;
       if (kept !== null) report = spliceSection(report, heading, kept);
     }
+    // The ledger section has no header of its own: kept from the last run that measured it,
+    // in its place before the daily run, with the date it was measured.
+    const ledgerKept = ledger.length === 0 && existing !== null ? sectionOf(existing, '## Ledger') : null;
+    if (ledgerKept !== null && !report.includes('\n## Ledger\n')) {
+      const at = report.indexOf('\n## Daily billing run');
+      if (at >= 0) report = `${report.slice(0, at + 1)}${ledgerKept.trimEnd()}\n\n${report.slice(at + 1)}`;
+    }
   }
   fs.writeFileSync(file, report);
   process.stdout.write(`${report}\nwritten to ${file}\n`);
