@@ -34,6 +34,7 @@ import {
   objectDoc,
   okDoc,
   parseElids,
+  parseInteger,
   slist,
 } from './protocol.js';
 
@@ -208,7 +209,9 @@ export function list(c: Call, family: Family, chunkRows = LIST_CHUNK_ROWS): MgrL
   if (!isStaff(actor) && actor.type === 'user' && actor.accountId !== null)
     q = q.where('s.account_id', '=', actor.accountId);
   if (c.p.remoteid) q = q.where('s.remote_id', '=', c.p.remoteid);
-  if (c.p.pricelist && /^\d+$/.test(c.p.pricelist)) q = q.where('s.tariff_id', '=', Number(c.p.pricelist));
+  // A number no tariff can have (past 2^53) matches nothing, as an unknown elid does.
+  if (c.p.pricelist && /^\d+$/.test(c.p.pricelist))
+    q = q.where('s.tariff_id', '=', parseInteger(c.p.pricelist) ?? -1);
   if (c.p.elid) q = q.where('s.id', 'in', parseElids(c.p.elid) ?? [-1]);
   const ip = c.p.ip;
 
@@ -254,7 +257,8 @@ function addonValues(p: Record<string, string>): Record<string, boolean | number
   for (const [key, raw] of Object.entries(p)) {
     const m = /^addon_(\d+)$/.exec(key);
     if (!m) continue;
-    if (/^\d+$/.test(raw)) out[m[1]!] = Number(raw);
+    const amount = parseInteger(raw);
+    if (amount !== null) out[m[1]!] = amount;
     else if (raw === 'on' || raw === 'off') out[m[1]!] = raw === 'on';
     else throw badValue(key, raw);
   }
@@ -263,21 +267,24 @@ function addonValues(p: Record<string, string>): Record<string, boolean | number
 
 function periodOf(p: Record<string, string>): number {
   if (p.period === undefined || p.period === '') throw missed('period');
-  if (!/^-?\d+$/.test(p.period)) throw badValue('period', p.period);
-  return Number(p.period);
+  const period = parseInteger(p.period, { signed: true });
+  if (period === null) throw badValue('period', p.period);
+  return period;
 }
 
 function autoprolongOf(p: Record<string, string>): number | null {
   const v = p.autoprolong;
   if (v === undefined || v === '' || v === 'null' || v === 'off') return null;
-  if (!/^\d+$/.test(v)) throw badValue('autoprolong', v);
-  return Number(v);
+  const period = parseInteger(v);
+  if (period === null) throw badValue('autoprolong', v);
+  return period;
 }
 
 async function orderableTariff(c: Call, family: Family, raw: string | undefined): Promise<TariffAggregate> {
   if (raw === undefined || raw === '') throw missed('pricelist');
-  if (!/^\d+$/.test(raw)) throw badValue('pricelist', raw);
-  const agg = (await tariffsById(c.ctx, [Number(raw)])).get(Number(raw));
+  const id = parseInteger(raw);
+  if (id === null) throw badValue('pricelist', raw);
+  const agg = (await tariffsById(c.ctx, [id])).get(id);
   if (!agg || agg.productType.code !== family || agg.tariff.status !== 'active')
     throw badValue('pricelist', raw, 'No such tariff plan for this kind of license.');
   return agg;
