@@ -314,6 +314,34 @@ describe('numbers no id or period can be (issue 11, found by the fuzz suite)', (
 });
 
 describe('state errors', () => {
+  it('a group action one license of which is refused does nothing to the others', () =>
+    withSeller(async (s) => {
+      // Found while fuzzing (issue 11): `soft.resume elid=1, 2` resumed 1, then answered
+      // `access` for 2 (suspended by staff), a refused request that had written.
+      const a = s.alpha.authinfo;
+      const one = String(await orderLicense(s, a, { ip: '203.0.113.21' }));
+      const two = String(await orderLicense(s, a, { ip: '203.0.113.22' }));
+      const ok = '<doc><ok/></doc>';
+      expectXml(await mgr(s, { authinfo: a, func: 'soft.suspend', elid: one }), ok);
+      expectXml(await mgr(s, { authinfo: s.admin.authinfo, func: 'soft.suspend', elid: two }), ok);
+      await refused(
+        s,
+        { authinfo: a, func: 'soft.resume', elid: `${one}, ${two}` },
+        errorXml('access', 'Only staff can lift this suspension.'),
+      );
+      // The same for a suspension of a license that cannot be suspended (already being deleted).
+      const three = String(await orderLicense(s, a, { ip: '203.0.113.23' }));
+      expectXml(await mgr(s, { authinfo: a, func: 'soft.resume', elid: one }), ok);
+      expectXml(await mgr(s, { authinfo: a, func: 'soft.delete', elid: three, sok: 'ok' }), ok);
+      await refused(
+        s,
+        { authinfo: a, func: 'soft.suspend', elid: `${one}, ${three}` },
+        errorXml('exists', 'The service is deleted or being deleted.', 'service_deleted'),
+      );
+      // Each alone still works: the check refuses the group, not the licenses.
+      expectXml(await mgr(s, { authinfo: a, func: 'soft.suspend', elid: one }), ok);
+    }));
+
   it('a second IP change in the same month: value ip, the address and dates unchanged', () =>
     withSeller(async (s) => {
       const a = s.alpha.authinfo;

@@ -1,6 +1,8 @@
 import { isIPv4 } from 'node:net';
+import type { LifecycleEvent } from '../../domain/lifecycle.js';
 import { formatAmount } from '../../domain/money.js';
 import { PricingError, periodPrice, TRIAL_PERIOD } from '../../domain/pricing.js';
+import { today as todayIn } from '../../platform/calendar.js';
 import type { AppContext } from '../../platform/context.js';
 import type { IssuedLicenseRow, ServiceRow } from '../../platform/db/index.js';
 import { isUniqueViolation } from '../../platform/db/index.js';
@@ -17,9 +19,11 @@ import {
 } from '../licenses/commands.js';
 import { POOL_IP } from '../licenses/keys.js';
 import { placeOrder } from '../orders/commands.js';
+import { decideOrThrow } from '../services/decisions.js';
 import { deleteService } from '../services/deletion.js';
 import { runServiceOperations } from '../services/executor.js';
 import { planRenewal, renewService } from '../services/renewal.js';
+import { serviceState } from '../services/repository.js';
 import { resumeService, suspendService } from '../services/suspension.js';
 import { changeTariff } from '../services/tariff-change.js';
 import type { MgrCaller } from './auth.js';
@@ -482,18 +486,24 @@ export async function checkIp(c: Call, family: Family): Promise<MgrNode> {
 // ---------------------------------------------------------------- suspend, resume, delete
 
 /**
- * A group action (`elid=1, 2`): every id is checked first (one foreign id refuses the whole
- * request, nothing done), then each license not already in `done` state is acted on and its
- * operation run at once.
+ * A group action (`elid=1, 2`): every id is checked first — its owner, then what the lifecycle
+ * says to this action on it (the same pure decision the action takes under its lock) — so one
+ * refusal refuses the whole request with nothing done; then each license not already in
+ * `done` state is acted on and its operation run at once.
  */
 async function groupAction(
   c: Call,
   family: Family,
   done: ServiceRow['status'],
+  event: LifecycleEvent,
   act: (id: number) => Promise<unknown>,
 ): Promise<MgrNode> {
   const ids = elidsOf(c.p);
-  for (const id of ids) await owned(c, family, id);
+  const rows: ServiceRow[] = [];
+  for (const id of ids) rows.push(await owned(c, family, id));
+  const today = await todayIn(c.ctx);
+  for (const row of rows)
+    if (row.status !== done) decideOrThrow(await serviceState(c.ctx.db.kysely, row), event, today);
   for (const id of ids) {
     if ((await owned(c, family, id)).status === done) continue;
     await act(id);
@@ -502,16 +512,23 @@ async function groupAction(
   return okDoc();
 }
 
-export const suspend = (c: Call, family: Family) =>
-  groupAction(c, family, 'suspended', (id) =>
-    suspendService(c.ctx, c.caller.actor, id, isStaff(c.caller.actor) ? 'admin' : 'client'),
+/** Who asks, as the lifecycle knows callers (an mgr caller is always a user). */
+const by = (c: Call) => (isStaff(c.caller.actor) ? 'staff' : 'client');
+
+export const suspend = (c: Call, family: Family) => {
+  const reason = isStaff(c.caller.actor) ? 'admin' : 'client';
+  return groupAction(c, family, 'suspended', { type: 'suspend', reason, by: by(c) }, (id) =>
+    suspendService(c.ctx, c.caller.actor, id, reason),
   );
+};
 
 export const resume = (c: Call, family: Family) =>
-  groupAction(c, family, 'active', (id) => resumeService(c.ctx, c.caller.actor, id));
+  groupAction(c, family, 'active', { type: 'resume', by: by(c) }, (id) =>
+    resumeService(c.ctx, c.caller.actor, id),
+  );
 
 export const remove = (c: Call, family: Family) =>
-  groupAction(c, family, 'deleted', (id) => deleteService(c.ctx, c.caller.actor, id));
+  groupAction(c, family, 'deleted', { type: 'delete' }, (id) => deleteService(c.ctx, c.caller.actor, id));
 
 // ---------------------------------------------------------------- prolong, change of tariff
 
