@@ -2,6 +2,7 @@ import { parse as parseQuery } from 'node:querystring';
 import fc from 'fast-check';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, describe, expect, it } from 'vitest';
+import { FAMILIES, type Family } from '../../src/modules/billmgr/licenses.js';
 import { MGR_FUNCS, MGR_PATHS } from '../../src/modules/billmgr/routes.js';
 import { addNodesAddon, openSeller, orderLicense, PASSWORD } from '../billmgr/setup.js';
 import { expectLedgerBalanced } from '../helpers/context.js';
@@ -41,18 +42,25 @@ let state = await fuzzState(s.t.ctx);
 
 async function prepare() {
   await addNodesAddon(s);
-  const ids: string[] = [];
-  ids.push(String(await orderLicense(s, s.alpha.authinfo, { ip: '203.0.113.10', remoteid: 'r-1' })));
-  ids.push(String(await orderLicense(s, s.alpha.authinfo, { ip: '203.0.113.11', pricelist: '55228' })));
-  ids.push(
-    String(
-      await orderLicense(s, s.alpha.authinfo, { pricelist: '9203', ip: '203.0.113.12' }, 'softexternal'),
-    ),
-  );
-  ids.push(
-    String(await orderLicense(s, s.alpha.authinfo, { pricelist: '55163', comment: 'node-1' }, 'platform')),
-  );
-  ids.push(String(await orderLicense(s, s.bravo.authinfo, { ip: '203.0.113.13' })));
+  // Licenses of each family, two of them the client's (group actions), one another account's.
+  const order = async (authinfo: string, family: Family, params: Record<string, string>) =>
+    String(await orderLicense(s, authinfo, params, family));
+  const a = s.alpha.authinfo;
+  const licenses: Record<Family, string[]> = {
+    soft: [
+      await order(a, 'soft', { ip: '203.0.113.10', remoteid: 'r-1' }),
+      await order(a, 'soft', { ip: '203.0.113.11', pricelist: '55228' }),
+      await order(s.bravo.authinfo, 'soft', { ip: '203.0.113.13' }),
+    ],
+    softexternal: [
+      await order(a, 'softexternal', { pricelist: '9203', ip: '203.0.113.12' }),
+      await order(a, 'softexternal', { pricelist: '9203', ip: '203.0.113.14' }),
+    ],
+    platform: [
+      await order(a, 'platform', { pricelist: '55163', comment: 'node-1' }),
+      await order(a, 'platform', { pricelist: '55163', comment: 'node-2' }),
+    ],
+  };
   // Wrong passwords go to this user only: five of them block an email, and the callers' own
   // emails must stay usable.
   const victim = 'carol@example.com';
@@ -70,7 +78,7 @@ async function prepare() {
   });
   const sid = (res.json() as { doc: { auth: { $id: string } } }).doc.auth.$id;
   expect(sid).toMatch(/^[0-9a-f]{32}$/);
-  return { licenses: ids, victim, session: sid };
+  return { licenses, victim, session: sid };
 }
 
 /** The parameters each function reads (besides func, out, lang, authinfo and auth). */
@@ -123,11 +131,17 @@ function readsOf(func: string): readonly string[] {
 /** Values that fit a parameter (a request may then succeed and change the shop: allowed). */
 function plausible(name: string, func: string | null): fc.Arbitrary<string> {
   switch (name) {
-    case 'elid':
+    case 'elid': {
+      const all = Object.values(licenses).flat();
+      const family = FAMILIES.find((f) => func?.startsWith(`${f}.`));
+      const group = (ids: string[]) => fc.subarray(ids, { minLength: 2 }).map((g) => g.join(', '));
       return fc.oneof(
-        fc.constantFrom(...licenses),
-        fc.subarray(licenses, { minLength: 2 }).map((ids) => ids.join(', ')),
+        { weight: 2, arbitrary: fc.constantFrom(...all) },
+        // A group: mostly of the function's own family, so that it gets past the owner check.
+        { weight: 2, arbitrary: group(family ? licenses[family] : all) },
+        { weight: 1, arbitrary: group(all) },
       );
+    }
     case 'pricelist':
       return fc.constantFrom('55227', '55228', '55239', '3541', '55163', '9203');
     case 'period':
@@ -502,10 +516,22 @@ async function check(r: MgrRequest): Promise<void> {
     expect.fail(`an error answer changed the state: ${what}\n${firstDifference(before, after)}`);
 }
 
-describe(`/billmgr fuzz: ${FUZZ_RUNS * 2} requests per function`, () => {
+describe(`/billmgr fuzz: ${FUZZ_RUNS * 2} requests per function, ${FUZZ_RUNS * 5} mixed`, () => {
   it('the dispatcher knows the license functions', () => {
     expect(MGR_FUNCS).toEqual(
       expect.arrayContaining(['soft', 'soft.order.param', 'platform.edit', 'service.prolong']),
+    );
+  });
+
+  // Functions in any order: one request prepares what another trips on — a license suspended
+  // by staff, then a client's group resume of it and another. First, and without deletions,
+  // which are for good: the licenses must still be there to act on.
+  it('every function but deletion, mixed', async () => {
+    const funcs = MGR_FUNCS.filter((f) => !f.endsWith('.delete'));
+    const any = fc.constantFrom(...funcs).chain((func) => requestFor(func));
+    await fc.assert(
+      fc.asyncProperty(any, (r) => check(r)),
+      fuzzParams('billmgr mixed', FUZZ_RUNS * 5),
     );
   });
 
