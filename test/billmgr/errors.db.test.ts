@@ -275,7 +275,73 @@ describe('missed and value errors on an order', () => {
     }));
 });
 
+describe('numbers no id or period can be (issue 11, found by the fuzz suite)', () => {
+  // 2^63 does not fit PostgreSQL's bigint (the query failed: "Internal error."); 400 digits
+  // are Infinity to JavaScript (a form could not show it). Both are values refused up front.
+  const BIG = '9223372036854775808';
+  const HUGE = '9'.repeat(400);
+  const bad = (field: string, value: string) =>
+    errorXml('value', `Invalid value of the field "${field}".`, field, value);
+
+  it('pricelist, period and autoprolong past 2^53: value errors on every function, nothing changed', () =>
+    withSeller(async (s) => {
+      const a = s.alpha.authinfo;
+      const id = String(await orderLicense(s, a));
+      for (const n of [BIG, HUGE]) {
+        await refused(s, { authinfo: a, ...ORDER, pricelist: n }, bad('pricelist', n));
+        await refused(s, { authinfo: a, ...ORDER, period: n }, bad('period', n));
+        await refused(
+          s,
+          { authinfo: a, ...ORDER, ip: '198.51.100.7', autoprolong: n },
+          bad('autoprolong', n),
+        );
+        await refused(
+          s,
+          { authinfo: a, func: 'soft.checkip', pricelist: n, ip: '198.51.100.1' },
+          bad('pricelist', n),
+        );
+        await refused(s, { func: 'pricelist.export', pricelist: n }, bad('pricelist', n));
+        await refused(
+          s,
+          { authinfo: a, func: 'service.changepricelist', elid: id, pricelist: n, sok: 'ok' },
+          bad('pricelist', n),
+        );
+        await refused(s, { authinfo: a, func: 'service.prolong', elid: id, period: n }, bad('period', n));
+        // A list filtered by a tariff no tariff can be: nothing listed.
+        expectXml(await mgr(s, { authinfo: a, func: 'soft', pricelist: n }), '<doc/>');
+      }
+    }));
+});
+
 describe('state errors', () => {
+  it('a group action one license of which is refused does nothing to the others', () =>
+    withSeller(async (s) => {
+      // Found while fuzzing (issue 11): `soft.resume elid=1, 2` resumed 1, then answered
+      // `access` for 2 (suspended by staff), a refused request that had written.
+      const a = s.alpha.authinfo;
+      const one = String(await orderLicense(s, a, { ip: '203.0.113.21' }));
+      const two = String(await orderLicense(s, a, { ip: '203.0.113.22' }));
+      const ok = '<doc><ok/></doc>';
+      expectXml(await mgr(s, { authinfo: a, func: 'soft.suspend', elid: one }), ok);
+      expectXml(await mgr(s, { authinfo: s.admin.authinfo, func: 'soft.suspend', elid: two }), ok);
+      await refused(
+        s,
+        { authinfo: a, func: 'soft.resume', elid: `${one}, ${two}` },
+        errorXml('access', 'Only staff can lift this suspension.'),
+      );
+      // The same for a suspension of a license that cannot be suspended (already being deleted).
+      const three = String(await orderLicense(s, a, { ip: '203.0.113.23' }));
+      expectXml(await mgr(s, { authinfo: a, func: 'soft.resume', elid: one }), ok);
+      expectXml(await mgr(s, { authinfo: a, func: 'soft.delete', elid: three, sok: 'ok' }), ok);
+      await refused(
+        s,
+        { authinfo: a, func: 'soft.suspend', elid: `${one}, ${three}` },
+        errorXml('exists', 'The service is deleted or being deleted.', 'service_deleted'),
+      );
+      // Each alone still works: the check refuses the group, not the licenses.
+      expectXml(await mgr(s, { authinfo: a, func: 'soft.suspend', elid: one }), ok);
+    }));
+
   it('a second IP change in the same month: value ip, the address and dates unchanged', () =>
     withSeller(async (s) => {
       const a = s.alpha.authinfo;

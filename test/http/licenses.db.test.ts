@@ -128,6 +128,20 @@ describe('a license issued by Billfold', () => {
       409,
       'license_not_issued',
     );
+    // Found by the fuzz suite (issue 11): the new IP used to be written — the address bound,
+    // the history told — before the answer said the license was not issued.
+    const before = await snapshot(shop.ctx);
+    const ips = () => shop.ctx.db.kysely.selectFrom('license_ips').selectAll().execute();
+    const boundBefore = await ips();
+    expectError(
+      await call(shop, 'POST', `/api/v1/services/${pending}/license/ip`, shop.alpha.auth, {
+        ip: '203.0.113.1',
+      }),
+      409,
+      'license_not_issued',
+    );
+    expect(await snapshot(shop.ctx)).toBe(before);
+    expect(await ips()).toEqual(boundBefore);
   });
 
   it('a service that is not a license (a VPS) → 409 not_a_license on every license route, nothing changed', async () => {

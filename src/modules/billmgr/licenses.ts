@@ -1,6 +1,8 @@
 import { isIPv4 } from 'node:net';
+import type { LifecycleEvent } from '../../domain/lifecycle.js';
 import { formatAmount } from '../../domain/money.js';
 import { PricingError, periodPrice, TRIAL_PERIOD } from '../../domain/pricing.js';
+import { today as todayIn } from '../../platform/calendar.js';
 import type { AppContext } from '../../platform/context.js';
 import type { IssuedLicenseRow, ServiceRow } from '../../platform/db/index.js';
 import { isUniqueViolation } from '../../platform/db/index.js';
@@ -17,9 +19,11 @@ import {
 } from '../licenses/commands.js';
 import { POOL_IP } from '../licenses/keys.js';
 import { placeOrder } from '../orders/commands.js';
+import { decideOrThrow } from '../services/decisions.js';
 import { deleteService } from '../services/deletion.js';
 import { runServiceOperations } from '../services/executor.js';
 import { planRenewal, renewService } from '../services/renewal.js';
+import { serviceState } from '../services/repository.js';
 import { resumeService, suspendService } from '../services/suspension.js';
 import { changeTariff } from '../services/tariff-change.js';
 import type { MgrCaller } from './auth.js';
@@ -34,6 +38,7 @@ import {
   objectDoc,
   okDoc,
   parseElids,
+  parseInteger,
   slist,
 } from './protocol.js';
 
@@ -208,7 +213,9 @@ export function list(c: Call, family: Family, chunkRows = LIST_CHUNK_ROWS): MgrL
   if (!isStaff(actor) && actor.type === 'user' && actor.accountId !== null)
     q = q.where('s.account_id', '=', actor.accountId);
   if (c.p.remoteid) q = q.where('s.remote_id', '=', c.p.remoteid);
-  if (c.p.pricelist && /^\d+$/.test(c.p.pricelist)) q = q.where('s.tariff_id', '=', Number(c.p.pricelist));
+  // A number no tariff can have (past 2^53) matches nothing, as an unknown elid does.
+  if (c.p.pricelist && /^\d+$/.test(c.p.pricelist))
+    q = q.where('s.tariff_id', '=', parseInteger(c.p.pricelist) ?? -1);
   if (c.p.elid) q = q.where('s.id', 'in', parseElids(c.p.elid) ?? [-1]);
   const ip = c.p.ip;
 
@@ -254,7 +261,8 @@ function addonValues(p: Record<string, string>): Record<string, boolean | number
   for (const [key, raw] of Object.entries(p)) {
     const m = /^addon_(\d+)$/.exec(key);
     if (!m) continue;
-    if (/^\d+$/.test(raw)) out[m[1]!] = Number(raw);
+    const amount = parseInteger(raw);
+    if (amount !== null) out[m[1]!] = amount;
     else if (raw === 'on' || raw === 'off') out[m[1]!] = raw === 'on';
     else throw badValue(key, raw);
   }
@@ -263,21 +271,24 @@ function addonValues(p: Record<string, string>): Record<string, boolean | number
 
 function periodOf(p: Record<string, string>): number {
   if (p.period === undefined || p.period === '') throw missed('period');
-  if (!/^-?\d+$/.test(p.period)) throw badValue('period', p.period);
-  return Number(p.period);
+  const period = parseInteger(p.period, { signed: true });
+  if (period === null) throw badValue('period', p.period);
+  return period;
 }
 
 function autoprolongOf(p: Record<string, string>): number | null {
   const v = p.autoprolong;
   if (v === undefined || v === '' || v === 'null' || v === 'off') return null;
-  if (!/^\d+$/.test(v)) throw badValue('autoprolong', v);
-  return Number(v);
+  const period = parseInteger(v);
+  if (period === null) throw badValue('autoprolong', v);
+  return period;
 }
 
 async function orderableTariff(c: Call, family: Family, raw: string | undefined): Promise<TariffAggregate> {
   if (raw === undefined || raw === '') throw missed('pricelist');
-  if (!/^\d+$/.test(raw)) throw badValue('pricelist', raw);
-  const agg = (await tariffsById(c.ctx, [Number(raw)])).get(Number(raw));
+  const id = parseInteger(raw);
+  if (id === null) throw badValue('pricelist', raw);
+  const agg = (await tariffsById(c.ctx, [id])).get(id);
   if (!agg || agg.productType.code !== family || agg.tariff.status !== 'active')
     throw badValue('pricelist', raw, 'No such tariff plan for this kind of license.');
   return agg;
@@ -475,18 +486,24 @@ export async function checkIp(c: Call, family: Family): Promise<MgrNode> {
 // ---------------------------------------------------------------- suspend, resume, delete
 
 /**
- * A group action (`elid=1, 2`): every id is checked first (one foreign id refuses the whole
- * request, nothing done), then each license not already in `done` state is acted on and its
- * operation run at once.
+ * A group action (`elid=1, 2`): every id is checked first — its owner, then what the lifecycle
+ * says to this action on it (the same pure decision the action takes under its lock) — so one
+ * refusal refuses the whole request with nothing done; then each license not already in
+ * `done` state is acted on and its operation run at once.
  */
 async function groupAction(
   c: Call,
   family: Family,
   done: ServiceRow['status'],
+  event: LifecycleEvent,
   act: (id: number) => Promise<unknown>,
 ): Promise<MgrNode> {
   const ids = elidsOf(c.p);
-  for (const id of ids) await owned(c, family, id);
+  const rows: ServiceRow[] = [];
+  for (const id of ids) rows.push(await owned(c, family, id));
+  const today = await todayIn(c.ctx);
+  for (const row of rows)
+    if (row.status !== done) decideOrThrow(await serviceState(c.ctx.db.kysely, row), event, today);
   for (const id of ids) {
     if ((await owned(c, family, id)).status === done) continue;
     await act(id);
@@ -495,16 +512,23 @@ async function groupAction(
   return okDoc();
 }
 
-export const suspend = (c: Call, family: Family) =>
-  groupAction(c, family, 'suspended', (id) =>
-    suspendService(c.ctx, c.caller.actor, id, isStaff(c.caller.actor) ? 'admin' : 'client'),
+/** Who asks, as the lifecycle knows callers (an mgr caller is always a user). */
+const by = (c: Call) => (isStaff(c.caller.actor) ? 'staff' : 'client');
+
+export const suspend = (c: Call, family: Family) => {
+  const reason = isStaff(c.caller.actor) ? 'admin' : 'client';
+  return groupAction(c, family, 'suspended', { type: 'suspend', reason, by: by(c) }, (id) =>
+    suspendService(c.ctx, c.caller.actor, id, reason),
   );
+};
 
 export const resume = (c: Call, family: Family) =>
-  groupAction(c, family, 'active', (id) => resumeService(c.ctx, c.caller.actor, id));
+  groupAction(c, family, 'active', { type: 'resume', by: by(c) }, (id) =>
+    resumeService(c.ctx, c.caller.actor, id),
+  );
 
 export const remove = (c: Call, family: Family) =>
-  groupAction(c, family, 'deleted', (id) => deleteService(c.ctx, c.caller.actor, id));
+  groupAction(c, family, 'deleted', { type: 'delete' }, (id) => deleteService(c.ctx, c.caller.actor, id));
 
 // ---------------------------------------------------------------- prolong, change of tariff
 

@@ -9,7 +9,7 @@ import { presentCatalogTariff } from '../catalog/presenters.js';
 import { isOrderable } from '../catalog/queries.js';
 import type { MgrCaller } from './auth.js';
 import { badValue } from './errors.js';
-import { el, type MgrNode, mgrDoc } from './protocol.js';
+import { el, type MgrNode, mgrDoc, parseInteger } from './protocol.js';
 
 /** Prices as BILLmanager writes them: four decimals (`7.5000`). */
 const cost = (amount: string, currency: string) => {
@@ -43,11 +43,11 @@ export async function exportPricelist(
   const currency = await getProviderCurrency(ctx);
   const staff = caller !== null && isStaff(caller.actor);
   const today = (await todayIn(ctx)).toString();
-  if (p.pricelist !== undefined && p.pricelist !== '' && !/^\d+$/.test(p.pricelist))
-    throw badValue('pricelist', p.pricelist);
+  const one = p.pricelist !== undefined && p.pricelist !== '' ? parseInteger(p.pricelist) : undefined;
+  if (one === null) throw badValue('pricelist', p.pricelist);
   const aggs = await loadTariffAggregates(ctx.db.kysely, {
     statuses: staff && p.onlyavailable !== 'on' ? ['active', 'archived'] : ['active'],
-    ...(p.pricelist ? { ids: [Number(p.pricelist)] } : {}),
+    ...(one !== undefined ? { ids: [one] } : {}),
   });
   const nodes: MgrNode[] = [];
   for (const agg of aggs) {

@@ -12,6 +12,7 @@ import {
   objectDoc,
   okDoc,
   parseElids,
+  parseInteger,
   parseMgrParams,
   parseOut,
   renderMgr,
@@ -490,6 +491,35 @@ describe('parseMgrParams', () => {
     expect(Object.entries(params)).toEqual([['__proto__', 'x']]);
     expect(params['constructor']).toBeUndefined();
     expect(params['toString']).toBeUndefined();
+  });
+});
+
+describe('parseInteger', () => {
+  it('reads digits that make a safe integer, a minus sign only when signed', () => {
+    expect(parseInteger('55227')).toBe(55227);
+    expect(parseInteger('0')).toBe(0);
+    expect(parseInteger('007')).toBe(7);
+    expect(parseInteger('9007199254740991')).toBe(Number.MAX_SAFE_INTEGER);
+    expect(parseInteger('-100', { signed: true })).toBe(-100);
+  });
+
+  it('refuses text, signs, fractions, exponents and numbers past 2^53', () => {
+    for (const text of [
+      '',
+      ' 1',
+      '1 ',
+      '+1',
+      '-1',
+      '1.5',
+      '1e3',
+      '0x10',
+      '１',
+      '9007199254740992',
+      '9223372036854775808',
+      '9'.repeat(400),
+    ])
+      expect(parseInteger(text), text).toBeNull();
+    expect(parseInteger('-9223372036854775808', { signed: true })).toBeNull();
   });
 });
 

@@ -481,6 +481,18 @@ export function parseMgrParams(query: unknown, body: unknown): Record<string, st
   return params;
 }
 
+/**
+ * A number parameter (`pricelist`, `period`, `autoprolong`, an addon's amount): digits, with a
+ * minus sign only when `signed`, that make a safe integer. null for anything else — text, and
+ * numbers past 2^53 that JavaScript cannot hold exactly and PostgreSQL's bigint may not hold
+ * at all.
+ */
+export function parseInteger(text: string, opts: { signed?: boolean } = {}): number | null {
+  if (!(opts.signed ? /^-?\d+$/ : /^\d+$/).test(text)) return null;
+  const n = Number(text);
+  return Number.isSafeInteger(n) ? n : null;
+}
+
 /** More ids in one group action than this is abuse, not a customer's selection. */
 export const MAX_ELIDS = 1000;
 

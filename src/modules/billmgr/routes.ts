@@ -59,6 +59,14 @@ function functionTable(opts: BillmgrOptions): Map<string, Fn> {
   return table;
 }
 
+/** Every `func` the API answers: the function table's and those handled before it. */
+export const MGR_FUNCS: readonly string[] = Object.freeze([
+  'auth',
+  'session.newkey',
+  'pricelist.export',
+  ...functionTable({}).keys(),
+]);
+
 /** The API's paths (PROTOCOL.md §1). */
 export const MGR_PATHS: readonly string[] = Object.freeze([
   '/billmgr',

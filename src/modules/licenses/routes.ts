@@ -100,7 +100,9 @@ export function registerLicenseRoutes(root: FastifyInstance, ctx: AppContext): v
     },
     async (request) => {
       const actor = requireActor(request);
-      await licenseService(actor, request.params.id);
+      // The answer is the license's view: refused before anything is written when there is
+      // none yet (not_a_license, license_not_issued), not after the address has moved.
+      await view(actor, request.params.id);
       await changeLicenseIp(ctx, actor, request.params.id, request.body.ip);
       return view(actor, request.params.id);
     },
