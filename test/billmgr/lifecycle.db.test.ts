@@ -100,4 +100,20 @@ describe('/billmgr and the service lifecycle', () => {
         .executeTakeFirstOrThrow();
       expect(Number(after.tariff_id)).toBe(55228);
     }));
+
+  it('an autoprolong period the tariff does not offer is refused naming autoprolong, not period', () =>
+    withSeller(async (s) => {
+      const refused = await json(s, {
+        authinfo: s.alpha.authinfo,
+        func: 'soft.order.param',
+        pricelist: '55227',
+        period: '1',
+        autoprolong: '24',
+        ip: '198.51.100.78',
+        licname: 'ap',
+        skipbasket: 'on',
+        sok: 'ok',
+      });
+      expect(refused.doc.error).toMatchObject({ $type: 'value', $object: 'autoprolong' });
+    }));
 });

@@ -55,8 +55,9 @@ export function toMgrFault(thrown: unknown, p: Record<string, string> = {}): Mgr
       return new MgrFault('auth', err.message);
     if (err.kind === 'forbidden') return new MgrFault('access', err.message);
     if (err.kind === 'not_found') return noAccess();
+    // The field the core names wins (the same code may be about `period` or `autoprolong`).
     const field =
-      FIELD_OF[err.code] ?? (typeof err.details?.param === 'string' ? err.details.param : undefined);
+      (typeof err.details?.param === 'string' ? err.details.param : undefined) ?? FIELD_OF[err.code];
     // The value refused, as the caller sent it.
     const value = field !== undefined ? p[field] : undefined;
     if (err.kind === 'invalid') return new MgrFault('value', err.message, field ?? err.code, value);

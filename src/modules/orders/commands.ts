@@ -77,6 +77,7 @@ export async function quoteItem(
       throw invalid('trial_not_renewable', 'A trial cannot be renewed automatically.', {});
     if (!agg.periods.some((p) => Number(p.period) === input.autoprolong)) {
       throw invalid('period_not_offered', `Period ${input.autoprolong} is not offered by this tariff.`, {
+        param: 'autoprolong',
         period: input.autoprolong,
       });
     }
