@@ -1,5 +1,11 @@
 import type { Temporal } from 'temporal-polyfill';
-import { type Decision, decide, type LifecycleEvent, type ServiceState } from '../../domain/lifecycle.js';
+import {
+  type Decision,
+  decide,
+  type LifecycleEvent,
+  type ServiceChange,
+  type ServiceState,
+} from '../../domain/lifecycle.js';
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
 import type { OperationRow, ServiceRow, Tx } from '../../platform/db/index.js';
@@ -57,14 +63,7 @@ export async function writeDecision(
     }
   }
   const c = d.change;
-  const set: Partial<Record<keyof ServiceRow, unknown>> = {};
-  if (c.status !== undefined) set.status = c.status;
-  if (c.suspendReason !== undefined) set.suspend_reason = c.suspendReason;
-  if (c.suspendedOn !== undefined) set.suspended_on = c.suspendedOn?.toString() ?? null;
-  if (c.expiresOn !== undefined) set.expires_on = c.expiresOn.toString();
-  if (c.periodStart !== undefined) set.period_start = c.periodStart.toString();
-  if (c.period !== undefined) set.period = c.period;
-  if (c.deleted) set.deleted_at = now;
+  const set = rowChangeOf(c, now);
   if (Object.keys(set).length > 0) {
     await tx
       .updateTable('services')
@@ -84,6 +83,19 @@ export async function writeDecision(
     queued.push(await enqueueOperation(tx, ctx, id, op.kind, payload, key));
   }
   return queued;
+}
+
+/** A decided change as the columns of the service's row (`activate` is the caller's: it prices the activated range). */
+export function rowChangeOf(c: ServiceChange, now: string): Partial<ServiceRow> {
+  const set: Partial<ServiceRow> = {};
+  if (c.status !== undefined) set.status = c.status;
+  if (c.suspendReason !== undefined) set.suspend_reason = c.suspendReason;
+  if (c.suspendedOn !== undefined) set.suspended_on = c.suspendedOn?.toString() ?? null;
+  if (c.expiresOn !== undefined) set.expires_on = c.expiresOn.toString();
+  if (c.periodStart !== undefined) set.period_start = c.periodStart.toString();
+  if (c.period !== undefined) set.period = c.period;
+  if (c.deleted) set.deleted_at = now;
+  return set;
 }
 
 /** An operation's idempotency key and payload: the request it serves, named once. */

@@ -15,6 +15,7 @@ import {
 import { toId } from '../../platform/ids.js';
 import { type Actor, actorUserId } from '../accounts/actor.js';
 import { postEntry } from '../accounts/ledger.js';
+import { rowChangeOf } from './decisions.js';
 import { recordCharge, recordHistory } from './history.js';
 import type { OperationPayload } from './operations.js';
 import { lockService, serviceState } from './repository.js';
@@ -163,13 +164,7 @@ export async function completeOperation(
   let change: Partial<ServiceRow> = {};
   if (!decision.superseded) {
     const c = decision.change;
-    if (c.activate) change = await activate(tx, ctx, service, actor, today);
-    else {
-      if (c.status !== undefined) change.status = c.status;
-      if (c.suspendReason !== undefined) change.suspend_reason = c.suspendReason;
-      if (c.suspendedOn !== undefined) change.suspended_on = c.suspendedOn?.toString() ?? null;
-      if (c.deleted) change.deleted_at = now;
-    }
+    change = c.activate ? await activate(tx, ctx, service, actor, today) : rowChangeOf(c, now);
     // What the module learnt (an IP, a key, the upstream id) lands with the post-state.
     const learnt = result.serviceParams as Record<string, string> | undefined;
     if (learnt && Object.keys(learnt).length > 0) {
