@@ -10,7 +10,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { appHooks } from '../src/app/hooks.js';
 import { findLedgerMismatches } from '../src/modules/accounts/index.js';
-import { BUILTIN_MODULE_TYPES } from '../src/modules/provisioning/builtin.js';
+import { BUILTIN_MODULE_TYPES } from '../src/integrations/index.js';
 import { createPluginRegistry } from '../src/modules/provisioning/registry.js';
 import { FixedClock } from '../src/platform/clock.js';
 import { loadConfig } from '../src/platform/config.js';

@@ -24,7 +24,7 @@ import { sql } from 'kysely';
 import { z } from 'zod';
 import { systemActor } from '../src/modules/accounts/index.js';
 import { createTariff } from '../src/modules/catalog/commands.js';
-import { BUILTIN_MODULE_TYPES } from '../src/modules/provisioning/builtin.js';
+import { BUILTIN_MODULE_TYPES } from '../src/integrations/index.js';
 import { createModule, setTariffModules } from '../src/modules/provisioning/commands.js';
 import { defineModuleType } from '../src/modules/provisioning/plugin.js';
 import { createPluginRegistry, type PluginRegistry } from '../src/modules/provisioning/registry.js';

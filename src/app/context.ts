@@ -1,4 +1,4 @@
-import { BUILTIN_MODULE_TYPES } from '../modules/provisioning/builtin.js';
+import { BUILTIN_MODULE_TYPES } from '../integrations/index.js';
 import type { AnyModuleType } from '../modules/provisioning/plugin.js';
 import { createPluginRegistry } from '../modules/provisioning/registry.js';
 import { type Clock, OffsetClock, systemClock } from '../platform/clock.js';

@@ -12,7 +12,7 @@ import { registerAccountRoutes, registerAuth, SESSION_COOKIE } from '../modules/
 import { registerBillingRoutes } from '../modules/billing/index.js';
 import { type BillmgrOptions, mgrErrorDialect, registerBillmgrRoutes } from '../modules/billmgr/routes.js';
 import { registerCatalogRoutes } from '../modules/catalog/index.js';
-import { registerLicenseRoutes } from '../modules/licenses/routes.js';
+import { registerLicenseRoutes } from '../modules/licenses/index.js';
 import { registerOrderRoutes } from '../modules/orders/index.js';
 import { registerModuleRoutes } from '../modules/provisioning/index.js';
 import { registerServiceRoutes } from '../modules/services/index.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Temporal } from 'temporal-polyfill';
 import { appHooks } from '../../src/app/hooks.js';
 import { runBilling } from '../../src/modules/billing/run.js';
-import { BUILTIN_MODULE_TYPES } from '../../src/modules/provisioning/builtin.js';
+import { BUILTIN_MODULE_TYPES } from '../../src/integrations/index.js';
 import { createPluginRegistry } from '../../src/modules/provisioning/registry.js';
 import { FixedClock } from '../../src/platform/clock.js';
 import { loadConfig } from '../../src/platform/config.js';

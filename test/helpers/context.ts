@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { appHooks } from '../../src/app/hooks.js';
 import { findLedgerMismatches } from '../../src/modules/accounts/index.js';
-import { BUILTIN_MODULE_TYPES } from '../../src/modules/provisioning/builtin.js';
+import { BUILTIN_MODULE_TYPES } from '../../src/integrations/index.js';
 import type { AnyModuleType } from '../../src/modules/provisioning/plugin.js';
 import { createPluginRegistry } from '../../src/modules/provisioning/registry.js';
 import { FixedClock } from '../../src/platform/clock.js';

@@ -355,22 +355,71 @@ export async function setTariffModules(
         );
       }
     }
+    // Each link's settings are the plug-in's to judge; a link listed without settings keeps
+    // the ones it had (and what an import recorded on it).
+    const before = await tx
+      .selectFrom('tariff_modules')
+      .selectAll()
+      .where('tariff_id', '=', tariffId)
+      .execute();
+    const settingsOf = (m: TariffModulesInput['modules'][number]): string => {
+      const row = rows.find((r) => toId(r.id) === m.moduleId)!;
+      const plugin = ctx.plugins.get(row.module_type);
+      const old = before.find((b) => toId(b.module_id) === m.moduleId);
+      const raw = m.settings ?? (old ? (JSON.parse(old.settings) as Record<string, unknown>) : {});
+      if (!plugin?.tariffSettingsSchema) {
+        if (Object.keys(raw).length > 0)
+          throw invalid('tariff_settings_invalid', `Module "${row.name}" takes no tariff settings.`, {
+            moduleId: m.moduleId,
+          });
+        return '{}';
+      }
+      const parsed = plugin.tariffSettingsSchema.safeParse(raw);
+      if (!parsed.success)
+        throw invalid('tariff_settings_invalid', `Settings for module "${row.name}" are not valid.`, {
+          moduleId: m.moduleId,
+          issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+        });
+      return JSON.stringify(parsed.data);
+    };
+    const values = input.modules.map((m, i) => {
+      const old = before.find((b) => toId(b.module_id) === m.moduleId);
+      return {
+        tariff_id: tariffId,
+        module_id: m.moduleId,
+        sort_order: m.sortOrder ?? i,
+        settings: settingsOf(m),
+        external_id: old?.external_id ?? null,
+        upstream_prices: old?.upstream_prices ?? null,
+      };
+    });
     await tx.deleteFrom('tariff_modules').where('tariff_id', '=', tariffId).execute();
-    for (const [i, m] of input.modules.entries()) {
-      await tx
-        .insertInto('tariff_modules')
-        .values({ tariff_id: tariffId, module_id: m.moduleId, sort_order: m.sortOrder ?? i })
-        .execute();
-    }
+    for (const v of values) await tx.insertInto('tariff_modules').values(v).execute();
     return listTariffModules(tx, tariffId);
   });
+}
+
+/** The upstream's prices for a linked tariff at its last import (upstream currency, up to 4 places). */
+export interface UpstreamPrices {
+  currency: string;
+  prices: { period: number; amount: string }[];
+  importedAt: string;
 }
 
 export async function listTariffModules(db: Tx | AppContext['db']['kysely'], tariffId: number) {
   const rows = await db
     .selectFrom('tariff_modules as l')
     .innerJoin('processing_modules as m', 'm.id', 'l.module_id')
-    .select(['m.id', 'm.name', 'm.module_type', 'm.enabled', 'l.sort_order'])
+    .select([
+      'm.id',
+      'm.name',
+      'm.module_type',
+      'm.enabled',
+      'l.sort_order',
+      'l.settings',
+      'l.external_id',
+      'l.upstream_prices',
+    ])
     .where('l.tariff_id', '=', tariffId)
     .orderBy('l.sort_order')
     .orderBy('m.sort_order')
@@ -382,6 +431,9 @@ export async function listTariffModules(db: Tx | AppContext['db']['kysely'], tar
     type: r.module_type,
     enabled: Number(r.enabled) === 1,
     sortOrder: Number(r.sort_order),
+    settings: JSON.parse(r.settings) as Record<string, unknown>,
+    externalId: r.external_id,
+    upstreamPrices: r.upstream_prices === null ? null : (JSON.parse(r.upstream_prices) as UpstreamPrices),
   }));
 }
 
@@ -428,5 +480,8 @@ export function presentModuleType(t: AnyModuleType) {
     licenseSource: t.licenseSource ?? false,
     usesLicenseServer: t.usesLicenseServer ?? false,
     paramsSchema: z.toJSONSchema(t.configSchema as z.ZodType, { unrepresentable: 'any' }),
+    tariffSettingsSchema: t.tariffSettingsSchema
+      ? z.toJSONSchema(t.tariffSettingsSchema as z.ZodType, { unrepresentable: 'any' })
+      : null,
   };
 }

@@ -1,9 +1,20 @@
+import { parseScaled } from '../../domain/money.js';
 import type { AppContext } from '../../platform/context.js';
-import type { OperationRow, ProcessingModuleRow } from '../../platform/db/index.js';
+import type { OperationRow, ProcessingModuleRow, Tx } from '../../platform/db/index.js';
 import { toId } from '../../platform/ids.js';
 import { builtinHandler, OperationError, type OperationHandler } from '../services/engine.js';
 import { loadModuleInstance, pluginOf } from './instances.js';
-import { FEATURE_OF_OPERATION, isHandOff, type LifecycleFn, type ServiceSnapshot } from './plugin.js';
+import {
+  featureOf,
+  isHandOff,
+  type LifecycleFn,
+  type ModuleInstance,
+  type ModuleType,
+  type ServiceSnapshot,
+  type SnapshotAddon,
+} from './plugin.js';
+
+type Reader = Tx | AppContext['db']['kysely'];
 
 /**
  * Which module serves a service: the one already recorded on it, else — for its first
@@ -19,13 +30,7 @@ async function moduleFor(ctx: AppContext, op: OperationRow): Promise<ProcessingM
     .select(['id', 'module_id', 'tariff_id'])
     .where('id', '=', op.service_id)
     .executeTakeFirstOrThrow();
-  if (service.module_id !== null) {
-    return ctx.db.kysely
-      .selectFrom('processing_modules')
-      .selectAll()
-      .where('id', '=', service.module_id)
-      .executeTakeFirstOrThrow();
-  }
+  if (service.module_id !== null) return moduleRow(ctx.db.kysely, toId(service.module_id));
   if (op.kind !== 'open') return null;
   const links = await ctx.db.kysely
     .selectFrom('tariff_modules as l')
@@ -50,14 +55,61 @@ async function moduleFor(ctx: AppContext, op: OperationRow): Promise<ProcessingM
   return chosen;
 }
 
-async function snapshot(ctx: AppContext, serviceId: number): Promise<ServiceSnapshot> {
-  const s = await ctx.db.kysely
+const moduleRow = (db: Reader, id: number) =>
+  db.selectFrom('processing_modules').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+
+/**
+ * The service as a plug-in sees it: its row, its product type, and its addons with their
+ * kind and chosen value — an enumeration's value with its internal name (the upstream
+ * tariff id of a "Control panel" choice).
+ */
+export async function serviceSnapshot(db: Reader, serviceId: number): Promise<ServiceSnapshot> {
+  const s = await db
     .selectFrom('services as s')
     .innerJoin('product_types as p', 'p.id', 's.product_type_id')
     .selectAll('s')
     .select('p.code as product_type')
     .where('s.id', '=', serviceId)
     .executeTakeFirstOrThrow();
+  const addonValues = JSON.parse(s.addon_values) as Record<string, boolean | number>;
+  const addonRows = await db
+    .selectFrom('addons as a')
+    .leftJoin('enumeration_values as v', (j) =>
+      j.onRef('v.enumeration_id', '=', 'a.enumeration_id').on('a.value_type', '=', 'enumeration'),
+    )
+    .select([
+      'a.id',
+      'a.kind',
+      'a.label',
+      'a.value_type',
+      'v.id as value_id',
+      'v.name as value_name',
+      'v.internal_name',
+    ])
+    .where('a.tariff_id', '=', s.tariff_id)
+    .orderBy('a.sort_order')
+    .orderBy('a.id')
+    .execute();
+  const addons: SnapshotAddon[] = [];
+  for (const row of addonRows) {
+    const id = toId(row.id);
+    if (addons.some((a) => a.addonId === id)) continue;
+    const value = Object.hasOwn(addonValues, String(id)) ? addonValues[String(id)]! : null;
+    // An enumeration joins one row per value: the chosen one's (none: unset).
+    const chosen =
+      row.value_type === 'enumeration'
+        ? addonRows.find((r) => toId(r.id) === id && r.value_id !== null && toId(r.value_id) === value)
+        : undefined;
+    addons.push({
+      addonId: id,
+      kind: row.kind,
+      label: row.label,
+      valueType: row.value_type as SnapshotAddon['valueType'],
+      value: row.value_type === 'enumeration' && !chosen ? null : value,
+      internalName: chosen?.internal_name ?? null,
+      valueName: chosen?.value_name ?? null,
+    });
+  }
   return {
     id: toId(s.id),
     accountId: toId(s.account_id),
@@ -68,9 +120,73 @@ async function snapshot(ctx: AppContext, serviceId: number): Promise<ServiceSnap
     period: Number(s.period),
     expiresOn: s.expires_on,
     params: JSON.parse(s.params) as Record<string, string>,
-    addonValues: JSON.parse(s.addon_values) as Record<string, boolean | number>,
+    addonValues,
+    addons,
     externalId: s.external_id,
+    remoteId: s.remote_id,
   };
+}
+
+/** The plug-in's settings for a tariff's link to a module (`{}` when unlinked or unset). */
+export async function tariffSettingsOf(
+  db: Reader,
+  plugin: ModuleType,
+  tariffId: number,
+  moduleId: number,
+): Promise<Record<string, unknown>> {
+  const link = await db
+    .selectFrom('tariff_modules')
+    .select('settings')
+    .where('tariff_id', '=', tariffId)
+    .where('module_id', '=', moduleId)
+    .executeTakeFirst();
+  const raw = link ? (JSON.parse(link.settings) as Record<string, unknown>) : {};
+  if (!plugin.tariffSettingsSchema) return raw;
+  const parsed = plugin.tariffSettingsSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new OperationError(
+      'tariff_settings_invalid',
+      `The settings of tariff #${tariffId} for this module are not valid any more; edit the tariff's module link.`,
+      false,
+    );
+  }
+  return parsed.data;
+}
+
+/**
+ * The upstream balance guard: before an `open` or `prolong` spends upstream, a module with a
+ * minimal balance whose plug-in can read the balance and price the operation refuses to
+ * start when the balance after it would fall below the minimum (same currency only). It
+ * fails at once — nothing was sent — and the failed operation is a staff task: top the
+ * upstream account up, then retry.
+ */
+async function guardBalance(
+  ctx: AppContext,
+  plugin: ModuleType,
+  module: ModuleInstance,
+  service: ServiceSnapshot,
+  tariffSettings: Record<string, unknown>,
+  op: OperationRow,
+  payload: Record<string, unknown>,
+): Promise<void> {
+  if (module.minBalance === null || !plugin.getBalance || !plugin.estimateCost) return;
+  if (op.kind !== 'open' && op.kind !== 'prolong') return;
+  const period =
+    op.kind === 'prolong' && typeof payload.period === 'number' ? payload.period : service.period;
+  const call = { ctx, module, service, tariffSettings };
+  const cost = await plugin.estimateCost(call, op.kind, period);
+  if (!cost) return;
+  const balance = await plugin.getBalance(module, ctx);
+  if (balance.currency !== cost.currency) return;
+  const after = parseScaled(balance.amount, 4, { allowNegative: true }) - parseScaled(cost.amount, 4);
+  const minimum = parseScaled(module.minBalance, 4);
+  if (after < minimum) {
+    throw new OperationError(
+      'upstream_balance_low',
+      `The upstream balance ${balance.amount} ${balance.currency} minus this ${op.kind}'s cost ${cost.amount} would fall below the minimum ${module.minBalance}; top the upstream account up, then retry.`,
+      false,
+    );
+  }
 }
 
 /**
@@ -85,32 +201,36 @@ export const resolveHandler =
     const row = await moduleFor(ctx, op);
     if (!row) return builtinHandler(ctx, op, tools);
     const plugin = pluginOf(ctx, row);
-    const feature = FEATURE_OF_OPERATION[op.kind];
+    const payload = JSON.parse(op.payload) as Record<string, unknown>;
+    const feature = featureOf(op.kind, payload);
     const fn = plugin[feature] as LifecycleFn<Record<string, unknown>> | undefined;
     if (!fn) return { executor: 'none', module: row.name, unsupported: feature };
     const module = await loadModuleInstance(ctx, row);
+    const service = await serviceSnapshot(ctx.db.kysely, toId(op.service_id));
+    const tariffSettings = await tariffSettingsOf(ctx.db.kysely, plugin, service.tariffId, module.id);
+    if (Object.keys(tools.progress).length === 0)
+      await guardBalance(ctx, plugin, module, service, tariffSettings, op, payload);
     const outcome = await fn({
       ctx,
       module,
-      service: await snapshot(ctx, toId(op.service_id)),
-      operation: {
-        id: toId(op.id),
-        kind: op.kind,
-        payload: JSON.parse(op.payload) as Record<string, unknown>,
-        attempt: Number(op.attempts),
-      },
+      service,
+      tariffSettings,
+      operation: { id: toId(op.id), kind: op.kind, payload, attempt: Number(op.attempts) },
       async step<T>(name: string, run: () => Promise<T>): Promise<T> {
         if (Object.hasOwn(tools.progress, name)) return tools.progress[name] as T;
         const value = await run();
         await tools.saveStep(name, value === undefined ? true : value);
         return value;
       },
+      hasStep: (name) => Object.hasOwn(tools.progress, name),
     });
     if (isHandOff(outcome)) return { executor: row.name, handOff: outcome.handOff };
     return {
       executor: row.name,
+      moduleId: toId(row.id),
       ...(outcome.serviceParams ? { serviceParams: outcome.serviceParams } : {}),
       ...(outcome.externalId !== undefined ? { externalId: outcome.externalId } : {}),
+      ...(outcome.cost ? { cost: outcome.cost } : {}),
       ...(outcome.data ? { data: outcome.data } : {}),
     };
   };

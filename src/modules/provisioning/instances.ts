@@ -1,6 +1,8 @@
+import { formatAmount } from '../../domain/money.js';
 import type { AppContext } from '../../platform/context.js';
 import type { ProcessingModuleRow } from '../../platform/db/index.js';
 import { toId } from '../../platform/ids.js';
+import { getProviderCurrency } from '../accounts/commands.js';
 import { OperationError } from '../services/engine.js';
 import type { ModuleInstance, ModuleType } from './plugin.js';
 
@@ -56,5 +58,9 @@ export async function loadModuleInstance(
     type: row.module_type,
     config: parsed.data as Record<string, unknown>,
     licenseServer,
+    minBalance:
+      row.min_balance_minor === null
+        ? null
+        : formatAmount(row.min_balance_minor, await getProviderCurrency(ctx)),
   };
 }

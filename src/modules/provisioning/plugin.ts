@@ -21,6 +21,8 @@ export const FEATURES = [
   'importTariffs',
   'getBalance',
   'genKey',
+  'listItems',
+  'estimateCost',
 ] as const;
 export type Feature = (typeof FEATURES)[number];
 
@@ -34,6 +36,21 @@ export const FEATURE_OF_OPERATION: Record<OperationKind, Feature> = {
   set_param: 'setParam',
 };
 
+/**
+ * What a `set_param` operation asks for (its payload): a parameter changed on the remote
+ * side (`{param: 'ip', value}`, `{param: 'name', value}`), or a new license key
+ * (`{param: 'key'}`), which the plug-in's `genKey` carries out.
+ */
+export type SetParamPayload =
+  | { param: 'ip' | 'name'; value: string; previous?: string | null }
+  | { param: 'key' };
+
+/** The feature that carries out an operation: its kind's, except a new key, which is `genKey`'s. */
+export function featureOf(kind: OperationKind, payload: Readonly<Record<string, unknown>>): Feature {
+  if (kind === 'set_param' && payload.param === 'key') return 'genKey';
+  return FEATURE_OF_OPERATION[kind];
+}
+
 /** A configured module as a plug-in sees it: its config parsed by the plug-in's schema, secrets opened. */
 export interface ModuleInstance<C = Record<string, unknown>> {
   readonly id: number;
@@ -42,6 +59,22 @@ export interface ModuleInstance<C = Record<string, unknown>> {
   readonly config: C;
   /** The module named as this one's license server, when the plug-in uses one. */
   readonly licenseServer: ModuleInstance | null;
+  /** The lowest upstream balance staff allow, in the provider's currency (e.g. "100.00"), or null. */
+  readonly minBalance: string | null;
+}
+
+/** One addon of a service as a plug-in sees it: what it is, and the value the client chose. */
+export interface SnapshotAddon {
+  readonly addonId: number;
+  readonly kind: string;
+  readonly label: string;
+  readonly valueType: 'boolean' | 'integer' | 'enumeration';
+  /** true/false, a number of units, or the chosen enumeration value's id; null when unset. */
+  readonly value: boolean | number | null;
+  /** For an enumeration: the chosen value's internal name (e.g. an upstream tariff id "55228"). */
+  readonly internalName: string | null;
+  /** For an enumeration: the chosen value's display name. */
+  readonly valueName: string | null;
 }
 
 /** The service an operation acts on, as it was when the operation started. */
@@ -56,13 +89,19 @@ export interface ServiceSnapshot {
   readonly expiresOn: string | null;
   readonly params: Readonly<Record<string, string>>;
   readonly addonValues: Readonly<Record<string, boolean | number>>;
+  /** The service's addons with their kind and chosen value (enumerations with their internal name). */
+  readonly addons: readonly SnapshotAddon[];
   readonly externalId: string | null;
+  /** The buyer's own id for the service, when it was bought through `/billmgr` with `remoteid`. */
+  readonly remoteId: string | null;
 }
 
 export interface OperationCall<C = Record<string, unknown>> {
   readonly ctx: AppContext;
   readonly module: ModuleInstance<C>;
   readonly service: ServiceSnapshot;
+  /** The plug-in's settings for the service's tariff (its `tariffSettingsSchema`), `{}` when none. */
+  readonly tariffSettings: Readonly<Record<string, unknown>>;
   readonly operation: {
     readonly id: number;
     readonly kind: OperationKind;
@@ -74,12 +113,26 @@ export interface OperationCall<C = Record<string, unknown>> {
    * saved value is returned without running `fn` again. The value must be JSON.
    */
   step<T>(name: string, fn: () => Promise<T>): Promise<T>;
+  /** Whether an earlier attempt saved step `name` (an intent recorded before a remote call, say). */
+  hasStep(name: string): boolean;
 }
 
-/** What a lifecycle function reports: parameters learnt (an IP, a key) and the upstream id. */
+/**
+ * What an upstream order or renewal cost, in the upstream's currency: `amount` a decimal
+ * with up to 4 places ("7.5000"). Recorded once against the service with the operation.
+ */
+export interface UpstreamCost {
+  readonly kind: 'order' | 'renewal';
+  readonly period: number;
+  readonly amount: string;
+  readonly currency: string;
+}
+
+/** What a lifecycle function reports: parameters learnt (an IP, a key), the upstream id, what it cost. */
 export interface OperationOutcome {
   readonly serviceParams?: Record<string, string>;
   readonly externalId?: string;
+  readonly cost?: UpstreamCost;
   readonly data?: Record<string, unknown>;
 }
 
@@ -94,11 +147,38 @@ export interface HandOff {
 
 export type LifecycleFn<C> = (call: OperationCall<C>) => Promise<OperationOutcome | HandOff>;
 
+/** An upstream tariff as offered for import: prices in the upstream's currency (up to 4 decimals). */
 export interface ImportedTariff {
   readonly externalId: string;
   readonly name: string;
-  readonly itemType: string;
-  readonly prices: readonly { period: number; amount: string; currency: string }[];
+  /** The product type code local tariffs get (`soft`, `softexternal`, `platform`). */
+  readonly productType: string;
+  readonly currency: string;
+  readonly prices: readonly { period: number; amount: string }[];
+  /** The plug-in's tariff settings for the link (e.g. `{pricelist: "55227"}`). */
+  readonly settings: Record<string, unknown>;
+  /** The last day it can be ordered or renewed upstream, when the upstream tells. */
+  readonly expiresOn?: string | null;
+}
+
+/** A service's state as the remote side reports it (`syncItem`). */
+export interface RemoteItem {
+  readonly externalId: string;
+  /** Our service id when the remote side knows it (BILLmanager `remoteid`). */
+  readonly remoteId: string | null;
+  readonly name: string | null;
+  readonly status: 'ordered' | 'processing' | 'active' | 'suspended' | 'deleted' | 'unknown';
+  readonly expiresOn: string | null;
+  /** Parameters as the remote side has them (`ip`, `key`, ...). */
+  readonly params: Readonly<Record<string, string>>;
+}
+
+/** A read-only call about one service (sync): no operation, no steps. */
+export interface ItemCall<C = Record<string, unknown>> {
+  readonly ctx: AppContext;
+  readonly module: ModuleInstance<C>;
+  readonly service: ServiceSnapshot;
+  readonly tariffSettings: Readonly<Record<string, unknown>>;
 }
 
 export interface ModuleType<C = Record<string, unknown>> {
@@ -117,6 +197,8 @@ export interface ModuleType<C = Record<string, unknown>> {
   readonly licenseSource?: boolean;
   /** Modules of this type accept a license server setting. */
   readonly usesLicenseServer?: boolean;
+  /** Validates the plug-in's per-tariff settings on a tariff ↔ module link (published as JSON Schema). */
+  readonly tariffSettingsSchema?: z.ZodType<Record<string, unknown>>;
   checkConnection?(module: ModuleInstance<C>, ctx: AppContext): Promise<{ message: string }>;
   open?: LifecycleFn<C>;
   suspend?: LifecycleFn<C>;
@@ -124,10 +206,18 @@ export interface ModuleType<C = Record<string, unknown>> {
   close?: LifecycleFn<C>;
   prolong?: LifecycleFn<C>;
   setParam?: LifecycleFn<C>;
-  syncItem?: LifecycleFn<C>;
   genKey?: LifecycleFn<C>;
+  /** Reads one service's state back from the remote side (null: the remote side has no such item). */
+  syncItem?(call: ItemCall<C>): Promise<RemoteItem | null>;
+  /** Every item the remote side holds for this module's account (reconciliation). */
+  listItems?(module: ModuleInstance<C>, ctx: AppContext): Promise<readonly RemoteItem[]>;
   importTariffs?(module: ModuleInstance<C>, ctx: AppContext): Promise<readonly ImportedTariff[]>;
   getBalance?(module: ModuleInstance<C>, ctx: AppContext): Promise<{ amount: string; currency: string }>;
+  /**
+   * What an `open` or `prolong` would spend upstream, for the balance guard: the core refuses
+   * to start it (a staff task) when the balance after it would fall below the module's minimum.
+   */
+  estimateCost?(call: ItemCall<C>, kind: 'open' | 'prolong', period: number): Promise<UpstreamCost | null>;
 }
 
 /** Any module type, whatever its config (registries hold plug-ins of different configs). */

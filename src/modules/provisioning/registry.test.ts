@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createContext } from '../../app/context.js';
+import { manualModuleType } from '../../integrations/manual/module.js';
 import { loadConfig } from '../../platform/config.js';
 import { silentLogger } from '../../platform/logger.js';
-import { manualModuleType } from './manual.js';
 import { type AnyModuleType, defineModuleType } from './plugin.js';
 import { createPluginRegistry, RegistryError } from './registry.js';
 

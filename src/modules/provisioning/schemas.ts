@@ -74,6 +74,9 @@ export const ModuleTypeView = z.object({
   licenseSource: z.boolean(),
   usesLicenseServer: z.boolean(),
   paramsSchema: z.unknown(),
+  tariffSettingsSchema: z
+    .unknown()
+    .meta({ description: 'JSON Schema of per-tariff settings, null when none' }),
 });
 
 export const CheckView = z.object({ ok: z.boolean(), message: z.string(), checkedAt: z.string() });
@@ -84,6 +87,10 @@ export const TariffModulesInput = z.strictObject({
       z.strictObject({
         moduleId: z.number().int().positive(),
         sortOrder: z.number().int().min(0).max(1_000_000).optional(),
+        settings: z.record(z.string(), z.unknown()).optional().meta({
+          description:
+            "The plug-in's settings for this tariff (its module type's tariffSettingsSchema); kept as they were when absent",
+        }),
       }),
     )
     .max(20),
@@ -96,4 +103,19 @@ export const TariffModuleView = z.object({
   type: z.string(),
   enabled: z.boolean(),
   sortOrder: z.number(),
+  settings: z.record(z.string(), z.unknown()),
+  externalId: z
+    .string()
+    .nullable()
+    .meta({ description: 'The upstream tariff this tariff was imported from' }),
+  upstreamPrices: z
+    .object({
+      currency: z.string(),
+      prices: z.array(z.object({ period: z.number(), amount: z.string() })),
+      importedAt: z.string(),
+    })
+    .nullable()
+    .meta({
+      description: "The upstream's prices at the last import (its currency); our prices are the tariff's",
+    }),
 });

@@ -1,6 +1,6 @@
 import { Temporal } from 'temporal-polyfill';
 import { decide, type OperationKind as LifecycleOperation } from '../../domain/lifecycle.js';
-import { parseAmount, prorate } from '../../domain/money.js';
+import { parseAmount, parseScaled, prorate } from '../../domain/money.js';
 import { cutAtExpiration, PeriodError } from '../../domain/periods.js';
 import { today as todayIn } from '../../platform/calendar.js';
 import { isoNow } from '../../platform/clock.js';
@@ -11,14 +11,25 @@ import {
   type ServiceRow,
   type ServiceStatus,
   type Tx,
+  withSavepoint,
 } from '../../platform/db/index.js';
+import { AppError } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
 import { type Actor, actorUserId } from '../accounts/actor.js';
 import { postEntry } from '../accounts/ledger.js';
 import { rowChangeOf } from './decisions.js';
 import { recordCharge, recordHistory } from './history.js';
+import { bindLicenseIp, licenseFamily } from './license-ips.js';
 import type { OperationPayload } from './operations.js';
-import { lockService, serviceState } from './repository.js';
+import { lockService, productTypeOf, serviceState } from './repository.js';
+
+/** An upstream cost as a plug-in reports it (provisioning's `UpstreamCost`). */
+interface UpstreamCost {
+  kind: 'order' | 'renewal';
+  period: number;
+  amount: string;
+  currency: string;
+}
 
 /**
  * What a completed operation does to its service. Statuses change only when an operation
@@ -174,7 +185,9 @@ export async function completeOperation(
       });
     }
     if (typeof result.externalId === 'string') change.external_id = result.externalId;
+    if (learnt?.ip !== undefined) await bindLearntIp(tx, ctx, actor, service, learnt.ip);
   }
+  await recordUpstreamCost(tx, op, result, today.toString(), now);
   if (Object.keys(change).length > 0) {
     await tx
       .updateTable('services')
@@ -215,6 +228,52 @@ export async function completeOperation(
     },
   );
   return decision.superseded ? 'superseded' : 'done';
+}
+
+/**
+ * A module that moved the license to another address (an IP change done upstream) moves its
+ * local hold too. The address was checked free when the change was asked for; should another
+ * license have taken it since, the upstream's answer still stands, and the clash is recorded
+ * for staff instead of undoing a change the upstream already made.
+ */
+async function bindLearntIp(tx: Tx, ctx: AppContext, actor: Actor, service: ServiceRow, ip: string) {
+  const before = (JSON.parse(service.params) as Record<string, string>).ip ?? null;
+  if (before === ip) return;
+  const family = licenseFamily((await productTypeOf(tx, service)).code, toId(service.tariff_id));
+  if (!family) return;
+  try {
+    await withSavepoint(tx, 'bind_learnt_ip', () => bindLicenseIp(tx, toId(service.id), family, ip));
+  } catch (err) {
+    if (!(err instanceof AppError) || err.code !== 'ip_taken') throw err;
+    await recordHistory(tx, ctx, actor, toId(service.id), 'ip_conflict', { details: { ip, from: before } });
+  }
+}
+
+/** What the upstream charged for an order or renewal, once per operation (upstream currency, 4 places). */
+async function recordUpstreamCost(
+  tx: Tx,
+  op: OperationRow,
+  result: Record<string, unknown>,
+  today: string,
+  now: string,
+): Promise<void> {
+  const cost = result.cost as UpstreamCost | undefined;
+  if (!cost || typeof result.moduleId !== 'number') return;
+  await tx
+    .insertInto('upstream_costs')
+    .values({
+      service_id: op.service_id,
+      module_id: result.moduleId,
+      operation_id: op.id,
+      kind: cost.kind,
+      period: cost.period,
+      amount_e4: parseScaled(cost.amount, 4, { allowNegative: false }),
+      currency: cost.currency,
+      recorded_on: today,
+      created_at: now,
+    })
+    .onConflict((oc) => oc.column('operation_id').doNothing())
+    .execute();
 }
 
 /** The operation is still running under `owner`'s lease (locked until the transaction ends). */

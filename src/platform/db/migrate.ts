@@ -10,6 +10,7 @@ import * as m0007 from './migrations/0007_licenses_mgr.js';
 import * as m0008 from './migrations/0008_operations_pending.js';
 import * as m0009 from './migrations/0009_lifecycle.js';
 import * as m0011 from './migrations/0011_login_reservations.js';
+import * as m0012 from './migrations/0012_reselling.js';
 
 /**
  * Migrations are listed here in order, statically imported: no directory scanning, so the
@@ -26,6 +27,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0008_operations_pending': m0008,
   '0009_lifecycle': m0009,
   '0011_login_reservations': m0011,
+  '0012_reselling': m0012,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -420,6 +420,27 @@ export interface TariffModulesTable {
   tariff_id: Ref;
   module_id: Ref;
   sort_order: Int;
+  /** JSON: the plug-in's settings for this tariff (its tariff settings schema). */
+  settings: ColumnType<string, string | undefined, string>;
+  /** The upstream tariff this tariff was imported from (unique per module). */
+  external_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** JSON `{currency, prices: [{period, amount}], importedAt}`: the upstream's prices at the last import. */
+  upstream_prices: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+/** What one upstream order or renewal cost (upstream currency, ten-thousandths). */
+export interface UpstreamCostsTable {
+  id: Id;
+  service_id: Ref;
+  module_id: Ref;
+  operation_id: Ref;
+  kind: 'order' | 'renewal';
+  period: Int;
+  amount_e4: bigint;
+  currency: string;
+  /** YYYY-MM-DD (provider time zone) the cost was incurred. */
+  recorded_on: string;
+  created_at: Instant;
 }
 
 /** A license key issued by this installation (module type `license-issuer`); license id = service id. */
@@ -490,6 +511,7 @@ export interface Database {
   staff_tasks: StaffTasksTable;
   processing_modules: ProcessingModulesTable;
   tariff_modules: TariffModulesTable;
+  upstream_costs: UpstreamCostsTable;
   issued_licenses: IssuedLicensesTable;
   mgr_sessions: MgrSessionsTable;
   mgr_login_keys: MgrLoginKeysTable;
@@ -503,6 +525,7 @@ export type PaymentRow = Selectable<PaymentsTable>;
 export type NewLedgerEntry = Insertable<LedgerEntriesTable>;
 export type AccountUpdate = Updateable<AccountsTable>;
 export type { Generated };
+export type UpstreamCostRow = Selectable<UpstreamCostsTable>;
 export type ProductTypeRow = Selectable<ProductTypesTable>;
 export type EnumerationRow = Selectable<EnumerationsTable>;
 export type EnumerationValueRow = Selectable<EnumerationValuesTable>;

@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { defineModuleType, type HandOff, type LifecycleFn, type OperationCall } from './plugin.js';
+import {
+  defineModuleType,
+  type HandOff,
+  type LifecycleFn,
+  type OperationCall,
+} from '../../modules/provisioning/index.js';
 
 const ManualConfig = z
   .object({

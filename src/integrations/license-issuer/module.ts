@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { defineModuleType } from '../provisioning/plugin.js';
-import { issueLicense } from './commands.js';
+import { issueLicense } from '../../modules/licenses/index.js';
+import { defineModuleType } from '../../modules/provisioning/index.js';
 
 /**
  * The `license-issuer` module type: Billfold itself is the license server. `open` issues the

@@ -1,0 +1,2 @@
+export { issueLicense } from './commands.js';
+export { registerLicenseRoutes } from './routes.js';
