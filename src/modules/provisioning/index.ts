@@ -1,3 +1,4 @@
+export { OperationError } from '../services/engine.js';
 export { resolveHandler } from './dispatch.js';
 export type {
   AnyModuleType,
@@ -10,6 +11,13 @@ export type {
   OperationOutcome,
   ServiceSnapshot,
 } from './plugin.js';
-export { defineModuleType } from './plugin.js';
+export {
+  defineModuleType,
+  featureOf,
+  type ItemCall,
+  type RemoteItem,
+  type SetParamPayload,
+  type UpstreamCost,
+} from './plugin.js';
 export { createPluginRegistry, type PluginRegistry, RegistryError } from './registry.js';
 export { registerModuleRoutes } from './routes.js';

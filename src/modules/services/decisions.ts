@@ -77,6 +77,8 @@ export async function writeDecision(
     const { key, payload } = operationOf(id, op, {
       now,
       expiresOn,
+      previousExpiresOn: service.expires_on,
+      period: c.period ?? Number(service.period),
       tariffId: opts.tariffId,
       reason: opts.reason,
     });
@@ -102,13 +104,25 @@ export function rowChangeOf(c: ServiceChange, now: string): Partial<ServiceRow> 
 function operationOf(
   id: number,
   op: Decision['operations'][number],
-  at: { now: string; expiresOn: string; tariffId: number | undefined; reason: string | undefined },
+  at: {
+    now: string;
+    expiresOn: string;
+    previousExpiresOn: string | null;
+    period: number;
+    tariffId: number | undefined;
+    reason: string | undefined;
+  },
 ): { key: string; payload: OperationPayload } {
   switch (op.kind) {
     case 'open':
       return { key: `open:${id}`, payload: {} };
     case 'prolong':
-      return { key: `prolong:${id}:${at.expiresOn}`, payload: { expiresOn: at.expiresOn } };
+      // The renewal's range and period travel with it: a remote side renews by the same period,
+      // and a module can tell a renewal it already made from one still to make.
+      return {
+        key: `prolong:${id}:${at.expiresOn}`,
+        payload: { expiresOn: at.expiresOn, from: at.previousExpiresOn, period: at.period },
+      };
     case 'close':
       return { key: `close:${id}`, payload: at.reason ? { reason: at.reason } : {} };
     case 'suspend':
