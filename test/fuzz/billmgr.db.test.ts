@@ -94,6 +94,8 @@ function readsOf(func: string): readonly string[] {
       return ['elid', 'period', 'sok'];
     case 'service.changepricelist':
       return ['elid', 'pricelist', 'period', 'sok'];
+    case 'whoami':
+      return [];
   }
   const family = /^(softexternal|soft|platform)(?:\.|$)/.exec(func);
   const action = family ? func.slice(family[0].length) : func;

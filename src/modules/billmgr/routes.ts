@@ -33,6 +33,7 @@ import {
   renderMgr,
   renderMgrList,
 } from './protocol.js';
+import { whoami } from './whoami.js';
 
 type Fn = (c: Call) => Promise<MgrNode | MgrList>;
 
@@ -56,6 +57,7 @@ function functionTable(opts: BillmgrOptions): Map<string, Fn> {
   for (const f of FAMILIES) per(f);
   table.set('service.prolong', prolong);
   table.set('service.changepricelist', changePricelist);
+  table.set('whoami', whoami);
   return table;
 }
 
