@@ -1,4 +1,5 @@
 import type { AnyModuleType } from '../modules/provisioning/index.js';
+import { billmanagerModuleType } from './billmanager/module.js';
 import { licenseIssuerModuleType } from './license-issuer/module.js';
 import { manualModuleType } from './manual/module.js';
 
@@ -7,4 +8,8 @@ import { manualModuleType } from './manual/module.js';
  * `src/integrations/<type>/`: the remote API's client, the plug-in, a stateful fake of the
  * remote API and their tests. The core knows them only through the plug-in interface.
  */
-export const BUILTIN_MODULE_TYPES: readonly AnyModuleType[] = [manualModuleType, licenseIssuerModuleType];
+export const BUILTIN_MODULE_TYPES: readonly AnyModuleType[] = [
+  manualModuleType,
+  licenseIssuerModuleType,
+  billmanagerModuleType,
+];

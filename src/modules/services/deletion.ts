@@ -206,3 +206,64 @@ export async function reverseDeletionRefund(
     details: { operationId: toId(close.id) },
   });
 }
+
+/**
+ * Staff cancelled the `open` of a service that never opened (the upstream refused the order,
+ * or it never reached it): the client bought nothing, so the service is closed and every
+ * charge it made — the order with its setup fee, any renewal paid meanwhile — is refunded in
+ * full, in the cancellation's transaction. Should the upstream have created it after all, the
+ * reconciliation lists the license as an orphan.
+ */
+export async function refundUnopened(
+  tx: Tx,
+  ctx: AppContext,
+  actor: Actor,
+  open: { id: number | bigint; service_id: number | bigint },
+): Promise<void> {
+  const serviceId = toId(open.service_id);
+  const service = await lockService(tx, serviceId);
+  if (service.status !== 'ordered' && service.status !== 'processing') return;
+  const charges = await tx
+    .selectFrom('service_charges')
+    .select('amount_minor')
+    .where('service_id', '=', serviceId)
+    .execute();
+  const paid = charges.reduce((s, c) => s + BigInt(c.amount_minor), 0n);
+  const now = isoNow(ctx.clock);
+  let refunded = '0';
+  if (paid > 0n) {
+    const { entry } = await postEntry(tx, {
+      accountId: toId(service.account_id),
+      kind: 'refund',
+      amountMinor: paid,
+      description: `Service #${serviceId} never opened: its order cancelled and refunded`,
+      idempotencyKey: `open-cancelled-refund:${open.id}`,
+      refType: 'service',
+      refId: serviceId,
+      createdByUserId: actorUserId(actor),
+      now,
+    });
+    refunded = formatAmount(paid, entry.currency);
+    await recordCharge(tx, ctx, serviceId, {
+      kind: 'refund',
+      period: null,
+      start: null,
+      end: null,
+      amountMinor: -paid,
+      ledgerEntryId: entry.id,
+      requestKey: `open-cancelled:${open.id}`,
+    });
+    await ctx.hooks.afterCredit(tx, ctx, toId(service.account_id));
+  }
+  await tx
+    .updateTable('services')
+    .set({ status: 'deleted', deleted_at: now, updated_at: now })
+    .where('id', '=', serviceId)
+    .execute();
+  await tx.deleteFrom('license_ips').where('service_id', '=', serviceId).execute();
+  await recordHistory(tx, ctx, actor, serviceId, 'order_cancelled', {
+    from: service.status,
+    to: 'deleted',
+    details: { operationId: toId(open.id), refunded },
+  });
+}

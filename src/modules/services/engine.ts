@@ -6,7 +6,7 @@ import { inTransaction, lockRows, type OperationRow, type Tx } from '../../platf
 import { conflict, notFound } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
 import { type Actor, actorLabel, requireStaff, systemActor } from '../accounts/actor.js';
-import { reverseDeletionRefund } from './deletion.js';
+import { refundUnopened, reverseDeletionRefund } from './deletion.js';
 import { recordHistory } from './history.js';
 import { completeOperation, holdsLease } from './lifecycle.js';
 import { originalKey, releasedKey } from './operations.js';
@@ -425,7 +425,10 @@ export async function retryOperation(ctx: AppContext, actor: Actor, id: number):
   });
 }
 
-/** Staff: give up on an operation that has not run to completion; the service keeps its status. */
+/**
+ * Staff: give up on an operation that has not run to completion. The service keeps its status,
+ * except a service whose `open` is cancelled: it never opened, so it is closed and refunded.
+ */
 export async function cancelOperation(ctx: AppContext, actor: Actor, id: number): Promise<OperationRow> {
   requireStaff(actor);
   const found = await loadOperation(ctx, id);
@@ -446,6 +449,8 @@ export async function cancelOperation(ctx: AppContext, actor: Actor, id: number)
     }
     // The service stays: what its deletion refunded is taken back.
     if (op.kind === 'close') await reverseDeletionRefund(tx, ctx, actor, op);
+    // A service that never opened is closed, and what its order charged is refunded.
+    if (op.kind === 'open') await refundUnopened(tx, ctx, actor, op);
     await closeTasks(tx, ctx, id, 'cancelled', actorLabel(actor));
     await recordHistory(tx, ctx, actor, toId(op.service_id), `operation_${op.kind}_cancelled`, {
       details: { operationId: id },
