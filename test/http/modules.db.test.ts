@@ -112,6 +112,7 @@ describe('module types', () => {
     expect(items.map((t: { type: string }) => t.type)).toEqual([
       'manual',
       'license-issuer',
+      'billmanager',
       'test-licenses',
       'test-servers',
     ]);

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { claimNext, OperationError, runClaimed } from '../../src/modules/services/engine.js';
 import { expectLedgerBalanced } from '../helpers/context.js';
 import { expectError } from '../helpers/http.js';
-import { call, licenseItem, ok, openShop, orderPaid, payIn, type Shop } from '../helpers/shop.js';
+import { balanceOf, call, licenseItem, ok, openShop, orderPaid, payIn, type Shop } from '../helpers/shop.js';
 
 let shop: Shop;
 beforeEach(async () => {
@@ -54,14 +54,22 @@ describe('operations and staff tasks over HTTP', () => {
     expect(ok(await call(shop, 'GET', `/api/v1/services/${serviceId}`, shop.admin)).status).toBe('active');
   });
 
-  it('cancel gives up: the service keeps its status; a second cancel or a retry is a 409', async () => {
+  it('cancelling a failed open closes the service that never opened and refunds it; a second cancel or a retry is a 409', async () => {
     const { serviceId, operationId } = await failedOpen();
+    const service = ok(await call(shop, 'GET', `/api/v1/services/${serviceId}`, shop.admin));
+    expect(await balanceOf(shop, service.accountId)).toBe('0.00');
     expect(ok(await call(shop, 'POST', `/api/v1/operations/${operationId}/cancel`, shop.admin)).status).toBe(
       'cancelled',
     );
-    expect(ok(await call(shop, 'GET', `/api/v1/services/${serviceId}`, shop.admin)).status).toBe(
-      'processing',
-    );
+    expect(ok(await call(shop, 'GET', `/api/v1/services/${serviceId}`, shop.admin)).status).toBe('deleted');
+    const charged = await shop.ctx.db.kysely
+      .selectFrom('service_charges')
+      .select('amount_minor')
+      .where('service_id', '=', serviceId)
+      .execute();
+    // The order's charge and its refund: the client paid nothing in the end.
+    expect(charged.reduce((s, c) => s + BigInt(c.amount_minor), 0n)).toBe(0n);
+    expect(await balanceOf(shop, service.accountId)).toBe('10.00');
     expectError(
       await call(shop, 'POST', `/api/v1/operations/${operationId}/cancel`, shop.admin),
       409,

@@ -109,13 +109,13 @@ describe('retries and failure', () => {
     expect((await service(ctx, serviceId)).status).toBe('active');
   });
 
-  it('staff can cancel a failed operation; the service keeps its last good status', async () => {
+  it('staff can cancel a failed open: the service never opened, so it is closed', async () => {
     const claimed = await claimNext(ctx, 'w1');
     await runClaimed(ctx, claimed!, 'w1', failing(false));
     await cancelOperation(ctx, staff, Number(claimed!.id));
     expect((await op()).status).toBe('cancelled');
     expect((await tasks())[0]!.status).toBe('cancelled');
-    expect((await service(ctx, serviceId)).status).toBe('processing');
+    expect((await service(ctx, serviceId)).status).toBe('deleted');
     await expect(cancelOperation(ctx, staff, Number(claimed!.id))).rejects.toMatchObject({
       code: 'operation_not_cancellable',
     });
