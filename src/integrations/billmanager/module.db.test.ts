@@ -359,4 +359,74 @@ describe('the billmanager module', () => {
     const all = await billmanagerModuleType.listItems!(module, shop.ctx);
     expect(all.map((i) => i.externalId)).toEqual([lic.id]);
   });
+
+  it('speaks json as well as xml', async () => {
+    const jsonModule = await createModule({ out: 'json' });
+    ok(
+      await call(shop, 'PUT', `/api/v1/tariffs/${shop.tariffs.licensePro}/modules`, shop.admin, {
+        modules: [{ moduleId: jsonModule.id, settings: { pricelist: '55228' } }],
+      }),
+    );
+    const { serviceId } = await orderPaid(shop, shop.alpha, {
+      tariffId: shop.tariffs.licensePro,
+      period: 1,
+      params: { ip: freshIp(), licname: 'json-pro' },
+    });
+    await runQueuedOperations(shop.ctx);
+    const s = await getService(shop, serviceId);
+    expect(s.status).toBe('active');
+    expect(s.params.key).toBe(upstreamLicenses()[0]!.lickey);
+    expect(
+      fake.state.calls.filter((c) => c.func === 'soft.order.param').every((c) => c.params.out === 'json'),
+    ).toBe(true);
+  });
+
+  it("a platform license is ordered with its comment and addons (fixed, and the client's choice mapped)", async () => {
+    const tariff = ok(
+      await call(shop, 'POST', '/api/v1/tariffs', shop.admin, {
+        name: 'VMmanager 6',
+        productType: 'platform',
+        periods: [1],
+        prices: { '1': '25.00' },
+      }),
+      201,
+    );
+    const withNodes = ok(
+      await call(shop, 'POST', `/api/v1/tariffs/${tariff.id}/addons`, shop.admin, {
+        valueType: 'integer',
+        kind: 'generic',
+        label: 'Nodes',
+        unit: 'node',
+        included: 1,
+        min: 1,
+        max: 10,
+        step: 1,
+        defaultValue: 1,
+        prices: { '1': '5.00' },
+      }),
+      201,
+    );
+    const nodes = withNodes.addons.find((a: { label: string }) => a.label === 'Nodes').id;
+    ok(
+      await call(shop, 'PUT', `/api/v1/tariffs/${tariff.id}/modules`, shop.admin, {
+        modules: [
+          {
+            moduleId,
+            settings: { pricelist: '55163', addons: { '55164': 50 }, addonMap: { [String(nodes)]: '55165' } },
+          },
+        ],
+      }),
+    );
+    const { serviceId } = await orderPaid(shop, shop.alpha, {
+      tariffId: tariff.id,
+      period: 1,
+      params: {},
+      addonValues: { [nodes]: 3 },
+    });
+    await runQueuedOperations(shop.ctx);
+    const s = await getService(shop, serviceId);
+    expect(s.status).toBe('active');
+    const [lic] = upstreamLicenses();
+    expect(lic).toMatchObject({ family: 'platform', comment: s.name, addons: { '55164': 50, '55165': 3 } });
+  });
 });
