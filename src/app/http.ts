@@ -10,11 +10,13 @@ import {
 } from 'fastify-type-provider-zod';
 import { registerAccountRoutes, registerAuth, SESSION_COOKIE } from '../modules/accounts/index.js';
 import { registerBillingRoutes } from '../modules/billing/index.js';
+import { registerReportRoutes } from '../modules/billing/report-routes.js';
 import { type BillmgrOptions, mgrErrorDialect, registerBillmgrRoutes } from '../modules/billmgr/routes.js';
 import { registerCatalogRoutes } from '../modules/catalog/index.js';
 import { registerLicenseRoutes } from '../modules/licenses/index.js';
 import { registerOrderRoutes } from '../modules/orders/index.js';
 import { registerModuleRoutes } from '../modules/provisioning/index.js';
+import { registerResellingRoutes } from '../modules/provisioning/reselling-routes.js';
 import { registerServiceRoutes } from '../modules/services/index.js';
 import type { AppContext } from '../platform/context.js';
 import { httpErrorHandlers } from '../platform/http/errors.js';
@@ -124,8 +126,10 @@ export async function buildHttpApp(
   registerOrderRoutes(app, ctx);
   registerServiceRoutes(app, ctx);
   registerModuleRoutes(app, ctx);
+  registerResellingRoutes(app, ctx);
   registerLicenseRoutes(app, ctx);
   registerBillmgrRoutes(app, ctx, opts.billmgr);
   registerBillingRoutes(app, ctx);
+  registerReportRoutes(app, ctx);
   return app;
 }

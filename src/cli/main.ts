@@ -30,6 +30,7 @@ import { migrateToLatest } from '../platform/db/index.js';
 import { parseInput } from '../platform/validation.js';
 import { VERSION } from '../version.js';
 import { CliError, reportError, withContext } from './context.js';
+import { registerResellingCommands } from './reselling.js';
 import { serve } from './serve.js';
 
 const cli = new Command('billfold')
@@ -368,6 +369,8 @@ ledger
       throw new CliError(`${bad.length} account(s) out of balance.`, 3);
     });
   });
+
+registerResellingCommands(cli, out);
 
 cli.parseAsync(process.argv).catch((err: unknown) => {
   process.exitCode = reportError(err);

@@ -511,6 +511,35 @@ describe(`billfold CLI (${TEST_ENGINE})`, () => {
     expect(after.values[0]).toEqual(['ISPmanager Lite (legacy)', '3541', 'active']);
   });
 
+  it('reselling commands: import, sync and reconcile refuse what is not there; report margins prints a table or JSON', async () => {
+    const [imp, sync, reconcileAll, reconcileOne, table, json, badGroup] = await Promise.all([
+      cli('modules', 'import-tariffs', '999999'),
+      cli('services', 'sync', '999999'),
+      cli('licenses', 'reconcile'),
+      cli('licenses', 'reconcile', '--module', '999999'),
+      cli('report', 'margins', '--from', '2021-12-01', '--to', '2021-12-31', '--group-by', 'month'),
+      cli('report', 'margins', '--json'),
+      cli('report', 'margins', '--group-by', 'year'),
+    ]);
+    failsWith(imp, 'module_not_found');
+    failsWith(sync, 'service_not_found');
+    failsWith(reconcileOne, 'module_not_found');
+    // No module here can list upstream items (the license-issuer cannot): nothing to reconcile.
+    expect(ok(reconcileAll).stdout).toBe('No enabled module can list its upstream items.\n');
+    expect(ok(table).stdout).toBe(
+      'Margins 2021-12-01 .. 2021-12-31 by month\nmonth  currency  revenue  cost  margin\n',
+    );
+    expect(JSON.parse(ok(json).stdout)).toEqual({
+      from: '2021-12-01',
+      to: '2021-12-16',
+      groupBy: 'service',
+      rows: [],
+      totals: [],
+    });
+    expect(badGroup.code).not.toBe(0);
+    expect(badGroup.stderr).toContain('must be one of service, tariff, month');
+  });
+
   it('catalog seed-ispsystem creates the 13 upstream tariffs once, then finds them', async () => {
     const first = JSON.parse(ok(await cli('catalog', 'seed-ispsystem', '--json')).stdout);
     expect(first.tariffs.created).toHaveLength(13);

@@ -28,6 +28,17 @@ const Summary = z.object({
   ordersPaid: z.number().meta({ description: 'Awaiting orders the balance covered, paid by the run' }),
   errors: z.number().meta({ description: 'Service steps that failed unexpectedly (each is a staff task)' }),
   currency: z.string(),
+  reconciliation: z
+    .object({
+      modules: z.number(),
+      opened: z.number(),
+      resolved: z.number(),
+      failed: z.array(
+        z.object({ moduleId: z.number(), name: z.string(), code: z.string(), message: z.string() }),
+      ),
+    })
+    .nullable()
+    .meta({ description: "The modules reconciled after today's run (null: not today's run, or a dry run)" }),
   actions: z.array(
     z.object({ serviceId: z.number(), step: z.string(), outcome: z.string(), amount: z.string().optional() }),
   ),

@@ -11,6 +11,7 @@ import { toId } from '../../platform/ids.js';
 import { systemActor } from '../accounts/actor.js';
 import type { TariffAggregate } from '../catalog/aggregate.js';
 import { payAwaitingOrders } from '../orders/commands.js';
+import { type DailyReconciliation, reconcileEnabledModules } from '../provisioning/reconcile.js';
 import { writeDecision } from '../services/decisions.js';
 import { deleteServiceTx } from '../services/deletion.js';
 import { recordHistory } from '../services/history.js';
@@ -55,6 +56,8 @@ export interface RunSummary {
   ordersPaid: number;
   errors: number;
   currency: string;
+  /** The reconciliation after the run (today's run only, not a dry run); null when it did not run. */
+  reconciliation: DailyReconciliation | null;
   actions: { serviceId: number; step: Step; outcome: string; amount?: string }[];
 }
 
@@ -67,6 +70,8 @@ export interface RunOptions {
   readonly listActions?: boolean;
   /** Called after a step has read its list and before it acts on it (tests pause the run here). */
   readonly afterList?: (step: Step, serviceIds: readonly number[]) => Promise<void>;
+  /** Reconcile the modules after the run (default true; only a real run for today does). */
+  readonly reconcile?: boolean;
 }
 
 const actor = systemActor('billing');
@@ -210,6 +215,7 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
     ordersPaid: 0,
     errors: 0,
     currency: provider.currency,
+    reconciliation: null,
     actions: [],
   };
   const runId = opts.dryRun
@@ -234,6 +240,15 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
         .execute()
         .catch(() => {});
     throw err;
+  }
+  // 5. reconcile the modules with their upstreams: what is true now, so only today's run does
+  // it (a catch-up of a past day would observe the present all the same). It asks upstreams
+  // outside any transaction and never fails the run (reconcile.ts).
+  if (!opts.dryRun && opts.reconcile !== false && todayOf(base.clock, zone).equals(opts.date)) {
+    summary.reconciliation = await reconcileEnabledModules(ctx, date).catch((err: unknown) => {
+      ctx.logger.error({ err, date }, 'daily reconciliation failed');
+      return null;
+    });
   }
   if (runId !== null) {
     const { actions: _omit, ...brief } = summary;

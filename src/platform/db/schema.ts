@@ -443,6 +443,33 @@ export interface UpstreamCostsTable {
   created_at: Instant;
 }
 
+export type FindingKind = 'orphan' | 'missing' | 'differs';
+export type FindingStatus = 'open' | 'resolved' | 'dismissed';
+/** What a reconciliation of a module with its upstream found (migration 0013), one row per subject and kind. */
+export interface ReconciliationFindingsTable {
+  id: Id;
+  module_id: Ref;
+  kind: FindingKind;
+  /** `item:<upstream id>` (orphans) or `service:<id>`. */
+  subject_key: string;
+  service_id: NullableRef;
+  external_id: string | null;
+  /** JSON: what was seen (differences with both values, the upstream item). */
+  details: string;
+  /** The fix offered, in words. */
+  fix: string;
+  /** The action id that carries the fix out (`accept_upstream`), or the review staff do by hand. */
+  action: string;
+  status: FindingStatus;
+  first_seen_at: Instant;
+  last_seen_at: Instant;
+  resolved_at: Instant | null;
+  resolved_by: string | null;
+  /** How it was resolved: `dismiss`, `accept_upstream`, `no_longer_true`. */
+  resolution: string | null;
+  updated_at: Instant;
+}
+
 /** A license key issued by this installation (module type `license-issuer`); license id = service id. */
 export interface IssuedLicensesTable {
   service_id: Ref;
@@ -512,6 +539,7 @@ export interface Database {
   processing_modules: ProcessingModulesTable;
   tariff_modules: TariffModulesTable;
   upstream_costs: UpstreamCostsTable;
+  reconciliation_findings: ReconciliationFindingsTable;
   issued_licenses: IssuedLicensesTable;
   mgr_sessions: MgrSessionsTable;
   mgr_login_keys: MgrLoginKeysTable;
@@ -526,6 +554,7 @@ export type NewLedgerEntry = Insertable<LedgerEntriesTable>;
 export type AccountUpdate = Updateable<AccountsTable>;
 export type { Generated };
 export type UpstreamCostRow = Selectable<UpstreamCostsTable>;
+export type ReconciliationFindingRow = Selectable<ReconciliationFindingsTable>;
 export type ProductTypeRow = Selectable<ProductTypesTable>;
 export type EnumerationRow = Selectable<EnumerationsTable>;
 export type EnumerationValueRow = Selectable<EnumerationValuesTable>;
