@@ -143,6 +143,8 @@ export interface UpstreamTariff {
   currency: string;
   /** period in months (1, 12, …), -100 trial if offered. */
   prices: { period: number; cost: string }[];
+  /** The trial's length in days (its period is -100), when one is offered. */
+  trialDays: number | null;
   addons: { id: string; name: string }[];
 }
 
@@ -307,10 +309,12 @@ function periodMonths(el: MgrElement): number | null {
 export function tariffOf(el: MgrElement): UpstreamTariff {
   const price = childOf(el, 'price');
   const prices: { period: number; cost: string }[] = [];
+  let trialDays: number | null = null;
   for (const p of price ? childrenOf(price, 'period') : []) {
     const period = periodMonths(p);
     const cost = orNull(attrOf(p, 'cost'));
     if (period !== null && cost !== null) prices.push({ period, cost });
+    if (period === -100 && (attrOf(p, 'type') ?? 'day') === 'day') trialDays = intOf(attrOf(p, 'length'));
   }
   return {
     id: orNull(textOf(el, 'id')) ?? '',
@@ -318,6 +322,7 @@ export function tariffOf(el: MgrElement): UpstreamTariff {
     itemType: (textOf(el, 'itemtype') ?? '').trim(),
     currency: (price && attrOf(price, 'currency')) ?? '',
     prices,
+    trialDays,
     addons: childrenOf(el, 'addon').map((a) => ({
       id: orNull(textOf(a, 'id')) ?? '',
       name: (textOf(a, 'name') ?? '').trim(),

@@ -483,6 +483,7 @@ function importedOf(t: UpstreamTariff): ImportedTariff | null {
     currency: t.currency,
     prices: t.prices.map((p) => ({ period: p.period, amount: p.cost })),
     settings: { pricelist: t.id },
+    trialDays: t.trialDays,
   };
 }
 

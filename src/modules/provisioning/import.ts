@@ -6,7 +6,7 @@ import {
   parseScaled,
   rescale,
 } from '../../domain/money.js';
-import { isValidPeriod, PeriodError, parseDate } from '../../domain/periods.js';
+import { isValidPeriod, PeriodError, parseDate, TRIAL_PERIOD } from '../../domain/periods.js';
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
 import { inTransaction, isUniqueViolation, type Tx } from '../../platform/db/index.js';
@@ -60,6 +60,7 @@ interface Checked {
   readonly settings: string;
   readonly expiresOn: string | null;
   readonly productTypeId: number;
+  readonly trialDays: number | null;
 }
 
 const badTariff = (
@@ -101,8 +102,16 @@ async function check(
     if (!isCurrency(t.currency))
       throw badTariff(t, `unknown currency ${JSON.stringify(t.currency)}.`, { currency: t.currency });
     if (t.prices.length === 0) throw badTariff(t, `tariff ${t.externalId} has no prices.`);
+    const trialDays = t.trialDays ?? null;
+    if (trialDays !== null && (!Number.isInteger(trialDays) || trialDays < 1 || trialDays > 366))
+      throw badTariff(t, `tariff ${t.externalId} has a trial of ${trialDays} days.`, { trialDays });
     const prices = t.prices.map((p) => {
-      if (!isValidPeriod(p.period) || p.period < 1)
+      // A trial is a period of its own (-100) whose length the tariff carries in days.
+      if (p.period === TRIAL_PERIOD && trialDays === null)
+        throw badTariff(t, `tariff ${t.externalId} offers a trial without saying how many days.`, {
+          period: p.period,
+        });
+      if (!isValidPeriod(p.period) || (p.period < 1 && p.period !== TRIAL_PERIOD))
         throw badTariff(t, `period ${p.period} of tariff ${t.externalId} is not one Billfold sells.`, {
           period: p.period,
         });
@@ -136,7 +145,7 @@ async function check(
         throw badTariff(t, `the plug-in's settings for tariff ${t.externalId} are not valid.`);
       settings = JSON.stringify(parsed.data);
     }
-    return { source: t, prices, settings, expiresOn, productTypeId };
+    return { source: t, prices, settings, expiresOn, productTypeId, trialDays };
   });
 }
 
@@ -173,7 +182,7 @@ async function createTariffFrom(
       currency,
       setup_fee_minor: null,
       expires_on: c.expiresOn,
-      trial_days: null,
+      trial_days: c.trialDays,
       created_at: now,
       updated_at: now,
     })

@@ -159,6 +159,8 @@ export interface ImportedTariff {
   readonly settings: Record<string, unknown>;
   /** The last day it can be ordered or renewed upstream, when the upstream tells. */
   readonly expiresOn?: string | null;
+  /** The length in days of the trial (period -100), when the upstream offers one. */
+  readonly trialDays?: number | null;
 }
 
 /** A service's state as the remote side reports it (`syncItem`). */
