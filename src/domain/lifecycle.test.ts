@@ -257,10 +257,14 @@ describe('decide: properties over random event sequences', () => {
               if (op) s = { ...s, pending: [{ ...op, running: true }, ...rest] };
               continue;
             }
-            case 'cancel':
+            case 'cancel': {
               // Staff give up on the oldest operation.
-              s = { ...s, pending: s.pending.slice(1) };
+              const [op, ...rest] = s.pending;
+              if (!op) continue;
+              s = { ...s, pending: rest };
+              apply(decide(s, { type: 'operation_cancelled', kind: op.kind, reason: op.reason }, today));
               continue;
+            }
             case 'expire':
               event = { type: 'expire' };
               break;
@@ -318,5 +322,26 @@ describe('decide: properties over random event sequences', () => {
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe('decide: an operation given up by staff', () => {
+  it("a renewal's resume cancelled: the paid service stays suspended, now by staff, so no rule keeps it suspended for non-payment", () => {
+    const s = active({ status: 'suspended', suspendReason: 'expired', expiresOn: d('2022-02-16') });
+    expect(
+      decide(s, { type: 'operation_cancelled', kind: 'resume', reason: 'renewal' }, d('2022-01-20')).change,
+    ).toEqual({
+      suspendReason: 'admin',
+    });
+    // Expired after all, or another resume on its way, or another kind: nothing to change.
+    expect(decide(s, { type: 'operation_cancelled', kind: 'resume' }, d('2022-02-20')).change).toEqual({});
+    expect(
+      decide(
+        { ...s, pending: [{ id: 9, kind: 'resume', running: false }] },
+        { type: 'operation_cancelled', kind: 'resume' },
+        d('2022-01-20'),
+      ).change,
+    ).toEqual({});
+    expect(decide(s, { type: 'operation_cancelled', kind: 'prolong' }, d('2022-01-20')).change).toEqual({});
   });
 });

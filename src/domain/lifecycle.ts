@@ -68,7 +68,12 @@ export type LifecycleEvent =
   | { readonly type: 'delete' }
   | { readonly type: 'deletion_due'; readonly deletionDelayDays: number }
   | { readonly type: 'tariff_change' }
-  | { readonly type: 'operation_done'; readonly kind: OperationKind; readonly reason?: string | undefined };
+  | { readonly type: 'operation_done'; readonly kind: OperationKind; readonly reason?: string | undefined }
+  | {
+      readonly type: 'operation_cancelled';
+      readonly kind: OperationKind;
+      readonly reason?: string | undefined;
+    };
 
 export interface ServiceChange {
   status?: ServiceStatus;
@@ -273,5 +278,18 @@ export function decide(s: ServiceState, event: LifecycleEvent, today: Temporal.P
       return { ...none(), operations: [{ kind: 'set_param' }] };
     case 'operation_done':
       return completion(s, event, today);
+    case 'operation_cancelled':
+      // Staff gave up on the resume a renewal queued: the service is paid, so it is no longer
+      // suspended for non-payment but by staff's choice — nothing lifts it but staff.
+      if (
+        event.kind === 'resume' &&
+        s.status === 'suspended' &&
+        s.suspendReason === 'expired' &&
+        s.expiresOn !== null &&
+        !isExpired(s.expiresOn, today) &&
+        !s.pending.some((o) => o.kind === 'resume')
+      )
+        return { ...none(), change: { suspendReason: 'admin' } };
+      return none('nothing_to_undo');
   }
 }

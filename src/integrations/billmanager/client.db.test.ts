@@ -48,9 +48,13 @@ describe.each(['xml', 'json'] as const)('BILLmanager client against Billfold /bi
           { period: 1, cost: '7.5000' },
           { period: 12, cost: '75.0000' },
         ],
+        trialDays: null,
         addons: [],
       });
-      expect(tariffs.find((t) => t.id === '55239')?.prices).toEqual([{ period: -100, cost: '0.0000' }]);
+      expect(tariffs.find((t) => t.id === '55239')).toMatchObject({
+        prices: [{ period: -100, cost: '0.0000' }],
+        trialDays: 14,
+      });
       expect((await c.exportPricelist({ pricelist: '55163' })).map((t) => [t.id, t.itemType])).toEqual([
         ['55163', 'platform'],
       ]);

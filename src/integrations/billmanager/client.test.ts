@@ -184,6 +184,7 @@ describe.each(['xml', 'json'] as const)('BILLmanager client, out=%s', (out) => {
           { period: 1, cost: '7.5000' },
           { period: 12, cost: '75.0000' },
         ],
+        trialDays: null,
         addons: [],
       });
       const platform = await c.exportPricelist({ itemType: 'platform' });

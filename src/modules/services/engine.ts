@@ -1,16 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
+import { decide, type OperationKind as LifecycleOperation } from '../../domain/lifecycle.js';
+import { today as todayIn } from '../../platform/calendar.js';
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
 import { inTransaction, lockRows, type OperationRow, type Tx } from '../../platform/db/index.js';
 import { conflict, notFound } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
 import { type Actor, actorLabel, requireStaff, systemActor } from '../accounts/actor.js';
+import { rowChangeOf } from './decisions.js';
 import { refundUnopened, reverseDeletionRefund } from './deletion.js';
 import { recordHistory } from './history.js';
 import { completeOperation, holdsLease } from './lifecycle.js';
 import { originalKey, releasedKey } from './operations.js';
-import { lockService } from './repository.js';
+import { lockService, serviceState } from './repository.js';
 
 /**
  * The durable operations engine: claims operations with a lease, runs their handler outside
@@ -425,6 +428,25 @@ export async function retryOperation(ctx: AppContext, actor: Actor, id: number):
   });
 }
 
+/** What giving up on an operation means for its service (the lifecycle decides; usually nothing). */
+async function applyCancellation(tx: Tx, ctx: AppContext, op: OperationRow): Promise<void> {
+  const service = await lockService(tx, toId(op.service_id));
+  const state = await serviceState(tx, service);
+  const payload = JSON.parse(op.payload) as { reason?: string };
+  const d = decide(
+    { ...state, pending: state.pending.filter((p) => p.id !== toId(op.id)) },
+    { type: 'operation_cancelled', kind: op.kind as LifecycleOperation, reason: payload.reason },
+    await todayIn(ctx, tx),
+  );
+  const set = rowChangeOf(d.change, isoNow(ctx.clock));
+  if (Object.keys(set).length === 0) return;
+  await tx
+    .updateTable('services')
+    .set({ ...set, updated_at: isoNow(ctx.clock) } as never)
+    .where('id', '=', service.id)
+    .execute();
+}
+
 /**
  * Staff: give up on an operation that has not run to completion. The service keeps its status,
  * except a service whose `open` is cancelled: it never opened, so it is closed and refunded.
@@ -451,6 +473,7 @@ export async function cancelOperation(ctx: AppContext, actor: Actor, id: number)
     if (op.kind === 'close') await reverseDeletionRefund(tx, ctx, actor, op);
     // A service that never opened is closed, and what its order charged is refunded.
     if (op.kind === 'open') await refundUnopened(tx, ctx, actor, op);
+    await applyCancellation(tx, ctx, op);
     await closeTasks(tx, ctx, id, 'cancelled', actorLabel(actor));
     await recordHistory(tx, ctx, actor, toId(op.service_id), `operation_${op.kind}_cancelled`, {
       details: { operationId: id },
