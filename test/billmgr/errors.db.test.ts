@@ -175,7 +175,7 @@ describe('missed and value errors on an order', () => {
         errorXml('missed', 'The parameter "pricelist" is required.', 'pricelist'),
       );
       const badIp = (ip: string) => errorXml('value', 'Invalid value of the field "IP address"', 'ip', ip);
-      for (const ip of ['300.1.1.1', '203.0.113', 'example.com', '2001:db8::1', '0.0.0.0'])
+      for (const ip of ['300.1.1.1', '203.0.113', 'example.com', 'fe80::1%eth0', '2001:db8:::1', '0.0.0.0'])
         await refused(s, { authinfo: a, ...ORDER, ip }, badIp(ip));
       const noTariff = (v: string) =>
         errorXml('value', 'No such tariff plan for this kind of license.', 'pricelist', v);

@@ -86,6 +86,30 @@ describe('license keys', () => {
       expect((await view(s, a, vm, 'platform')).lickey!.startsWith(`${vm}-`)).toBe(true);
     }));
 
+  it('an IPv6 address is taken on order and on change, in its canonical form; another spelling of it is taken', () =>
+    withSeller(async (s) => {
+      const a = s.alpha.authinfo;
+      const id = await orderLicense(s, a, { ip: '2001:DB8:0:0::10', licname: 'v6' });
+      expect((await view(s, a, id)).ip).toBe('2001:db8::10');
+      const res = await mgr(s, {
+        authinfo: a,
+        func: 'soft.order.param',
+        pricelist: '55227',
+        period: '1',
+        ip: '2001:db8:0::10',
+        licname: 'dup',
+        skipbasket: 'on',
+        sok: 'ok',
+        clicked_button: 'finish',
+      });
+      expectXml(
+        res,
+        errorXml('exists', 'This IP address already has a license of this kind.', 'ip', '2001:db8::10'),
+      );
+      expectXml(await edit(s, a, id, { ip: '2001:DB8::20' }), OK);
+      expect((await view(s, a, id)).ip).toBe('2001:db8::20');
+    }));
+
   it('key regeneration is not limited; real_keychange records the day; the id prefix stays', () =>
     withSeller(async (s) => {
       const a = s.alpha.authinfo;

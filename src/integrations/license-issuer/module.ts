@@ -15,6 +15,7 @@ export const licenseIssuerModuleType = defineModuleType({
   secretFields: [],
   features: ['open', 'close'],
   licenseSource: true,
+  issuesLocally: true,
   async open(call) {
     await call.step('issue', () => issueLicense(call.ctx, call.service.id));
     return {};

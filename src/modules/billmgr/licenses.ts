@@ -1,4 +1,4 @@
-import { isIPv4 } from 'node:net';
+import { canonicalIp } from '../../domain/ip.js';
 import type { LifecycleEvent } from '../../domain/lifecycle.js';
 import { formatAmount } from '../../domain/money.js';
 import { PricingError, periodPrice, TRIAL_PERIOD } from '../../domain/pricing.js';
@@ -360,10 +360,10 @@ export async function orderParam(c: Call, family: Family): Promise<MgrNode> {
   const params: Record<string, string> = {};
   if (hasIp(family)) {
     if (!p.ip) throw missed('ip');
-    if (!isIPv4(p.ip) || p.ip === POOL_IP)
-      throw badValue('ip', p.ip, 'Invalid value of the field "IP address"');
-    params.ip = p.ip;
-    params.licname = p.licname?.trim() || p.ip;
+    const ip = canonicalIp(p.ip);
+    if (ip === null || ip === POOL_IP) throw badValue('ip', p.ip, 'Invalid value of the field "IP address"');
+    params.ip = ip;
+    params.licname = p.licname?.trim() || ip;
   }
   const remoteId = p.remoteid?.trim() || undefined;
   if (remoteId) {
@@ -456,7 +456,7 @@ export async function edit(c: Call, family: Family): Promise<MgrNode> {
     return view(c, family, await owned(c, family, id));
   }
   if (hasIp(family) && p.ip !== undefined && p.ip !== '') {
-    if (!isIPv4(p.ip)) throw badValue('ip', p.ip, 'Invalid value of the field "IP address"');
+    if (canonicalIp(p.ip) === null) throw badValue('ip', p.ip, 'Invalid value of the field "IP address"');
     await changeLicenseIp(ctx, caller.actor, id, p.ip);
   }
   const labels: { licname?: string; remoteId?: string } = {};
@@ -476,9 +476,9 @@ export async function checkIp(c: Call, family: Family): Promise<MgrNode> {
       throw badValue('period', c.p.period);
   }
   if (!c.p.ip) throw missed('ip');
-  if (!isIPv4(c.p.ip) || c.p.ip === POOL_IP)
-    throw badValue('ip', c.p.ip, 'Invalid value of the field "IP address"');
-  if (await licenseIpTaken(c.ctx.db.kysely, family, toId(agg.tariff.id), c.p.ip))
+  const ip = canonicalIp(c.p.ip);
+  if (ip === null || ip === POOL_IP) throw badValue('ip', c.p.ip, 'Invalid value of the field "IP address"');
+  if (await licenseIpTaken(c.ctx.db.kysely, family, toId(agg.tariff.id), ip))
     throw new MgrFault('exists', 'This IP address already has a license of this kind.', 'ip', c.p.ip);
   return okDoc();
 }

@@ -1,9 +1,9 @@
-import { isIP } from 'node:net';
 import { Temporal } from 'temporal-polyfill';
 import { formatAmount } from '../../domain/money.js';
 import { cutAtExpiration, type PeriodCut, PeriodError } from '../../domain/periods.js';
 import { type AddonValue, type PricedOrder, priceOrder, prorateOrder } from '../../domain/pricing.js';
 import { AppError, conflict, fromDomainError, invalid } from '../../platform/errors.js';
+import { requireIp } from '../../platform/ip.js';
 import type { TariffAggregate } from './aggregate.js';
 import { tariffForPricing } from './pricing-adapter.js';
 
@@ -100,7 +100,8 @@ const HOSTNAME =
 
 /**
  * Service parameters: exactly those the product type declares, each present and well formed
- * (`ip` an IPv4/IPv6 address, `hostname` a host name). Returns the cleaned map.
+ * (`ip` an IPv4/IPv6 address, kept in its canonical form; `hostname` a host name). Returns
+ * the cleaned map.
  */
 export function validateServiceParams(
   agg: TariffAggregate,
@@ -125,8 +126,10 @@ export function validateServiceParams(
         `The service parameter "${name}" is required.`,
         { param: name },
       );
-    if (name === 'ip' && isIP(value) === 0)
-      throw invalid('invalid_ip', `"${value}" is not an IP address.`, { param: name, value });
+    if (name === 'ip') {
+      out[name] = requireIp(value, name);
+      continue;
+    }
     if (name === 'hostname' && !HOSTNAME.test(value))
       throw invalid('invalid_hostname', `"${value}" is not a host name.`, { param: name, value });
     if (value.length > 255)

@@ -1,15 +1,19 @@
-import { isIPv4 } from 'node:net';
+import { countsAsIpChange, ipChangeAllowed, POOL_IP } from '../../domain/licenses.js';
 import { today as todayIn } from '../../platform/calendar.js';
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
 import { type IssuedLicenseRow, inTransaction, type ServiceRow, type Tx } from '../../platform/db/index.js';
-import { conflict, invalid } from '../../platform/errors.js';
+import { conflict } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
+import { requireIp } from '../../platform/ip.js';
 import type { Actor } from '../accounts/actor.js';
 import { recordHistory } from '../services/history.js';
 import { bindLicenseIp, licenseFamily, licenseIpHolder } from '../services/license-ips.js';
 import { lockService, productTypeOf } from '../services/repository.js';
-import { countsAsIpChange, ipChangeAllowed, newLicenseKey, POOL_IP } from './keys.js';
+import { newLicenseKey } from './keys.js';
+import { ipChangeLimit, remoteIpChangeBlocker, requestRemoteIpChange, requestRemoteKey } from './remote.js';
+import { type LicenseSource, licenseSourceOf } from './source.js';
+import { buildLicenseView, type LicenseView } from './view.js';
 
 /** Issues the key of a license (service) once; a second call returns the key already issued. */
 export async function issueLicense(ctx: AppContext, serviceId: number): Promise<true> {
@@ -43,13 +47,9 @@ async function lockLicense(tx: Tx, actor: Actor, serviceId: number): Promise<Ser
   return service;
 }
 
-export function validLicenseIp(ip: string): boolean {
-  return isIPv4(ip);
-}
-
 /**
- * Whether an address already holds a live license this one would clash with (licenses/ip.ts
- * says which clash). The pool address never clashes.
+ * Whether an address already holds (or is claimed by) a live license this one would clash
+ * with (services/license-ips.ts says which clash). The pool address never clashes.
  */
 export async function licenseIpTaken(
   db: Tx | AppContext['db']['kysely'],
@@ -63,32 +63,57 @@ export async function licenseIpTaken(
 }
 
 /**
- * Moves a license to another IPv4 address. At most one counted change per calendar month
- * (setting the same address, and releasing to the pool `0.0.0.0`, do not count).
+ * What an IP change or new key did: `applied` at once (a license Billfold issues),
+ * `queued` as an operation for the module that serves it (its upstream answers later), or
+ * `unchanged` (the license already has that address).
+ */
+export type LicenseChangeOutcome =
+  | { readonly outcome: 'applied' | 'unchanged' }
+  | { readonly outcome: 'queued'; readonly operationId: number };
+
+/** The license's service, locked first, with who serves it; refused when it is no license. */
+async function lockLicenseWithSource(ctx: AppContext, tx: Tx, actor: Actor, serviceId: number) {
+  const service = await lockService(tx, serviceId, actor);
+  const source = await licenseSourceOf(ctx, tx, service);
+  if (source === null)
+    throw conflict('not_a_license', `Service ${serviceId} is not a license.`, {
+      serviceId,
+      productType: (await productTypeOf(tx, service)).code,
+    });
+  return { service, source };
+}
+
+/**
+ * Moves a license to another address (IPv4 or IPv6, stored in its canonical form). At most
+ * one counted change per calendar month (setting the same address, and releasing to the pool
+ * `0.0.0.0`, do not count). A license Billfold issues moves at once; a module-served one
+ * queues the change for its upstream (licenses/remote.ts).
  */
 export async function changeLicenseIp(
   ctx: AppContext,
   actor: Actor,
   serviceId: number,
-  ip: string,
-): Promise<void> {
-  if (!validLicenseIp(ip))
-    throw invalid('invalid_ip', `"${ip}" is not an IPv4 address.`, { param: 'ip', value: ip });
+  rawIp: string,
+): Promise<LicenseChangeOutcome> {
+  const ip = requireIp(rawIp);
   const today = (await todayIn(ctx)).toString();
-  await inTransaction(ctx.db, async (tx) => {
-    const service = await lockLicense(tx, actor, serviceId);
+  return inTransaction(ctx.db, async (tx): Promise<LicenseChangeOutcome> => {
+    const { service, source } = await lockLicenseWithSource(ctx, tx, actor, serviceId);
+    if (service.status === 'deleted') throw conflict('service_deleted', 'The license is deleted.');
+    if (source === 'module') {
+      const r = await requestRemoteIpChange(tx, ctx, actor, service, ip, today);
+      return r.outcome === 'queued' ? { outcome: 'queued', operationId: toId(r.operation.id) } : r;
+    }
+    // A license whose key is not issued yet may still move (the routes refuse it earlier).
+    const license = await findLicense(tx, serviceId);
+    const lastChange = license?.ip_changed_on ?? null;
     const params = JSON.parse(service.params) as Record<string, string>;
     const from = params.ip ?? null;
-    if (from === ip) return;
+    if (from === ip) return { outcome: 'unchanged' };
     const type = await productTypeOf(tx, service);
     const family = licenseFamily(type.code, toId(service.tariff_id));
-    const license = await findLicense(tx, serviceId);
     const counted = countsAsIpChange(from, ip);
-    if (counted && !ipChangeAllowed(license?.ip_changed_on ?? null, today)) {
-      throw conflict('ip_change_limit', 'The IP address of a license can be changed once a calendar month.', {
-        lastChange: license?.ip_changed_on ?? null,
-      });
-    }
+    if (counted && !ipChangeAllowed(lastChange, today)) throw ipChangeLimit(lastChange, today);
     // The address is taken in this transaction, or refused if another license holds it.
     if (family) await bindLicenseIp(tx, serviceId, family, ip);
     const now = isoNow(ctx.clock);
@@ -107,29 +132,37 @@ export async function changeLicenseIp(
     await recordHistory(tx, ctx, actor, serviceId, 'ip_changed', {
       details: { from, to: ip, counted, ...(ip === POOL_IP ? { pool: true } : {}) },
     });
+    return { outcome: 'applied' };
   });
 }
 
-/** A new key for a license: always allowed; the day is kept (`real_keychange`). */
+/**
+ * A new key for a license: always allowed; the day is kept (`real_keychange`). A license
+ * Billfold issues gets it at once; a module-served one asks its upstream (an operation).
+ */
 export async function regenerateLicenseKey(
   ctx: AppContext,
   actor: Actor,
   serviceId: number,
-): Promise<string> {
+): Promise<LicenseChangeOutcome> {
   const today = (await todayIn(ctx)).toString();
-  return inTransaction(ctx.db, async (tx) => {
-    await lockLicense(tx, actor, serviceId);
+  return inTransaction(ctx.db, async (tx): Promise<LicenseChangeOutcome> => {
+    const { service, source } = await lockLicenseWithSource(ctx, tx, actor, serviceId);
+    if (service.status === 'deleted') throw conflict('service_deleted', 'The license is deleted.');
+    if (source === 'module') {
+      const r = await requestRemoteKey(tx, ctx, actor, service);
+      return { outcome: 'queued', operationId: toId(r.operation.id) };
+    }
     const license = await findLicense(tx, serviceId);
     if (!license)
       throw conflict('license_not_issued', 'The license has no key yet; it is still being issued.');
-    const key = newLicenseKey(serviceId);
     await tx
       .updateTable('issued_licenses')
-      .set({ license_key: key, key_changed_on: today, updated_at: isoNow(ctx.clock) })
+      .set({ license_key: newLicenseKey(serviceId), key_changed_on: today, updated_at: isoNow(ctx.clock) })
       .where('service_id', '=', serviceId)
       .execute();
     await recordHistory(tx, ctx, actor, serviceId, 'key_changed', {});
-    return key;
+    return { outcome: 'applied' };
   });
 }
 
@@ -167,17 +200,22 @@ export async function updateLicenseLabels(
   });
 }
 
-/** What the owner sees of a license: the key (none while it is issued or once deleted) and the change dates. */
-export async function licenseView(ctx: AppContext, service: ServiceRow) {
-  const license = await findLicense(ctx.db.kysely, toId(service.id));
-  if (!license) return null;
-  const params = JSON.parse(service.params) as Record<string, string>;
+/**
+ * What the owner sees of a license, whoever serves it (licenses/view.ts); null for a license
+ * Billfold issues whose key is not issued (a tariff no license-issuer module serves).
+ */
+export async function licenseView(
+  ctx: AppContext,
+  service: ServiceRow,
+  source: LicenseSource,
+): Promise<LicenseView | null> {
+  const db = ctx.db.kysely;
+  const issued = source === 'billfold' ? ((await findLicense(db, toId(service.id))) ?? null) : null;
+  if (source === 'billfold' && !issued) return null;
   const today = (await todayIn(ctx)).toString();
-  return {
-    key: service.status === 'deleted' ? null : license.license_key,
-    ip: params.ip ?? null,
-    ipChangedOn: license.ip_changed_on,
-    keyChangedOn: license.key_changed_on,
-    ipChangeAllowed: service.status !== 'deleted' && ipChangeAllowed(license.ip_changed_on, today),
-  };
+  const canChangeIp =
+    source === 'billfold'
+      ? service.status !== 'deleted'
+      : (await remoteIpChangeBlocker(ctx, db, service)) === null;
+  return buildLicenseView(db, service, source, issued, { today, canChangeIp });
 }

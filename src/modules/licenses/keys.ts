@@ -29,20 +29,5 @@ export function licenseIdOfKey(key: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
-export { POOL_IP } from '../services/license-ips.js';
-
-import { POOL_IP } from '../services/license-ips.js';
-
-/**
- * Whether moving a license from `from` to `to` counts toward the once-a-month limit: setting
- * the address it already has and releasing it to the pool do not; the address given at order
- * time is not a change at all (the caller does not ask).
- */
-export const countsAsIpChange = (from: string | null, to: string): boolean => to !== from && to !== POOL_IP;
-
-/**
- * At most one counted IP change per calendar month: allowed when the last counted change
- * (YYYY-MM-DD) was in an earlier month than `today`, or never happened.
- */
-export const ipChangeAllowed = (lastCounted: string | null, today: string): boolean =>
-  lastCounted === null || lastCounted.slice(0, 7) !== today.slice(0, 7);
+/** The IP rule lives in the domain (domain/licenses.ts); re-exported for the license modules. */
+export { countsAsIpChange, ipChangeAllowed, POOL_IP } from '../../domain/licenses.js';

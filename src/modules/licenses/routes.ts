@@ -2,73 +2,86 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../../platform/context.js';
-import type { ServiceRow } from '../../platform/db/index.js';
 import { conflict } from '../../platform/errors.js';
 import { errorResponses } from '../../platform/http/errors.js';
-import { toId } from '../../platform/ids.js';
 import type { Actor } from '../accounts/actor.js';
 import { requireActor } from '../accounts/http-auth.js';
 import { IdParam } from '../accounts/schemas.js';
 import { getServiceFor } from '../services/commands.js';
-import { changeLicenseIp, findLicense, licenseView, regenerateLicenseKey } from './commands.js';
+import { productTypeOf } from '../services/repository.js';
+import { changeLicenseIp, licenseView, regenerateLicenseKey } from './commands.js';
+import { licenseSourceOf } from './source.js';
+
+const ChangeError = z.object({ code: z.string(), message: z.string(), at: z.string() });
 
 export const LicenseView = z.object({
-  key: z.string().nullable().meta({ description: 'The license key; null once the license is deleted' }),
+  source: z.enum(['billfold', 'module']).meta({
+    description:
+      '`billfold`: Billfold issues the license (IP and key change at once); `module`: a processing module gets it from an upstream (IP and key changes are operations it carries out)',
+  }),
+  status: z.enum(['ordered', 'processing', 'active', 'suspended', 'deleted']),
+  key: z
+    .string()
+    .nullable()
+    .meta({ description: 'The license key; null while the license is being issued and once it is deleted' }),
   ip: z.string().nullable(),
+  expiresOn: z.string().nullable(),
   ipChangedOn: z
     .string()
     .nullable()
     .meta({ description: 'Last IP change that counts toward the monthly limit' }),
   keyChangedOn: z.string().nullable(),
-  ipChangeAllowed: z.boolean().meta({ description: 'Whether the IP can be changed this calendar month' }),
+  ipChangeAllowed: z
+    .boolean()
+    .meta({ description: 'Whether the IP can be changed now (the monthly rule, no change already pending)' }),
+  nextIpChangeOn: z.string().nullable().meta({
+    description: 'The first day the monthly rule allows a counted change (today when it allows one now)',
+  }),
+  ipChangeRule: z.string().meta({ description: 'The IP rule in a sentence, with where this license stands' }),
+  pending: z
+    .array(
+      z.object({
+        kind: z.enum(['ip', 'key']),
+        operationId: z.number().int(),
+        status: z.enum(['queued', 'running', 'retry_wait']),
+        value: z.string().nullable().meta({ description: 'The address asked for; null for a new key' }),
+        requestedAt: z.string(),
+        lastError: ChangeError.nullable().meta({ description: 'Retrying after this error' }),
+      }),
+    )
+    .meta({ description: 'IP changes and new keys on their way to the upstream' }),
+  lastError: z
+    .object({
+      kind: z.enum(['ip', 'key']),
+      operationId: z.number().int(),
+      value: z.string().nullable(),
+      code: z.string(),
+      message: z.string().meta({ description: "The upstream's own message" }),
+      at: z.string(),
+    })
+    .nullable()
+    .meta({ description: 'The latest IP change or new key that was refused; nothing changed locally' }),
 });
 
 const tags = ['licenses'];
 
-/**
- * Whether a service is a license Billfold issues: it has a key, or it is served by a module
- * whose type is a license source, or — no module chosen yet — its product type is one a
- * license-source module type serves. Anything else (a VPS, a license another system issues)
- * is refused as `not_a_license` rather than told its key is "still being issued".
- */
-async function isBillfoldLicense(ctx: AppContext, service: ServiceRow): Promise<boolean> {
-  if (await findLicense(ctx.db.kysely, toId(service.id))) return true;
-  if (service.module_id !== null) {
-    const module = await ctx.db.kysely
-      .selectFrom('processing_modules')
-      .select('module_type')
-      .where('id', '=', service.module_id)
-      .executeTakeFirst();
-    return module !== undefined && ctx.plugins.get(module.module_type)?.licenseSource === true;
-  }
-  const type = await productTypeOf(ctx, service);
-  return ctx.plugins.list().some((t) => t.licenseSource === true && t.productTypes.includes(type));
-}
-
-const productTypeOf = async (ctx: AppContext, service: ServiceRow): Promise<string> =>
-  (
-    await ctx.db.kysely
-      .selectFrom('product_types')
-      .select('code')
-      .where('id', '=', service.product_type_id)
-      .executeTakeFirstOrThrow()
-  ).code;
-
-/** A license Billfold issued, for its owner and staff: the key, a new key, another IP. */
+/** A license, for its owner and staff, whoever serves it: the view, a new key, another IP. */
 export function registerLicenseRoutes(root: FastifyInstance, ctx: AppContext): void {
   const app = root.withTypeProvider<ZodTypeProvider>();
-  /** The caller's service (404 otherwise), refused unless it is a license Billfold issues. */
-  const licenseService = async (actor: Actor, id: number): Promise<ServiceRow> => {
+  /** The caller's service (404 otherwise) and who serves it, refused unless it is a license. */
+  const licenseService = async (actor: Actor, id: number) => {
     const service = await getServiceFor(ctx, actor, id);
-    if (!(await isBillfoldLicense(ctx, service)))
-      throw conflict('not_a_license', `Service ${id} is not a license Billfold issues.`, {
+    const source = await licenseSourceOf(ctx, ctx.db.kysely, service);
+    if (source === null)
+      throw conflict('not_a_license', `Service ${id} is not a license.`, {
         serviceId: id,
-        productType: await productTypeOf(ctx, service),
+        productType: (await productTypeOf(ctx.db.kysely, service)).code,
       });
-    return service;
+    return { service, source };
   };
   const view = async (actor: Actor, id: number) => {
-    const license = await licenseView(ctx, await licenseService(actor, id));
+    const { service, source } = await licenseService(actor, id);
+    const license = await licenseView(ctx, service, source);
     if (!license)
       throw conflict('license_not_issued', 'No license key has been issued for this service (yet).');
     return license;
@@ -79,7 +92,8 @@ export function registerLicenseRoutes(root: FastifyInstance, ctx: AppContext): v
     {
       schema: {
         tags,
-        summary: 'The license key issued for a service, with the dates of its last IP and key changes',
+        summary:
+          'The license of a service, whoever issues it: status, IP, expiry, key, the monthly IP rule explained, changes pending and the last refused one',
         params: IdParam,
         response: { 200: LicenseView, ...errorResponses(401, 404, 409) },
       },
@@ -92,19 +106,21 @@ export function registerLicenseRoutes(root: FastifyInstance, ctx: AppContext): v
     {
       schema: {
         tags,
-        summary: 'Move the license to another IPv4 address (once a calendar month; 0.0.0.0 releases it)',
+        summary:
+          'Move the license to another IPv4 or IPv6 address (once a calendar month; 0.0.0.0 releases it). A license Billfold issues moves at once (200); one an upstream serves answers 202 with the change pending until the upstream does it (a refusal shows in lastError)',
         params: IdParam,
-        body: z.strictObject({ ip: z.string().max(45) }),
-        response: { 200: LicenseView, ...errorResponses(400, 401, 404, 409) },
+        body: z.strictObject({ ip: z.string().max(100) }),
+        response: { 200: LicenseView, 202: LicenseView, ...errorResponses(400, 401, 404, 409) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const actor = requireActor(request);
       // The answer is the license's view: refused before anything is written when there is
       // none yet (not_a_license, license_not_issued), not after the address has moved.
       await view(actor, request.params.id);
-      await changeLicenseIp(ctx, actor, request.params.id, request.body.ip);
-      return view(actor, request.params.id);
+      const r = await changeLicenseIp(ctx, actor, request.params.id, request.body.ip);
+      const answer = await view(actor, request.params.id);
+      return r.outcome === 'queued' ? reply.code(202).send(answer) : answer;
     },
   );
 
@@ -113,16 +129,18 @@ export function registerLicenseRoutes(root: FastifyInstance, ctx: AppContext): v
     {
       schema: {
         tags,
-        summary: 'Issue a new key for the license (the old one stops working)',
+        summary:
+          'A new key for the license (the old one stops working). Billfold-issued: at once (200); upstream-served: 202 with the new key pending until the upstream issues it',
         params: IdParam,
-        response: { 200: LicenseView, ...errorResponses(401, 404, 409) },
+        response: { 200: LicenseView, 202: LicenseView, ...errorResponses(401, 404, 409) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const actor = requireActor(request);
-      await licenseService(actor, request.params.id);
-      await regenerateLicenseKey(ctx, actor, request.params.id);
-      return view(actor, request.params.id);
+      await view(actor, request.params.id);
+      const r = await regenerateLicenseKey(ctx, actor, request.params.id);
+      const answer = await view(actor, request.params.id);
+      return r.outcome === 'queued' ? reply.code(202).send(answer) : answer;
     },
   );
 }

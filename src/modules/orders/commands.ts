@@ -378,7 +378,20 @@ export async function payOrder(ctx: AppContext, actor: Actor, orderId: number): 
   const order = await loadOrder(ctx, actor, orderId);
   if (order.status !== 'awaiting_payment')
     throw conflict('order_not_awaiting_payment', `The order is ${order.status}.`, { status: order.status });
-  await assertItemsStillOrderable(ctx.db.kysely, order, await todayIn(ctx));
+  try {
+    await assertItemsStillOrderable(ctx.db.kysely, order, await todayIn(ctx));
+  } catch (err) {
+    // A concurrent payer paid it meanwhile (its license now holds the address): say that,
+    // not `ip_taken`, which would blame the address for a race on the order.
+    const now = await ctx.db.kysely
+      .selectFrom('orders')
+      .select('status')
+      .where('id', '=', orderId)
+      .executeTakeFirst();
+    if (now && now.status !== 'awaiting_payment')
+      throw conflict('order_not_awaiting_payment', `The order is ${now.status}.`, { status: now.status });
+    throw err;
+  }
   return inTransaction(ctx.db, async (tx) => {
     const fresh = await tx
       .selectFrom('orders')

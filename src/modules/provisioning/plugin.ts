@@ -40,10 +40,18 @@ export const FEATURE_OF_OPERATION: Record<OperationKind, Feature> = {
  * What a `set_param` operation asks for (its payload): a parameter changed on the remote
  * side (`{param: 'ip', value}`, `{param: 'name', value}`), or a new license key
  * (`{param: 'key'}`), which the plug-in's `genKey` carries out.
+ *
+ * A license IP change or new key asked through the license API is `refusable`: when the
+ * plug-in throws a permanent `OperationError` (the upstream refused: its once-a-month rule,
+ * an address it will not take), the error's message is shown to the client as the answer and
+ * nothing changes locally — no staff task. The plug-in reports what it learnt as
+ * `serviceParams`: for an IP change `{ip, ipChangedOn?}`, for a new key `{key, keyChangedOn?}`
+ * (the days default to the day the operation completes; an IP change that does not count —
+ * the same address, the pool — leaves `ipChangedOn` alone).
  */
 export type SetParamPayload =
-  | { param: 'ip' | 'name'; value: string; previous?: string | null }
-  | { param: 'key' };
+  | { param: 'ip' | 'name'; value: string; previous?: string | null; refusable?: true }
+  | { param: 'key'; refusable?: true };
 
 /** The feature that carries out an operation: its kind's, except a new key, which is `genKey`'s. */
 export function featureOf(kind: OperationKind, payload: Readonly<Record<string, unknown>>): Feature {
@@ -197,6 +205,12 @@ export interface ModuleType<C = Record<string, unknown>> {
   readonly features: readonly Feature[];
   /** Modules of this type can be another module's license server. */
   readonly licenseSource?: boolean;
+  /**
+   * Licenses of this type are issued by Billfold itself (`issued_licenses`): their key and IP
+   * change here, at once. Otherwise a license's key and IP are what the module learnt
+   * upstream, and a change is an operation the module carries out.
+   */
+  readonly issuesLocally?: boolean;
   /** Modules of this type accept a license server setting. */
   readonly usesLicenseServer?: boolean;
   /** Validates the plug-in's per-tariff settings on a tariff ↔ module link (published as JSON Schema). */

@@ -11,6 +11,7 @@ import { type Actor, actorLabel, requireStaff, systemActor } from '../accounts/a
 import { rowChangeOf } from './decisions.js';
 import { refundUnopened, reverseDeletionRefund } from './deletion.js';
 import { recordHistory } from './history.js';
+import { releaseLicenseIpClaim } from './license-ips.js';
 import { completeOperation, holdsLease } from './lifecycle.js';
 import { originalKey, releasedKey } from './operations.js';
 import { lockService, serviceState } from './repository.js';
@@ -20,7 +21,12 @@ import { lockService, serviceState } from './repository.js';
  * any transaction, and writes the outcome:
  * - success → the service's post-state and `done` in one transaction (`completeOperation`);
  * - a retryable error → `retry_wait` with exponential backoff and jitter;
- * - a permanent error, or the 10th failure → `failed` plus a staff task; staff retry or cancel.
+ * - a permanent error, or the 10th failure → `failed` plus a staff task; staff retry or cancel;
+ *   except for an operation whose payload says `refusable` (a license IP change or new key
+ *   someone asked for through the license API): the upstream's refusal is the answer to that
+ *   request, not a fault for staff — the operation ends `cancelled` with the error as its
+ *   `last_error` (the license view shows it), nothing changes on the service, and the
+ *   service's later operations are not held back behind it.
  * Operations of one service run in id order, one at a time: a later one waits while an
  * earlier one is queued, running, waiting to retry, or failed. A worker that dies leaves a
  * lease that expires; another worker then takes the operation over (handlers are written so
@@ -172,6 +178,23 @@ async function failOperation(tx: Tx, ctx: AppContext, op: OperationRow, lastErro
     .execute();
 }
 
+/** A request the upstream refused: ended with its error, its key released, its address claim dropped. */
+async function refuseOperation(tx: Tx, ctx: AppContext, op: OperationRow, lastError: string) {
+  await tx
+    .updateTable('operations')
+    .set({
+      status: 'cancelled',
+      idempotency_key: releasedKey,
+      last_error: lastError,
+      lease_owner: null,
+      lease_expires_at: null,
+      updated_at: isoNow(ctx.clock),
+    })
+    .where('id', '=', op.id)
+    .execute();
+  await releaseLicenseIpClaim(tx, toId(op.id));
+}
+
 async function openTask(tx: Tx, ctx: AppContext, op: OperationRow, error: { code: string; message: string }) {
   await tx
     .insertInto('staff_tasks')
@@ -314,6 +337,13 @@ export async function runClaimed(
         .where('id', '=', op.id)
         .execute();
       return 'retry_wait' as const;
+    }
+    if ((JSON.parse(op.payload) as { refusable?: unknown }).refusable === true) {
+      await refuseOperation(tx, ctx, op, lastError);
+      await recordHistory(tx, ctx, actor, toId(op.service_id), `operation_${op.kind}_refused`, {
+        details: { operationId: toId(op.id), code: f.code, message: f.message, attempts },
+      });
+      return 'cancelled' as const;
     }
     await failOperation(tx, ctx, op, lastError);
     await openTask(tx, ctx, op, { code: f.code, message: f.message });
@@ -475,6 +505,7 @@ export async function cancelOperation(ctx: AppContext, actor: Actor, id: number)
     if (op.kind === 'open') await refundUnopened(tx, ctx, actor, op);
     await applyCancellation(tx, ctx, op);
     await closeTasks(tx, ctx, id, 'cancelled', actorLabel(actor));
+    await releaseLicenseIpClaim(tx, id);
     await recordHistory(tx, ctx, actor, toId(op.service_id), `operation_${op.kind}_cancelled`, {
       details: { operationId: id },
     });

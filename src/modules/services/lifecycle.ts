@@ -1,4 +1,5 @@
 import { Temporal } from 'temporal-polyfill';
+import { countsAsIpChange } from '../../domain/licenses.js';
 import { decide, type OperationKind as LifecycleOperation } from '../../domain/lifecycle.js';
 import { parseAmount, parseScaled, prorate } from '../../domain/money.js';
 import { cutAtExpiration, PeriodError } from '../../domain/periods.js';
@@ -19,7 +20,7 @@ import { type Actor, actorUserId } from '../accounts/actor.js';
 import { postEntry } from '../accounts/ledger.js';
 import { rowChangeOf } from './decisions.js';
 import { recordCharge, recordHistory } from './history.js';
-import { bindLicenseIp, licenseFamily } from './license-ips.js';
+import { bindLicenseIp, licenseFamily, releaseLicenseIpClaim } from './license-ips.js';
 import type { OperationPayload } from './operations.js';
 import { lockService, productTypeOf, serviceState } from './repository.js';
 
@@ -176,17 +177,23 @@ export async function completeOperation(
   if (!decision.superseded) {
     const c = decision.change;
     change = c.activate ? await activate(tx, ctx, service, actor, today) : rowChangeOf(c, now);
-    // What the module learnt (an IP, a key, the upstream id) lands with the post-state.
-    const learnt = result.serviceParams as Record<string, string> | undefined;
-    if (learnt && Object.keys(learnt).length > 0) {
+    // What the module learnt (an IP, a key, the upstream id) lands with the post-state, over
+    // what a license IP change or new key asked for.
+    const learnt = {
+      ...requestedParams(op.kind, payload, service, today.toString()),
+      ...(result.serviceParams as Record<string, string> | undefined),
+    };
+    if (Object.keys(learnt).length > 0) {
       change.params = JSON.stringify({
         ...(JSON.parse(service.params) as Record<string, string>),
         ...learnt,
       });
     }
     if (typeof result.externalId === 'string') change.external_id = result.externalId;
-    if (learnt?.ip !== undefined) await bindLearntIp(tx, ctx, actor, service, learnt.ip);
+    if (learnt.ip !== undefined) await bindLearntIp(tx, ctx, actor, service, learnt.ip);
   }
+  // The address a pending IP change claimed is held now (bound above) or no longer wanted.
+  await releaseLicenseIpClaim(tx, toId(op.id));
   await recordUpstreamCost(tx, op, result, today.toString(), now);
   if (Object.keys(change).length > 0) {
     await tx
@@ -228,6 +235,27 @@ export async function completeOperation(
     },
   );
   return decision.superseded ? 'superseded' : 'done';
+}
+
+/**
+ * What a license IP change or new key (`set_param` with `{param: 'ip', value, previous}` or
+ * `{param: 'key'}`) sets once the upstream did it, when the plug-in reports nothing more
+ * precise: the address, and the day of the change — an IP change only when it counts toward
+ * the once-a-month rule — so the rule is explained from the service's own parameters.
+ */
+function requestedParams(
+  kind: OperationRow['kind'],
+  payload: OperationPayload,
+  service: ServiceRow,
+  today: string,
+): Record<string, string> {
+  if (kind !== 'set_param') return {};
+  if (payload.param === 'key') return { keyChangedOn: today };
+  if (payload.param !== 'ip' || typeof payload.value !== 'string') return {};
+  const from = (JSON.parse(service.params) as Record<string, string>).ip ?? null;
+  return countsAsIpChange(from, payload.value)
+    ? { ip: payload.value, ipChangedOn: today }
+    : { ip: payload.value };
 }
 
 /**

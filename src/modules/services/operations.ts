@@ -3,6 +3,7 @@ import type { OperationKind } from '../../domain/lifecycle.js';
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
 import type { OperationRow, Tx } from '../../platform/db/index.js';
+import { releaseLicenseIpClaim } from './license-ips.js';
 
 /**
  * The operations queue as commands see it: enqueue in the caller's transaction, and release a
@@ -82,6 +83,7 @@ export async function withdrawOperation(tx: Tx, ctx: AppContext, operationId: nu
     .where('status', 'in', ['queued', 'retry_wait', 'failed'])
     .executeTakeFirst();
   if (Number(r.numUpdatedRows) !== 1) return false;
+  await releaseLicenseIpClaim(tx, operationId);
   await tx
     .updateTable('staff_tasks')
     .set({ status: 'cancelled', closed_at: isoNow(ctx.clock), closed_by: 'system:lifecycle' })

@@ -1,9 +1,9 @@
-import { isIP } from 'node:net';
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
 import { inTransaction, lockRows, type StaffTaskRow } from '../../platform/db/index.js';
 import { conflict, invalid, notFound } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
+import { requireIp } from '../../platform/ip.js';
 import { type Actor, actorLabel, requireStaff } from '../accounts/actor.js';
 import { cancelOperation, staffLeaseOwner } from './engine.js';
 import { completeOperation } from './lifecycle.js';
@@ -29,9 +29,7 @@ function checkFields(asked: readonly string[], given: Record<string, string>): R
     const value = raw.trim();
     if (!asked.includes(field))
       throw invalid('unknown_field', `This task does not ask for "${field}".`, { field, asked });
-    if (field === 'ip' && isIP(value) === 0)
-      throw invalid('invalid_ip', `"${value}" is not an IP address.`, { field });
-    out[field] = value;
+    out[field] = field === 'ip' ? requireIp(value, field) : value;
   }
   return out;
 }

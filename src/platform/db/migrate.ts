@@ -12,6 +12,7 @@ import * as m0009 from './migrations/0009_lifecycle.js';
 import * as m0011 from './migrations/0011_login_reservations.js';
 import * as m0012 from './migrations/0012_reselling.js';
 import * as m0013 from './migrations/0013_reconciliation.js';
+import * as m0014 from './migrations/0014_license_ip_claims.js';
 
 /**
  * Migrations are listed here in order, statically imported: no directory scanning, so the
@@ -30,6 +31,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0011_login_reservations': m0011,
   '0012_reselling': m0012,
   '0013_reconciliation': m0013,
+  '0014_license_ip_claims': m0014,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -505,6 +505,8 @@ export interface LicenseIpsTable {
   family: string;
   ip: string;
   service_id: Ref;
+  /** Null: the address the license holds. Set: a claim — the address a pending IP change moves to. */
+  operation_id: NullableRef;
 }
 
 export interface Database {
