@@ -429,4 +429,33 @@ describe('the billmanager module', () => {
     const [lic] = upstreamLicenses();
     expect(lic).toMatchObject({ family: 'platform', comment: s.name, addons: { '55164': 50, '55165': 3 } });
   });
+
+  it('concurrent renewals and two workers: the upstream is renewed exactly once per paid renewal, in step with us', async () => {
+    fake.state.setBalance(DEFAULT_ACCOUNT.username, '1000.00');
+    const { serviceId } = await order();
+    await runQueuedOperations(shop.ctx);
+    fake.faults.add({ kind: 'latency', ms: 20 });
+    const renewals = await Promise.all(
+      [1, 1, 12, 1, 1].map((period, i) =>
+        call(shop, 'POST', `/api/v1/services/${serviceId}/renew`, shop.alpha.auth, {
+          period,
+          idempotencyKey: `concurrent-${i}`,
+        }),
+      ),
+    );
+    const paid = renewals.filter((r) => r.statusCode === 200).length;
+    expect(paid).toBeGreaterThan(0);
+    await Promise.all([runQueuedOperations(shop.ctx), runQueuedOperations(shop.ctx)]);
+    await drain(2);
+    const s = await getService(shop, serviceId);
+    expect(acting('service.prolong')).toHaveLength(paid);
+    expect(upstreamLicenses()[0]!.expiredate).toBe(s.expiresOn);
+    const costs = await shop.ctx.db.kysely
+      .selectFrom('upstream_costs')
+      .select('kind')
+      .where('service_id', '=', serviceId)
+      .where('kind', '=', 'renewal')
+      .execute();
+    expect(costs).toHaveLength(paid);
+  });
 });
