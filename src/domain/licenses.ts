@@ -24,10 +24,13 @@ export function nextIpChangeOn(lastCounted: string | null, today: string): strin
 }
 
 /** The rule in one sentence for the client, with where this license stands. */
+/** The once-a-month IP rule in a sentence. */
+export const IP_CHANGE_RULE =
+  'The IP address of a license can be changed once per calendar month; the address given at order, ' +
+  `setting the same address again and releasing it to the pool (${POOL_IP}) do not count.`;
+
 export function ipChangeRule(lastCounted: string | null, today: string): string {
-  const rule =
-    'The IP address of a license can be changed once per calendar month; the address given at order, ' +
-    `setting the same address again and releasing it to the pool (${POOL_IP}) do not count.`;
+  const rule = IP_CHANGE_RULE;
   if (lastCounted === null) return `${rule} It has not been changed yet, so it can be changed now.`;
   if (ipChangeAllowed(lastCounted, today))
     return `${rule} It was last changed on ${lastCounted}, so it can be changed now.`;

@@ -1,4 +1,4 @@
-import { ipChangeAllowed, ipChangeRule, nextIpChangeOn } from '../../domain/licenses.js';
+import { IP_CHANGE_RULE, ipChangeAllowed, ipChangeRule, nextIpChangeOn } from '../../domain/licenses.js';
 import type { AppContext } from '../../platform/context.js';
 import type { OperationRow, ServiceRow, Tx } from '../../platform/db/index.js';
 import { toId } from '../../platform/ids.js';
@@ -128,10 +128,12 @@ export async function buildLicenseView(
   const today = opts.today;
   const ipPending = pending.some((p) => p.kind === 'ip');
   const allowedByRule = ipChangeAllowed(ipChangedOn, today);
-  let rule = ipChangeRule(ipChangedOn, today);
-  if (ipPending)
-    rule += ` A change to ${pending.find((p) => p.kind === 'ip')!.value} is on its way to the license server.`;
-  if (!opts.canChangeIp && !deleted) rule += ' This license cannot change its IP address now.';
+  // Where this license stands: deleted, waiting for an answer, or by the monthly rule.
+  const rule = deleted
+    ? `${IP_CHANGE_RULE} The license is deleted: its address no longer changes.`
+    : ipPending
+      ? `${IP_CHANGE_RULE} A change to ${pending.find((p) => p.kind === 'ip')!.value} is on its way to the license server; another can be asked for once it is answered.`
+      : `${ipChangeRule(ipChangedOn, today)}${opts.canChangeIp ? '' : ' This license cannot change its IP address now.'}`;
   return {
     source,
     status: service.status,
@@ -141,7 +143,7 @@ export async function buildLicenseView(
     ipChangedOn,
     keyChangedOn,
     ipChangeAllowed: !deleted && opts.canChangeIp && !ipPending && allowedByRule,
-    nextIpChangeOn: deleted || !opts.canChangeIp ? null : nextIpChangeOn(ipChangedOn, today),
+    nextIpChangeOn: deleted || !opts.canChangeIp || ipPending ? null : nextIpChangeOn(ipChangedOn, today),
     ipChangeRule: rule,
     pending,
     lastError,

@@ -46,7 +46,7 @@ export const presentService = (s: ServiceRow) => ({
   suspendReason: s.suspend_reason,
   period: Number(s.period),
   autoprolong: s.autoprolong === null ? null : Number(s.autoprolong),
-  params: JSON.parse(s.params) as Record<string, string>,
+  params: visibleParams(s),
   addonValues: JSON.parse(s.addon_values) as Record<string, boolean | number>,
   activatedOn: s.activated_on,
   periodStart: s.period_start,
@@ -163,3 +163,11 @@ export const presentTask = (t: StaffTaskRow) => ({
   closedAt: t.closed_at,
   closedBy: t.closed_by,
 });
+
+/** A service's parameters as shown: a deleted license's key is gone with it (as the license view says). */
+function visibleParams(s: ServiceRow): Record<string, string> {
+  const params = JSON.parse(s.params) as Record<string, string>;
+  if (s.status !== 'deleted' || !('key' in params)) return params;
+  const { key: _gone, ...rest } = params;
+  return rest;
+}
