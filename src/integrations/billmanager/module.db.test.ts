@@ -458,4 +458,59 @@ describe('the billmanager module', () => {
       .execute();
     expect(costs).toHaveLength(paid);
   });
+
+  it('a re-import keeps what staff added to a link (fixed addons, an addon map)', async () => {
+    const first = ok(await call(shop, 'POST', `/api/v1/modules/${moduleId}/import-tariffs`, shop.admin));
+    const vm = first.created.find((t: { externalId: string }) => t.externalId === '55163');
+    ok(
+      await call(shop, 'PUT', `/api/v1/tariffs/${vm.tariffId}/modules`, shop.admin, {
+        modules: [{ moduleId, settings: { pricelist: '55163', addons: { '55164': 50 } } }],
+      }),
+    );
+    fake.state.tariffs.get('55163')!.minor.set(1, 2100n);
+    const again = ok(await call(shop, 'POST', `/api/v1/modules/${moduleId}/import-tariffs`, shop.admin));
+    expect(again.updated.find((t: { tariffId: number }) => t.tariffId === vm.tariffId)).toMatchObject({
+      costChanged: true,
+      settingsChanged: false,
+    });
+    const links = ok(await call(shop, 'GET', `/api/v1/tariffs/${vm.tariffId}/modules`, shop.admin));
+    expect(links.items[0].settings).toEqual({ pricelist: '55163', addons: { '55164': 50 } });
+  });
+
+  it('a renewal while suspended but still paid extends upstream from the paid end too, and the license stays suspended', async () => {
+    const { serviceId } = await order();
+    await runQueuedOperations(shop.ctx);
+    ok(await call(shop, 'POST', `/api/v1/services/${serviceId}/suspend`, shop.admin, { reason: 'admin' }));
+    await runQueuedOperations(shop.ctx);
+    const [lic] = upstreamLicenses();
+    expect(lic!.status).toBe(3);
+    ok(await call(shop, 'POST', `/api/v1/services/${serviceId}/renew`, shop.admin, { period: 1 }));
+    await runQueuedOperations(shop.ctx);
+    const s = await getService(shop, serviceId);
+    expect(s).toMatchObject({ status: 'suspended', expiresOn: '2022-02-16' });
+    expect(lic!.expiredate).toBe('2022-02-16');
+    expect(lic!.status).toBe(3);
+    expect(acting('service.prolong')).toHaveLength(1);
+  });
+
+  it('an open that may have reached the upstream cannot be cancelled with a refund; retried, it takes the license it ordered', async () => {
+    fake.faults.add({ kind: 'key-after-polls', polls: 1000, times: 1 });
+    const { serviceId } = await order();
+    await runQueuedOperations(shop.ctx);
+    const s = await getService(shop, serviceId);
+    expect(s.operations[0]).toMatchObject({ kind: 'open', status: 'retry_wait' });
+    expect(s.operations[0].lastError).toMatchObject({ code: 'upstream_key_timeout' });
+    await expectError(
+      await call(shop, 'POST', `/api/v1/operations/${s.operations[0].id}/cancel`, shop.admin),
+      409,
+      'open_may_have_reached_upstream',
+    );
+    expect((await getService(shop, serviceId)).status).toBe('processing');
+    // Retried, it takes the license it ordered: one upstream license, the service active.
+    fake.faults.clear();
+    for (const l of upstreamLicenses()) l.keyPollsLeft = 1;
+    await drain(1);
+    expect(await getService(shop, serviceId)).toMatchObject({ status: 'active' });
+    expect(upstreamLicenses()).toHaveLength(1);
+  });
 });

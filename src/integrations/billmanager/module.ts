@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { canonicalIp } from '../../domain/ip.js';
 import {
   defineModuleType,
   type ImportedTariff,
@@ -161,11 +162,19 @@ function addonsOf(
   return out;
 }
 
-/** What the service's params learn from the upstream license (the key only once it is set). */
-function paramsOf(l: UpstreamLicense): Record<string, string> {
+/** An upstream address in the one spelling Billfold keys licenses by (as written when unreadable). */
+const spelt = (ip: string): string => canonicalIp(ip) ?? ip;
+
+/**
+ * What the service's params learn from the upstream license: the key (once it is set), the
+ * change dates, the upstream expiry — and the address only where the operation was about the
+ * address (`withIp`: the order, an IP change). An address changed upstream behind our back is
+ * not copied in by a renewal: reconciliation lists it for staff.
+ */
+function paramsOf(l: UpstreamLicense, withIp = false): Record<string, string> {
   return {
     ...(l.key ? { key: l.key } : {}),
-    ...(l.ip !== null && l.family !== 'platform' ? { ip: l.ip } : {}),
+    ...(withIp && l.ip !== null && l.family !== 'platform' ? { ip: spelt(l.ip) } : {}),
     ...(l.ipChangedOn ? { ipChangedOn: l.ipChangedOn } : {}),
     ...(l.keyChangedOn ? { keyChangedOn: l.keyChangedOn } : {}),
     ...(l.expiresOn ? { upstreamExpiresOn: l.expiresOn } : {}),
@@ -185,10 +194,12 @@ export function findOrdered(
   const live = list.filter(LIVE);
   return (
     live.find((l) => l.remoteId === intent.remoteId) ??
+    // Only a license that carries no remoteid at all: one with another service's id is theirs.
     live.find(
       (l) =>
+        (l.remoteId === null || l.remoteId === '') &&
         l.name === intent.name &&
-        (intent.ip === null || l.ip === intent.ip) &&
+        (intent.ip === null || (l.ip !== null && spelt(l.ip) === intent.ip)) &&
         (l.pricelist === null || l.pricelist === intent.pricelist),
     ) ??
     null
@@ -225,7 +236,7 @@ async function open(call: OperationCall<BillmanagerConfig>): Promise<OperationOu
     name: call.service.params.licname ?? call.service.name,
     ip,
   }));
-  const price = await call.step('price', () =>
+  const price = await call.step('intent-price', () =>
     upstream(() => priceOf(client, intent.pricelist, intent.period)),
   );
   const id = await call.step('ordered', async () => {
@@ -254,7 +265,7 @@ async function open(call: OperationCall<BillmanagerConfig>): Promise<OperationOu
   const license = await upstream(() => client.waitForKey(family, id));
   return {
     externalId: id,
-    serviceParams: paramsOf(license),
+    serviceParams: paramsOf(license, true),
     ...(price
       ? {
           cost: upstreamCost({
@@ -309,7 +320,18 @@ async function prolong(call: OperationCall<BillmanagerConfig>): Promise<Operatio
     const l = await upstream(() => client.getLicense(family, id));
     return { expiresOn: l.expiresOn, status: l.status };
   });
-  const price = await call.step('price', () => upstream(() => priceOf(client, settings.pricelist, period)));
+  const price = await call.step('intent-price', () =>
+    upstream(() => priceOf(client, settings.pricelist, period)),
+  );
+  // A license suspended upstream renews from the seller's today, not from its expiry. When our
+  // renewal continues from the paid end (the service was suspended while still paid: by staff,
+  // or by its owner), the license is resumed for the renewal and suspended again after it; a
+  // resume the renewal queued (if it lifted the suspension) then resumes it for good.
+  const continues =
+    before.status === 3 &&
+    typeof call.operation.payload.start === 'string' &&
+    call.operation.payload.start === call.operation.payload.from;
+  if (continues) await call.step('unsuspended', () => upstream(() => client.resume(family, id)));
   const renewed = await call.step('renewed', async () => {
     const moved = async () => {
       const l = await upstream(() => client.getLicense(family, id));
@@ -327,9 +349,10 @@ async function prolong(call: OperationCall<BillmanagerConfig>): Promise<Operatio
       throw operationErrorOf(err);
     }
   });
+  if (continues) await call.step('resuspended', () => upstream(() => client.suspend(family, id)));
   const license = await upstream(() => client.getLicense(family, id));
   // A suspended upstream license renews from the day it is renewed, an active one from its expiry.
-  const from = before.status === 3 ? null : before.expiresOn;
+  const from = before.status === 3 && !continues ? null : before.expiresOn;
   return {
     serviceParams: paramsOf(license),
     ...(price
@@ -372,7 +395,8 @@ async function setParam(call: OperationCall<BillmanagerConfig>): Promise<Operati
   if (p.param === 'ip' || p.param === 'name') {
     const value = String(p.value);
     const current = await upstream(() => client.getLicense(family, id));
-    const already = p.param === 'ip' ? current.ip === value : current.name === value;
+    const already =
+      p.param === 'ip' ? current.ip !== null && spelt(current.ip) === value : current.name === value;
     if (!already) {
       await upstream(() =>
         client.editLicense(
@@ -383,7 +407,12 @@ async function setParam(call: OperationCall<BillmanagerConfig>): Promise<Operati
       );
     }
     const after = await upstream(() => client.getLicense(family, id));
-    return { serviceParams: { ...paramsOf(after), ...(p.param === 'name' ? { licname: value } : {}) } };
+    return {
+      serviceParams: {
+        ...paramsOf(after, p.param === 'ip'),
+        ...(p.param === 'name' ? { licname: value } : {}),
+      },
+    };
   }
   if (typeof p.tariffId === 'number') {
     const settings = settingsOf(call);
@@ -438,7 +467,7 @@ const remoteItemOf = (l: UpstreamLicense): RemoteItem => ({
   name: l.name,
   status: (l.status !== null && STATUS[l.status]) || 'unknown',
   expiresOn: l.expiresOn,
-  params: { ...paramsOf(l), ...(l.pricelist ? { pricelist: l.pricelist } : {}) },
+  params: { ...paramsOf(l, true), ...(l.pricelist ? { pricelist: l.pricelist } : {}) },
 });
 
 async function syncItem(call: ItemCall<BillmanagerConfig>): Promise<RemoteItem | null> {

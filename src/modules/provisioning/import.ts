@@ -270,14 +270,20 @@ export async function importTariffs(ctx: AppContext, actor: Actor, moduleId: num
           link.upstream_prices === null ? null : (JSON.parse(link.upstream_prices) as UpstreamPrices);
         const after = upstreamPricesOf(c, now);
         const costChanged = !samePrices(before, after);
-        const settingsChanged = link.settings !== c.settings;
+        // The import owns only the keys it sets (the upstream tariff id); what staff added to
+        // the link (fixed addons, an addon map) stays.
+        const merged = JSON.stringify({
+          ...(JSON.parse(link.settings) as Record<string, unknown>),
+          ...(JSON.parse(c.settings) as Record<string, unknown>),
+        });
+        const settingsChanged = link.settings !== merged;
         if (!costChanged && !settingsChanged) {
           result.unchanged++;
           continue;
         }
         await tx
           .updateTable('tariff_modules')
-          .set({ upstream_prices: JSON.stringify(after), settings: c.settings })
+          .set({ upstream_prices: JSON.stringify(after), settings: merged })
           .where('tariff_id', '=', link.tariff_id)
           .where('module_id', '=', moduleId)
           .execute();

@@ -121,7 +121,12 @@ export interface OperationCall<C = Record<string, unknown>> {
    * saved value is returned without running `fn` again. The value must be JSON.
    */
   step<T>(name: string, fn: () => Promise<T>): Promise<T>;
-  /** Whether an earlier attempt saved step `name` (an intent recorded before a remote call, say). */
+  /**
+   * Whether an earlier attempt saved step `name` (an intent recorded before a remote call, say).
+   * Convention: steps named `intent…` only record what is about to be done (nothing changed
+   * remotely yet); any other saved step means the remote side acted. The core reads this when
+   * staff cancel a failed `open`: a refund is refused while something remote may exist.
+   */
   hasStep(name: string): boolean;
 }
 

@@ -78,6 +78,7 @@ export async function writeDecision(
       now,
       expiresOn,
       previousExpiresOn: service.expires_on,
+      start: c.periodStart?.toString() ?? null,
       period: c.period ?? Number(service.period),
       tariffId: opts.tariffId,
       reason: opts.reason,
@@ -108,6 +109,7 @@ function operationOf(
     now: string;
     expiresOn: string;
     previousExpiresOn: string | null;
+    start: string | null;
     period: number;
     tariffId: number | undefined;
     reason: string | undefined;
@@ -121,7 +123,7 @@ function operationOf(
       // and a module can tell a renewal it already made from one still to make.
       return {
         key: `prolong:${id}:${at.expiresOn}`,
-        payload: { expiresOn: at.expiresOn, from: at.previousExpiresOn, period: at.period },
+        payload: { expiresOn: at.expiresOn, from: at.previousExpiresOn, start: at.start, period: at.period },
       };
     case 'close':
       return { key: `close:${id}`, payload: at.reason ? { reason: at.reason } : {} };

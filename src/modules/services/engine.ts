@@ -338,7 +338,9 @@ export async function runClaimed(
         .execute();
       return 'retry_wait' as const;
     }
-    if ((JSON.parse(op.payload) as { refusable?: unknown }).refusable === true) {
+    // A refusal is the remote side's answer (permanent); retries run out are a failure for
+    // staff, since the change may have been made after all.
+    if (!f.retryable && (JSON.parse(op.payload) as { refusable?: unknown }).refusable === true) {
       await refuseOperation(tx, ctx, op, lastError);
       await recordHistory(tx, ctx, actor, toId(op.service_id), `operation_${op.kind}_refused`, {
         details: { operationId: toId(op.id), code: f.code, message: f.message, attempts },
@@ -458,6 +460,21 @@ export async function retryOperation(ctx: AppContext, actor: Actor, id: number):
   });
 }
 
+/**
+ * Whether an open may have made something remote that a refund would leave paid for and
+ * unused: it saved a step other than an intent (steps named `intent…` only record what is about
+ * to be done — the plug-in convention), or it saved intents and its
+ * last failure was not a definite refusal (a timeout after sending, a lost connection).
+ * Returns why, or null when nothing remote can exist.
+ */
+function mayHaveReachedRemote(op: OperationRow): string | null {
+  const steps = Object.keys(op.progress ? (JSON.parse(op.progress) as Record<string, unknown>) : {});
+  if (steps.length === 0) return null;
+  if (steps.some((s) => !s.startsWith('intent'))) return 'got as far as the remote side';
+  const last = op.last_error ? (JSON.parse(op.last_error) as { retryable?: boolean }) : null;
+  return last?.retryable === false ? null : 'may have reached the remote side before it failed';
+}
+
 /** What giving up on an operation means for its service (the lifecycle decides; usually nothing). */
 async function applyCancellation(tx: Tx, ctx: AppContext, op: OperationRow): Promise<void> {
   const service = await lockService(tx, toId(op.service_id));
@@ -501,8 +518,18 @@ export async function cancelOperation(ctx: AppContext, actor: Actor, id: number)
     }
     // The service stays: what its deletion refunded is taken back.
     if (op.kind === 'close') await reverseDeletionRefund(tx, ctx, actor, op);
-    // A service that never opened is closed, and what its order charged is refunded.
-    if (op.kind === 'open') await refundUnopened(tx, ctx, actor, op);
+    // A service that never opened is closed, and what its order charged is refunded — but only
+    // when its open certainly made nothing remote (see `mayHaveReachedRemote`).
+    if (op.kind === 'open') {
+      const why = mayHaveReachedRemote(op);
+      if (why)
+        throw conflict(
+          'open_may_have_reached_upstream',
+          `This open ${why}: retry it (it looks upstream before acting again), or let it finish and delete the service.`,
+          { operationId: id },
+        );
+      await refundUnopened(tx, ctx, actor, op);
+    }
     await applyCancellation(tx, ctx, op);
     await closeTasks(tx, ctx, id, 'cancelled', actorLabel(actor));
     await releaseLicenseIpClaim(tx, id);
