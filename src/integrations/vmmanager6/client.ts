@@ -17,7 +17,7 @@
  *   unreadable answer after a POST/DELETE went out — reconcile before repeating, e.g. a create
  *   with findHostsByName). 503 is "platform waking up": `vmmanager_unavailable`, retryable, not
  *   ambiguous; the caller retries with backoff. No password (the admin's, an account's or a root
- *   password sent in that call) appears in an error: panel text is scrubbed of them.
+ *   password this client sent) appears in an error: panel text is scrubbed of them.
  * - Long operations: everything but createHost waits for its task (`GET /vm/v3/task?where=
  *   ((consul_id EQ 'N') AND (name EQ '…'))`) up to `taskTimeoutMs`; createHost returns the host
  *   id and task at once so the caller can store the id before waiting with waitTask.
@@ -361,16 +361,25 @@ export function createClient(opts: VmmanagerClientOptions): VmmanagerClient {
   /** Every form of a secret that could come back in panel text, longest first. */
   const formsOf = (secret: string) =>
     [secret, encodeURIComponent(secret), JSON.stringify(secret).slice(1, -1)].filter((s) => s.length >= 3);
-  const scrubber = (extra: string[]) => {
-    const secrets = [...new Set([password, ...extra].flatMap(formsOf))].sort((a, b) => b.length - a.length);
-    return (text: string | null): string | null => {
-      if (text === null) return null;
-      let s = text;
-      for (const secret of secrets) s = s.split(secret).join('***');
-      return s;
-    };
+  /**
+   * Passwords this client sent lately (accounts', root passwords): a task's message read by a
+   * later waitTask may echo one, so they are scrubbed from every error, not only their call's.
+   */
+  const sent: string[] = [];
+  const remember = (secrets: string[]) => {
+    for (const secret of secrets) {
+      if (sent.includes(secret)) continue;
+      sent.push(secret);
+      if (sent.length > 256) sent.shift();
+    }
   };
-  const defaultScrub = scrubber([]);
+  const scrub = (text: string | null): string | null => {
+    if (text === null) return null;
+    const forms = [...new Set([password, ...sent].flatMap(formsOf))].sort((a, b) => b.length - a.length);
+    let s = text;
+    for (const form of forms) s = s.split(form).join('***');
+    return s;
+  };
 
   interface Req {
     method: 'GET' | 'POST' | 'DELETE';
@@ -378,7 +387,7 @@ export function createClient(opts: VmmanagerClientOptions): VmmanagerClient {
     path: string;
     query?: Record<string, string>;
     body?: Json;
-    /** Passwords in this request's body besides the admin's. */
+    /** Passwords in this request's body besides the admin's (remembered for scrubbing). */
     secrets?: string[];
   }
 
@@ -390,7 +399,6 @@ export function createClient(opts: VmmanagerClientOptions): VmmanagerClient {
     message: string,
     details: VmmanagerErrorDetails,
   ): VmmanagerError {
-    const scrub = req?.secrets?.length ? scrubber(req.secrets) : defaultScrub;
     return new VmmanagerError(code, scrub(message)!, {
       ...details,
       op: details.op ?? (req ? opOf(req) : null),
@@ -437,6 +445,7 @@ export function createClient(opts: VmmanagerClientOptions): VmmanagerClient {
 
   /** One request with this token (or none): the parsed JSON object, or a VmmanagerError. */
   async function send(req: Req, token: string | null): Promise<{ status: number; json: Json }> {
+    if (req.secrets) remember(req.secrets);
     const qs = Object.entries(req.query ?? {})
       .map(([k, v]) => `${encodeURIComponent(k)}=${encodeQueryValue(v)}`)
       .join('&');
@@ -659,11 +668,11 @@ export function createClient(opts: VmmanagerClientOptions): VmmanagerClient {
     return idOf(json.task);
   }
 
-  async function waitTask(taskId: number, name?: string, secrets: string[] = []): Promise<void> {
+  async function waitTask(taskId: number, name?: string): Promise<void> {
     const conditions: [string, string | number][] = [['consul_id', idParam(taskId)]];
     if (name !== undefined) conditions.push(['name', name]);
     const where = whereEq(conditions);
-    const req: Req = { method: 'GET', path: '/vm/v3/task', secrets };
+    const req: Req = { method: 'GET', path: '/vm/v3/task' };
     let last: VmmanagerError | null = null;
     for (let poll = 1; ; poll++) {
       let rows: Json[] | null = null;
@@ -701,7 +710,7 @@ export function createClient(opts: VmmanagerClientOptions): VmmanagerClient {
   async function act(req: Req, taskName: string): Promise<void> {
     const task = await startTask(req);
     if (task === null) throw invalid(req, 'the answer names no task');
-    await waitTask(task, taskName, req.secrets);
+    await waitTask(task, taskName);
   }
 
   async function listClusters(): Promise<VmCluster[]> {
@@ -795,7 +804,7 @@ export function createClient(opts: VmmanagerClientOptions): VmmanagerClient {
       return { hostId, taskId };
     },
 
-    waitTask: (taskId, name) => waitTask(taskId, name),
+    waitTask,
 
     async getHost(hostId) {
       const req: Req = { method: 'GET', path: '/vm/v3/host' };
@@ -866,7 +875,7 @@ export function createClient(opts: VmmanagerClientOptions): VmmanagerClient {
       };
       const task = await startTask(req);
       // The task's name is not documented: wait on its consul id alone.
-      if (task !== null) await waitTask(task, undefined, req.secrets);
+      if (task !== null) await waitTask(task);
     },
   };
 }
