@@ -513,4 +513,18 @@ describe('the billmanager module', () => {
     expect(await getService(shop, serviceId)).toMatchObject({ status: 'active' });
     expect(upstreamLicenses()).toHaveLength(1);
   });
+
+  it('a rename of a resold license reaches the upstream through an operation', async () => {
+    const { serviceId } = await order();
+    await runQueuedOperations(shop.ctx);
+    const { updateLicenseLabels } = await import('../../modules/licenses/commands.js');
+    const { staffActor } = await import('../../../test/helpers/shop.js');
+    await updateLicenseLabels(shop.ctx, staffActor, serviceId, { licname: 'renamed-web' });
+    await runQueuedOperations(shop.ctx);
+    expect(upstreamLicenses()[0]!.licname).toBe('renamed-web');
+    expect(await getService(shop, serviceId)).toMatchObject({
+      name: 'renamed-web',
+      params: { licname: 'renamed-web' },
+    });
+  });
 });

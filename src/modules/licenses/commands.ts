@@ -9,6 +9,7 @@ import { requireIp } from '../../platform/ip.js';
 import type { Actor } from '../accounts/actor.js';
 import { recordHistory } from '../services/history.js';
 import { bindLicenseIp, licenseFamily, licenseIpHolder } from '../services/license-ips.js';
+import { enqueueOperation } from '../services/operations.js';
 import { lockService, productTypeOf } from '../services/repository.js';
 import { newLicenseKey } from './keys.js';
 import { ipChangeLimit, remoteIpChangeBlocker, requestRemoteIpChange, requestRemoteKey } from './remote.js';
@@ -197,6 +198,18 @@ export async function updateLicenseLabels(
         ...('remote_id' in set ? { remoteId: set.remote_id } : {}),
       },
     });
+    // A license an upstream serves is renamed there too (its module's setParam, `soft.edit`).
+    if (set.name !== undefined && (await licenseSourceOf(ctx, tx, service)) === 'module') {
+      const now = isoNow(ctx.clock);
+      await enqueueOperation(
+        tx,
+        ctx,
+        serviceId,
+        'set_param',
+        { param: 'name', value: set.name },
+        `set-param:${serviceId}:name:${now}`,
+      );
+    }
   });
 }
 
