@@ -16,6 +16,7 @@
  *   The password never appears in a message: upstream text is scrubbed of it.
  */
 
+import { causeCodes, sleep as defaultSleep, isTimeout, neverSent } from '../net.js';
 import {
   attrOf,
   childOf,
@@ -210,37 +211,6 @@ const TYPE_CODES: Readonly<Record<string, BillmgrErrorCode>> = {
   unknown_func: 'upstream_unknown_func',
 };
 
-/** Failures before the request reached the upstream: nothing can have been done. */
-const NOT_SENT = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EAI_NONAME',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EADDRNOTAVAIL',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'CERT_HAS_EXPIRED',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-
-/** Error codes along an error's cause chain (and an AggregateError's members). */
-function causeCodes(err: unknown, depth = 0): string[] {
-  if (depth > 5 || typeof err !== 'object' || err === null) return [];
-  const out: string[] = [];
-  const e = err as { code?: unknown; cause?: unknown; errors?: unknown };
-  if (typeof e.code === 'string') out.push(e.code);
-  out.push(...causeCodes(e.cause, depth + 1));
-  if (Array.isArray(e.errors)) for (const member of e.errors) out.push(...causeCodes(member, depth + 1));
-  return out;
-}
-
-const isTimeout = (err: unknown): boolean =>
-  typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'TimeoutError';
-
 /** Answers larger than this are not license documents. */
 const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
 
@@ -337,8 +307,6 @@ function amountOf(text: string | null): { amount: string; currency: string | nul
   if (!m) return null;
   return { amount: m[1]!.replace(/[\s\u00a0]/g, '').replace(',', '.'), currency: m[2] ?? null };
 }
-
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 // ----------------------------------------------------------------------------------------- client
 
@@ -476,7 +444,7 @@ export function createBillmgrClient(opts: BillmgrClientOptions): BillmgrClient {
         ambiguous: true,
       });
     const codes = causeCodes(err);
-    const notSent = codes.length > 0 && codes.every((c) => NOT_SENT.has(c));
+    const notSent = neverSent(err);
     return fail(
       'upstream_unreachable',
       notSent

@@ -1,3 +1,5 @@
+import { causeCodes, sleep as defaultSleep, isTimeout, neverSent } from '../net.js';
+
 /**
  * The client of DCImanager 6 (ISPsystem's dedicated-server panel), for the `dedic` processing
  * module (INTEGRATIONS.md "DCImanager 6 module"; details in research/vmmanager-dcimanager.md §1, §4).
@@ -240,33 +242,8 @@ export interface DcimanagerClient {
 
 // ------------------------------------------------------------------------------------------ helpers
 
-/** Failures before the request reached the panel: nothing can have been done. */
-const NOT_SENT = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EADDRNOTAVAIL',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-
-function causeCodes(err: unknown, depth = 0): string[] {
-  if (depth > 5 || typeof err !== 'object' || err === null) return [];
-  const e = err as { code?: unknown; cause?: unknown; errors?: unknown };
-  const out = typeof e.code === 'string' ? [e.code] : [];
-  out.push(...causeCodes(e.cause, depth + 1));
-  if (Array.isArray(e.errors)) for (const m of e.errors) out.push(...causeCodes(m, depth + 1));
-  return out;
-}
-
-const isTimeout = (err: unknown) =>
-  typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'TimeoutError';
-
 /** What the panel says when its allocation pool is empty (wording unknown: matched loosely). */
 const NO_FREE_IP = /(no|not enough)\s+(free\s+)?ip|ip\b.*\b(pool|range)\b.*\b(empty|exhausted|no free)/i;
-
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 type Json = Record<string, unknown>;
 
@@ -460,7 +437,7 @@ export function createClient(opts: DcimanagerClientOptions): DcimanagerClient {
           ambiguous: mutating,
         });
       const codes = causeCodes(err);
-      const notSent = codes.length > 0 && codes.every((c) => NOT_SENT.has(c));
+      const notSent = neverSent(err);
       throw fail(
         'dcimanager_unreachable',
         `DCImanager ${call}: ${notSent ? 'cannot connect to' : 'the connection failed with'} ${root.host}${codes[0] ? ` (${codes[0]})` : ''}`,

@@ -1,3 +1,5 @@
+import { causeCodes, sleep as defaultSleep, isTimeout, neverSent } from '../net.js';
+
 /**
  * The client side of the VMmanager 6 API (INTEGRATIONS.md, research/vmmanager-dcimanager.md §1–2):
  * what the VPS processing module needs to create, read, power, resize, reinstall and delete
@@ -219,36 +221,6 @@ export interface VmmanagerClient {
 
 // ----------------------------------------------------------------------------------------- helpers
 
-/** Failures before the request reached the panel: nothing can have been done. */
-const NOT_SENT = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EAI_NONAME',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EADDRNOTAVAIL',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'CERT_HAS_EXPIRED',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-
-function causeCodes(err: unknown, depth = 0): string[] {
-  if (depth > 5 || typeof err !== 'object' || err === null) return [];
-  const out: string[] = [];
-  const e = err as { code?: unknown; cause?: unknown; errors?: unknown };
-  if (typeof e.code === 'string') out.push(e.code);
-  out.push(...causeCodes(e.cause, depth + 1));
-  if (Array.isArray(e.errors)) for (const member of e.errors) out.push(...causeCodes(member, depth + 1));
-  return out;
-}
-
-const isTimeout = (err: unknown): boolean =>
-  typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'TimeoutError';
-
 const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
 
 /** The panel forgets a token after an idle hour by default; one idle this long is not reused. */
@@ -259,8 +231,6 @@ const NO_FREE_IP =
   /\bip(v4)?\b.*\b(no|not enough|free|available|exhausted|run out)\b|\b(no|not enough) (free )?ip/i;
 const NO_FREE_NODE =
   /\b(no|not enough)\b.*\b(node|server|resources?)\b|\b(node|server)\b.*\b(not found|unavailable|suitable)\b/i;
-
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 type Json = Record<string, unknown>;
 
@@ -432,7 +402,7 @@ export function createClient(opts: VmmanagerClientOptions): VmmanagerClient {
         ambiguous: acts,
       });
     const codes = causeCodes(err);
-    const notSent = codes.length > 0 && codes.every((c) => NOT_SENT.has(c));
+    const notSent = neverSent(err);
     return fail(
       req,
       'vmmanager_unreachable',
