@@ -1,5 +1,6 @@
 import type { AnyModuleType } from '../modules/provisioning/index.js';
 import { billmanagerModuleType } from './billmanager/module.js';
+import { dcimanager6ModuleType } from './dcimanager6/module.js';
 import { licenseIssuerModuleType } from './license-issuer/module.js';
 import { manualModuleType } from './manual/module.js';
 
@@ -12,4 +13,5 @@ export const BUILTIN_MODULE_TYPES: readonly AnyModuleType[] = [
   manualModuleType,
   licenseIssuerModuleType,
   billmanagerModuleType,
+  dcimanager6ModuleType,
 ];

@@ -217,6 +217,11 @@ export interface DcimanagerClient {
    * biller may win a race: then the next one). dcimanager_no_free_server when none is left.
    */
   claimFreeServer(q: { configuration: string; locationId: number; ownerId: number }): Promise<DciServer>;
+  /**
+   * The servers an account owns, lowest id first (optionally of one configuration and location):
+   * what a module looks at after a claim whose answer was lost, before claiming again.
+   */
+  findServersOf(q: { ownerId: number; configuration?: string; locationId?: number }): Promise<DciServer[]>;
   findAccount(email: string): Promise<DciAccount | null>;
   /** `POST /user` role `@user`; the new id. */
   createAccount(a: { email: string; password: string; fullName?: string }): Promise<{ id: number }>;
@@ -746,6 +751,18 @@ export function createClient(opts: DcimanagerClientOptions): DcimanagerClient {
         'dcimanager_no_free_server',
         `DCImanager: no free server of configuration "${q.configuration}" in location ${q.locationId}`,
         { retryable: true, ambiguous: false },
+      );
+    },
+
+    async findServersOf(q) {
+      let where = `(owner EQ ${checkId('account', q.ownerId)})`;
+      if (q.locationId !== undefined) where += ` AND (location_id EQ ${checkId('location', q.locationId)})`;
+      if (q.configuration !== undefined) where += ` AND (configuration EQ ${quote(q.configuration)})`;
+      return (await servers(where)).filter(
+        (s) =>
+          s.owner?.id === q.ownerId &&
+          (q.configuration === undefined || s.configuration === q.configuration) &&
+          (q.locationId === undefined || s.locationId === q.locationId),
       );
     },
 

@@ -153,6 +153,12 @@ export class FakeDciFaults {
   serverErrors = 0;
   /** Each request waits this long before being handled (for client timeouts). */
   latencyMs = 0;
+  /**
+   * Requests that are carried out at once but answered only `ms` later (a lost answer: the
+   * caller times out after the panel acted): `METHOD /path` matched as a regular expression;
+   * `onActed` runs once the request was carried out (to arm another fault for what follows).
+   */
+  readonly actThenDelay: { call: RegExp; ms: number; times: number; onActed?: () => void }[] = [];
   /** The operations to fail, first match first: of `kind` (any when absent), with this message. */
   readonly failTasks: { kind?: FakeOperation['kind']; message: string }[] = [];
 
@@ -652,7 +658,14 @@ export async function startFakeDcimanager(opts: FakeDcimanagerOptions = {}): Pro
       if (userId === undefined) throw new ApiError(401, 3001, 'Unauthorized');
       if (!route) throw new ApiError(404, 4004, `No handler for ${method} ${path}`);
       if (!state.users.get(userId)?.roles.includes('@admin')) throw new ApiError(403, 3001, 'Unauthorized');
-      return json(res, 200, route.r.fn(route.m!.slice(1), url.searchParams, body));
+      const answer = route.r.fn(route.m!.slice(1), url.searchParams, body);
+      const late = faults.actThenDelay.find((f) => f.times > 0 && f.call.test(`${method} ${path}`));
+      if (late) {
+        late.times--;
+        late.onActed?.();
+        await new Promise((r) => setTimeout(r, late.ms));
+      }
+      return json(res, 200, answer);
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
       return json(res, err.status, { error: { code: err.code, msg: err.message, value: err.value } });
