@@ -2,6 +2,7 @@ import type { AnyModuleType } from '../modules/provisioning/index.js';
 import { billmanagerModuleType } from './billmanager/module.js';
 import { licenseIssuerModuleType } from './license-issuer/module.js';
 import { manualModuleType } from './manual/module.js';
+import { vmmanager6ModuleType } from './vmmanager6/module.js';
 
 /**
  * The module types (integrations) every installation has, one folder each under
@@ -12,4 +13,5 @@ export const BUILTIN_MODULE_TYPES: readonly AnyModuleType[] = [
   manualModuleType,
   licenseIssuerModuleType,
   billmanagerModuleType,
+  vmmanager6ModuleType,
 ];
