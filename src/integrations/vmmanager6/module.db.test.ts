@@ -219,6 +219,16 @@ describe('the vmmanager6 module', () => {
     expect(fake.state.callsOf('POST', '/vm/v3/host')).toHaveLength(1);
     expect(hosts()).toHaveLength(0);
     expect(fake.state.clusters.get(1)!.freeIps.length).toBe(free);
+
+    // Staff retry it: a new VM is made (not a wait on the failed task again), and only one.
+    ok(await call(shop, 'POST', `/api/v1/operations/${op.id}/retry`, shop.admin));
+    await drain(2);
+    expect((await openOperation(serviceId)).status).toBe('done');
+    expect(fake.state.callsOf('POST', '/vm/v3/host')).toHaveLength(2);
+    expect(hosts()).toHaveLength(1);
+    const after = await getService(shop, serviceId);
+    expect(after).toMatchObject({ status: 'active', externalId: String(hosts()[0]!.id) });
+    expect(after.params.ip).toBe(hosts()[0]!.ip4[0]);
   });
 
   it('a burst of 503s ("waking up") is retried, and the VM is made once', async () => {

@@ -308,7 +308,12 @@ async function open(call: OperationCall<VmmanagerConfig>): Promise<OperationOutc
     };
   });
   const accountId = await call.step('account', () => accountOf(call, client));
-  const created = await call.step<{ hostId: number; taskId: number | null }>('host', async () => {
+  // Each create whose task failed is recorded (`failed-<n>`, its VM deleted); a staff retry
+  // then creates anew under the next step name instead of waiting on the failed task again.
+  let failures = 0;
+  while (call.hasStep(`failed-${failures + 1}`)) failures++;
+  const hostStep = failures === 0 ? 'host' : `host-${failures + 1}`;
+  const created = await call.step<{ hostId: number; taskId: number | null }>(hostStep, async () => {
     if (tried) {
       const found = await madeEarlier(client, intent.name);
       if (found) return { hostId: found.id, taskId: null };
@@ -334,21 +339,25 @@ async function open(call: OperationCall<VmmanagerConfig>): Promise<OperationOutc
       throw operationErrorOf(err);
     }
   });
+  const failed = async (message: string): Promise<never> => {
+    // What the failed create took (its addresses, the host row) is given back.
+    await call.step(`failed-${failures + 1}`, async () => {
+      await panel(() => client.deleteHost(created.hostId));
+      return message;
+    });
+    throw new OperationError('vmmanager_task_failed', message, false);
+  };
   if (created.taskId !== null) {
     try {
       await client.waitTask(created.taskId, 'host_create');
     } catch (err) {
-      if (err instanceof VmmanagerError && err.code === 'vmmanager_task_failed') {
-        // What the failed create took (its addresses, the host row) is given back.
-        await client.deleteHost(created.hostId).catch(() => {});
-        throw new OperationError(err.code, err.upstreamMessage ?? err.message, false);
-      }
+      if (err instanceof VmmanagerError && err.code === 'vmmanager_task_failed')
+        await failed(err.upstreamMessage ?? err.message);
       throw operationErrorOf(err);
     }
   }
   const host = await panel(() => client.getHost(created.hostId));
-  if (host.state === 'create_failed')
-    throw new OperationError('vmmanager_task_failed', `VMmanager could not create VM ${host.id}.`, false);
+  if (host.state === 'create_failed') await failed(`VMmanager could not create VM ${host.id}.`);
   if (host.state === 'creating' || host.ipv4.length === 0)
     throw new OperationError(
       'vmmanager_host_not_ready',
