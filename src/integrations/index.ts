@@ -3,6 +3,7 @@ import { billmanagerModuleType } from './billmanager/module.js';
 import { dcimanager6ModuleType } from './dcimanager6/module.js';
 import { licenseIssuerModuleType } from './license-issuer/module.js';
 import { manualModuleType } from './manual/module.js';
+import { vmmanager6ModuleType } from './vmmanager6/module.js';
 
 /**
  * The module types (integrations) every installation has, one folder each under
@@ -13,5 +14,6 @@ export const BUILTIN_MODULE_TYPES: readonly AnyModuleType[] = [
   manualModuleType,
   licenseIssuerModuleType,
   billmanagerModuleType,
+  vmmanager6ModuleType,
   dcimanager6ModuleType,
 ];

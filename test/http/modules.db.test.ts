@@ -113,6 +113,7 @@ describe('module types', () => {
       'manual',
       'license-issuer',
       'billmanager',
+      'vmmanager6',
       'dcimanager6',
       'test-licenses',
       'test-servers',

@@ -1,0 +1,280 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { expectLedgerBalanced } from '../../../test/helpers/context.js';
+import { call, getService, ok, openShop, orderPaid, payIn, type Shop } from '../../../test/helpers/shop.js';
+import { runQueuedOperations } from '../../modules/services/executor.js';
+import { DEFAULT_ADMIN, type FakeVmmanager, startFakeVmmanager } from './fake-server.js';
+
+/**
+ * The `vmmanager6` module against the stateful fake VMmanager 6: a VDS order becomes a VM with
+ * an address, suspend/resume/delete reach the panel, addons set the resources, and faults (a
+ * failed task, 503s, an expired token, a lost answer to the create) end as they must.
+ */
+
+let fake: FakeVmmanager;
+let shop: Shop;
+let moduleId: number;
+
+/** Runs every due operation, also those waiting for a retry (the clock does not move here). */
+async function drain(times = 1) {
+  for (let i = 0; i < times; i++) {
+    await shop.ctx.db.kysely
+      .updateTable('operations')
+      .set({ next_attempt_at: '2000-01-01T00:00:00.000Z' })
+      .where('status', '=', 'retry_wait')
+      .execute();
+    await runQueuedOperations(shop.ctx);
+  }
+}
+
+const hosts = () => [...fake.state.hosts.values()];
+const logins = () => fake.state.callsOf('POST', '/auth/v4/public/token').length;
+
+async function link(settings: Record<string, unknown>) {
+  return call(shop, 'PUT', `/api/v1/tariffs/${shop.tariffs.vds}/modules`, shop.admin, {
+    modules: [{ moduleId, settings }],
+  });
+}
+
+const BASE_SETTINGS = {
+  clusterId: 1,
+  osIds: [1, 2],
+  cpu: 1,
+  ramMib: 1024,
+  hddMib: 10240,
+  ramAddonUnitMib: 1024,
+};
+
+beforeEach(async () => {
+  fake = await startFakeVmmanager();
+  shop = await openShop();
+  moduleId = ok(
+    await call(shop, 'POST', '/api/v1/modules', shop.admin, {
+      name: 'VMmanager',
+      type: 'vmmanager6',
+      productTypes: ['vds'],
+      params: {
+        url: fake.url,
+        email: DEFAULT_ADMIN.email,
+        password: DEFAULT_ADMIN.password,
+        timeoutMs: 1000,
+        taskPollMs: 10,
+        accountEmailDomain: 'clients.example.net',
+      },
+    }),
+    201,
+  ).id;
+  ok(await link(BASE_SETTINGS));
+  await payIn(shop, shop.alpha.accountId, '500.00');
+});
+
+afterEach(async () => {
+  await expectLedgerBalanced(shop.ctx);
+  await shop.t.close();
+  await fake.close();
+});
+
+const order = (extra: Record<string, unknown> = {}) =>
+  orderPaid(shop, shop.alpha, {
+    tariffId: shop.tariffs.vds,
+    period: 1,
+    params: { hostname: 'web1.example.com', os_template: 'AlmaLinux 9' },
+    ...extra,
+  });
+
+async function openOperation(serviceId: number) {
+  return shop.ctx.db.kysely
+    .selectFrom('operations')
+    .selectAll()
+    .where('service_id', '=', serviceId)
+    .where('kind', '=', 'open')
+    .executeTakeFirstOrThrow();
+}
+
+describe('the vmmanager6 module', () => {
+  it('checks the connection; refuses tariff settings without a cluster', async () => {
+    const check = ok(await call(shop, 'POST', `/api/v1/modules/${moduleId}/check`, shop.admin));
+    expect(check).toMatchObject({ ok: true });
+    expect(check.message).toContain('Main KVM');
+    const res = await link({ osIds: [1] });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.code).toBe('tariff_settings_invalid');
+  });
+
+  it('opens a VM with its IP and OS, the root password sealed; suspend, resume and delete reach the panel', async () => {
+    const { serviceId } = await order();
+    await runQueuedOperations(shop.ctx);
+    const s = await getService(shop, serviceId);
+    expect(s.status).toBe('active');
+    expect(hosts()).toHaveLength(1);
+    const host = hosts()[0]!;
+    expect(host).toMatchObject({ name: `billfold-${serviceId}`, state: 'active', cluster: 1, os: 2 });
+    expect(s.externalId).toBe(String(host.id));
+    expect(s.params).toMatchObject({
+      ip: host.ip4[0],
+      ips: host.ip4.join(','),
+      os: 'AlmaLinux 9',
+      osId: '2',
+    });
+    // The client's panel account, by its stable address; the VM is its.
+    const owner = fake.state.userByEmail(`billfold-${shop.alpha.accountId}@clients.example.net`)!;
+    expect(owner.roles).toEqual(['@user']);
+    expect(host.account).toBe(owner.id);
+    // The root password the VM got is the one sealed on the service, and only sealed anywhere.
+    const sealed = s.params.rootPasswordSealed as string;
+    expect(shop.ctx.secrets.open(sealed)).toBe(host.password);
+    expect(host.password.length).toBeGreaterThanOrEqual(20);
+    const rows = {
+      operations: await shop.ctx.db.kysely.selectFrom('operations').selectAll().execute(),
+      services: await shop.ctx.db.kysely.selectFrom('services').selectAll().execute(),
+      history: await shop.ctx.db.kysely.selectFrom('service_history').selectAll().execute(),
+    };
+    expect(JSON.stringify(rows, (_k, v) => (typeof v === 'bigint' ? String(v) : v))).not.toContain(
+      host.password,
+    );
+    expect(JSON.stringify(fake.state.calls)).not.toContain(host.password);
+
+    ok(await call(shop, 'POST', `/api/v1/services/${serviceId}/suspend`, shop.admin, { reason: 'admin' }));
+    await runQueuedOperations(shop.ctx);
+    expect(host.state).toBe('stopped');
+    expect(fake.state.callsOf('POST', `/vm/v3/host/${host.id}/stop`)).toHaveLength(1);
+    expect((await getService(shop, serviceId)).status).toBe('suspended');
+    ok(await call(shop, 'POST', `/api/v1/services/${serviceId}/resume`, shop.admin));
+    await runQueuedOperations(shop.ctx);
+    expect(host.state).toBe('active');
+    expect(fake.state.callsOf('POST', `/vm/v3/host/${host.id}/start`)).toHaveLength(1);
+    expect((await getService(shop, serviceId)).status).toBe('active');
+
+    const freeBefore = fake.state.clusters.get(1)!.freeIps.length;
+    ok(await call(shop, 'DELETE', `/api/v1/services/${serviceId}`, shop.admin));
+    await runQueuedOperations(shop.ctx);
+    expect(hosts()).toHaveLength(0);
+    expect(fake.state.callsOf('DELETE', `/vm/v3/host/${host.id}`)).toHaveLength(1);
+    expect(fake.state.clusters.get(1)!.freeIps.length).toBe(freeBefore + 1);
+    expect((await getService(shop, serviceId)).status).toBe('deleted');
+  });
+
+  it('suspend, resume and delete read the VM first and do only what is not done yet', async () => {
+    const { serviceId } = await order();
+    await runQueuedOperations(shop.ctx);
+    const host = hosts()[0]!;
+    host.state = 'stopped';
+    ok(await call(shop, 'POST', `/api/v1/services/${serviceId}/suspend`, shop.admin, { reason: 'admin' }));
+    await runQueuedOperations(shop.ctx);
+    expect((await getService(shop, serviceId)).status).toBe('suspended');
+    host.state = 'active';
+    ok(await call(shop, 'POST', `/api/v1/services/${serviceId}/resume`, shop.admin));
+    await runQueuedOperations(shop.ctx);
+    expect((await getService(shop, serviceId)).status).toBe('active');
+    expect(fake.state.callsOf('POST', /\/vm\/v3\/host\/\d+\/(stop|start)$/)).toHaveLength(0);
+    // A VM someone already deleted on the panel: the delete is done all the same.
+    fake.state.hosts.delete(host.id);
+    ok(await call(shop, 'DELETE', `/api/v1/services/${serviceId}`, shop.admin));
+    await runQueuedOperations(shop.ctx);
+    expect((await getService(shop, serviceId)).status).toBe('deleted');
+  });
+
+  it('the preset, the explicit settings and the addons set the resources, in that order', async () => {
+    ok(await link({ clusterId: 1, osIds: [1], presetId: 2, cpu: 3, ipv4Number: 2, ramAddonUnitMib: 1024 }));
+    const { serviceId } = await order({
+      params: { hostname: 'big.example.com', os_template: '1' },
+      addonValues: { [shop.addons.ram]: 6 },
+    });
+    await runQueuedOperations(shop.ctx);
+    const s = await getService(shop, serviceId);
+    expect(s.status).toBe('active');
+    const host = hosts()[0]!;
+    // cpu explicit (3, over the preset's 2), RAM from the addon (6 GB), disk from the preset.
+    expect(host).toMatchObject({ cpu_number: 3, ram_mib: 6144, os: 1 });
+    expect(host.disk.disk_mib).toBe(40960);
+    expect(host.ip4).toHaveLength(2);
+    expect(s.params).toMatchObject({ ip: host.ip4[0], ips: host.ip4.join(','), os: 'Ubuntu 22.04' });
+    const sent = fake.state.callsOf('POST', '/vm/v3/host')[0]!.body as Record<string, unknown>;
+    expect(sent).toMatchObject({ preset: 2, cpu_number: 3, ram_mib: 6144, hdd_mib: 40960, ipv4_number: 2 });
+  });
+
+  it('an OS the tariff does not offer fails the open for staff; nothing is created', async () => {
+    const { serviceId } = await order({
+      params: { hostname: 'x.example.com', os_template: 'Debian 12 LXD' },
+    });
+    await runQueuedOperations(shop.ctx);
+    const op = await openOperation(serviceId);
+    expect(op.status).toBe('failed');
+    expect(op.last_error).toContain('os_not_offered');
+    expect(hosts()).toHaveLength(0);
+    expect((await getService(shop, serviceId)).status).not.toBe('active');
+  });
+
+  it('a failed host_create fails the open with the task message; the service is not active, the IP released', async () => {
+    fake.faults.failTask('host_create', 'Not enough disk space on node1');
+    const free = fake.state.clusters.get(1)!.freeIps.length;
+    const { serviceId } = await order();
+    await drain(3);
+    const op = await openOperation(serviceId);
+    expect(op.status).toBe('failed');
+    expect(op.last_error).toContain('vmmanager_task_failed');
+    expect(op.last_error).toContain('Not enough disk space on node1');
+    const s = await getService(shop, serviceId);
+    expect(s.status).not.toBe('active');
+    expect(s.params.ip).toBeUndefined();
+    expect(fake.state.callsOf('POST', '/vm/v3/host')).toHaveLength(1);
+    expect(hosts()).toHaveLength(0);
+    expect(fake.state.clusters.get(1)!.freeIps.length).toBe(free);
+
+    // Staff retry it: a new VM is made (not a wait on the failed task again), and only one.
+    ok(await call(shop, 'POST', `/api/v1/operations/${op.id}/retry`, shop.admin));
+    await drain(2);
+    expect((await openOperation(serviceId)).status).toBe('done');
+    expect(fake.state.callsOf('POST', '/vm/v3/host')).toHaveLength(2);
+    expect(hosts()).toHaveLength(1);
+    const after = await getService(shop, serviceId);
+    expect(after).toMatchObject({ status: 'active', externalId: String(hosts()[0]!.id) });
+    expect(after.params.ip).toBe(hosts()[0]!.ip4[0]);
+  });
+
+  it('a burst of 503s ("waking up") is retried, and the VM is made once', async () => {
+    fake.faults.unavailable = 3;
+    const { serviceId } = await order();
+    await runQueuedOperations(shop.ctx);
+    expect((await openOperation(serviceId)).status).toBe('retry_wait');
+    await drain(4);
+    expect((await getService(shop, serviceId)).status).toBe('active');
+    expect(hosts()).toHaveLength(1);
+  });
+
+  it('an expired token: the module logs in again and the operation goes through', async () => {
+    const { serviceId } = await order();
+    await runQueuedOperations(shop.ctx);
+    const before = logins();
+    fake.faults.expireTokens();
+    ok(await call(shop, 'POST', `/api/v1/services/${serviceId}/suspend`, shop.admin, { reason: 'admin' }));
+    await runQueuedOperations(shop.ctx);
+    expect(logins()).toBe(before + 1);
+    expect(hosts()[0]!.state).toBe('stopped');
+    expect((await getService(shop, serviceId)).status).toBe('suspended');
+  });
+
+  it('exactly one VM when the panel makes it but its answer to the create comes too late', async () => {
+    fake.faults.slow.push({ method: 'POST', path: '/vm/v3/host', ms: 1500 });
+    const { serviceId } = await order();
+    await runQueuedOperations(shop.ctx);
+    await drain(3);
+    expect(fake.state.callsOf('POST', '/vm/v3/host')).toHaveLength(1);
+    expect(hosts()).toHaveLength(1);
+    const s = await getService(shop, serviceId);
+    expect(s).toMatchObject({ status: 'active', externalId: String(hosts()[0]!.id) });
+    expect(s.params.ip).toBe(hosts()[0]!.ip4[0]);
+    expect(shop.ctx.secrets.open(s.params.rootPasswordSealed)).toBe(hosts()[0]!.password);
+  });
+
+  it('a 502 to the create that made nothing: looked up, not found, created once on the retry', async () => {
+    fake.faults.http.push({ method: 'POST', path: '/vm/v3/host', status: 502 });
+    const { serviceId } = await order();
+    await runQueuedOperations(shop.ctx);
+    await drain(3);
+    // The 502 came before the panel acted: each lookup found nothing, the retry created it.
+    expect(fake.state.callsOf('GET', '/vm/v3/host').length).toBeGreaterThanOrEqual(2);
+    expect(fake.state.callsOf('POST', '/vm/v3/host')).toHaveLength(2);
+    expect(hosts()).toHaveLength(1);
+    expect((await getService(shop, serviceId)).status).toBe('active');
+  });
+});

@@ -1,0 +1,443 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import {
+  defineModuleType,
+  type ModuleInstance,
+  type OperationCall,
+  OperationError,
+  type OperationOutcome,
+  type ServiceSnapshot,
+} from '../../modules/provisioning/index.js';
+import { createClient, type VmHost, type VmmanagerClient, VmmanagerError } from './client.js';
+
+/**
+ * The `vmmanager6` module type: virtual servers (product type `vds`) on an ISPsystem
+ * VMmanager 6 panel, with the panel administrator's account (INTEGRATIONS.md, D18).
+ *
+ * - Each Billfold account gets one VMmanager account of role `@user`, found or created by a
+ *   stable address `billfold-<accountId>@<accountEmailDomain>`: it does not change when the
+ *   client's users or e-mail change, and cannot collide with a person's own panel user.
+ * - A VM is named `billfold-<serviceId>`; that name is how an attempt that may have created
+ *   it (a lost answer, a dead worker) finds it before creating again.
+ * - The root password is generated here and kept only sealed (`rootPasswordSealed`).
+ */
+
+const Config = z.strictObject({
+  url: z
+    .url({ protocol: /^https?$/ })
+    .max(500)
+    .meta({ description: 'The VMmanager 6 panel address, e.g. https://vm.example.com (or …/api)' }),
+  email: z.string().trim().min(3).max(200).meta({ description: "The panel administrator's e-mail" }),
+  password: z.string().min(1).max(500),
+  timeoutMs: z
+    .number()
+    .int()
+    .min(1000)
+    .max(300_000)
+    .optional()
+    .meta({ description: 'Per request; default 30 s' }),
+  taskPollMs: z
+    .number()
+    .int()
+    .min(10)
+    .max(60_000)
+    .optional()
+    .meta({ description: 'Between polls of a running task; default 3 s' }),
+  taskTimeoutMs: z
+    .number()
+    .int()
+    .min(1000)
+    .max(3_600_000)
+    .optional()
+    .meta({ description: 'How long one attempt waits for a task; default 15 min' }),
+  accountEmailDomain: z
+    .string()
+    .trim()
+    .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/i, 'a domain name')
+    .max(200)
+    .optional()
+    .meta({
+      description:
+        'Domain of the panel accounts Billfold creates for its clients (billfold-<accountId>@domain); default billfold.invalid',
+    }),
+});
+export type VmmanagerConfig = z.infer<typeof Config>;
+
+const PanelId = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+const Count = (what: string) => z.number().int().min(1).max(1_000_000_000).meta({ description: what });
+
+/** Per tariff: where and how its VMs are made. */
+const TariffSettings = z
+  .strictObject({
+    clusterId: PanelId.meta({ description: 'The VMmanager cluster VMs are created in' }),
+    osIds: z.array(PanelId).min(1).max(100).meta({
+      description:
+        'OS templates offered (ids); the first is the default, the service parameter os_template (or os) may choose another of them by id or name',
+    }),
+    presetId: PanelId.optional().meta({
+      description: 'A VMmanager preset giving the resources not set explicitly here',
+    }),
+    cpu: Count('CPU cores').optional(),
+    ramMib: Count('RAM in MiB').optional(),
+    hddMib: Count('Main disk in MiB').optional(),
+    ipv4Number: z.number().int().min(0).max(64).optional().meta({ description: 'IPv4 addresses; default 1' }),
+    ramAddonUnitMib: Count(
+      'MiB per unit of an addon of kind ram (1 when its unit is MiB, 1024 when GB); default 1',
+    ).optional(),
+    diskAddonUnitMib: Count(
+      'MiB per unit of an addon of kind disk (1 when its unit is MiB, 1024 when GB); default 1',
+    ).optional(),
+  })
+  .meta({
+    description:
+      'Resources: the preset, overridden by cpu/ramMib/hddMib/ipv4Number, overridden by the service addons of kind cpu, ram, disk (in MiB unless a unit is set) and ipv4',
+  });
+type TariffSettings = z.infer<typeof TariffSettings>;
+
+// One client (one panel session) per module and configuration, shared by the process's operations.
+const clients = new Map<string, VmmanagerClient>();
+const CLIENT_CACHE = 64;
+
+export function clientOf(module: ModuleInstance<VmmanagerConfig>): VmmanagerClient {
+  const c = module.config;
+  const key = JSON.stringify([
+    module.id,
+    c.url,
+    c.email,
+    c.password,
+    c.timeoutMs,
+    c.taskPollMs,
+    c.taskTimeoutMs,
+  ]);
+  let client = clients.get(key);
+  if (!client) {
+    if (clients.size >= CLIENT_CACHE) clients.delete(clients.keys().next().value!);
+    client = createClient({
+      url: c.url,
+      email: c.email,
+      password: c.password,
+      ...(c.timeoutMs ? { timeoutMs: c.timeoutMs } : {}),
+      ...(c.taskPollMs ? { taskPollMs: c.taskPollMs } : {}),
+      ...(c.taskTimeoutMs ? { taskTimeoutMs: c.taskTimeoutMs } : {}),
+    });
+    clients.set(key, client);
+  }
+  return client;
+}
+
+/** A client failure as the engine understands it: the client's code and `retryable` kept. */
+export function operationErrorOf(err: unknown): OperationError {
+  if (err instanceof OperationError) return err;
+  if (err instanceof VmmanagerError) return new OperationError(err.code, err.message, err.retryable);
+  throw err;
+}
+
+async function panel<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw operationErrorOf(err);
+  }
+}
+
+function settingsOf(call: { tariffSettings: Readonly<Record<string, unknown>> }): TariffSettings {
+  const parsed = TariffSettings.safeParse(call.tariffSettings);
+  if (!parsed.success)
+    throw new OperationError(
+      'tariff_settings_missing',
+      'The tariff has no VMmanager settings (cluster, OS templates) for this module; link it with its settings.',
+      false,
+    );
+  return parsed.data;
+}
+
+export const hostNameOf = (service: { id: number }) => `billfold-${service.id}`;
+export const accountEmailOf = (config: VmmanagerConfig, accountId: number) =>
+  `billfold-${accountId}@${config.accountEmailDomain ?? 'billfold.invalid'}`;
+
+/** A password of 24 characters from 18 random bytes, with the classes panels tend to demand. */
+const newPassword = () => `${randomBytes(18).toString('base64url')}aA1`;
+
+/** The addons of a kind the client chose, as a number (the last one wins), or null. */
+function addonNumber(service: ServiceSnapshot, kind: string): number | null {
+  let out: number | null = null;
+  for (const a of service.addons)
+    if (a.kind === kind && a.valueType === 'integer' && typeof a.value === 'number') out = a.value;
+  return out;
+}
+
+interface Resources {
+  cpu: number;
+  ramMib: number;
+  hddMib: number;
+  ipv4Number: number;
+}
+
+/** The preset, overridden by the tariff's explicit values, overridden by the service's addons. */
+async function resourcesOf(
+  client: VmmanagerClient,
+  settings: TariffSettings,
+  service: ServiceSnapshot,
+): Promise<Resources> {
+  let preset: { cpu: number | null; ramMib: number | null; hddMib: number | null } | null = null;
+  if (settings.presetId !== undefined) {
+    preset = (await panel(() => client.listPresets())).find((p) => p.id === settings.presetId) ?? null;
+    if (!preset)
+      throw new OperationError(
+        'vmmanager_preset_gone',
+        `VMmanager has no preset ${settings.presetId}; correct the tariff's settings.`,
+        false,
+      );
+  }
+  const pick = (explicit: number | undefined, fromPreset: number | null | undefined, what: string) => {
+    const v = explicit ?? fromPreset ?? null;
+    if (v === null)
+      throw new OperationError(
+        'tariff_settings_missing',
+        `The tariff's VMmanager settings give no ${what} (set it, or a preset).`,
+        false,
+      );
+    return v;
+  };
+  const cpuAddon = addonNumber(service, 'cpu');
+  const ramAddon = addonNumber(service, 'ram');
+  const diskAddon = addonNumber(service, 'disk');
+  const ipAddon = addonNumber(service, 'ipv4');
+  return {
+    cpu: cpuAddon ?? pick(settings.cpu, preset?.cpu, 'CPU count'),
+    ramMib:
+      ramAddon !== null
+        ? ramAddon * (settings.ramAddonUnitMib ?? 1)
+        : pick(settings.ramMib, preset?.ramMib, 'RAM'),
+    hddMib:
+      diskAddon !== null
+        ? diskAddon * (settings.diskAddonUnitMib ?? 1)
+        : pick(settings.hddMib, preset?.hddMib, 'disk'),
+    ipv4Number: ipAddon ?? settings.ipv4Number ?? 1,
+  };
+}
+
+/** The OS the service asked for (`os_template` or `os`: an id or a name among those offered), else the first. */
+async function osOf(
+  client: VmmanagerClient,
+  settings: TariffSettings,
+  params: Readonly<Record<string, string>>,
+): Promise<{ id: number; name: string }> {
+  const templates = await panel(() => client.listOsTemplates(settings.clusterId));
+  const offered = settings.osIds.flatMap((id) => templates.filter((t) => t.id === id));
+  const asked = (params.os_template ?? params.os ?? '').trim();
+  const chosen =
+    asked === ''
+      ? offered.find((t) => t.id === settings.osIds[0])
+      : offered.find(
+          (t) =>
+            (/^\d+$/.test(asked) && t.id === Number(asked)) ||
+            t.name.toLowerCase() === asked.toLowerCase() ||
+            (t.group !== null && t.group.toLowerCase() === asked.toLowerCase()),
+        );
+  if (!chosen) {
+    if (asked !== '' && offered.length > 0)
+      throw new OperationError(
+        'os_not_offered',
+        `The OS "${asked}" is not among this tariff's OS templates (${offered.map((t) => t.name).join(', ')}).`,
+        false,
+      );
+    throw new OperationError(
+      'vmmanager_os_gone',
+      `VMmanager cluster ${settings.clusterId} has no OS template ${settings.osIds[0]}; correct the tariff's settings.`,
+      false,
+    );
+  }
+  return { id: chosen.id, name: chosen.name };
+}
+
+interface HostIntent extends Resources {
+  name: string;
+  clusterId: number;
+  osId: number;
+  osName: string;
+  presetId: number | null;
+  /** The root password, sealed with the installation's key. */
+  passwordSealed: string;
+}
+
+/** The client's panel account: found by its stable address, else created (looked up again after an ambiguous failure). */
+async function accountOf(call: OperationCall<VmmanagerConfig>, client: VmmanagerClient): Promise<number> {
+  const email = accountEmailOf(call.module.config, call.service.accountId);
+  const found = await panel(() => client.findAccount(email));
+  if (found) return found.id;
+  try {
+    // Clients do not sign in to the panel (yet): the password is not kept.
+    return (await client.createAccount({ email, password: newPassword() })).id;
+  } catch (err) {
+    if (err instanceof VmmanagerError && err.ambiguous) {
+      const after = await panel(() => client.findAccount(email));
+      if (after) return after.id;
+    }
+    throw operationErrorOf(err);
+  }
+}
+
+/** A host an earlier attempt made under this name (one that failed to be created is not it). */
+async function madeEarlier(client: VmmanagerClient, name: string): Promise<VmHost | null> {
+  const hosts = await panel(() => client.findHostsByName(name));
+  return hosts.find((h) => h.state !== 'create_failed') ?? null;
+}
+
+/**
+ * Creates the VM, exactly once: the intent (resources, OS, sealed root password) is saved
+ * before anything is sent; an attempt that finds the intent already saved, or whose create
+ * failed ambiguously, looks the VM up by name before creating again. The host id is saved
+ * before its task is waited for. Active only once `host_create` completed and an IPv4 is known.
+ */
+async function open(call: OperationCall<VmmanagerConfig>): Promise<OperationOutcome> {
+  const settings = settingsOf(call);
+  const client = clientOf(call.module);
+  const tried = call.hasStep('intent-host');
+  const intent = await call.step<HostIntent>('intent-host', async () => {
+    const resources = await resourcesOf(client, settings, call.service);
+    const os = await osOf(client, settings, call.service.params);
+    return {
+      name: hostNameOf(call.service),
+      clusterId: settings.clusterId,
+      osId: os.id,
+      osName: os.name,
+      presetId: settings.presetId ?? null,
+      ...resources,
+      passwordSealed: call.ctx.secrets.seal(newPassword()),
+    };
+  });
+  const accountId = await call.step('account', () => accountOf(call, client));
+  // Each create whose task failed is recorded (`failed-<n>`, its VM deleted); a staff retry
+  // then creates anew under the next step name instead of waiting on the failed task again.
+  let failures = 0;
+  while (call.hasStep(`failed-${failures + 1}`)) failures++;
+  const hostStep = failures === 0 ? 'host' : `host-${failures + 1}`;
+  const created = await call.step<{ hostId: number; taskId: number | null }>(hostStep, async () => {
+    if (tried) {
+      const found = await madeEarlier(client, intent.name);
+      if (found) return { hostId: found.id, taskId: null };
+    }
+    try {
+      return await client.createHost({
+        name: intent.name,
+        clusterId: intent.clusterId,
+        osId: intent.osId,
+        password: call.ctx.secrets.open(intent.passwordSealed),
+        cpu: intent.cpu,
+        ramMib: intent.ramMib,
+        hddMib: intent.hddMib,
+        ipv4Number: intent.ipv4Number,
+        accountId,
+        ...(intent.presetId !== null ? { presetId: intent.presetId } : {}),
+      });
+    } catch (err) {
+      if (err instanceof VmmanagerError && err.ambiguous) {
+        const found = await madeEarlier(client, intent.name);
+        if (found) return { hostId: found.id, taskId: null };
+      }
+      throw operationErrorOf(err);
+    }
+  });
+  const failed = async (message: string): Promise<never> => {
+    // What the failed create took (its addresses, the host row) is given back.
+    await call.step(`failed-${failures + 1}`, async () => {
+      await panel(() => client.deleteHost(created.hostId));
+      return message;
+    });
+    throw new OperationError('vmmanager_task_failed', message, false);
+  };
+  if (created.taskId !== null) {
+    try {
+      await client.waitTask(created.taskId, 'host_create');
+    } catch (err) {
+      if (err instanceof VmmanagerError && err.code === 'vmmanager_task_failed')
+        await failed(err.upstreamMessage ?? err.message);
+      throw operationErrorOf(err);
+    }
+  }
+  const host = await panel(() => client.getHost(created.hostId));
+  if (host.state === 'create_failed') await failed(`VMmanager could not create VM ${host.id}.`);
+  if (host.state === 'creating' || host.ipv4.length === 0)
+    throw new OperationError(
+      'vmmanager_host_not_ready',
+      `VMmanager VM ${host.id} is ${host.state || 'not ready'}${host.ipv4.length === 0 ? ' and has no IPv4 address yet' : ''}.`,
+      true,
+    );
+  return {
+    externalId: String(host.id),
+    serviceParams: {
+      ip: host.ipv4[0]!,
+      ips: host.ipv4.join(','),
+      os: intent.osName,
+      osId: String(intent.osId),
+      rootPasswordSealed: intent.passwordSealed,
+    },
+  };
+}
+
+function hostIdOf(service: ServiceSnapshot): number | null {
+  if (service.externalId === null || !/^\d{1,15}$/.test(service.externalId)) return null;
+  return Number(service.externalId);
+}
+
+/** The host a lifecycle operation acts on; a suspend or resume of a VM that is not there fails for staff. */
+async function existingHost(client: VmmanagerClient, service: ServiceSnapshot): Promise<VmHost> {
+  const id = hostIdOf(service);
+  if (id === null) throw new OperationError('not_created', 'The VM was never created in VMmanager.', false);
+  return panel(() => client.getHost(id));
+}
+
+/** Stops the VM (skipped when it is stopped already). */
+async function suspend(call: OperationCall<VmmanagerConfig>): Promise<OperationOutcome> {
+  const client = clientOf(call.module);
+  const host = await existingHost(client, call.service);
+  if (host.state !== 'stopped') await panel(() => client.stopHost(host.id));
+  return {};
+}
+
+/** Starts the VM (skipped when it runs already). */
+async function resume(call: OperationCall<VmmanagerConfig>): Promise<OperationOutcome> {
+  const client = clientOf(call.module);
+  const host = await existingHost(client, call.service);
+  if (host.state !== 'active') await panel(() => client.startHost(host.id));
+  return {};
+}
+
+/**
+ * Deletes the VM and waits for `host_delete`; a VM already gone is done. A service whose open
+ * never recorded a host still has its name looked up: an attempt may have made one.
+ */
+async function close(call: OperationCall<VmmanagerConfig>): Promise<OperationOutcome> {
+  const client = clientOf(call.module);
+  const id = hostIdOf(call.service);
+  const ids =
+    id !== null
+      ? [id]
+      : (await panel(() => client.findHostsByName(hostNameOf(call.service)))).map((h) => h.id);
+  for (const hostId of ids) await panel(() => client.deleteHost(hostId));
+  return {};
+}
+
+export const vmmanager6ModuleType = defineModuleType<VmmanagerConfig>({
+  type: 'vmmanager6',
+  title: 'VMmanager 6 (virtual servers)',
+  productTypes: ['vds'],
+  configSchema: Config as unknown as z.ZodType<VmmanagerConfig>,
+  secretFields: ['password'],
+  tariffSettingsSchema: TariffSettings as unknown as z.ZodType<Record<string, unknown>>,
+  usesLicenseServer: true,
+  features: ['checkConnection', 'open', 'suspend', 'resume', 'close'],
+  async checkConnection(module) {
+    const { clusters } = await panel(() => clientOf(module).checkConnection());
+    return {
+      message: `Signed in to ${module.config.url} as ${module.config.email}; clusters: ${
+        clusters.map((c) => `${c.id} ${c.name}`).join(', ') || 'none'
+      }.`,
+    };
+  },
+  open,
+  suspend,
+  resume,
+  close,
+});
