@@ -190,6 +190,7 @@ describe('the dcimanager6 module', () => {
         tariffSettings: settings(),
         operation: { id: 0, kind, payload: {}, attempt: 1 },
         step: (_name, fn) => fn(),
+        heldExternalIds: async () => new Set<string>(),
         hasStep: () => false,
       });
     const acting = () => fake.state.calls.filter((c) => c.method !== 'GET').length;

@@ -161,30 +161,6 @@ export function generatePassword(): string {
   }
 }
 
-/** The e-mail of the client's account: its DCImanager login. */
-async function accountEmail(call: OperationCall<Dcimanager6Config>): Promise<string> {
-  const row = await call.ctx.db.kysely
-    .selectFrom('accounts')
-    .select('email')
-    .where('id', '=', call.service.accountId)
-    .executeTakeFirst();
-  if (!row) throw new OperationError('account_missing', 'The service has no client account.', false);
-  return row.email;
-}
-
-/** Servers of this module already held by another of our services (never taken as this one's). */
-async function serversOfOtherServices(call: OperationCall<Dcimanager6Config>): Promise<Set<string>> {
-  const rows = await call.ctx.db.kysely
-    .selectFrom('services')
-    .select('external_id')
-    .where('module_id', '=', call.module.id)
-    .where('id', '!=', call.service.id)
-    .where('status', '!=', 'deleted')
-    .where('external_id', 'is not', null)
-    .execute();
-  return new Set(rows.map((r) => String(r.external_id)));
-}
-
 const paramsOf = (s: DciServer): Record<string, string> => ({
   ...(s.ipv4[0] ? { ip: s.ipv4[0] } : {}),
   ips: s.ipv4.join(','),
@@ -207,7 +183,7 @@ async function open(call: OperationCall<Dcimanager6Config>): Promise<OperationOu
   const client = clientOf(call.module);
 
   // 1. The account.
-  const email = await call.step('intent-account', () => accountEmail(call));
+  const email = await call.step('intent-account', async () => call.service.accountEmail);
   const accountId = await call.step('account', async () => {
     const found = await panel(() => client.findAccount(email));
     if (found) return found.id;
@@ -230,7 +206,7 @@ async function open(call: OperationCall<Dcimanager6Config>): Promise<OperationOu
   }));
   const serverId = await call.step('server', async () => {
     const mine = async () => {
-      const taken = await serversOfOtherServices(call);
+      const taken = await call.heldExternalIds();
       const owned = await panel(() => client.findServersOf({ ownerId: accountId, ...intent }));
       return owned.find((s) => !taken.has(String(s.id)))?.id ?? null;
     };

@@ -67,8 +67,9 @@ export async function serviceSnapshot(db: Reader, serviceId: number): Promise<Se
   const s = await db
     .selectFrom('services as s')
     .innerJoin('product_types as p', 'p.id', 's.product_type_id')
+    .innerJoin('accounts as acc', 'acc.id', 's.account_id')
     .selectAll('s')
-    .select('p.code as product_type')
+    .select(['p.code as product_type', 'acc.email as account_email'])
     .where('s.id', '=', serviceId)
     .executeTakeFirstOrThrow();
   const addonValues = JSON.parse(s.addon_values) as Record<string, boolean | number>;
@@ -113,6 +114,7 @@ export async function serviceSnapshot(db: Reader, serviceId: number): Promise<Se
   return {
     id: toId(s.id),
     accountId: toId(s.account_id),
+    accountEmail: s.account_email,
     tariffId: toId(s.tariff_id),
     productType: s.product_type,
     name: s.name,
@@ -125,6 +127,23 @@ export async function serviceSnapshot(db: Reader, serviceId: number): Promise<Se
     externalId: s.external_id,
     remoteId: s.remote_id,
   };
+}
+
+/** The remote ids this module's other live services hold. */
+async function heldExternalIds(
+  db: Reader,
+  moduleId: number,
+  serviceId: number,
+): Promise<ReadonlySet<string>> {
+  const rows = await db
+    .selectFrom('services')
+    .select('external_id')
+    .where('module_id', '=', moduleId)
+    .where('id', '!=', serviceId)
+    .where('status', '!=', 'deleted')
+    .where('external_id', 'is not', null)
+    .execute();
+  return new Set(rows.map((r) => String(r.external_id)));
 }
 
 /** The plug-in's settings for a tariff's link to a module (`{}` when unlinked or unset). */
@@ -223,6 +242,7 @@ export const resolveHandler =
         return value;
       },
       hasStep: (name) => Object.hasOwn(tools.progress, name),
+      heldExternalIds: () => heldExternalIds(ctx.db.kysely, module.id, service.id),
     });
     if (isHandOff(outcome)) return { executor: row.name, handOff: outcome.handOff };
     return {

@@ -89,6 +89,8 @@ export interface SnapshotAddon {
 export interface ServiceSnapshot {
   readonly id: number;
   readonly accountId: number;
+  /** The client account's e-mail (its login on a remote panel, say). */
+  readonly accountEmail: string;
   readonly tariffId: number;
   readonly productType: string;
   readonly name: string;
@@ -121,6 +123,11 @@ export interface OperationCall<C = Record<string, unknown>> {
    * saved value is returned without running `fn` again. The value must be JSON.
    */
   step<T>(name: string, fn: () => Promise<T>): Promise<T>;
+  /**
+   * The remote ids (`externalId`) that this module's other live services hold: what a lookup
+   * after an ambiguous create must never take as this service's.
+   */
+  heldExternalIds(): Promise<ReadonlySet<string>>;
   /**
    * Whether an earlier attempt saved step `name` (an intent recorded before a remote call, say).
    * Convention: steps named `intent…` only record what is about to be done (nothing changed
