@@ -76,4 +76,24 @@ describe('migration 0014_license_ip_claims', () => {
     await up(k);
     expect(await k.selectFrom('license_ips').select('ip').orderBy('ip').execute()).toHaveLength(2);
   });
+
+  it('the older license keeps the address also when only the newer one had the canonical spelling', async () => {
+    const tariff = await licenseTariff(ctx);
+    const who = await client(ctx, 'mig2@example.com', '100.00');
+    const [older, newer] = [
+      await orderLicense(ctx, who.actor, tariff.id),
+      await orderLicense(ctx, who.actor, tariff.id),
+    ];
+    const k = ctx.db.kysely;
+    await down(k);
+    await k.updateTable('license_ips').set({ ip: '2001:DB8::7' }).where('service_id', '=', older).execute();
+    await k.updateTable('license_ips').set({ ip: '2001:db8::7' }).where('service_id', '=', newer).execute();
+    await up(k);
+    const holds = await k
+      .selectFrom('license_ips')
+      .select(['ip', 'service_id'])
+      .where('ip', 'like', '2001:%')
+      .execute();
+    expect(holds.map((h) => [h.ip, Number(h.service_id)])).toEqual([['2001:db8::7', older]]);
+  });
 });

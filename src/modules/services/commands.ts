@@ -23,6 +23,19 @@ export async function getServiceFor(ctx: AppContext, actor: Actor, id: number): 
   return s;
 }
 
+/**
+ * A server's root password, for its owner and staff: opened from the sealed copy the module
+ * kept (`rootPasswordSealed`); refused with `no_root_password` when the service has none (not
+ * a server, not opened yet, or deleted).
+ */
+export async function rootPasswordOf(ctx: AppContext, actor: Actor, id: number): Promise<string> {
+  const service = await getServiceFor(ctx, actor, id);
+  const sealed = (JSON.parse(service.params) as Record<string, string>).rootPasswordSealed;
+  if (!sealed || service.status === 'deleted')
+    throw conflict('no_root_password', 'This service has no root password to show.', { serviceId: id });
+  return ctx.secrets.open(sealed);
+}
+
 export async function tariffOf(
   db: AppContext['db']['kysely'] | Tx,
   tariffId: bigint | number,

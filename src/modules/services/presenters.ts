@@ -164,10 +164,16 @@ export const presentTask = (t: StaffTaskRow) => ({
   closedBy: t.closed_by,
 });
 
-/** A service's parameters as shown: a deleted license's key is gone with it (as the license view says). */
+/**
+ * A service's parameters as shown: sealed secrets (`…Sealed`, a server's root password) never —
+ * their owner reads them through their own route — and a deleted license's key is gone with
+ * it (as the license view says).
+ */
 function visibleParams(s: ServiceRow): Record<string, string> {
   const params = JSON.parse(s.params) as Record<string, string>;
-  if (s.status !== 'deleted' || !('key' in params)) return params;
-  const { key: _gone, ...rest } = params;
-  return rest;
+  return Object.fromEntries(
+    Object.entries(params).filter(
+      ([name]) => !name.endsWith('Sealed') && !(name === 'key' && s.status === 'deleted'),
+    ),
+  );
 }

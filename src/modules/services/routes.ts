@@ -11,7 +11,7 @@ import { IdParam, IdText, nextBefore, PageQuery, page } from '../accounts/schema
 import { presentPricedRange } from '../catalog/quote.js';
 import { PeriodNumber } from '../catalog/schemas.js';
 import { AddonValues, QuoteView } from '../orders/schemas.js';
-import { setAutoprolong } from './commands.js';
+import { rootPasswordOf, setAutoprolong } from './commands.js';
 import { deleteService } from './deletion.js';
 import { cancelOperation, retryOperation } from './engine.js';
 import {
@@ -106,6 +106,23 @@ export function registerServiceRoutes(root: FastifyInstance, ctx: AppContext): v
         charges: d.charges.map((c) => presentCharge(c, d.currency)),
         operations: d.operations.map(presentOperation),
       };
+    },
+  );
+
+  app.get(
+    '/api/v1/services/:id/root-password',
+    {
+      schema: {
+        tags,
+        summary:
+          "A server's root password, for its owner and staff (kept sealed; never in the service's params)",
+        params: IdParam,
+        response: { 200: z.object({ password: z.string() }), ...errorResponses(401, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      reply.header('cache-control', 'no-store');
+      return { password: await rootPasswordOf(ctx, requireActor(request), request.params.id) };
     },
   );
 

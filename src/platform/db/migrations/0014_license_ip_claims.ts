@@ -88,15 +88,20 @@ async function canonicalizeStoredIps(db: MigrationDb): Promise<void> {
       .where('family', '=', h.family)
       .where('ip', '=', ip)
       .executeTakeFirst();
-    const q = db.deleteFrom('license_ips').where('family', '=', h.family).where('ip', '=', h.ip);
-    if (taken) await q.execute();
-    else
-      await db
-        .updateTable('license_ips')
-        .set({ ip })
-        .where('family', '=', h.family)
-        .where('ip', '=', h.ip)
-        .execute();
+    // Two spellings of one address both held: the older license keeps it, whichever spelling
+    // each had (holds are walked oldest service first, so a newer one is always the loser).
+    if (taken && Number(taken.service_id) < Number(h.service_id)) {
+      await db.deleteFrom('license_ips').where('family', '=', h.family).where('ip', '=', h.ip).execute();
+      continue;
+    }
+    if (taken)
+      await db.deleteFrom('license_ips').where('family', '=', h.family).where('ip', '=', ip).execute();
+    await db
+      .updateTable('license_ips')
+      .set({ ip })
+      .where('family', '=', h.family)
+      .where('ip', '=', h.ip)
+      .execute();
   }
 }
 
