@@ -281,7 +281,7 @@ async function open(call: OperationCall<BillmanagerConfig>): Promise<OperationOu
 }
 
 /** The upstream's price of a tariff for a period (its currency), or null when it offers none. */
-async function priceOf(
+export async function priceOf(
   client: BillmgrClient,
   pricelist: string,
   period: number,

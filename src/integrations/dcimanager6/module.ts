@@ -7,6 +7,7 @@ import {
   OperationError,
   type OperationOutcome,
 } from '../../modules/provisioning/index.js';
+import { LicensePeriods, withBundledLicense } from '../billmanager/bundled.js';
 import {
   createClient,
   type DcimanagerClient,
@@ -46,6 +47,7 @@ const Config = z.strictObject({
     .max(600_000)
     .optional()
     .meta({ description: 'How often a running OS install or power operation is read; default 10 s' }),
+  licensePeriods: LicensePeriods,
 });
 export type Dcimanager6Config = z.infer<typeof Config>;
 
@@ -345,15 +347,12 @@ export const dcimanager6ModuleType = defineModuleType<Dcimanager6Config>({
   secretFields: ['password'],
   tariffSettingsSchema: TariffSettings as unknown as z.ZodType<Record<string, unknown>>,
   usesLicenseServer: true,
-  features: ['checkConnection', 'open', 'suspend', 'resume', 'close'],
+  features: ['checkConnection', 'open', 'suspend', 'resume', 'close', 'prolong'],
   async checkConnection(module) {
     const { locations } = await panel(() => clientOf(module).checkConnection());
     return {
       message: `Signed in to ${module.config.url} as ${module.config.email}; ${locations.length} location(s).`,
     };
   },
-  open,
-  suspend,
-  resume,
-  close,
+  ...withBundledLicense<Dcimanager6Config>({ open, suspend, resume, close }),
 });

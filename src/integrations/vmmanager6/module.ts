@@ -8,6 +8,7 @@ import {
   type OperationOutcome,
   type ServiceSnapshot,
 } from '../../modules/provisioning/index.js';
+import { LicensePeriods, withBundledLicense } from '../billmanager/bundled.js';
 import { createClient, type VmHost, type VmmanagerClient, VmmanagerError } from './client.js';
 
 /**
@@ -60,6 +61,7 @@ const Config = z.strictObject({
       description:
         'Domain of the panel accounts Billfold creates for its clients (billfold-<accountId>@domain); default billfold.invalid',
     }),
+  licensePeriods: LicensePeriods,
 });
 export type VmmanagerConfig = z.infer<typeof Config>;
 
@@ -427,7 +429,7 @@ export const vmmanager6ModuleType = defineModuleType<VmmanagerConfig>({
   secretFields: ['password'],
   tariffSettingsSchema: TariffSettings as unknown as z.ZodType<Record<string, unknown>>,
   usesLicenseServer: true,
-  features: ['checkConnection', 'open', 'suspend', 'resume', 'close'],
+  features: ['checkConnection', 'open', 'suspend', 'resume', 'close', 'prolong'],
   async checkConnection(module) {
     const { clusters } = await panel(() => clientOf(module).checkConnection());
     return {
@@ -436,8 +438,5 @@ export const vmmanager6ModuleType = defineModuleType<VmmanagerConfig>({
       }.`,
     };
   },
-  open,
-  suspend,
-  resume,
-  close,
+  ...withBundledLicense<VmmanagerConfig>({ open, suspend, resume, close }),
 });

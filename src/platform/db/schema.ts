@@ -443,6 +443,25 @@ export interface UpstreamCostsTable {
   created_at: Instant;
 }
 
+/** A control-panel license a server module ordered from its license server (migration 0015). */
+export interface BundledLicensesTable {
+  id: Id;
+  license_module_id: Ref;
+  external_id: string;
+  pricelist: string;
+  /** The server it is bound to; null in the free-license pool. */
+  service_id: NullableRef;
+  state: 'bound' | 'free' | 'gone';
+  name: string | null;
+  ip: string | null;
+  /** YYYY-MM-DD as the upstream last reported. */
+  expires_on: string | null;
+  ip_changed_on: string | null;
+  key_changed_on: string | null;
+  created_at: Instant;
+  updated_at: Instant;
+}
+
 export type FindingKind = 'orphan' | 'missing' | 'differs';
 export type FindingStatus = 'open' | 'resolved' | 'dismissed';
 /** What a reconciliation of a module with its upstream found (migration 0013), one row per subject and kind. */
@@ -546,6 +565,7 @@ export interface Database {
   mgr_sessions: MgrSessionsTable;
   mgr_login_keys: MgrLoginKeysTable;
   license_ips: LicenseIpsTable;
+  bundled_licenses: BundledLicensesTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
@@ -555,6 +575,7 @@ export type PaymentRow = Selectable<PaymentsTable>;
 export type NewLedgerEntry = Insertable<LedgerEntriesTable>;
 export type AccountUpdate = Updateable<AccountsTable>;
 export type { Generated };
+export type BundledLicenseRow = Selectable<BundledLicensesTable>;
 export type UpstreamCostRow = Selectable<UpstreamCostsTable>;
 export type ReconciliationFindingRow = Selectable<ReconciliationFindingsTable>;
 export type ProductTypeRow = Selectable<ProductTypesTable>;

@@ -1,0 +1,289 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  DEFAULT_ACCOUNT,
+  type FakeBillmanager,
+  startFakeBillmanager,
+} from '../../src/integrations/billmanager/fake-server.js';
+import {
+  DEFAULT_ADMIN,
+  type FakeVmmanager,
+  startFakeVmmanager,
+} from '../../src/integrations/vmmanager6/fake-server.js';
+import { runQueuedOperations } from '../../src/modules/services/executor.js';
+import { expectLedgerBalanced } from '../helpers/context.js';
+import { call, getService, ok, openShop, orderPaid, payIn, type Shop } from '../helpers/shop.js';
+
+/**
+ * Issue 13: a VPS ordered with a Control-panel value gets its ISPmanager license from the
+ * VMmanager module's license server (a `billmanager` module) — the fake VMmanager 6 and the
+ * fake selling BILLmanager over 127.0.0.1, the real clients and modules unchanged. The license
+ * follows the server (suspend, resume, renewal, deletion back to the free-license pool), each
+ * reaching the upstream exactly once, and the pool is reused only when its month rules allow.
+ */
+
+let vm: FakeVmmanager;
+let bm: FakeBillmanager;
+let shop: Shop;
+let vmModule: number;
+let licenseModule: number;
+
+async function drain(times = 3) {
+  for (let i = 0; i < times; i++) {
+    await shop.ctx.db.kysely
+      .updateTable('operations')
+      .set({ next_attempt_at: '2000-01-01T00:00:00.000Z' })
+      .where('status', '=', 'retry_wait')
+      .execute();
+    await runQueuedOperations(shop.ctx);
+  }
+}
+
+const calls = (func: string) => bm.state.callsOf(func).length;
+const licenses = () => [...bm.state.licenses.values()];
+const pool = async () =>
+  (await shop.ctx.db.kysely.selectFrom('bundled_licenses').selectAll().orderBy('id').execute()).map((r) => ({
+    ...r,
+    service_id: r.service_id === null ? null : Number(r.service_id),
+  }));
+
+beforeEach(async () => {
+  vm = await startFakeVmmanager();
+  bm = await startFakeBillmanager();
+  shop = await openShop();
+  licenseModule = ok(
+    await call(shop, 'POST', '/api/v1/modules', shop.admin, {
+      name: 'ISPsystem licenses',
+      type: 'billmanager',
+      productTypes: ['soft'],
+      params: {
+        url: bm.url,
+        username: DEFAULT_ACCOUNT.username,
+        password: DEFAULT_ACCOUNT.password,
+        timeoutMs: 1000,
+        pollIntervalMs: 10,
+      },
+    }),
+    201,
+  ).id;
+  vmModule = ok(
+    await call(shop, 'POST', '/api/v1/modules', shop.admin, {
+      name: 'VMmanager',
+      type: 'vmmanager6',
+      productTypes: ['vds'],
+      licenseServerId: licenseModule,
+      params: {
+        url: vm.url,
+        email: DEFAULT_ADMIN.email,
+        password: DEFAULT_ADMIN.password,
+        timeoutMs: 1000,
+        taskPollMs: 10,
+      },
+    }),
+    201,
+  ).id;
+  ok(
+    await call(shop, 'PUT', `/api/v1/tariffs/${shop.tariffs.vds}/modules`, shop.admin, {
+      modules: [
+        {
+          moduleId: vmModule,
+          settings: { clusterId: 1, osIds: [1, 2], cpu: 1, ramMib: 1024, hddMib: 10240 },
+        },
+      ],
+    }),
+  );
+  await payIn(shop, shop.alpha.accountId, '500.00');
+});
+
+afterEach(async () => {
+  await expectLedgerBalanced(shop.ctx);
+  await shop.t.close();
+  await vm.close();
+  await bm.close();
+});
+
+const orderVps = (panel: number, hostname = 'web1.example.com') =>
+  orderPaid(shop, shop.alpha, {
+    tariffId: shop.tariffs.vds,
+    period: 1,
+    params: { hostname, os_template: 'AlmaLinux 9' },
+    addonValues: { [shop.addons.panel]: panel },
+  });
+
+describe('a VPS with a bundled control-panel license', () => {
+  it('opens the VM, then the license for its IP (pricelist 55228); both active, the key shown, the cost recorded', async () => {
+    const { serviceId } = await orderVps(shop.panels.pro6);
+    await drain();
+    const s = await getService(shop, serviceId);
+    expect(s.status).toBe('active');
+    const host = [...vm.state.hosts.values()][0]!;
+    expect(licenses()).toHaveLength(1);
+    const lic = licenses()[0]!;
+    expect(lic).toMatchObject({
+      pricelist: '55228',
+      ip: host.ip4[0],
+      licname: `Item #${serviceId} addon ${s.name}`,
+      remoteid: `server-${serviceId}`,
+      status: 2,
+      period: 1,
+    });
+    expect(s.params).toMatchObject({
+      ip: host.ip4[0],
+      licenseId: lic.id,
+      licenseKey: lic.lickey,
+      licenseExpiresOn: lic.expiredate,
+      licensePricelist: '55228',
+    });
+    expect(lic.lickey).not.toBe('');
+    expect(calls('soft.order.param')).toBe(1);
+    const costs = await shop.ctx.db.kysely
+      .selectFrom('upstream_costs')
+      .selectAll()
+      .where('service_id', '=', serviceId)
+      .execute();
+    expect(costs).toHaveLength(1);
+    expect(costs[0]).toMatchObject({ kind: 'order', currency: 'EUR' });
+    expect(Number(costs[0]!.amount_e4)).toBe(150_000);
+    expect(await pool()).toMatchObject([{ state: 'bound', service_id: serviceId, pricelist: '55228' }]);
+  });
+
+  it('without a panel (or "none"), no license is ordered', async () => {
+    const { serviceId } = await orderPaid(shop, shop.alpha, {
+      tariffId: shop.tariffs.vds,
+      period: 1,
+      params: { hostname: 'plain.example.com', os_template: 'AlmaLinux 9' },
+    });
+    await drain();
+    expect((await getService(shop, serviceId)).status).toBe('active');
+    expect(licenses()).toHaveLength(0);
+  });
+
+  it('suspend, resume, renewal and deletion each reach the license once; the deleted server’s license waits in the pool', async () => {
+    const { serviceId } = await orderVps(shop.panels.pro6);
+    await drain();
+    const lic = licenses()[0]!;
+
+    ok(await call(shop, 'POST', `/api/v1/services/${serviceId}/suspend`, shop.admin, { reason: 'admin' }));
+    await drain();
+    expect(lic.status).toBe(3);
+    expect(calls('soft.suspend')).toBe(1);
+
+    ok(await call(shop, 'POST', `/api/v1/services/${serviceId}/resume`, shop.admin, {}));
+    await drain();
+    expect(lic.status).toBe(2);
+    expect(calls('soft.resume')).toBe(1);
+
+    const before = lic.expiredate;
+    ok(await call(shop, 'POST', `/api/v1/services/${serviceId}/renew`, shop.alpha.auth, { period: 1 }));
+    await drain();
+    const renewed = await getService(shop, serviceId);
+    expect(calls('service.prolong')).toBe(1);
+    expect(lic.expiredate > before).toBe(true);
+    expect(lic.expiredate >= renewed.expiresOn).toBe(true);
+    expect(renewed.params.licenseExpiresOn).toBe(lic.expiredate);
+    const renewalCosts = await shop.ctx.db.kysely
+      .selectFrom('upstream_costs')
+      .selectAll()
+      .where('service_id', '=', serviceId)
+      .where('kind', '=', 'renewal')
+      .execute();
+    expect(renewalCosts).toHaveLength(1);
+
+    ok(await call(shop, 'DELETE', `/api/v1/services/${serviceId}`, shop.alpha.auth));
+    await drain();
+    expect(vm.state.hosts.size).toBe(0);
+    expect(lic).toMatchObject({ status: 3, licname: 'free.lic', ip: '0.0.0.0' });
+    expect(await pool()).toMatchObject([{ state: 'free', service_id: null, external_id: lic.id }]);
+    const deleted = await getService(shop, serviceId);
+    expect(deleted.params.licenseKey ?? '').toBe('');
+  });
+
+  it('a new server takes the pooled license when its month rules allow, and orders anew when they do not', async () => {
+    const first = await orderVps(shop.panels.pro6, 'one.example.com');
+    await drain();
+    const lic = licenses()[0]!;
+    const firstKey = lic.lickey;
+    ok(await call(shop, 'DELETE', `/api/v1/services/${first.serviceId}`, shop.alpha.auth));
+    await drain();
+
+    // Never re-keyed nor moved: the pool gives it to the next server of its tariff.
+    const second = await orderVps(shop.panels.pro6, 'two.example.com');
+    await drain();
+    const s2 = await getService(shop, second.serviceId);
+    expect(s2.status).toBe('active');
+    expect(licenses()).toHaveLength(1);
+    expect(calls('soft.order.param')).toBe(1);
+    expect(lic).toMatchObject({
+      status: 2,
+      licname: `Item #${second.serviceId} addon ${s2.name}`,
+      ip: s2.params.ip,
+    });
+    expect(lic.lickey).not.toBe(firstKey);
+    expect(s2.params).toMatchObject({ licenseId: lic.id, licenseKey: lic.lickey });
+    expect(await pool()).toMatchObject([{ state: 'bound', service_id: second.serviceId }]);
+
+    // Re-keyed this month: back in the pool but not usable until a month has passed.
+    ok(await call(shop, 'DELETE', `/api/v1/services/${second.serviceId}`, shop.alpha.auth));
+    await drain();
+    const third = await orderVps(shop.panels.pro6, 'three.example.com');
+    await drain();
+    expect((await getService(shop, third.serviceId)).status).toBe('active');
+    expect(licenses()).toHaveLength(2);
+    expect(calls('soft.order.param')).toBe(2);
+    expect((await pool()).map((r) => r.state)).toEqual(['free', 'bound']);
+
+    // Another tariff's server does not take a pooled Pro license.
+    const fourth = await orderVps(shop.panels.lite6, 'four.example.com');
+    await drain();
+    expect((await getService(shop, fourth.serviceId)).status).toBe('active');
+    expect(
+      licenses()
+        .map((l) => l.pricelist)
+        .sort(),
+    ).toEqual(['55227', '55228', '55228']);
+  });
+
+  it('the license order times out after the upstream made it: one license, found by its remoteid', async () => {
+    bm.faults.add({ kind: 'act-then-delay', ms: 1500, func: 'soft.order.param', times: 1 });
+    const { serviceId } = await orderVps(shop.panels.pro6);
+    await drain(4);
+    const s = await getService(shop, serviceId);
+    expect(s.status).toBe('active');
+    expect(licenses()).toHaveLength(1);
+    expect(s.params.licenseId).toBe(licenses()[0]!.id);
+  });
+
+  it('the upstream has not enough money: a failed operation for staff, the server not active; a retry after the top-up works', async () => {
+    bm.state.setBalance(DEFAULT_ACCOUNT.username, '1.00');
+    const { serviceId } = await orderVps(shop.panels.pro6);
+    await drain();
+    let s = await getService(shop, serviceId);
+    expect(s.status).not.toBe('active');
+    expect(licenses()).toHaveLength(0);
+    const op = await shop.ctx.db.kysely
+      .selectFrom('operations')
+      .selectAll()
+      .where('service_id', '=', serviceId)
+      .where('kind', '=', 'open')
+      .executeTakeFirstOrThrow();
+    expect(op.status).toBe('failed');
+    expect(op.last_error).toContain('upstream_not_enough_money');
+    // The VM was made once; the retry does not make another.
+    expect(vm.state.hosts.size).toBe(1);
+    bm.state.setBalance(DEFAULT_ACCOUNT.username, '100.00');
+    ok(await call(shop, 'POST', `/api/v1/operations/${op.id}/retry`, shop.admin, {}));
+    await drain();
+    s = await getService(shop, serviceId);
+    expect(s.status).toBe('active');
+    expect(vm.state.hosts.size).toBe(1);
+    expect(licenses()).toHaveLength(1);
+  });
+
+  it('the VM task fails: nothing is ordered upstream, the service is not active', async () => {
+    vm.faults.failTask('host_create');
+    const { serviceId } = await orderVps(shop.panels.pro6);
+    await drain();
+    expect((await getService(shop, serviceId)).status).not.toBe('active');
+    expect(licenses()).toHaveLength(0);
+    expect(calls('soft.order.param')).toBe(0);
+  });
+});
