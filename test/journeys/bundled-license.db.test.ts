@@ -9,7 +9,7 @@ import {
   type FakeVmmanager,
   startFakeVmmanager,
 } from '../../src/integrations/vmmanager6/fake-server.js';
-import { runQueuedOperations } from '../../src/modules/services/executor.js';
+import { runQueuedOperations, runServiceOperations } from '../../src/modules/services/executor.js';
 import { expectLedgerBalanced } from '../helpers/context.js';
 import { call, getService, ok, openShop, orderPaid, payIn, type Shop } from '../helpers/shop.js';
 
@@ -144,6 +144,9 @@ describe('a VPS with a bundled control-panel license', () => {
     expect(costs[0]).toMatchObject({ kind: 'order', currency: 'EUR' });
     expect(Number(costs[0]!.amount_e4)).toBe(150_000);
     expect(await pool()).toMatchObject([{ state: 'bound', service_id: serviceId, pricelist: '55228' }]);
+    // The license server's reconciliation knows the bundled license: no orphan.
+    const rec = ok(await call(shop, 'POST', `/api/v1/modules/${licenseModule}/reconcile`, shop.admin, {}));
+    expect(rec).toMatchObject({ items: 0, opened: 0 });
   });
 
   it('without a panel (or "none"), no license is ordered', async () => {
@@ -285,5 +288,30 @@ describe('a VPS with a bundled control-panel license', () => {
     expect((await getService(shop, serviceId)).status).not.toBe('active');
     expect(licenses()).toHaveLength(0);
     expect(calls('soft.order.param')).toBe(0);
+  });
+
+  it('two servers opening at once never take the same pooled license', async () => {
+    const first = await orderVps(shop.panels.pro6, 'one.example.com');
+    await drain();
+    ok(await call(shop, 'DELETE', `/api/v1/services/${first.serviceId}`, shop.alpha.auth));
+    await drain();
+    const pooled = licenses()[0]!;
+    const a = await orderVps(shop.panels.pro6, 'a.example.com');
+    const b = await orderVps(shop.panels.pro6, 'b.example.com');
+    // Two workers at once, each on its own server's open.
+    await Promise.all([
+      runServiceOperations(shop.ctx, a.serviceId),
+      runServiceOperations(shop.ctx, b.serviceId),
+    ]);
+    await drain();
+    const [sa, sb] = [await getService(shop, a.serviceId), await getService(shop, b.serviceId)];
+    expect([sa.status, sb.status]).toEqual(['active', 'active']);
+    expect(sa.params.licenseId).not.toBe(sb.params.licenseId);
+    expect([sa.params.licenseId, sb.params.licenseId]).toContain(pooled.id);
+    expect(licenses()).toHaveLength(2);
+    expect(calls('soft.order.param')).toBe(2);
+    const rows = await pool();
+    expect(rows.map((r) => r.state)).toEqual(['bound', 'bound']);
+    expect(new Set(rows.map((r) => r.service_id))).toEqual(new Set([a.serviceId, b.serviceId]));
   });
 });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { canonicalIp } from '../../domain/ip.js';
+import type { AppContext } from '../../platform/context.js';
 import {
   defineModuleType,
   type ImportedTariff,
@@ -482,8 +483,22 @@ async function syncItem(call: ItemCall<BillmanagerConfig>): Promise<RemoteItem |
   }
 }
 
-async function listItems(module: ModuleInstance<BillmanagerConfig>): Promise<readonly RemoteItem[]> {
+/**
+ * The upstream's licenses of this account that are the module's own services: a license
+ * bundled with a server (bound to one, or free in the pool, `bundled.ts`) is not an orphan.
+ */
+async function listItems(module: ModuleInstance<BillmanagerConfig>, ctx: AppContext): Promise<readonly RemoteItem[]> {
   const client = clientOf(module);
+  const bundled = new Set(
+    (
+      await ctx.db.kysely
+        .selectFrom('bundled_licenses')
+        .select('external_id')
+        .where('license_module_id', '=', module.id)
+        .where('state', '!=', 'gone')
+        .execute()
+    ).map((r) => r.external_id),
+  );
   const items: RemoteItem[] = [];
   for (const family of FAMILIES) {
     const list = await upstream(() => client.listLicenses(family)).catch((err: OperationError) => {
@@ -491,7 +506,7 @@ async function listItems(module: ModuleInstance<BillmanagerConfig>): Promise<rea
       if (err.code === 'upstream_unknown_func' || err.code === 'upstream_access') return [];
       throw err;
     });
-    items.push(...list.map(remoteItemOf));
+    items.push(...list.filter((l) => !bundled.has(l.id)).map(remoteItemOf));
   }
   return items;
 }
