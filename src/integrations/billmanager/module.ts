@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { canonicalIp } from '../../domain/ip.js';
-import type { AppContext } from '../../platform/context.js';
 import {
   defineModuleType,
   type ImportedTariff,
@@ -12,6 +11,7 @@ import {
   type RemoteItem,
   type UpstreamCost,
 } from '../../modules/provisioning/index.js';
+import type { AppContext } from '../../platform/context.js';
 import {
   type BillmgrClient,
   BillmgrError,
@@ -487,7 +487,10 @@ async function syncItem(call: ItemCall<BillmanagerConfig>): Promise<RemoteItem |
  * The upstream's licenses of this account that are the module's own services: a license
  * bundled with a server (bound to one, or free in the pool, `bundled.ts`) is not an orphan.
  */
-async function listItems(module: ModuleInstance<BillmanagerConfig>, ctx: AppContext): Promise<readonly RemoteItem[]> {
+async function listItems(
+  module: ModuleInstance<BillmanagerConfig>,
+  ctx: AppContext,
+): Promise<readonly RemoteItem[]> {
   const client = clientOf(module);
   const bundled = new Set(
     (
