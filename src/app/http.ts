@@ -8,6 +8,7 @@ import {
   serializerCompiler,
   validatorCompiler,
 } from 'fastify-type-provider-zod';
+import { registerLicensePoolRoutes } from '../integrations/billmanager/pool-routes.js';
 import { registerAccountRoutes, registerAuth, SESSION_COOKIE } from '../modules/accounts/index.js';
 import { registerBillingRoutes } from '../modules/billing/index.js';
 import { registerReportRoutes } from '../modules/billing/report-routes.js';
@@ -127,6 +128,7 @@ export async function buildHttpApp(
   registerServiceRoutes(app, ctx);
   registerModuleRoutes(app, ctx);
   registerResellingRoutes(app, ctx);
+  registerLicensePoolRoutes(app, ctx);
   registerLicenseRoutes(app, ctx);
   registerBillmgrRoutes(app, ctx, opts.billmgr);
   registerBillingRoutes(app, ctx);

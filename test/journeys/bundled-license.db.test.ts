@@ -11,7 +11,16 @@ import {
 } from '../../src/integrations/vmmanager6/fake-server.js';
 import { runQueuedOperations, runServiceOperations } from '../../src/modules/services/executor.js';
 import { expectLedgerBalanced } from '../helpers/context.js';
-import { call, getService, ok, openShop, orderPaid, payIn, type Shop } from '../helpers/shop.js';
+import {
+  call,
+  getService,
+  ok,
+  openShop,
+  orderPaid,
+  payIn,
+  runBillingHttp,
+  type Shop,
+} from '../helpers/shop.js';
 
 /**
  * Issue 13: a VPS ordered with a Control-panel value gets its ISPmanager license from the
@@ -313,5 +322,59 @@ describe('a VPS with a bundled control-panel license', () => {
     const rows = await pool();
     expect(rows.map((r) => r.state)).toEqual(['bound', 'bound']);
     expect(new Set(rows.map((r) => r.service_id))).toEqual(new Set([a.serviceId, b.serviceId]));
+  });
+
+  it('staff see the pool, cannot release a live server’s license, delete a free one upstream; the daily run lets expired pool licenses lapse', async () => {
+    const live = await orderVps(shop.panels.pro6, 'live.example.com');
+    const gone = await orderVps(shop.panels.lite6, 'gone.example.com');
+    await drain();
+    ok(await call(shop, 'DELETE', `/api/v1/services/${gone.serviceId}`, shop.alpha.auth));
+    await drain();
+    const list = ok(await call(shop, 'GET', '/api/v1/bundled-licenses', shop.admin));
+    expect(list.items.map((i: { state: string }) => i.state).sort()).toEqual(['bound', 'free']);
+    const free = ok(await call(shop, 'GET', '/api/v1/bundled-licenses?state=free', shop.admin)).items;
+    expect(free).toHaveLength(1);
+    expect(free[0]).toMatchObject({
+      pricelist: '55227',
+      serviceId: null,
+      ip: '0.0.0.0',
+      name: 'free.lic',
+      expired: false,
+    });
+    const bound = list.items.find((i: { state: string }) => i.state === 'bound');
+    expect(bound.serviceId).toBe(live.serviceId);
+    // Clients see none of it.
+    expect((await call(shop, 'GET', '/api/v1/bundled-licenses', shop.alpha.auth)).statusCode).toBe(403);
+
+    const refused = await call(shop, 'POST', `/api/v1/bundled-licenses/${bound.id}/release`, shop.admin, {});
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().error.code).toBe('license_in_use');
+
+    // The upstream fails once: the license stays free in the pool; then it is deleted.
+    bm.faults.add({ kind: 'http', status: 502, func: 'soft.delete', times: 1 });
+    const failed = await call(shop, 'DELETE', `/api/v1/bundled-licenses/${free[0].id}`, shop.admin);
+    expect(failed.statusCode).toBeGreaterThanOrEqual(409);
+    expect((await pool()).find((r) => Number(r.id) === free[0].id)!.state).toBe('free');
+    const deleted = ok(await call(shop, 'DELETE', `/api/v1/bundled-licenses/${free[0].id}`, shop.admin));
+    expect(deleted.state).toBe('gone');
+    expect(bm.state.licenses.get(free[0].externalId)!.status).toBe(4);
+    const again = await call(shop, 'DELETE', `/api/v1/bundled-licenses/${free[0].id}`, shop.admin);
+    expect(again.json().error.code).toBe('license_not_free');
+  });
+
+  it('the daily run lets an expired pool license lapse; it is never renewed', async () => {
+    const { serviceId } = await orderVps(shop.panels.pro6);
+    await drain();
+    ok(await call(shop, 'DELETE', `/api/v1/services/${serviceId}`, shop.alpha.auth));
+    await drain();
+    const [row] = await pool();
+    expect(row!.state).toBe('free');
+    const after = '2022-01-20';
+    shop.ctx.clock.set(`${after}T10:00:00Z`);
+    bm.clock.set(after);
+    const run = await runBillingHttp(shop, { date: after });
+    expect(run.upkeep.counts.lapsed).toBe(1);
+    expect((await pool())[0]!.state).toBe('gone');
+    expect(calls('service.prolong')).toBe(0);
   });
 });

@@ -1,8 +1,10 @@
-import type { Temporal } from 'temporal-polyfill';
+import { Temporal } from 'temporal-polyfill';
 import { z } from 'zod';
 import { canonicalIp } from '../../domain/ip.js';
 import { formatScaled, parseScaled } from '../../domain/money.js';
 import {
+  type DailyCall,
+  type DailyOutcome,
   type ModuleInstance,
   type OperationCall,
   OperationError,
@@ -42,8 +44,6 @@ export const POOL_NAME = 'free.lic';
 export const POOL_IP = '0.0.0.0';
 /** The chosen value that means "no control panel". */
 export const NO_PANEL = 'none';
-/** How many upstream renewals one operation makes at most to cover a server's paid range. */
-const MAX_RENEWALS = 120;
 
 /**
  * The server module's setting that maps the server's period to the license's (months →
@@ -225,7 +225,7 @@ async function claimFromPool(
 }
 
 /** Puts a license back in the pool upstream: suspended, `free.lic`, `0.0.0.0` (each only when not so already). */
-async function toPool(client: BillmgrClient, id: string): Promise<UpstreamLicense> {
+export async function toPoolUpstream(client: BillmgrClient, id: string): Promise<UpstreamLicense> {
   let l = await upstream(() => client.getLicense(FAMILY, id));
   if (l.status === 4) return l;
   if (l.status !== 3) await upstream(() => client.suspend(FAMILY, id));
@@ -249,69 +249,61 @@ function sumCosts(costs: readonly UpstreamCost[], kind: UpstreamCost['kind']): U
   return { kind, period: costs[0]!.period, amount: formatScaled(total, COST_SCALE), currency };
 }
 
-interface Renewal {
-  cost: UpstreamCost | null;
-  license: UpstreamLicense;
-}
-
 /**
- * Renews the license upstream by the mapped period until it lasts to `target` (YYYY-MM-DD),
- * each renewal exactly once: the expiry before it is saved first (a step), and a repeat that
- * finds the expiry already moved past it does not renew again.
+ * Renews the license upstream once, by the period mapped from the server's, when it would
+ * end before `target` (YYYY-MM-DD) — exactly once: the expiry before it is saved first (a
+ * step), and a repeat that finds the expiry moved past it does not renew again. A monthly
+ * license of a yearly server is not prepaid for the year: the daily upkeep renews it before
+ * each expiry while the server is active. Returns what the renewal cost, or null when none
+ * was needed (or the upstream tells no price).
  */
-async function renewUntil(
+async function renewOnce(
   call: ServerCall,
   client: BillmgrClient,
   id: string,
   target: string,
-  prefix: string,
-): Promise<Renewal[]> {
+  step: string,
+): Promise<{ renewed: boolean; cost: UpstreamCost | null }> {
   const period = licensePeriodOf(call.module.config, call.service.period);
-  const out: Renewal[] = [];
-  for (let n = 1; n <= MAX_RENEWALS; n++) {
-    const current = await upstream(() => client.getLicense(FAMILY, id));
-    const before = await call.step(`${prefix}-${n}`, async () => ({
-      expiresOn: current.expiresOn,
-      status: current.status,
-    }));
-    const moved = (l: UpstreamLicense) =>
-      l.expiresOn !== null && (before.expiresOn === null || l.expiresOn > before.expiresOn);
-    if (!moved(current) && current.expiresOn !== null && current.expiresOn >= target) break;
-    if (!moved(current)) {
-      try {
-        await client.prolong(id, period);
-      } catch (err) {
-        if (!(err instanceof BillmgrError && err.ambiguous)) throw operationErrorOf(err);
-        const after = await upstream(() => client.getLicense(FAMILY, id));
-        if (!moved(after)) throw operationErrorOf(err);
-      }
+  const current = await upstream(() => client.getLicense(FAMILY, id));
+  const before = await call.step(step, async () => ({
+    expiresOn: current.expiresOn,
+    status: current.status,
+  }));
+  const moved = (l: UpstreamLicense) =>
+    l.expiresOn !== null && (before.expiresOn === null || l.expiresOn > before.expiresOn);
+  if (!moved(current)) {
+    if (current.expiresOn !== null && current.expiresOn >= target) return { renewed: false, cost: null };
+    try {
+      await client.prolong(id, period);
+    } catch (err) {
+      if (!(err instanceof BillmgrError && err.ambiguous)) throw operationErrorOf(err);
+      if (!moved(await upstream(() => client.getLicense(FAMILY, id)))) throw operationErrorOf(err);
     }
-    const after = await upstream(() => client.getLicense(FAMILY, id));
-    if (!moved(after))
-      throw new OperationError(
-        'license_not_renewed',
-        `The license server renewed license ${id} but its expiry stayed ${after.expiresOn ?? 'unset'}.`,
-        false,
-      );
-    const price = await call.step(`${prefix}-${n}-price`, () =>
-      after.pricelist ? upstream(() => priceOf(client, after.pricelist!, period)) : Promise.resolve(null),
-    );
-    out.push({
-      license: after,
-      cost: price
-        ? upstreamCost({
-            kind: 'renewal',
-            period,
-            price,
-            // A suspended license renews from the day it is renewed, an active one from its expiry.
-            from: before.status === 3 ? null : before.expiresOn,
-            to: after.expiresOn,
-          })
-        : null,
-    });
-    if (after.expiresOn !== null && after.expiresOn >= target) break;
   }
-  return out;
+  const after = await upstream(() => client.getLicense(FAMILY, id));
+  if (!moved(after))
+    throw new OperationError(
+      'license_not_renewed',
+      `The license server renewed license ${id} but its expiry stayed ${after.expiresOn ?? 'unset'}.`,
+      false,
+    );
+  const price = await call.step(`${step}-price`, () =>
+    after.pricelist ? upstream(() => priceOf(client, after.pricelist!, period)) : Promise.resolve(null),
+  );
+  return {
+    renewed: true,
+    cost: price
+      ? upstreamCost({
+          kind: 'renewal',
+          period,
+          price,
+          // A suspended license renews from the day it is renewed, an active one from its expiry.
+          from: before.status === 3 ? null : before.expiresOn,
+          to: after.expiresOn,
+        })
+      : null,
+  };
 }
 
 interface AcquireIntent {
@@ -357,7 +349,7 @@ export async function acquireLicense(call: ServerCall, ip: string): Promise<Oper
     } catch (err) {
       const failure = err instanceof OperationError ? err : operationErrorOf(err);
       // Put it back; if even that fails the row stays bound to this server and the retry goes on with it.
-      const back = await toPool(client, row.external_id);
+      const back = await toPoolUpstream(client, row.external_id);
       await pooled(ctx, row, back);
       if (failure.retryable) throw failure;
     }
@@ -476,17 +468,15 @@ async function prepareFromPool(
   l = await upstream(() => client.getLicense(FAMILY, id));
   if (l.key === oldKey) l = await upstream(() => client.newKey(FAMILY, id));
   if (l.status === 3) await upstream(() => client.resume(FAMILY, id));
-  const target = call.service.expiresOn ?? today.toString();
-  const renewals =
-    l.expiresOn !== null && l.expiresOn > target
-      ? []
-      : await renewUntil(call, client, id, target, `license-pool-${id}-renew`);
+  const { cost } = await renewOnce(
+    call,
+    client,
+    id,
+    call.service.expiresOn ?? today.add({ days: 1 }).toString(),
+    `license-pool-${id}-renew`,
+  );
   l = await upstream(() => client.getLicense(FAMILY, id));
   await remember(ctx, row.id, l);
-  const cost = sumCosts(
-    renewals.flatMap((r) => (r.cost ? [r.cost] : [])),
-    'renewal',
-  );
   return { serviceParams: paramsOf(l, intent.pricelist), ...(cost ? { cost } : {}) };
 }
 
@@ -508,33 +498,28 @@ export async function resumeLicense(call: ServerCall): Promise<OperationOutcome>
   const id = row.external_id;
   const today = (await todayIn(call.ctx)).toString();
   let l = await upstream(() => client.getLicense(FAMILY, id));
-  const renewals = isExpired(l, today)
-    ? await renewUntil(call, client, id, call.service.expiresOn ?? today, 'license-resume-renew')
-    : [];
+  const { cost } = isExpired(l, today)
+    ? await renewOnce(call, client, id, call.service.expiresOn ?? today, 'license-resume-renew')
+    : { cost: null };
   l = await upstream(() => client.getLicense(FAMILY, id));
   if (l.status === 3) await upstream(() => client.resume(FAMILY, id));
   l = await upstream(() => client.getLicense(FAMILY, id));
   await remember(call.ctx, row.id, l);
-  const cost = sumCosts(
-    renewals.flatMap((r) => (r.cost ? [r.cost] : [])),
-    'renewal',
-  );
   return { serviceParams: paramsOf(l, row.pricelist), ...(cost ? { cost } : {}) };
 }
 
-/** After the server is renewed: the license is renewed upstream until it lasts as long as the server. */
+/**
+ * After the server is renewed (or when the daily upkeep asks): the license is renewed upstream
+ * once, by the mapped period, when it would end before the server's paid end.
+ */
 export async function renewLicense(call: ServerCall, until: string | null): Promise<OperationOutcome> {
   const row = await boundLicense(call.ctx, call.service.id);
   const target = until ?? call.service.expiresOn;
   if (!row || !target) return {};
   const client = clientOf(licenseServerOf(call));
-  const renewals = await renewUntil(call, client, row.external_id, target, 'license-renew');
+  const { cost } = await renewOnce(call, client, row.external_id, target, 'license-renew');
   const l = await upstream(() => client.getLicense(FAMILY, row.external_id));
   await remember(call.ctx, row.id, l);
-  const cost = sumCosts(
-    renewals.flatMap((r) => (r.cost ? [r.cost] : [])),
-    'renewal',
-  );
   return { serviceParams: paramsOf(l, row.pricelist), ...(cost ? { cost } : {}) };
 }
 
@@ -559,7 +544,7 @@ export async function releaseLicense(call: ServerCall): Promise<OperationOutcome
   const client = clientOf(licenseServerOf(call));
   let l: UpstreamLicense;
   try {
-    l = await toPool(client, row.external_id);
+    l = await toPoolUpstream(client, row.external_id);
   } catch (err) {
     if (!(err instanceof OperationError && err.code === 'upstream_missed')) throw err;
     await call.ctx.db.kysely
@@ -625,6 +610,47 @@ export function mergeOutcomes(a: OperationOutcome, b: OperationOutcome): Operati
   };
 }
 
+/** A bound license is renewed this many days before its expiry (the daily upkeep asks). */
+export const RENEW_LEAD_DAYS = 3;
+
+/** The `set_param` payload the daily upkeep queues on a server whose license is about to end. */
+export const RENEW_LICENSE = { param: 'license', action: 'renew' } as const;
+
+/**
+ * A server module's daily upkeep: each active server whose bound license ends within
+ * `RENEW_LEAD_DAYS` (and before the server's own paid end) gets a `set_param` operation that
+ * renews it once. Keyed by the license and its expiry: a rerun of the day queues nothing new.
+ */
+export async function serverLicenseUpkeep(call: DailyCall): Promise<DailyOutcome> {
+  const until = Temporal.PlainDate.from(call.date).add({ days: RENEW_LEAD_DAYS }).toString();
+  const due = await call.ctx.db.kysely
+    .selectFrom('bundled_licenses as b')
+    .innerJoin('services as s', 's.id', 'b.service_id')
+    .select(['b.id', 'b.service_id', 'b.expires_on'])
+    .where('b.state', '=', 'bound')
+    .where('s.module_id', '=', call.module.id)
+    .where('s.status', '=', 'active')
+    .where('b.expires_on', '<=', until)
+    .whereRef('b.expires_on', '<', 's.expires_on')
+    .orderBy('b.id')
+    .execute();
+  let renewalsQueued = 0;
+  for (const r of due) {
+    const key = `license-renew:${r.id}:${r.expires_on}`;
+    if (await call.queueSetParam(Number(r.service_id), { ...RENEW_LICENSE }, key)) renewalsQueued++;
+  }
+  return { renewalsQueued };
+}
+
+/** The license-related `set_param` payloads a server module hands here; null when it is not one. */
+export async function licenseSetParam(call: ServerCall, ip: string | null): Promise<OperationOutcome | null> {
+  const p = call.operation.payload;
+  if (p.param === RENEW_LICENSE.param && p.action === RENEW_LICENSE.action) return renewLicense(call, null);
+  if (typeof p.tariffId === 'number') return followPanel(call, ip);
+  if (p.param === 'ip' && typeof p.value === 'string') return moveLicense(call, p.value);
+  return null;
+}
+
 type ServerFn<C> = (call: OperationCall<C>) => Promise<OperationOutcome>;
 
 /**
@@ -638,7 +664,9 @@ export function withBundledLicense<C extends { licensePeriods?: Record<string, n
   suspend: ServerFn<C>;
   resume: ServerFn<C>;
   close: ServerFn<C>;
-}): Record<'open' | 'suspend' | 'resume' | 'close' | 'prolong', ServerFn<C>> {
+}): Record<'open' | 'suspend' | 'resume' | 'close' | 'prolong', ServerFn<C>> & {
+  daily: (call: DailyCall<C>) => Promise<DailyOutcome>;
+} {
   return {
     async open(call) {
       const server = await fns.open(call);
@@ -661,5 +689,6 @@ export function withBundledLicense<C extends { licensePeriods?: Record<string, n
       const until = call.operation.payload.expiresOn;
       return renewLicense(call, typeof until === 'string' ? until : null);
     },
+    daily: (call) => serverLicenseUpkeep(call as DailyCall),
   };
 }

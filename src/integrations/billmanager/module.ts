@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { canonicalIp } from '../../domain/ip.js';
 import {
+  type DailyCall,
+  type DailyOutcome,
   defineModuleType,
   type ImportedTariff,
   type ItemCall,
@@ -11,6 +13,7 @@ import {
   type RemoteItem,
   type UpstreamCost,
 } from '../../modules/provisioning/index.js';
+import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
 import {
   type BillmgrClient,
@@ -454,6 +457,21 @@ async function genKey(call: OperationCall<BillmanagerConfig>): Promise<Operation
   return { serviceParams: paramsOf(license) };
 }
 
+/**
+ * The daily upkeep of a license server: free pool licenses (bundled.ts) that expired lapse —
+ * the pool is never renewed; a license is renewed only while a server uses it.
+ */
+async function poolUpkeep(call: DailyCall<BillmanagerConfig>): Promise<DailyOutcome> {
+  const r = await call.ctx.db.kysely
+    .updateTable('bundled_licenses')
+    .set({ state: 'gone', updated_at: isoNow(call.ctx.clock) })
+    .where('license_module_id', '=', call.module.id)
+    .where('state', '=', 'free')
+    .where('expires_on', '<', call.date)
+    .executeTakeFirst();
+  return { lapsed: Number(r.numUpdatedRows) };
+}
+
 const STATUS: Record<number, RemoteItem['status']> = {
   1: 'ordered',
   2: 'active',
@@ -611,4 +629,5 @@ export const billmanagerModuleType = defineModuleType<BillmanagerConfig>({
   syncItem,
   listItems,
   estimateCost,
+  daily: poolUpkeep,
 });

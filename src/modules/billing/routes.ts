@@ -39,6 +39,21 @@ const Summary = z.object({
     })
     .nullable()
     .meta({ description: "The modules reconciled after today's run (null: not today's run, or a dry run)" }),
+  upkeep: z
+    .object({
+      modules: z.number(),
+      counts: z.record(z.string(), z.number()).meta({
+        description:
+          'What the modules did, by name: renewalsQueued (bundled licenses), lapsed (pool licenses)',
+      }),
+      failed: z.array(
+        z.object({ moduleId: z.number(), name: z.string(), code: z.string(), message: z.string() }),
+      ),
+    })
+    .nullable()
+    .meta({
+      description: "The modules' daily upkeep after today's run (null: not today's run, or a dry run)",
+    }),
   actions: z.array(
     z.object({ serviceId: z.number(), step: z.string(), outcome: z.string(), amount: z.string().optional() }),
   ),

@@ -12,6 +12,7 @@ import { systemActor } from '../accounts/actor.js';
 import type { TariffAggregate } from '../catalog/aggregate.js';
 import { payAwaitingOrders } from '../orders/commands.js';
 import { type DailyReconciliation, reconcileEnabledModules } from '../provisioning/reconcile.js';
+import { type DailyUpkeep, runModuleUpkeep } from '../provisioning/upkeep.js';
 import { writeDecision } from '../services/decisions.js';
 import { deleteServiceTx } from '../services/deletion.js';
 import { recordHistory } from '../services/history.js';
@@ -58,6 +59,8 @@ export interface RunSummary {
   currency: string;
   /** The reconciliation after the run (today's run only, not a dry run); null when it did not run. */
   reconciliation: DailyReconciliation | null;
+  /** The modules' daily upkeep after the run (today's run only); null when it did not run. */
+  upkeep: DailyUpkeep | null;
   actions: { serviceId: number; step: Step; outcome: string; amount?: string }[];
 }
 
@@ -216,6 +219,7 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
     errors: 0,
     currency: provider.currency,
     reconciliation: null,
+    upkeep: null,
     actions: [],
   };
   const runId = opts.dryRun
@@ -247,6 +251,10 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
   if (!opts.dryRun && opts.reconcile !== false && todayOf(base.clock, zone).equals(opts.date)) {
     summary.reconciliation = await reconcileEnabledModules(ctx, date).catch((err: unknown) => {
       ctx.logger.error({ err, date }, 'daily reconciliation failed');
+      return null;
+    });
+    summary.upkeep = await runModuleUpkeep(ctx, date).catch((err: unknown) => {
+      ctx.logger.error({ err, date }, 'daily module upkeep failed');
       return null;
     });
   }

@@ -12,6 +12,8 @@ export type {
   ServiceSnapshot,
 } from './plugin.js';
 export {
+  type DailyCall,
+  type DailyOutcome,
   defineModuleType,
   featureOf,
   type ItemCall,

@@ -203,6 +203,23 @@ export interface ItemCall<C = Record<string, unknown>> {
   readonly tariffSettings: Readonly<Record<string, unknown>>;
 }
 
+/** The daily upkeep of one module, after the day's billing run (today's run only). */
+export interface DailyCall<C = Record<string, unknown>> {
+  readonly ctx: AppContext;
+  readonly module: ModuleInstance<C>;
+  /** The run's date, YYYY-MM-DD. */
+  readonly date: string;
+  /**
+   * Queues a `set_param` operation on one of this module's services (the operations engine
+   * carries it out with retries and staff tasks); the key makes a repeat of the day find it.
+   * False when the service is not this module's or not active.
+   */
+  queueSetParam(serviceId: number, payload: Record<string, unknown>, key: string): Promise<boolean>;
+}
+
+/** What a module's daily upkeep did, by name (counts): summed into the run's summary. */
+export type DailyOutcome = Readonly<Record<string, number>>;
+
 export interface ModuleType<C = Record<string, unknown>> {
   /** Stable type code stored on modules (`manual`, `license-issuer`, `billmanager`). */
   readonly type: string;
@@ -246,6 +263,8 @@ export interface ModuleType<C = Record<string, unknown>> {
    * to start it (a staff task) when the balance after it would fall below the module's minimum.
    */
   estimateCost?(call: ItemCall<C>, kind: 'open' | 'prolong', period: number): Promise<UpstreamCost | null>;
+  /** The module's daily upkeep after the billing run (renewals it must ask for, what lapses). */
+  daily?(call: DailyCall<C>): Promise<DailyOutcome>;
 }
 
 /** Any module type, whatever its config (registries hold plug-ins of different configs). */
