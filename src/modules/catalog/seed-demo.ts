@@ -114,6 +114,27 @@ type Db = AppContext['db']['kysely'];
 const moduleByName = (db: Db, name: string) =>
   db.selectFrom('processing_modules').selectAll().where('name', '=', name).executeTakeFirst();
 
+const nameTaken = (row: ProcessingModuleRow, type: string) =>
+  conflict(
+    'seed_module_name_taken',
+    `A module named "${row.name}" exists and is a ${row.module_type} module, not a ${type}: nothing was seeded.`,
+    { moduleId: toId(row.id), name: row.name, type: row.module_type },
+  );
+
+const DEMO_MODULES = [
+  [DEMO_LICENSE_MODULE, 'billmanager'],
+  [DEMO_VM_MODULE, 'vmmanager6'],
+  [DEMO_DCI_MODULE, 'dcimanager6'],
+] as const;
+
+/** Refuses, before writing anything, to take over a module name another module type holds. */
+async function preflight(db: Db): Promise<void> {
+  for (const [name, type] of DEMO_MODULES) {
+    const row = await moduleByName(db, name);
+    if (row && row.module_type !== type) throw nameTaken(row, type);
+  }
+}
+
 /** The module named `name`: found (of the right type) or created, its connection checked when new. */
 async function ensureModule(
   ctx: AppContext,
@@ -133,12 +154,7 @@ async function ensureModule(
     });
     outcome = 'created';
   }
-  if (row.module_type !== spec.type)
-    throw conflict(
-      'seed_module_name_taken',
-      `A module named "${spec.name}" exists and is a ${row.module_type} module, not a ${spec.type}: nothing more was seeded.`,
-      { moduleId: toId(row.id), name: spec.name, type: row.module_type },
-    );
+  if (row.module_type !== spec.type) throw nameTaken(row, spec.type);
   // A run that stopped between creating the module and linking it left no license server.
   if (licenseServerId !== null && row.license_server_id === null)
     row = await updateModule(ctx, actor, toId(row.id), { licenseServerId });
@@ -310,6 +326,7 @@ export async function seedDemo(
   input: SeedDemoInput,
 ): Promise<SeedDemoSummary> {
   requireStaff(actor);
+  await preflight(ctx.db.kysely);
   const currency = await getProviderCurrency(ctx);
   const enumeration = await ensureEnumeration(ctx, actor);
   const license = await ensureModule(
