@@ -94,20 +94,30 @@ const TASK_DELAY_MS = 1500;
  * runs `seed-demo` against the three, and creates a demo client with a balance. Anything that
  * fails on the way stops what was started.
  */
-export async function startDemo(ctx: AppContext, config: Config, logger: Logger): Promise<Demo> {
+/** The selling Billfold's database: an SQLite file beside the main one. */
+const upstreamFileOf = (config: Config) => path.join(config.dataDir, 'demo-upstream.sqlite');
+
+/** Refuses, before the server creates its admin or anything else, a database that is not empty. */
+export async function assertDemoPossible(ctx: AppContext, config: Config): Promise<void> {
+  const fresh = `start it on a new data directory (BILLFOLD_DATA_DIR${config.database.kind === 'postgres' ? ', and DATABASE_URL naming an empty database' : ''}) — an earlier demo's directory may simply be removed, e.g. \`rm -rf data/demo\` for \`npm run demo\` — or run without --demo`;
   if (!(await isEmpty(ctx)))
     throw new CliError(
-      `serve --demo builds its own catalog and needs an empty database, and this one has ${DEMO_TABLES.join(', ')} rows or some of them: point BILLFOLD_DATA_DIR at a new directory (and unset DATABASE_URL), or run without --demo.`,
+      `serve --demo builds its own modules, catalog and clients, and this database has some already: ${fresh}.`,
       1,
       'demo_needs_empty_database',
     );
-  const upstreamFile = path.join(config.dataDir, 'demo-upstream.sqlite');
+  const upstreamFile = upstreamFileOf(config);
   if (fs.existsSync(upstreamFile))
     throw new CliError(
-      `${upstreamFile} exists: an earlier demo's selling Billfold. Start the demo in a new data directory.`,
+      `${upstreamFile} is an earlier demo's selling Billfold: ${fresh}.`,
       1,
       'demo_needs_empty_database',
     );
+}
+
+export async function startDemo(ctx: AppContext, config: Config, logger: Logger): Promise<Demo> {
+  await assertDemoPossible(ctx, config);
+  const upstreamFile = upstreamFileOf(config);
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const s of stops.reverse()) await s().catch(() => {});

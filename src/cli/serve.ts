@@ -6,7 +6,7 @@ import { loadConfig } from '../platform/config.js';
 import { migrateToLatest } from '../platform/db/index.js';
 import { createLogger } from '../platform/logger.js';
 import { CliError } from './context.js';
-import { type Demo, startDemo } from './demo.js';
+import { assertDemoPossible, type Demo, startDemo } from './demo.js';
 
 /**
  * `billfold serve`: migrate, make sure an admin exists, serve HTTP and (unless --no-worker)
@@ -33,6 +33,7 @@ export async function serve(opts: {
   try {
     const applied = await migrateToLatest(ctx.db);
     if (applied.length > 0) logger.info({ applied }, 'database migrated');
+    if (opts.demo) await assertDemoPossible(ctx, config);
     admin = await ensureInitialAdmin(ctx);
     if (opts.demo) demo = await startDemo(ctx, config, logger);
     app = await buildHttpApp(ctx);
