@@ -21,6 +21,7 @@ import {
 } from '../modules/accounts/schemas.js';
 import { runBilling } from '../modules/billing/index.js';
 import { CONTROL_PANEL_ENUMERATION, seedControlPanels } from '../modules/catalog/index.js';
+import { seedDemo } from '../modules/catalog/seed-demo.js';
 import { LICENSE_MODULE_NAME, seedIspsystem } from '../modules/catalog/seed-ispsystem.js';
 import { runQueuedOperations } from '../modules/services/index.js';
 import { startWorker } from '../modules/services/worker.js';
@@ -30,7 +31,8 @@ import { migrateToLatest } from '../platform/db/index.js';
 import { parseInput } from '../platform/validation.js';
 import { VERSION } from '../version.js';
 import { CliError, reportError, withContext } from './context.js';
-import { registerResellingCommands } from './reselling.js';
+import { seedDemoLines } from './demo.js';
+import { positiveId, registerResellingCommands } from './reselling.js';
 import { serve } from './serve.js';
 
 const cli = new Command('billfold')
@@ -79,7 +81,11 @@ cli
   )
   .option('--host <host>', 'address to bind (default: BILLFOLD_HOST or localhost)')
   .option('--no-worker', 'serve HTTP only: no daily billing run, no operation executor in this process')
-  .action(async (opts: { port?: number; host?: string; worker?: boolean }) => serve(opts));
+  .option(
+    '--demo',
+    'on an empty database: start a fake VMmanager 6, a fake DCImanager 6 and a selling Billfold in this process, seed the bundled-license demo and a demo client, and print how to order',
+  )
+  .action(async (opts: { port?: number; host?: string; worker?: boolean; demo?: boolean }) => serve(opts));
 
 const admin = cli.command('admin').description('staff users');
 admin
@@ -258,6 +264,83 @@ catalog
       out(`Prices are examples in ${s.currency}: edit them in the catalog.`);
     });
   });
+
+const ids = (v: string): number[] => {
+  const list = v.split(',').map((x) => x.trim());
+  if (list.length === 0 || list.some((x) => !/^[1-9][0-9]{0,15}$/.test(x)))
+    throw new InvalidArgumentError('must be ids separated by commas, e.g. 1,2');
+  return list.map(Number);
+};
+
+catalog
+  .command('seed-demo')
+  .description(
+    `build the bundled-license demo of the product brief (idempotent): the "${CONTROL_PANEL_ENUMERATION}" enumeration with "No panel" (none), a billmanager license server with its tariffs imported (ISPmanager 5 ending 2021-12-31), vmmanager6 and dcimanager6 modules using it, a VPS and a Dedicated tariff with a priced "Control panel" addon`,
+  )
+  .requiredOption(
+    '--billmanager-url <url>',
+    'the selling BILLmanager (or Billfold) API, e.g. http://host/billmgr',
+  )
+  .requiredOption('--billmanager-user <login>', 'the reseller account there')
+  .requiredOption('--billmanager-password <password>', "the reseller account's password")
+  .requiredOption('--vmmanager-url <url>', 'the VMmanager 6 panel')
+  .requiredOption('--vmmanager-user <email>', "the panel administrator's e-mail")
+  .requiredOption('--vmmanager-password <password>', "the panel administrator's password")
+  .option('--vmmanager-cluster <id>', 'the cluster VPSs are created in', positiveId, 1)
+  .option('--vmmanager-os <ids>', 'the OS template ids offered, the first the default', ids, [1, 2])
+  .requiredOption('--dcimanager-url <url>', 'the DCImanager 6 panel')
+  .requiredOption('--dcimanager-user <email>', "an administrator's e-mail")
+  .requiredOption('--dcimanager-password <password>', "the administrator's password")
+  .option('--dcimanager-location <id>', 'the location servers are taken from', positiveId, 1)
+  .option('--dcimanager-configuration <text>', 'the hardware configuration sold', 'i9-9900K-64Gb-2x1024NVMe')
+  .option('--dcimanager-os <ids>', 'the OS template ids offered, the first the default', ids, [11, 12])
+  .option('--json', 'print the summary as JSON')
+  .action(
+    async (o: {
+      billmanagerUrl: string;
+      billmanagerUser: string;
+      billmanagerPassword: string;
+      vmmanagerUrl: string;
+      vmmanagerUser: string;
+      vmmanagerPassword: string;
+      vmmanagerCluster: number;
+      vmmanagerOs: number[];
+      dcimanagerUrl: string;
+      dcimanagerUser: string;
+      dcimanagerPassword: string;
+      dcimanagerLocation: number;
+      dcimanagerConfiguration: string;
+      dcimanagerOs: number[];
+      json?: boolean;
+    }) => {
+      await withContext({}, async (ctx) => {
+        const s = await seedDemo(ctx, cliActor, {
+          billmanager: {
+            url: o.billmanagerUrl,
+            username: o.billmanagerUser,
+            password: o.billmanagerPassword,
+          },
+          vmmanager: {
+            url: o.vmmanagerUrl,
+            email: o.vmmanagerUser,
+            password: o.vmmanagerPassword,
+            clusterId: o.vmmanagerCluster,
+            osIds: o.vmmanagerOs,
+          },
+          dcimanager: {
+            url: o.dcimanagerUrl,
+            email: o.dcimanagerUser,
+            password: o.dcimanagerPassword,
+            locationId: o.dcimanagerLocation,
+            configuration: o.dcimanagerConfiguration,
+            osIds: o.dcimanagerOs,
+          },
+        });
+        if (o.json) out(JSON.stringify(s, null, 2));
+        else for (const line of seedDemoLines(s)) out(line);
+      });
+    },
+  );
 
 const billing = cli.command('billing').description('the daily billing run');
 billing

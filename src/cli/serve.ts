@@ -6,13 +6,22 @@ import { loadConfig } from '../platform/config.js';
 import { migrateToLatest } from '../platform/db/index.js';
 import { createLogger } from '../platform/logger.js';
 import { CliError } from './context.js';
+import { assertDemoPossible, type Demo, startDemo } from './demo.js';
 
 /**
  * `billfold serve`: migrate, make sure an admin exists, serve HTTP and (unless --no-worker)
  * run the background jobs — the daily billing run and the operation executor — until
  * SIGINT/SIGTERM.
  */
-export async function serve(opts: { port?: number; host?: string; worker?: boolean }): Promise<void> {
+export async function serve(opts: {
+  port?: number;
+  host?: string;
+  worker?: boolean;
+  demo?: boolean;
+}): Promise<void> {
+  // The demo's VMs and licenses come from the worker: without it nothing would happen.
+  if (opts.demo && opts.worker === false)
+    throw new CliError('serve --demo runs the operation worker: leave out --no-worker.', 2);
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel, pretty: config.logPretty });
   const ctx = createContext(config, logger);
@@ -20,16 +29,20 @@ export async function serve(opts: { port?: number; host?: string; worker?: boole
   const host = opts.host ?? config.host;
   let app: Awaited<ReturnType<typeof buildHttpApp>> | undefined;
   let admin: Awaited<ReturnType<typeof ensureInitialAdmin>>;
+  let demo: Demo | undefined;
   try {
     const applied = await migrateToLatest(ctx.db);
     if (applied.length > 0) logger.info({ applied }, 'database migrated');
+    if (opts.demo) await assertDemoPossible(ctx, config);
     admin = await ensureInitialAdmin(ctx);
+    if (opts.demo) demo = await startDemo(ctx, config, logger);
     app = await buildHttpApp(ctx);
     await app.listen({ port, host });
   } catch (err) {
     // A failed start (port taken, database down) must not leave the pool open: the process
     // would linger instead of exiting with the error.
     await app?.close().catch(() => {});
+    await demo?.stop();
     await ctx.db.close().catch(() => {});
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       throw new CliError(
@@ -53,6 +66,7 @@ export async function serve(opts: { port?: number; host?: string; worker?: boole
         : `\nFirst start: created the admin user ${admin.email} with BILLFOLD_ADMIN_PASSWORD.\n\n`,
     );
   }
+  if (demo) process.stdout.write(demo.banner(url));
   const jobs = opts.worker === false ? null : startBackgroundJobs(ctx);
   let stopping = false;
   /**
@@ -72,6 +86,7 @@ export async function serve(opts: { port?: number; host?: string; worker?: boole
     try {
       await server.close();
       await jobs?.stop();
+      await demo?.stop();
       await ctx.db.close();
       process.exit(0);
     } catch (err) {

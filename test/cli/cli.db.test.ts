@@ -8,6 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Db, openPostgres, openSqlite } from '../../src/platform/db/index.js';
 import { sha256 } from '../../src/platform/ids.js';
+import { cleanEnv } from '../helpers/cli.js';
 import { TEST_ENGINE, TEST_PG_URL } from '../helpers/db.js';
 
 /**
@@ -74,16 +75,6 @@ async function createTarget(): Promise<Target> {
       await pgQuery(`drop schema if exists ${schema} cascade`);
     },
   };
-}
-
-/** The parent's environment without anything that configures Billfold, so only `env` does. */
-function cleanEnv(env: Record<string, string>): NodeJS.ProcessEnv {
-  const base: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (/^(BILLFOLD_|DATABASE_URL$|PORT$|NODE_OPTIONS$)/.test(k)) continue;
-    base[k] = v;
-  }
-  return { ...base, ...env };
 }
 
 const children = new Set<ChildProcess>();

@@ -1,9 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import { Temporal } from 'temporal-polyfill';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recordPayment } from '../../src/modules/accounts/commands.js';
 import { runBilling } from '../../src/modules/billing/run.js';
-import { seedIspsystem } from '../../src/modules/catalog/seed-ispsystem.js';
+import { seedSeller } from '../../src/modules/catalog/seed-demo.js';
 import { runQueuedOperations } from '../../src/modules/services/executor.js';
 import { expectLedgerBalanced } from '../helpers/context.js';
 import {
@@ -111,17 +110,14 @@ beforeAll(async () => {
   for (const t of [seller, reseller]) {
     await t.ctx.db.kysely.updateTable('provider').set({ currency: 'EUR' }).execute();
   }
-  await seedIspsystem(seller.ctx, staffActor);
-  const { account } = await createClient(seller.ctx, RESELLER_EMAIL, {
-    password: RESELLER_PASSWORD,
-    currency: 'EUR',
-  });
-  resellerAccountOnSeller = Number(account.id);
-  await recordPayment(seller.ctx, staffActor, resellerAccountOnSeller, {
-    amount: '1000.00',
-    method: 'bank',
-    reference: 'reseller-deposit',
-  });
+  resellerAccountOnSeller = (
+    await seedSeller(seller.ctx, staffActor, {
+      email: RESELLER_EMAIL,
+      name: 'Reseller',
+      password: RESELLER_PASSWORD,
+      deposit: '1000.00',
+    })
+  ).accountId;
   await seller.app.listen({ host: '127.0.0.1', port: 0 });
   sellerUrl = `http://127.0.0.1:${(seller.app.server.address() as AddressInfo).port}/billmgr`;
 
