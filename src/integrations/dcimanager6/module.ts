@@ -436,7 +436,7 @@ async function reinstall(call: OperationCall<Dcimanager6Config>, asked: string):
  * After a tariff or addon change: a dedicated server cannot change its hardware in place. The
  * same configuration and location (a price change, say) needs nothing; another one fails for
  * staff, who give the client a server of the new configuration (and move their data) or undo
- * the change, then cancel or complete this operation.
+ * the change, then cancel this operation.
  */
 async function changeTariff(call: OperationCall<Dcimanager6Config>): Promise<OperationOutcome> {
   const settings = settingsOf(call);
@@ -446,7 +446,7 @@ async function changeTariff(call: OperationCall<Dcimanager6Config>): Promise<Ope
   if (server.configuration !== want || location !== settings.locationId)
     throw new OperationError(
       'dcimanager_configuration_change',
-      `DCImanager server ${server.id} is a "${server.configuration}" in location ${location}; the service's tariff now gives "${want}" in location ${settings.locationId}. A dedicated server's hardware cannot change in place: hand the client a server of the new configuration and move their data (or undo the change), then complete or cancel this operation.`,
+      `DCImanager server ${server.id} is a "${server.configuration}" in location ${location}; the service's tariff now gives "${want}" in location ${settings.locationId}. A dedicated server's hardware cannot change in place: hand the client a server of the new configuration and move their data (or undo the change), then cancel this operation.`,
       false,
     );
   return {};

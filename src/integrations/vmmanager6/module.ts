@@ -516,12 +516,12 @@ async function changeTariff(call: OperationCall<VmmanagerConfig>): Promise<Opera
   if (host.clusterId !== null && host.clusterId !== settings.clusterId)
     throw staff(
       'vmmanager_cluster_change',
-      `VM ${host.id} is in cluster ${host.clusterId}; the new tariff creates VMs in cluster ${settings.clusterId}. VMmanager cannot move it: migrate it by hand, then complete this operation.`,
+      `VM ${host.id} is in cluster ${host.clusterId}; the new tariff creates VMs in cluster ${settings.clusterId}. VMmanager cannot move it: migrate it by hand and retry this operation, or cancel it.`,
     );
   if (host.diskMib !== null && want.hddMib < host.diskMib)
     throw staff(
       'vmmanager_disk_shrink',
-      `VM ${host.id} has a ${host.diskMib} MiB disk; the new tariff gives ${want.hddMib} MiB. VMmanager only grows disks: shrink it by hand or keep the larger disk, then complete this operation.`,
+      `VM ${host.id} has a ${host.diskMib} MiB disk; the new tariff gives ${want.hddMib} MiB. VMmanager only grows disks: shrink it by hand and retry this operation, or cancel it to keep the larger disk.`,
     );
   const ipIntent = await call.step('intent-ipv4', async () => ({
     count: host.ipv4.length,
@@ -531,7 +531,7 @@ async function changeTariff(call: OperationCall<VmmanagerConfig>): Promise<Opera
   if (want.ipv4Number < ipsBefore)
     throw staff(
       'vmmanager_ipv4_decrease',
-      `VM ${host.id} has ${ipsBefore} IPv4 address(es); the new tariff gives ${want.ipv4Number}. Remove the extra ones in VMmanager by hand, then complete this operation.`,
+      `VM ${host.id} has ${ipsBefore} IPv4 address(es); the new tariff gives ${want.ipv4Number}. Remove the extra ones in VMmanager by hand and retry this operation, or cancel it to keep them.`,
     );
   if (host.cpu !== want.cpu || host.ramMib !== want.ramMib)
     await panel(() => client.changeResources(host.id, { cpu: want.cpu, ramMib: want.ramMib }));
