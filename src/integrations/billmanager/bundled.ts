@@ -642,29 +642,22 @@ export async function serverLicenseUpkeep(call: DailyCall): Promise<DailyOutcome
   return { renewalsQueued };
 }
 
-/** The license-related `set_param` payloads a server module hands here; null when it is not one. */
-export async function licenseSetParam(call: ServerCall, ip: string | null): Promise<OperationOutcome | null> {
-  const p = call.operation.payload;
-  if (p.param === RENEW_LICENSE.param && p.action === RENEW_LICENSE.action) return renewLicense(call, null);
-  if (typeof p.tariffId === 'number') return followPanel(call, ip);
-  if (p.param === 'ip' && typeof p.value === 'string') return moveLicense(call, p.value);
-  return null;
-}
-
 type ServerFn<C> = (call: OperationCall<C>) => Promise<OperationOutcome>;
 
 /**
  * A server module's lifecycle with its bundled license following it: `open` acquires the
  * license once the server is ready and its IP known (the server is active only when both
  * are); suspend, resume and close act on the server first and then on its license; a
- * renewal (`prolong`) renews the license until it lasts as long as the server's paid range.
+ * renewal (`prolong`) renews the license once when it would end before the server's paid
+ * end; `setParam` (below); `daily` queues renewals of licenses about to end.
  */
 export function withBundledLicense<C extends { licensePeriods?: Record<string, number> }>(fns: {
   open: ServerFn<C>;
   suspend: ServerFn<C>;
   resume: ServerFn<C>;
   close: ServerFn<C>;
-}): Record<'open' | 'suspend' | 'resume' | 'close' | 'prolong', ServerFn<C>> & {
+  setParam: ServerFn<C>;
+}): Record<'open' | 'suspend' | 'resume' | 'close' | 'prolong' | 'setParam', ServerFn<C>> & {
   daily: (call: DailyCall<C>) => Promise<DailyOutcome>;
 } {
   return {
@@ -688,6 +681,21 @@ export function withBundledLicense<C extends { licensePeriods?: Record<string, n
     async prolong(call) {
       const until = call.operation.payload.expiresOn;
       return renewLicense(call, typeof until === 'string' ? until : null);
+    },
+    /**
+     * The daily upkeep's renewal is the license's alone; an IP change moves the license (the
+     * server's address is the panel's to give); a tariff or addon change resizes the server,
+     * then the license follows the panel chosen. Anything else is the server module's.
+     */
+    async setParam(call) {
+      const p = call.operation.payload;
+      if (p.param === RENEW_LICENSE.param && p.action === RENEW_LICENSE.action)
+        return renewLicense(call, null);
+      if (p.param === 'ip' && typeof p.value === 'string') return moveLicense(call, p.value);
+      const server = await fns.setParam(call);
+      if (typeof p.tariffId !== 'number') return server;
+      const ip = server.serviceParams?.ip ?? call.service.params.ip ?? null;
+      return mergeOutcomes(server, await followPanel(call, ip));
     },
     daily: (call) => serverLicenseUpkeep(call as DailyCall),
   };

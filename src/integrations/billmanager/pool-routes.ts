@@ -27,12 +27,9 @@ const BundledLicenseView = z.object({
   expired: z.boolean(),
   ipChangedOn: z.string().nullable(),
   keyChangedOn: z.string().nullable(),
-  usableFrom: z
-    .string()
-    .nullable()
-    .meta({
-      description: 'A free license: the first day a server may take it (IP and key changed over a month ago)',
-    }),
+  usableFrom: z.string().nullable().meta({
+    description: 'A free license: the first day a server may take it (IP and key changed over a month ago)',
+  }),
   upstreamPrice: z
     .object({
       currency: z.string(),

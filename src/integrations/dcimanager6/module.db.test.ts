@@ -319,4 +319,124 @@ describe('the dcimanager6 module', () => {
     expect(ownedBy(dciUser()?.id).map((s) => s.id)).toEqual([4]);
     expect(fake.state.callsTo('POST', '/dci/v3/server/4')).toHaveLength(1);
   });
+  it('reinstalls with another offered OS and a new root password, once even when the answer is lost; the owner asks, others cannot', async () => {
+    const { serviceId } = await order();
+    await runQueuedOperations(shop.ctx);
+    const server = fake.state.servers.get(4)!;
+    const before = ok(await call(shop, 'GET', `/api/v1/services/${serviceId}/root-password`, shop.alpha.auth))
+      .password as string;
+    expect(
+      (await call(shop, 'POST', `/api/v1/services/${serviceId}/reinstall`, shop.bravo.auth, { os: '11' }))
+        .statusCode,
+    ).toBe(404);
+    fake.faults.actThenDelay.push({ call: /^POST \/dci\/v3\/server\/4\/os_install$/, ms: 1500, times: 1 });
+    ok(
+      await call(shop, 'POST', `/api/v1/services/${serviceId}/reinstall`, shop.alpha.auth, {
+        os: 'debian 12',
+      }),
+      202,
+    );
+    await runQueuedOperations(shop.ctx);
+    await drain(3);
+    expect(installs()).toHaveLength(2);
+    expect(server.osTemplate).toBe(11);
+    const s = await getService(shop, serviceId);
+    expect(s.params).toMatchObject({ os: 'Debian 12', osId: '11', ip: server.ips[0]!.address });
+    expect(s.operations.find((o: { kind: string }) => o.kind === 'set_param')).toMatchObject({
+      status: 'done',
+    });
+    const after = ok(await call(shop, 'GET', `/api/v1/services/${serviceId}/root-password`, shop.alpha.auth))
+      .password as string;
+    expect(after).toMatch(/^[A-Za-z0-9]{20}$/);
+    expect(after).not.toBe(before);
+    const ops = await shop.ctx.db.kysely.selectFrom('operations').selectAll().execute();
+    expect(JSON.stringify(ops, (_k, v) => (typeof v === 'bigint' ? String(v) : v))).not.toContain(after);
+    expect(JSON.stringify(fake.state.calls)).not.toContain(after);
+  });
+
+  it('a root password alone cannot be set on a dedicated server: refused before anything is queued', async () => {
+    const { serviceId } = await order();
+    await runQueuedOperations(shop.ctx);
+    const r = await call(shop, 'POST', `/api/v1/services/${serviceId}/root-password`, shop.alpha.auth);
+    expect(r.statusCode).toBe(409);
+    expect(r.json().error.code).toBe('root_password_unsupported');
+    const ops = await shop.ctx.db.kysely
+      .selectFrom('operations')
+      .selectAll()
+      .where('kind', '=', 'set_param')
+      .execute();
+    expect(ops).toHaveLength(0);
+  });
+
+  it('a tariff change to another hardware configuration fails for staff; one keeping it needs nothing', async () => {
+    const { serviceId } = await order();
+    await runQueuedOperations(shop.ctx);
+    const newTariff = async (name: string, configuration: string) => {
+      const id = ok(
+        await call(shop, 'POST', '/api/v1/tariffs', shop.admin, {
+          name,
+          productType: 'dedic',
+          periods: [1],
+          prices: { '1': '90.00' },
+        }),
+        201,
+      ).id as number;
+      ok(
+        await call(shop, 'PUT', `/api/v1/tariffs/${id}/modules`, shop.admin, {
+          modules: [{ moduleId, settings: settings({ configuration }) }],
+        }),
+      );
+      return id;
+    };
+    const same = await newTariff('Dedicated E-2236 Plus', CONFIG_B);
+    ok(
+      await call(shop, 'POST', `/api/v1/services/${serviceId}/change-tariff`, shop.admin, { tariffId: same }),
+    );
+    await runQueuedOperations(shop.ctx);
+    const setParams = async () =>
+      shop.ctx.db.kysely
+        .selectFrom('operations')
+        .selectAll()
+        .where('service_id', '=', serviceId)
+        .where('kind', '=', 'set_param')
+        .orderBy('id')
+        .execute();
+    expect((await setParams()).map((o) => o.status)).toEqual(['done']);
+
+    const other = await newTariff('Dedicated i9', CONFIG_A);
+    ok(
+      await call(shop, 'POST', `/api/v1/services/${serviceId}/change-tariff`, shop.admin, {
+        tariffId: other,
+      }),
+    );
+    await runQueuedOperations(shop.ctx);
+    const [, failed] = await setParams();
+    expect(failed!.status).toBe('failed');
+    expect(failed!.last_error).toContain('dcimanager_configuration_change');
+    const tasks = await shop.ctx.db.kysely
+      .selectFrom('staff_tasks')
+      .selectAll()
+      .where('service_id', '=', serviceId)
+      .execute();
+    expect(tasks).toHaveLength(1);
+    expect(fake.state.servers.get(4)!.configuration).toBe(CONFIG_B);
+  });
+
+  it('sync reads the server back: active, suspended by its ports, gone once back in the pool', async () => {
+    const { serviceId } = await order();
+    await runQueuedOperations(shop.ctx);
+    const server = fake.state.servers.get(4)!;
+    const sync = async () => ok(await call(shop, 'POST', `/api/v1/services/${serviceId}/sync`, shop.admin));
+    const first = await sync();
+    expect(first.upstream).toMatchObject({
+      externalId: '4',
+      status: 'active',
+      params: { ip: server.ips[0]!.address, os: 'Ubuntu 24.04', osId: '12', configuration: CONFIG_B },
+    });
+    expect(first.differences).toEqual([]);
+    for (const p of server.ports) if (!p.ipmi) p.adminStatus = 'down';
+    expect((await sync()).differences).toEqual([{ field: 'status', local: 'active', upstream: 'suspended' }]);
+    server.ownerId = null;
+    expect((await sync()).upstream).toBeNull();
+  });
 });

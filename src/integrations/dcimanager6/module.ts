@@ -2,10 +2,12 @@ import { randomInt } from 'node:crypto';
 import { z } from 'zod';
 import {
   defineModuleType,
+  type ItemCall,
   type ModuleInstance,
   type OperationCall,
   OperationError,
   type OperationOutcome,
+  type RemoteItem,
 } from '../../modules/provisioning/index.js';
 import { LicensePeriods, withBundledLicense } from '../billmanager/bundled.js';
 import {
@@ -284,13 +286,16 @@ async function open(call: OperationCall<Dcimanager6Config>): Promise<OperationOu
   };
 }
 
-function serverIdOf(call: OperationCall<Dcimanager6Config>): number | null {
+/** What reading a service's server takes: an operation's call or a read-only one (sync). */
+type ServerCall = Pick<OperationCall<Dcimanager6Config>, 'module' | 'service'>;
+
+function serverIdOf(call: ServerCall): number | null {
   const id = call.service.externalId;
   return id !== null && /^\d{1,15}$/.test(id) ? Number(id) : null;
 }
 
 /** The server as the panel has it, or null when it is gone (or no longer ours to act on). */
-async function ourServer(call: OperationCall<Dcimanager6Config>): Promise<DciServer | null> {
+async function ourServer(call: ServerCall): Promise<DciServer | null> {
   const id = serverIdOf(call);
   if (id === null) return null;
   try {
@@ -339,6 +344,166 @@ async function close(call: OperationCall<Dcimanager6Config>): Promise<OperationO
   return {};
 }
 
+/** The server an owner's change acts on: it must exist and still be the client's. */
+async function clientServer(call: OperationCall<Dcimanager6Config>): Promise<DciServer> {
+  const s = await ourServer(call);
+  if (!s) throw new OperationError('not_created', 'The service has no server in DCImanager.', false);
+  const ownerId = call.service.params.dciAccountId;
+  if (s.owner === null || (ownerId !== undefined && s.owner.id !== null && String(s.owner.id) !== ownerId))
+    throw new OperationError(
+      'dcimanager_not_owner',
+      `DCImanager server ${s.id} is no longer this client's (its owner changed); staff must look.`,
+      false,
+    );
+  return s;
+}
+
+/** The OS asked for: an offered template's id or name (case aside), as `open` offers them. */
+async function chosenOs(
+  client: DcimanagerClient,
+  settings: TariffSettings,
+  asked: string,
+): Promise<{ id: number; name: string }> {
+  const templates = await panel(() => client.listOsTemplates());
+  const offered = settings.osIds.flatMap((id) => templates.filter((t) => t.id === id));
+  const a = asked.trim();
+  const chosen = offered.find(
+    (t) => (/^\d{1,15}$/.test(a) && t.id === Number(a)) || t.name.toLowerCase() === a.toLowerCase(),
+  );
+  if (!chosen)
+    throw new OperationError(
+      'os_not_offered',
+      `The OS "${a}" is not among this tariff's OS templates (${offered.map((t) => t.name).join(', ') || 'none found in DCImanager'}).`,
+      false,
+    );
+  return { id: chosen.id, name: chosen.name };
+}
+
+/**
+ * Reinstalls the server with the OS asked for and a new root password (kept only sealed),
+ * exactly once: the intent (OS, sealed password, the server's last operation) is saved before
+ * the install is asked; an attempt that finds it saved, or whose call failed ambiguously, takes
+ * a newer operation on the server as the install it started. A failed install is the panel's
+ * refusal, with its message.
+ */
+async function reinstall(call: OperationCall<Dcimanager6Config>, asked: string): Promise<OperationOutcome> {
+  const settings = settingsOf(call);
+  const client = clientOf(call.module);
+  const server = await clientServer(call);
+  const tried = call.hasStep('intent-reinstall');
+  const plan = await call.step('intent-reinstall', async () => {
+    const os = await chosenOs(client, settings, asked);
+    return {
+      osId: os.id,
+      passwordSealed: call.ctx.secrets.seal(generatePassword()),
+      operationBefore: server.operation?.id ?? null,
+    };
+  });
+  const task = await call.step<DciTask>('reinstall', async () => {
+    const started = async (): Promise<DciTask | null> => {
+      const op = (await panel(() => client.getServer(server.id))).operation;
+      return op && op.id !== plan.operationBefore
+        ? { serverId: server.id, id: op.id, kind: 'os_install' }
+        : null;
+    };
+    if (tried) {
+      const found = await started();
+      if (found) return found;
+    }
+    try {
+      return await client.installOs(server.id, {
+        osId: plan.osId,
+        password: call.ctx.secrets.open(plan.passwordSealed),
+      });
+    } catch (err) {
+      if (ambiguous(err)) {
+        const found = await started();
+        if (found) return found;
+      }
+      throw operationErrorOf(err);
+    }
+  });
+  let after: DciServer;
+  try {
+    after = await client.waitTask(task);
+  } catch (err) {
+    if (err instanceof DcimanagerError && err.code === 'dcimanager_task_failed')
+      throw new OperationError(err.code, err.upstreamMessage ?? err.message, false);
+    throw operationErrorOf(err);
+  }
+  return { serviceParams: { ...paramsOf(after), rootPasswordSealed: plan.passwordSealed } };
+}
+
+/**
+ * After a tariff or addon change: a dedicated server cannot change its hardware in place. The
+ * same configuration and location (a price change, say) needs nothing; another one fails for
+ * staff, who give the client a server of the new configuration (and move their data) or undo
+ * the change, then cancel this operation.
+ */
+async function changeTariff(call: OperationCall<Dcimanager6Config>): Promise<OperationOutcome> {
+  const settings = settingsOf(call);
+  const server = await clientServer(call);
+  const want = configurationOf(settings, call.service);
+  const location = server.locationId ?? settings.locationId;
+  if (server.configuration !== want || location !== settings.locationId)
+    throw new OperationError(
+      'dcimanager_configuration_change',
+      `DCImanager server ${server.id} is a "${server.configuration}" in location ${location}; the service's tariff now gives "${want}" in location ${settings.locationId}. A dedicated server's hardware cannot change in place: hand the client a server of the new configuration and move their data (or undo the change), then cancel this operation.`,
+      false,
+    );
+  return {};
+}
+
+/**
+ * The changes the core asks of a dedicated server (`set_param`, SetParamPayload): `{tariffId}`
+ * after a tariff or addon change; `{param: 'os', value}` a reinstall. DCImanager sets a root
+ * password only by installing the OS, so `{param: 'password'}` is refused (reinstall instead),
+ * as is anything else.
+ */
+async function setParam(call: OperationCall<Dcimanager6Config>): Promise<OperationOutcome> {
+  const p = call.operation.payload;
+  if (typeof p.tariffId === 'number') return changeTariff(call);
+  if (p.param === 'os' && typeof p.value === 'string') return reinstall(call, p.value);
+  if (p.param === 'password')
+    throw new OperationError(
+      'param_unsupported',
+      "DCImanager sets a dedicated server's root password only by installing its OS: reinstall it for a new password.",
+      false,
+    );
+  throw new OperationError(
+    'param_unsupported',
+    `The DCImanager module cannot change "${String(p.param ?? Object.keys(p).join(','))}".`,
+    false,
+  );
+}
+
+/**
+ * The server as the panel has it: an install running (processing), ports down (suspended) or
+ * up (active), its addresses, OS and power; null when it is gone or back in the pool (no owner,
+ * or another account's).
+ */
+async function syncItem(call: ItemCall<Dcimanager6Config>): Promise<RemoteItem | null> {
+  const s = await ourServer(call);
+  if (!s || s.owner === null) return null;
+  const ownerId = call.service.params.dciAccountId;
+  if (ownerId !== undefined && s.owner.id !== null && String(s.owner.id) !== ownerId) return null;
+  const ports = dataPorts(s);
+  const status: RemoteItem['status'] =
+    s.operation?.status === 'running'
+      ? 'processing'
+      : ports.length > 0 && ports.every((p) => p.adminStatus === 'down')
+        ? 'suspended'
+        : 'active';
+  return {
+    externalId: String(s.id),
+    remoteId: null,
+    name: s.name,
+    status,
+    expiresOn: null,
+    params: { ...paramsOf(s), configuration: s.configuration, power: s.power },
+  };
+}
+
 export const dcimanager6ModuleType = defineModuleType<Dcimanager6Config>({
   type: 'dcimanager6',
   title: 'DCImanager 6 (dedicated servers)',
@@ -347,12 +512,14 @@ export const dcimanager6ModuleType = defineModuleType<Dcimanager6Config>({
   secretFields: ['password'],
   tariffSettingsSchema: TariffSettings as unknown as z.ZodType<Record<string, unknown>>,
   usesLicenseServer: true,
-  features: ['checkConnection', 'open', 'suspend', 'resume', 'close', 'prolong'],
+  features: ['checkConnection', 'open', 'suspend', 'resume', 'close', 'setParam', 'syncItem', 'prolong'],
+  serverParams: ['os'],
   async checkConnection(module) {
     const { locations } = await panel(() => clientOf(module).checkConnection());
     return {
       message: `Signed in to ${module.config.url} as ${module.config.email}; ${locations.length} location(s).`,
     };
   },
-  ...withBundledLicense<Dcimanager6Config>({ open, suspend, resume, close }),
+  ...withBundledLicense<Dcimanager6Config>({ open, suspend, resume, close, setParam }),
+  syncItem,
 });

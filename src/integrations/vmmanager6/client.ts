@@ -154,11 +154,21 @@ export interface VmHost {
   clusterId: number | null;
   accountId: number | null;
   osId: number | null;
+  /** The OS template's name as the list shows it (`os_name`). */
+  osName: string | null;
   cpu: number | null;
   ramMib: number | null;
   /** The main disk (growDisk takes its id). */
   diskId: number | null;
   diskMib: number | null;
+}
+
+export interface VmTask {
+  /** What mutating calls return as `task` and waitTask takes. */
+  consulId: number;
+  name: string;
+  /** running | complete | fail … as the panel says. */
+  status: string;
 }
 
 export interface CreateHostInput {
@@ -215,6 +225,14 @@ export interface VmmanagerClient {
   addIpv4(hostId: number, n: number): Promise<void>;
   /** `POST /host/{id}/reinstall {os, password}` and wait `host_reinstall`. */
   reinstall(hostId: number, input: { osId: number; password: string }): Promise<void>;
+  /**
+   * `POST /host/{id}/reinstall` without waiting: store the task, then waitTask(taskId,
+   * 'host_reinstall'). On an ambiguous error the reinstall may have started: look at
+   * hostTasks(hostId, 'host_reinstall') before starting another.
+   */
+  startReinstall(hostId: number, input: { osId: number; password: string }): Promise<{ taskId: number }>;
+  /** The host's tasks of this name (`where` on `host` and `name`), oldest first. */
+  hostTasks(hostId: number, name: string): Promise<VmTask[]>;
   /** `POST /host/{id}/password`; waits for the task when the panel returns one. */
   setPassword(hostId: number, password: string): Promise<void>;
 }
@@ -293,6 +311,7 @@ function hostOf(row: Json): VmHost {
     clusterId: nestedId(row.cluster),
     accountId: nestedId(row.account),
     osId: nestedId(row.os),
+    osName: strOf(row.os_name),
     cpu: numOf(row.cpu_number),
     ramMib: numOf(row.ram_mib),
     diskId: disk ? idOf(disk.id) : null,
@@ -694,6 +713,18 @@ export function createClient(opts: VmmanagerClientOptions): VmmanagerClient {
 
   const hostPath = (hostId: number, tail = '') => `/vm/v3/host/${idParam(hostId)}${tail}`;
 
+  async function startReinstall(hostId: number, input: { osId: number; password: string }) {
+    const req: Req = {
+      method: 'POST',
+      path: hostPath(hostId, '/reinstall'),
+      body: { os: input.osId, password: input.password },
+      secrets: [input.password],
+    };
+    const taskId = await startTask(req);
+    if (taskId === null) throw invalid(req, 'the answer names no task');
+    return { taskId };
+  }
+
   return {
     async checkConnection() {
       return { clusters: await listClusters() };
@@ -825,16 +856,29 @@ export function createClient(opts: VmmanagerClientOptions): VmmanagerClient {
       await act({ method: 'POST', path: hostPath(hostId, '/ip'), body: { ipv4_number: n } }, 'ip_change');
     },
 
-    reinstall: (hostId, input) =>
-      act(
-        {
-          method: 'POST',
-          path: hostPath(hostId, '/reinstall'),
-          body: { os: input.osId, password: input.password },
-          secrets: [input.password],
-        },
-        'host_reinstall',
-      ),
+    startReinstall,
+
+    async reinstall(hostId, input) {
+      const { taskId } = await startReinstall(hostId, input);
+      await waitTask(taskId, 'host_reinstall');
+    },
+
+    async hostTasks(hostId, name) {
+      const rows = await list('/vm/v3/task', {
+        where: whereEq([
+          ['host', idParam(hostId)],
+          ['name', name],
+        ]),
+      });
+      return rows
+        .flatMap((r) => {
+          const consulId = idOf(r.consul_id);
+          return consulId === null || r.name !== name || nestedId(r.host) !== hostId
+            ? []
+            : [{ consulId, name, status: strOf(r.status) ?? '' }];
+        })
+        .sort((a, b) => a.consulId - b.consulId);
+    },
 
     async setPassword(hostId, rootPassword) {
       const req: Req = {

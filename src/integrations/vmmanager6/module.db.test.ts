@@ -284,4 +284,222 @@ describe('the vmmanager6 module', () => {
     expect(hosts()).toHaveLength(1);
     expect((await getService(shop, serviceId)).status).toBe('active');
   });
+  it('reinstalls with another offered OS and a new root password, sealed; the owner asks, others cannot', async () => {
+    const { serviceId } = await order();
+    await runQueuedOperations(shop.ctx);
+    const host = hosts()[0]!;
+    const oldPassword = host.password;
+    expect(
+      (await call(shop, 'POST', `/api/v1/services/${serviceId}/reinstall`, shop.bravo.auth, { os: '1' }))
+        .statusCode,
+    ).toBe(404);
+    const res = await call(shop, 'POST', `/api/v1/services/${serviceId}/reinstall`, shop.alpha.auth, {
+      os: 'ubuntu 22.04',
+    });
+    expect(res.statusCode).toBe(202);
+    const op = res.json();
+    expect(op).toMatchObject({
+      kind: 'set_param',
+      status: 'queued',
+      payload: { param: 'os', value: 'ubuntu 22.04' },
+    });
+    // Asked again before it ran: the same operation.
+    const again = await call(shop, 'POST', `/api/v1/services/${serviceId}/reinstall`, shop.alpha.auth, {
+      os: 'ubuntu 22.04',
+    });
+    expect(again.json().id).toBe(op.id);
+    expect(
+      (
+        await call(shop, 'POST', `/api/v1/services/${serviceId}/reinstall`, shop.alpha.auth, { os: '2' })
+      ).json().error.code,
+    ).toBe('reinstall_pending');
+    await runQueuedOperations(shop.ctx);
+    expect(fake.state.callsOf('POST', `/vm/v3/host/${host.id}/reinstall`)).toHaveLength(1);
+    expect(host).toMatchObject({ os: 1, state: 'active' });
+    expect(host.password).not.toBe(oldPassword);
+    const s = await getService(shop, serviceId);
+    expect(s.params).toMatchObject({ os: 'Ubuntu 22.04', osId: '1' });
+    expect(s.params.rootPasswordSealed).toBeUndefined();
+    expect(
+      ok(await call(shop, 'GET', `/api/v1/services/${serviceId}/root-password`, shop.alpha.auth)).password,
+    ).toBe(host.password);
+    const rows = await shop.ctx.db.kysely.selectFrom('operations').selectAll().execute();
+    expect(JSON.stringify(rows, (_k, v) => (typeof v === 'bigint' ? String(v) : v))).not.toContain(
+      host.password,
+    );
+    expect(JSON.stringify(fake.state.calls)).not.toContain(host.password);
+  });
+
+  it('an OS the tariff does not offer: the reinstall is refused with the reason, no staff task, nothing changes', async () => {
+    const { serviceId } = await order();
+    await runQueuedOperations(shop.ctx);
+    const res = await call(shop, 'POST', `/api/v1/services/${serviceId}/reinstall`, shop.alpha.auth, {
+      os: 'Debian 12 LXD',
+    });
+    expect(res.statusCode).toBe(202);
+    await runQueuedOperations(shop.ctx);
+    const op = await shop.ctx.db.kysely
+      .selectFrom('operations')
+      .selectAll()
+      .where('id', '=', res.json().id)
+      .executeTakeFirstOrThrow();
+    expect(op.status).toBe('cancelled');
+    expect(op.last_error).toContain('os_not_offered');
+    expect(await shop.ctx.db.kysely.selectFrom('staff_tasks').selectAll().execute()).toHaveLength(0);
+    expect(fake.state.callsOf('POST', /\/reinstall$/)).toHaveLength(0);
+    expect((await getService(shop, serviceId)).params).toMatchObject({ os: 'AlmaLinux 9', osId: '2' });
+  });
+
+  it('exactly one reinstall when the panel starts it but its answer comes too late', async () => {
+    const { serviceId } = await order();
+    await runQueuedOperations(shop.ctx);
+    const host = hosts()[0]!;
+    fake.faults.slow.push({ method: 'POST', path: `/vm/v3/host/${host.id}/reinstall`, ms: 1500 });
+    ok(
+      await call(shop, 'POST', `/api/v1/services/${serviceId}/reinstall`, shop.alpha.auth, { os: '1' }),
+      202,
+    );
+    await runQueuedOperations(shop.ctx);
+    await drain(3);
+    expect(fake.state.callsOf('POST', `/vm/v3/host/${host.id}/reinstall`)).toHaveLength(1);
+    expect(fake.state.callsOf('GET', '/vm/v3/task').some((c) => c.query.where?.includes('host'))).toBe(true);
+    const op = await shop.ctx.db.kysely
+      .selectFrom('operations')
+      .selectAll()
+      .where('service_id', '=', serviceId)
+      .where('kind', '=', 'set_param')
+      .executeTakeFirstOrThrow();
+    // The timed-out call was followed by a look at the host's reinstall tasks, which found it.
+    expect(op).toMatchObject({ status: 'done' });
+    expect(host.os).toBe(1);
+    const s = await getService(shop, serviceId);
+    expect(s.params).toMatchObject({ os: 'Ubuntu 22.04', osId: '1' });
+    expect(
+      ok(await call(shop, 'GET', `/api/v1/services/${serviceId}/root-password`, shop.alpha.auth)).password,
+    ).toBe(host.password);
+  });
+
+  it('a new root password: set on the VM, sealed on the service; refused while suspended', async () => {
+    const { serviceId } = await order();
+    await runQueuedOperations(shop.ctx);
+    const host = hosts()[0]!;
+    const before = host.password;
+    // A lost answer: the same password is sent again, so the VM ends with the sealed one.
+    fake.faults.slow.push({ method: 'POST', path: `/vm/v3/host/${host.id}/password`, ms: 1500 });
+    ok(await call(shop, 'POST', `/api/v1/services/${serviceId}/root-password`, shop.alpha.auth), 202);
+    await runQueuedOperations(shop.ctx);
+    await drain(3);
+    expect(host.password).not.toBe(before);
+    expect(
+      ok(await call(shop, 'GET', `/api/v1/services/${serviceId}/root-password`, shop.alpha.auth)).password,
+    ).toBe(host.password);
+    expect(
+      (await call(shop, 'POST', `/api/v1/services/${serviceId}/root-password`, shop.bravo.auth)).statusCode,
+    ).toBe(404);
+    ok(await call(shop, 'POST', `/api/v1/services/${serviceId}/suspend`, shop.admin, { reason: 'admin' }));
+    await runQueuedOperations(shop.ctx);
+    for (const [path, body] of [
+      ['root-password', undefined],
+      ['reinstall', { os: '1' }],
+    ] as const) {
+      const r = await call(shop, 'POST', `/api/v1/services/${serviceId}/${path}`, shop.alpha.auth, body);
+      expect(r.statusCode).toBe(409);
+      expect(r.json().error.code).toBe('service_suspended');
+    }
+  });
+
+  it('a tariff change resizes the VM to the new tariff: CPU/RAM, disk grown, an address added; sync reads it back', async () => {
+    const { serviceId } = await order();
+    await runQueuedOperations(shop.ctx);
+    const host = hosts()[0]!;
+    expect(host).toMatchObject({ cpu_number: 1, ram_mib: 2048 });
+    const bigger = ok(
+      await call(shop, 'POST', '/api/v1/tariffs', shop.admin, {
+        name: 'VDS Pro',
+        productType: 'vds',
+        periods: [1],
+        prices: { '1': '30.00' },
+      }),
+      201,
+    ).id;
+    ok(
+      await call(shop, 'PUT', `/api/v1/tariffs/${bigger}/modules`, shop.admin, {
+        modules: [
+          {
+            moduleId,
+            settings: { clusterId: 1, osIds: [1, 2], cpu: 2, ramMib: 4096, hddMib: 20480, ipv4Number: 2 },
+          },
+        ],
+      }),
+    );
+    ok(
+      await call(shop, 'POST', `/api/v1/services/${serviceId}/change-tariff`, shop.admin, {
+        tariffId: bigger,
+      }),
+    );
+    await drain(2);
+    const op = await shop.ctx.db.kysely
+      .selectFrom('operations')
+      .selectAll()
+      .where('service_id', '=', serviceId)
+      .where('kind', '=', 'set_param')
+      .executeTakeFirstOrThrow();
+    expect(op.status).toBe('done');
+    expect(host).toMatchObject({ cpu_number: 2, ram_mib: 4096 });
+    expect(host.disk.disk_mib).toBe(20480);
+    expect(host.ip4).toHaveLength(2);
+    expect(fake.state.callsOf('POST', `/vm/v3/host/${host.id}/ip`)).toHaveLength(1);
+    const s = await getService(shop, serviceId);
+    expect(s.params).toMatchObject({ ip: host.ip4[0], ips: host.ip4.join(',') });
+
+    const sync = ok(await call(shop, 'POST', `/api/v1/services/${serviceId}/sync`, shop.admin));
+    expect(sync.upstream).toMatchObject({
+      externalId: String(host.id),
+      status: 'active',
+      params: { ip: host.ip4[0], os: 'AlmaLinux 9', osId: '2', cpu: '2', ramMib: '4096', hddMib: '20480' },
+    });
+    expect(sync.differences).toEqual([]);
+    host.state = 'stopped';
+    const stopped = ok(await call(shop, 'POST', `/api/v1/services/${serviceId}/sync`, shop.admin));
+    expect(stopped.differences).toEqual([{ field: 'status', local: 'active', upstream: 'suspended' }]);
+    fake.state.hosts.delete(host.id);
+    const gone = ok(await call(shop, 'POST', `/api/v1/services/${serviceId}/sync`, shop.admin));
+    expect(gone.upstream).toBeNull();
+  });
+
+  it('a smaller disk on the new tariff fails the change for staff before anything changes', async () => {
+    const { serviceId } = await order();
+    await runQueuedOperations(shop.ctx);
+    const host = hosts()[0]!;
+    const smaller = ok(
+      await call(shop, 'POST', '/api/v1/tariffs', shop.admin, {
+        name: 'VDS Tiny',
+        productType: 'vds',
+        periods: [1],
+        prices: { '1': '20.00' },
+      }),
+      201,
+    ).id;
+    ok(
+      await call(shop, 'PUT', `/api/v1/tariffs/${smaller}/modules`, shop.admin, {
+        modules: [{ moduleId, settings: { clusterId: 1, osIds: [1], cpu: 4, ramMib: 1024, hddMib: 5120 } }],
+      }),
+    );
+    ok(
+      await call(shop, 'POST', `/api/v1/services/${serviceId}/change-tariff`, shop.admin, {
+        tariffId: smaller,
+      }),
+    );
+    await runQueuedOperations(shop.ctx);
+    const op = await shop.ctx.db.kysely
+      .selectFrom('operations')
+      .selectAll()
+      .where('service_id', '=', serviceId)
+      .where('kind', '=', 'set_param')
+      .executeTakeFirstOrThrow();
+    expect(op.status).toBe('failed');
+    expect(op.last_error).toContain('vmmanager_disk_shrink');
+    expect(host).toMatchObject({ cpu_number: 1, ram_mib: 2048 });
+    expect(fake.state.callsOf('POST', `/vm/v3/host/${host.id}/resource`)).toHaveLength(0);
+  });
 });

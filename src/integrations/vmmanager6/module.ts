@@ -2,10 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import {
   defineModuleType,
+  type ItemCall,
   type ModuleInstance,
   type OperationCall,
   OperationError,
   type OperationOutcome,
+  type RemoteItem,
   type ServiceSnapshot,
 } from '../../modules/provisioning/index.js';
 import { LicensePeriods, withBundledLicense } from '../billmanager/bundled.js';
@@ -421,6 +423,201 @@ async function close(call: OperationCall<VmmanagerConfig>): Promise<OperationOut
   return {};
 }
 
+/** Waits for a task the operation started; a task that failed is the panel's refusal (permanent). */
+async function waitFor(client: VmmanagerClient, taskId: number, name?: string): Promise<void> {
+  try {
+    await client.waitTask(taskId, name);
+  } catch (err) {
+    if (err instanceof VmmanagerError && err.code === 'vmmanager_task_failed')
+      throw new OperationError(err.code, err.upstreamMessage ?? err.message, false);
+    throw operationErrorOf(err);
+  }
+}
+
+/**
+ * Reinstalls the VM with the OS asked for (an id or a name among the tariff's templates, as
+ * `open` chooses) and a new root password, exactly once: the intent (OS, sealed password, the
+ * host's last `host_reinstall` task) is saved before the call; an attempt that finds it saved, or
+ * whose call failed ambiguously, looks for a newer `host_reinstall` task before starting one.
+ */
+async function reinstall(call: OperationCall<VmmanagerConfig>, asked: string): Promise<OperationOutcome> {
+  const settings = settingsOf(call);
+  const client = clientOf(call.module);
+  const host = await existingHost(client, call.service);
+  const tried = call.hasStep('intent-reinstall');
+  const intent = await call.step('intent-reinstall', async () => {
+    const os = await osOf(client, settings, { os: asked });
+    const before = await panel(() => client.hostTasks(host.id, 'host_reinstall'));
+    return {
+      osId: os.id,
+      osName: os.name,
+      passwordSealed: call.ctx.secrets.seal(newPassword()),
+      taskBefore: before.at(-1)?.consulId ?? 0,
+    };
+  });
+  const started = async () =>
+    (await panel(() => client.hostTasks(host.id, 'host_reinstall'))).find(
+      (t) => t.consulId > intent.taskBefore,
+    )?.consulId ?? null;
+  const taskId = await call.step('reinstall', async () => {
+    if (tried) {
+      const found = await started();
+      if (found !== null) return found;
+    }
+    try {
+      return (
+        await client.startReinstall(host.id, {
+          osId: intent.osId,
+          password: call.ctx.secrets.open(intent.passwordSealed),
+        })
+      ).taskId;
+    } catch (err) {
+      if (err instanceof VmmanagerError && err.ambiguous) {
+        const found = await started();
+        if (found !== null) return found;
+      }
+      throw operationErrorOf(err);
+    }
+  });
+  await waitFor(client, taskId, 'host_reinstall');
+  return {
+    serviceParams: {
+      os: intent.osName,
+      osId: String(intent.osId),
+      rootPasswordSealed: intent.passwordSealed,
+    },
+  };
+}
+
+/**
+ * A new root password: generated once (the intent, sealed) and set on the VM. Setting the same
+ * password again changes nothing, so a repeat after a lost answer is harmless.
+ */
+async function resetPassword(call: OperationCall<VmmanagerConfig>): Promise<OperationOutcome> {
+  const client = clientOf(call.module);
+  const host = await existingHost(client, call.service);
+  const sealed = await call.step('intent-password', async () => call.ctx.secrets.seal(newPassword()));
+  await panel(() => client.setPassword(host.id, call.ctx.secrets.open(sealed)));
+  return { serviceParams: { rootPasswordSealed: sealed } };
+}
+
+/**
+ * After a tariff change (or an addon change): the VM gets the resources the service's tariff
+ * settings and addons now give (resourcesOf, as at open). Checked before anything changes:
+ * VMmanager cannot move a VM to another cluster, shrink its disk or take addresses back, so
+ * these fail for staff. Then CPU/RAM (`host_change_params`), the disk grown (`disk_resize`),
+ * addresses added (`ip_change`, a delta: the count and the last such task are saved first; after
+ * a lost answer a newer task is waited for and the addresses counted again). Each part is compared with the VM first, so a repeat does only what is left.
+ */
+async function changeTariff(call: OperationCall<VmmanagerConfig>): Promise<OperationOutcome> {
+  const settings = settingsOf(call);
+  const client = clientOf(call.module);
+  const host = await existingHost(client, call.service);
+  const want = await resourcesOf(client, settings, call.service);
+  const staff = (code: string, message: string) => new OperationError(code, message, false);
+  if (host.clusterId !== null && host.clusterId !== settings.clusterId)
+    throw staff(
+      'vmmanager_cluster_change',
+      `VM ${host.id} is in cluster ${host.clusterId}; the new tariff creates VMs in cluster ${settings.clusterId}. VMmanager cannot move it: migrate it by hand and retry this operation, or cancel it.`,
+    );
+  if (host.diskMib !== null && want.hddMib < host.diskMib)
+    throw staff(
+      'vmmanager_disk_shrink',
+      `VM ${host.id} has a ${host.diskMib} MiB disk; the new tariff gives ${want.hddMib} MiB. VMmanager only grows disks: shrink it by hand and retry this operation, or cancel it to keep the larger disk.`,
+    );
+  const ipIntent = await call.step('intent-ipv4', async () => ({
+    count: host.ipv4.length,
+    taskBefore: (await panel(() => client.hostTasks(host.id, 'ip_change'))).at(-1)?.consulId ?? 0,
+  }));
+  const ipsBefore = ipIntent.count;
+  if (want.ipv4Number < ipsBefore)
+    throw staff(
+      'vmmanager_ipv4_decrease',
+      `VM ${host.id} has ${ipsBefore} IPv4 address(es); the new tariff gives ${want.ipv4Number}. Remove the extra ones in VMmanager by hand and retry this operation, or cancel it to keep them.`,
+    );
+  if (host.cpu !== want.cpu || host.ramMib !== want.ramMib)
+    await panel(() => client.changeResources(host.id, { cpu: want.cpu, ramMib: want.ramMib }));
+  if (host.diskId !== null && host.diskMib !== null && want.hddMib > host.diskMib)
+    await panel(() => client.growDisk(host.diskId!, want.hddMib));
+  const more = want.ipv4Number - ipsBefore;
+  if (more > 0) {
+    await call.step('ipv4', async () => {
+      // An earlier attempt's addition may have gone through (its task still running, its
+      // addresses not shown yet): wait for it, then add only what is still missing.
+      const earlier = await panel(() => client.hostTasks(host.id, 'ip_change'));
+      for (const t of earlier)
+        if (t.consulId > ipIntent.taskBefore && t.status !== 'complete' && t.status !== 'fail')
+          await waitFor(client, t.consulId, 'ip_change');
+      const now = (await panel(() => client.getHost(host.id))).ipv4.length;
+      const missing = want.ipv4Number - now;
+      if (missing > 0) await panel(() => client.addIpv4(host.id, missing));
+      return want.ipv4Number;
+    });
+  }
+  const after = await panel(() => client.getHost(host.id));
+  return {
+    serviceParams: {
+      ...(after.ipv4[0] ? { ip: after.ipv4[0] } : {}),
+      ips: after.ipv4.join(','),
+    },
+  };
+}
+
+/**
+ * The changes the core asks of a VM (`set_param`, SetParamPayload): after a tariff or addon
+ * change `{tariffId}`; `{param: 'os', value}` a reinstall; `{param: 'password'}` a new root
+ * password. Anything else is refused for good.
+ */
+async function setParam(call: OperationCall<VmmanagerConfig>): Promise<OperationOutcome> {
+  const p = call.operation.payload;
+  if (typeof p.tariffId === 'number') return changeTariff(call);
+  if (p.param === 'os' && typeof p.value === 'string') return reinstall(call, p.value);
+  if (p.param === 'password') return resetPassword(call);
+  throw new OperationError(
+    'param_unsupported',
+    `The VMmanager module cannot change "${String(p.param ?? Object.keys(p).join(','))}".`,
+    false,
+  );
+}
+
+const STATUS_OF: Record<string, RemoteItem['status']> = {
+  creating: 'processing',
+  reinstalling: 'processing',
+  active: 'active',
+  stopped: 'suspended',
+};
+
+/** The VM as the panel has it: running or stopped, its addresses, OS and resources; null when gone. */
+async function syncItem(call: ItemCall<VmmanagerConfig>): Promise<RemoteItem | null> {
+  const id = hostIdOf(call.service);
+  if (id === null) return null;
+  let host: VmHost;
+  try {
+    host = await clientOf(call.module).getHost(id);
+  } catch (err) {
+    if (err instanceof VmmanagerError && err.code === 'vmmanager_not_found') return null;
+    throw operationErrorOf(err);
+  }
+  const num = (k: string, v: number | null) => (v === null ? {} : { [k]: String(v) });
+  return {
+    externalId: String(host.id),
+    remoteId: null,
+    name: host.name,
+    status: STATUS_OF[host.state] ?? 'unknown',
+    expiresOn: null,
+    params: {
+      ...(host.ipv4[0] ? { ip: host.ipv4[0] } : {}),
+      ips: host.ipv4.join(','),
+      ...(host.osName ? { os: host.osName } : {}),
+      ...num('osId', host.osId),
+      ...num('cpu', host.cpu),
+      ...num('ramMib', host.ramMib),
+      ...num('hddMib', host.diskMib),
+      state: host.state,
+    },
+  };
+}
+
 export const vmmanager6ModuleType = defineModuleType<VmmanagerConfig>({
   type: 'vmmanager6',
   title: 'VMmanager 6 (virtual servers)',
@@ -429,7 +626,8 @@ export const vmmanager6ModuleType = defineModuleType<VmmanagerConfig>({
   secretFields: ['password'],
   tariffSettingsSchema: TariffSettings as unknown as z.ZodType<Record<string, unknown>>,
   usesLicenseServer: true,
-  features: ['checkConnection', 'open', 'suspend', 'resume', 'close', 'prolong'],
+  features: ['checkConnection', 'open', 'suspend', 'resume', 'close', 'setParam', 'syncItem', 'prolong'],
+  serverParams: ['os', 'password'],
   async checkConnection(module) {
     const { clusters } = await panel(() => clientOf(module).checkConnection());
     return {
@@ -438,5 +636,6 @@ export const vmmanager6ModuleType = defineModuleType<VmmanagerConfig>({
       }.`,
     };
   },
-  ...withBundledLicense<VmmanagerConfig>({ open, suspend, resume, close }),
+  ...withBundledLicense<VmmanagerConfig>({ open, suspend, resume, close, setParam }),
+  syncItem,
 });

@@ -8,8 +8,8 @@ import type { Actor } from '../accounts/actor.js';
 import { recordHistory } from '../services/history.js';
 import { claimLicenseIp, ipTaken, licenseFamily, licenseIpHolder } from '../services/license-ips.js';
 import { enqueueOperation } from '../services/operations.js';
+import { requestKey, servingPlugin } from '../services/remote-changes.js';
 import { productTypeOf, serviceState } from '../services/repository.js';
-import { servingPlugin } from './source.js';
 import { isPendingChange, licenseChanges } from './view.js';
 
 /**
@@ -60,16 +60,6 @@ async function assertLive(tx: Tx, service: ServiceRow): Promise<void> {
     );
 }
 
-/** A key for the request that is new for every request made after the service's latest operation. */
-async function requestKey(tx: Tx, serviceId: number, what: string): Promise<string> {
-  const last = await tx
-    .selectFrom('operations')
-    .select((eb) => eb.fn.max('id').as('id'))
-    .where('service_id', '=', serviceId)
-    .executeTakeFirst();
-  return `license:${serviceId}:${what}:after:${last?.id ?? 0}`;
-}
-
 export async function requestRemoteIpChange(
   tx: Tx,
   ctx: AppContext,
@@ -111,7 +101,7 @@ export async function requestRemoteIpChange(
     serviceId,
     'set_param',
     { param: 'ip', value: ip, previous: from, refusable: true },
-    await requestKey(tx, serviceId, `ip:${ip}`),
+    await requestKey(tx, serviceId, 'license', `ip:${ip}`),
   );
   // The address is claimed in this transaction: a concurrent order or change for it loses.
   if (family) await claimLicenseIp(tx, serviceId, family, ip, toId(operation.id));
@@ -142,7 +132,7 @@ export async function requestRemoteKey(
     serviceId,
     'set_param',
     { param: 'key', refusable: true },
-    await requestKey(tx, serviceId, 'key'),
+    await requestKey(tx, serviceId, 'license', 'key'),
   );
   await recordHistory(tx, ctx, actor, serviceId, 'key_change_requested', {
     details: { operationId: toId(operation.id) },

@@ -67,13 +67,5 @@ async function linkedModule(db: Reader, tariffId: number) {
   return links.find((m) => Number(m.enabled) === 1) ?? links[0];
 }
 
-/** The plug-in of the module serving a module-served license, or null (none chosen yet, or unknown type). */
-export async function servingPlugin(ctx: AppContext, db: Reader, service: ServiceRow) {
-  if (service.module_id === null) return null;
-  const row = await db
-    .selectFrom('processing_modules')
-    .select('module_type')
-    .where('id', '=', service.module_id)
-    .executeTakeFirst();
-  return row ? (ctx.plugins.get(row.module_type) ?? null) : null;
-}
+/** The plug-in of the module serving a module-served license (services/remote-changes.ts). */
+export { servingPlugin } from '../services/remote-changes.js';

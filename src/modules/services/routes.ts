@@ -28,6 +28,7 @@ import {
 } from './presenters.js';
 import { listServices, serviceDetail, serviceHistory } from './queries.js';
 import { quoteRenewal, renewService } from './renewal.js';
+import { requestServerChange } from './server-actions.js';
 import { resumeService, suspendService } from './suspension.js';
 import { changeTariff, planTariffChange } from './tariff-change.js';
 import { cancelTask, completeTask } from './tasks.js';
@@ -123,6 +124,53 @@ export function registerServiceRoutes(root: FastifyInstance, ctx: AppContext): v
     async (request, reply) => {
       reply.header('cache-control', 'no-store');
       return { password: await rootPasswordOf(ctx, requireActor(request), request.params.id) };
+    },
+  );
+
+  app.post(
+    '/api/v1/services/:id/root-password',
+    {
+      schema: {
+        tags,
+        summary:
+          "A new root password for a server, for its owner and staff: queued for the server's module (202, the operation); read it with GET once the operation is done. Refused for a suspended, deleted or not yet active server, or a module that cannot (root_password_unsupported)",
+        params: IdParam,
+        response: { 202: OperationView, ...errorResponses(401, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const op = await requestServerChange(ctx, requireActor(request), request.params.id, {
+        param: 'password',
+      });
+      return reply.code(202).send(presentOperation(op));
+    },
+  );
+
+  app.post(
+    '/api/v1/services/:id/reinstall',
+    {
+      schema: {
+        tags,
+        summary:
+          "Reinstall a server with one of its tariff's OS templates (id or name), with a new root password: queued for the server's module (202, the operation). An OS not offered, or an install the panel fails, ends the operation cancelled with the reason as its lastError. Refused for a suspended, deleted or not yet active server, or a module that cannot (reinstall_unsupported)",
+        params: IdParam,
+        body: z.strictObject({
+          os: z
+            .string()
+            .trim()
+            .min(1)
+            .max(200)
+            .meta({ description: 'An OS template id or name the tariff offers' }),
+        }),
+        response: { 202: OperationView, ...errorResponses(400, 401, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const op = await requestServerChange(ctx, requireActor(request), request.params.id, {
+        param: 'os',
+        value: request.body.os,
+      });
+      return reply.code(202).send(presentOperation(op));
     },
   );
 
