@@ -122,6 +122,8 @@ describe('the vmmanager6 module', () => {
     // The root password the VM got is the one sealed on the service, and only sealed anywhere.
     // Its owner reads it through its own route; it is not among the service's params.
     expect(s.params.rootPasswordSealed).toBeUndefined();
+    // Nor in what its operations saved (their progress): a sealed value is not shown to anyone.
+    expect(JSON.stringify(await getService(shop, s.id, shop.alpha.auth))).not.toContain('Sealed');
     const shown = ok(await call(shop, 'GET', `/api/v1/services/${s.id}/root-password`, shop.alpha.auth));
     expect(shown.password).toBe(host.password);
     expect(

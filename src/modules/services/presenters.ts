@@ -78,20 +78,31 @@ export const OperationView = z.object({
   completedAt: z.string().nullable(),
 });
 
+/** Sealed secrets (`…Sealed` keys, at any depth) are never shown: a step may have saved one. */
+export function withoutSealed(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withoutSealed);
+  if (v === null || typeof v !== 'object') return v;
+  return Object.fromEntries(
+    Object.entries(v as Record<string, unknown>)
+      .filter(([k]) => !k.endsWith('Sealed'))
+      .map(([k, x]) => [k, withoutSealed(x)]),
+  );
+}
+
 export const presentOperation = (o: OperationRow) => ({
   id: toId(o.id),
   serviceId: toId(o.service_id),
   kind: o.kind,
   status: o.status,
   attempts: Number(o.attempts),
-  payload: JSON.parse(o.payload) as unknown,
+  payload: withoutSealed(JSON.parse(o.payload)),
   lastError: o.last_error ? (JSON.parse(o.last_error) as unknown) : null,
   nextAttemptAt: o.next_attempt_at,
   leaseOwner: o.lease_owner,
   waitingForTaskId: o.lease_owner?.startsWith('staff-task:')
     ? Number(o.lease_owner.slice('staff-task:'.length))
     : null,
-  progress: o.progress ? (JSON.parse(o.progress) as unknown) : null,
+  progress: o.progress ? withoutSealed(JSON.parse(o.progress)) : null,
   createdAt: o.created_at,
   completedAt: o.completed_at,
 });
