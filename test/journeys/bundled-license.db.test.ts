@@ -184,6 +184,31 @@ describe('a VPS with a bundled control-panel license', () => {
     expect(lic.status).toBe(2);
     expect(calls('soft.resume')).toBe(1);
 
+    // Staff moved the VM to another address in the panel: the service and its license follow.
+    expect(
+      (
+        await call(shop, 'POST', `/api/v1/services/${serviceId}/server-ip`, shop.alpha.auth, {
+          ip: '198.51.100.77',
+        })
+      ).statusCode,
+    ).toBe(403);
+    const edits = calls('soft.edit');
+    const move = await call(shop, 'POST', `/api/v1/services/${serviceId}/server-ip`, shop.admin, {
+      ip: '198.51.100.77',
+    });
+    expect(move.statusCode).toBe(202);
+    await drain();
+    expect(lic.ip).toBe('198.51.100.77');
+    expect((await getService(shop, serviceId)).params.ip).toBe('198.51.100.77');
+    expect(
+      bm.state.calls.filter((c) => c.func === 'soft.edit' && c.params.ip === '198.51.100.77'),
+    ).toHaveLength(1);
+    expect(calls('soft.edit')).toBeGreaterThan(edits);
+    const same = await call(shop, 'POST', `/api/v1/services/${serviceId}/server-ip`, shop.admin, {
+      ip: '198.51.100.77',
+    });
+    expect(same.json().error.code).toBe('same_ip');
+
     const before = lic.expiredate;
     ok(await call(shop, 'POST', `/api/v1/services/${serviceId}/renew`, shop.alpha.auth, { period: 1 }));
     await drain();

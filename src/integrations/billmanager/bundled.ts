@@ -523,18 +523,18 @@ export async function renewLicense(call: ServerCall, until: string | null): Prom
   return { serviceParams: paramsOf(l, row.pricelist), ...(cost ? { cost } : {}) };
 }
 
-/** The server's IP changed: the license moves with it (`soft.edit ip`). */
+/** The server's IP changed (staff, in its panel): the service takes it, the license moves with it (`soft.edit ip`). */
 export async function moveLicense(call: ServerCall, ip: string): Promise<OperationOutcome> {
   const row = await boundLicense(call.ctx, call.service.id);
-  if (!row) return {};
-  const client = clientOf(licenseServerOf(call));
   const target = spelt(ip)!;
+  if (!row) return { serviceParams: { ip: target } };
+  const client = clientOf(licenseServerOf(call));
   let l = await upstream(() => client.getLicense(FAMILY, row.external_id));
   if (spelt(l.ip) !== target)
     await upstream(() => client.editLicense(FAMILY, row.external_id, { ip: target }));
   l = await upstream(() => client.getLicense(FAMILY, row.external_id));
   await remember(call.ctx, row.id, l);
-  return { serviceParams: paramsOf(l, row.pricelist) };
+  return { serviceParams: { ip: target, ...paramsOf(l, row.pricelist) } };
 }
 
 /** The server is gone (or chose no panel): its license goes back to the pool. */

@@ -513,7 +513,7 @@ export const dcimanager6ModuleType = defineModuleType<Dcimanager6Config>({
   tariffSettingsSchema: TariffSettings as unknown as z.ZodType<Record<string, unknown>>,
   usesLicenseServer: true,
   features: ['checkConnection', 'open', 'suspend', 'resume', 'close', 'setParam', 'syncItem', 'prolong'],
-  serverParams: ['os'],
+  serverParams: ['os', 'ip'],
   async checkConnection(module) {
     const { locations } = await panel(() => clientOf(module).checkConnection());
     return {

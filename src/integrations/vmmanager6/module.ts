@@ -627,7 +627,7 @@ export const vmmanager6ModuleType = defineModuleType<VmmanagerConfig>({
   tariffSettingsSchema: TariffSettings as unknown as z.ZodType<Record<string, unknown>>,
   usesLicenseServer: true,
   features: ['checkConnection', 'open', 'suspend', 'resume', 'close', 'setParam', 'syncItem', 'prolong'],
-  serverParams: ['os', 'password'],
+  serverParams: ['os', 'password', 'ip'],
   async checkConnection(module) {
     const { clusters } = await panel(() => clientOf(module).checkConnection());
     return {

@@ -67,8 +67,12 @@ export type SetParamPayload =
   | { param: 'password' }
   | { tariffId: number };
 
-/** The server changes a plug-in's `setParam` carries out on an owner's request (ModuleType.serverParams). */
-export type ServerParam = 'os' | 'password';
+/**
+ * The server changes a plug-in's `setParam` carries out on request (ModuleType.serverParams):
+ * `os` and `password` for the owner; `ip` for staff, when the server's address was changed in
+ * its panel (the service takes it, and a bundled license moves to it).
+ */
+export type ServerParam = 'os' | 'password' | 'ip';
 
 /** The feature that carries out an operation: its kind's, except a new key, which is `genKey`'s. */
 export function featureOf(kind: OperationKind, payload: Readonly<Record<string, unknown>>): Feature {
@@ -261,7 +265,8 @@ export interface ModuleType<C = Record<string, unknown>> {
   readonly usesLicenseServer?: boolean;
   /**
    * The server changes its `setParam` carries out (`os`: reinstall, `password`: a new root
-   * password): what the owner's reinstall and root-password routes may queue for its services.
+   * password, `ip`: the address moved): what the reinstall, root-password and server-ip routes
+   * may queue for its services.
    */
   readonly serverParams?: readonly ServerParam[];
   /** Validates the plug-in's per-tariff settings on a tariff ↔ module link (published as JSON Schema). */

@@ -174,6 +174,28 @@ export function registerServiceRoutes(root: FastifyInstance, ctx: AppContext): v
     },
   );
 
+  app.post(
+    '/api/v1/services/:id/server-ip',
+    {
+      config: { auth: 'admin' as const },
+      schema: {
+        tags,
+        summary:
+          "Staff: the server's address was changed in its panel — the service takes it and its bundled control-panel license moves to it (queued for the server's module, 202). Refused for a suspended, deleted or not yet active server, the address it has (same_ip), or a module that cannot (server_ip_unsupported)",
+        params: IdParam,
+        body: z.strictObject({ ip: z.string().trim().min(2).max(100).meta({ description: 'IPv4 or IPv6' }) }),
+        response: { 202: OperationView, ...errorResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const op = await requestServerChange(ctx, requireActor(request), request.params.id, {
+        param: 'ip',
+        value: request.body.ip,
+      });
+      return reply.code(202).send(presentOperation(op));
+    },
+  );
+
   app.get(
     '/api/v1/services/:id/history',
     {

@@ -3,7 +3,8 @@ import type { AppContext } from '../../platform/context.js';
 import { inTransaction, type OperationRow } from '../../platform/db/index.js';
 import { conflict } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
-import type { Actor } from '../accounts/actor.js';
+import { requireIp } from '../../platform/ip.js';
+import { type Actor, requireStaff } from '../accounts/actor.js';
 import type { ServerParam, SetParamPayload } from '../provisioning/plugin.js';
 import { recordHistory } from './history.js';
 import { enqueueOperation } from './operations.js';
@@ -25,7 +26,10 @@ import { lockService, serviceState } from './repository.js';
  * another OS while one is on its way (`reinstall_pending`). The same request again while it is
  * on its way finds that operation.
  */
-export type ServerChange = { readonly param: 'os'; readonly value: string } | { readonly param: 'password' };
+export type ServerChange =
+  | { readonly param: 'os'; readonly value: string }
+  | { readonly param: 'password' }
+  | { readonly param: 'ip'; readonly value: string };
 
 const WHAT: Record<ServerParam, { unsupported: string; label: string; history: string }> = {
   os: { unsupported: 'reinstall_unsupported', label: 'reinstall its OS', history: 'reinstall_requested' },
@@ -34,6 +38,7 @@ const WHAT: Record<ServerParam, { unsupported: string; label: string; history: s
     label: 'set a new root password',
     history: 'root_password_reset_requested',
   },
+  ip: { unsupported: 'server_ip_unsupported', label: 'take another address', history: 'ip_change_requested' },
 };
 
 export async function requestServerChange(
@@ -43,6 +48,9 @@ export async function requestServerChange(
   change: ServerChange,
 ): Promise<OperationRow> {
   const what = WHAT[change.param];
+  if (change.param === 'ip') requireStaff(actor);
+  const value =
+    change.param === 'password' ? null : change.param === 'ip' ? requireIp(change.value) : change.value;
   return inTransaction(ctx.db, async (tx) => {
     const service = await lockService(tx, serviceId, actor);
     if (service.status === 'deleted' || isClosing(await serviceState(tx, service)))
@@ -71,28 +79,38 @@ export async function requestServerChange(
         serviceId,
         module: plugin?.type ?? null,
       });
-    const value = change.param === 'os' ? change.value : null;
     const pending = await unsettledSetParams(tx, serviceId, change.param);
     const same = pending.find((p) => p.value === value);
     if (same) return same.op;
     if (pending.length > 0)
-      throw conflict('reinstall_pending', 'A reinstall of this server is already on its way; wait for it.', {
-        serviceId,
-        operationId: toId(pending[0]!.op.id),
-        value: pending[0]!.value,
-      });
+      throw conflict(
+        change.param === 'ip' ? 'ip_change_pending' : 'reinstall_pending',
+        `A request to ${what.label} is already on its way for this server; wait for it.`,
+        {
+          serviceId,
+          operationId: toId(pending[0]!.op.id),
+          value: pending[0]!.value,
+        },
+      );
+    const previous = (JSON.parse(service.params) as { ip?: string }).ip ?? null;
+    if (change.param === 'ip' && previous === value)
+      throw conflict('same_ip', `The server already has the address ${value}.`, { serviceId, ip: value });
     const payload: SetParamPayload =
-      change.param === 'os' ? { param: 'os', value: change.value, refusable: true } : { param: 'password' };
+      change.param === 'os'
+        ? { param: 'os', value: change.value, refusable: true }
+        : change.param === 'ip'
+          ? { param: 'ip', value: value!, previous }
+          : { param: 'password' };
     const operation = await enqueueOperation(
       tx,
       ctx,
       serviceId,
       'set_param',
       payload,
-      await requestKey(tx, serviceId, 'server', change.param === 'os' ? `os:${change.value}` : 'password'),
+      await requestKey(tx, serviceId, 'server', value !== null ? `${change.param}:${value}` : 'password'),
     );
     await recordHistory(tx, ctx, actor, serviceId, what.history, {
-      details: { operationId: toId(operation.id), ...(value !== null ? { os: value } : {}) },
+      details: { operationId: toId(operation.id), ...(value !== null ? { [change.param]: value } : {}) },
     });
     return operation;
   });
