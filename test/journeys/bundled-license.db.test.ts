@@ -402,4 +402,83 @@ describe('a VPS with a bundled control-panel license', () => {
     expect((await pool())[0]!.state).toBe('gone');
     expect(calls('service.prolong')).toBe(0);
   });
+
+  it('a quarterly server keeps a monthly license: the daily run renews it before each expiry, once', async () => {
+    const tariff = ok(
+      await call(shop, 'POST', '/api/v1/tariffs', shop.admin, {
+        name: 'VDS Quarterly',
+        productType: 'vds',
+        periods: [1, 3],
+        prices: { '1': '20.00', '3': '57.00' },
+      }),
+      201,
+    );
+    const enumerationId = Number(
+      (
+        await shop.ctx.db.kysely
+          .selectFrom('enumeration_values')
+          .select('enumeration_id')
+          .where('id', '=', shop.panels.pro6)
+          .executeTakeFirstOrThrow()
+      ).enumeration_id,
+    );
+    const withPanel = ok(
+      await call(shop, 'POST', `/api/v1/tariffs/${tariff.id}/addons`, shop.admin, {
+        valueType: 'enumeration',
+        kind: 'control_panel',
+        label: 'Control panel',
+        enumerationId,
+        values: [{ valueId: shop.panels.pro6, prices: { '1': '8.00', '3': '24.00' } }],
+      }),
+      201,
+    );
+    const panel = withPanel.addons.find((a: { kind: string }) => a.kind === 'control_panel').id;
+    ok(
+      await call(shop, 'PUT', `/api/v1/tariffs/${tariff.id}/modules`, shop.admin, {
+        modules: [
+          {
+            moduleId: vmModule,
+            settings: { clusterId: 1, osIds: [1, 2], cpu: 1, ramMib: 1024, hddMib: 10240 },
+          },
+        ],
+      }),
+    );
+    const { serviceId } = await orderPaid(shop, shop.alpha, {
+      tariffId: tariff.id,
+      period: 3,
+      params: { hostname: 'q.example.com', os_template: 'AlmaLinux 9' },
+      addonValues: { [panel]: shop.panels.pro6 },
+    });
+    await drain();
+    const s = await getService(shop, serviceId);
+    expect(s.expiresOn).toBe('2022-03-16');
+    const lic = licenses()[0]!;
+    expect(lic).toMatchObject({ period: 1, expiredate: '2022-01-16' });
+
+    // Not yet within the lead days: nothing queued.
+    const day = async (date: string) => {
+      shop.ctx.clock.set(`${date}T10:00:00Z`);
+      bm.clock.set(date);
+      const run = await runBillingHttp(shop, { date });
+      await drain();
+      return run;
+    };
+    expect((await day('2022-01-10')).upkeep.counts.renewalsQueued).toBe(0);
+    expect(calls('service.prolong')).toBe(0);
+    expect((await day('2022-01-14')).upkeep.counts.renewalsQueued).toBe(1);
+    expect(calls('service.prolong')).toBe(1);
+    expect(lic.expiredate).toBe('2022-02-16');
+    expect((await getService(shop, serviceId)).params.licenseExpiresOn).toBe('2022-02-16');
+    // The day again: nothing new.
+    await day('2022-01-14');
+    expect(calls('service.prolong')).toBe(1);
+    const renewals = await shop.ctx.db.kysely
+      .selectFrom('upstream_costs')
+      .selectAll()
+      .where('service_id', '=', serviceId)
+      .where('kind', '=', 'renewal')
+      .execute();
+    expect(renewals).toHaveLength(1);
+    expect(Number(renewals[0]!.amount_e4)).toBe(150_000);
+  });
 });
