@@ -6,6 +6,7 @@ import type { TariffPresentation } from '../../src/modules/catalog/presenters.js
 import type { CreateTariffInput } from '../../src/modules/catalog/schemas.js';
 import { seedControlPanels } from '../../src/modules/catalog/seed.js';
 import type { AnyModuleType } from '../../src/modules/provisioning/plugin.js';
+import { runQueuedOperations } from '../../src/modules/services/executor.js';
 import type { TestContext } from './context.js';
 import {
   type Auth,
@@ -251,4 +252,31 @@ export async function countOf(ctx: TestContext, table: (typeof TABLES)[number]):
     .select((eb) => eb.fn.countAll<string | number | bigint>().as('n'))
     .executeTakeFirstOrThrow();
   return Number(row.n);
+}
+
+/**
+ * Runs every due operation of each context `times` over, also those waiting for a retry (the
+ * test clock does not move on its own): a worker's passes, in order, for every Billfold given.
+ */
+export async function drainOperations(ctxs: TestContext | readonly TestContext[], times = 1): Promise<void> {
+  for (let i = 0; i < times; i++) {
+    for (const ctx of Array.isArray(ctxs) ? ctxs : [ctxs as TestContext]) {
+      await ctx.db.kysely
+        .updateTable('operations')
+        .set({ next_attempt_at: '2000-01-01T00:00:00.000Z' })
+        .where('status', '=', 'retry_wait')
+        .execute();
+      await runQueuedOperations(ctx);
+    }
+  }
+}
+
+/** The id of the "Server Control Panel" enumeration the shop seeded. */
+export async function panelEnumerationId(shop: Shop): Promise<number> {
+  const row = await shop.ctx.db.kysely
+    .selectFrom('enumeration_values')
+    .select('enumeration_id')
+    .where('id', '=', shop.panels.pro6)
+    .executeTakeFirstOrThrow();
+  return Number(row.enumeration_id);
 }

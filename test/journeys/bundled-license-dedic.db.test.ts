@@ -8,10 +8,20 @@ import {
 } from '../../src/integrations/dcimanager6/fake-server.js';
 import { recordPayment } from '../../src/modules/accounts/commands.js';
 import { seedIspsystem } from '../../src/modules/catalog/seed-ispsystem.js';
-import { runQueuedOperations } from '../../src/modules/services/executor.js';
 import { expectLedgerBalanced } from '../helpers/context.js';
 import { createClient, createHttpTest, type HttpTest } from '../helpers/http.js';
-import { call, getService, ok, openShop, orderPaid, payIn, type Shop, staffActor } from '../helpers/shop.js';
+import {
+  call,
+  drainOperations,
+  getService,
+  ok,
+  openShop,
+  orderPaid,
+  panelEnumerationId,
+  payIn,
+  type Shop,
+  staffActor,
+} from '../helpers/shop.js';
 
 /**
  * Issue 13, the dedicated-server side: a `dcimanager6` module (the fake DCImanager 6) whose
@@ -33,16 +43,8 @@ let resellerOnSeller: number;
 async function drain(times = 3) {
   // The seller keys a client's suspend or resume by its instant: time moves between requests.
   seller.ctx.clock.advance(1000);
-  for (let i = 0; i < times; i++) {
-    await shop.ctx.db.kysely
-      .updateTable('operations')
-      .set({ next_attempt_at: '2000-01-01T00:00:00.000Z' })
-      .where('status', '=', 'retry_wait')
-      .execute();
-    await runQueuedOperations(shop.ctx);
-    // The seller's worker: what the reseller asked of it through /billmgr.
-    await runQueuedOperations(seller.ctx);
-  }
+  // The reseller's worker, then the seller's: what the reseller asked of it through /billmgr.
+  await drainOperations([shop.ctx, seller.ctx], times);
 }
 
 /** The seller's license services (their params as the seller keeps them). */
@@ -118,15 +120,7 @@ beforeEach(async () => {
     }),
     201,
   ).id;
-  const enumerationId = Number(
-    (
-      await shop.ctx.db.kysely
-        .selectFrom('enumeration_values')
-        .select('enumeration_id')
-        .where('id', '=', shop.panels.pro6)
-        .executeTakeFirstOrThrow()
-    ).enumeration_id,
-  );
+  const enumerationId = await panelEnumerationId(shop);
   const withPanel = ok(
     await call(shop, 'POST', `/api/v1/tariffs/${tariffId}/addons`, shop.admin, {
       valueType: 'enumeration',

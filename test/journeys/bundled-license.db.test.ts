@@ -9,14 +9,16 @@ import {
   type FakeVmmanager,
   startFakeVmmanager,
 } from '../../src/integrations/vmmanager6/fake-server.js';
-import { runQueuedOperations, runServiceOperations } from '../../src/modules/services/executor.js';
+import { runServiceOperations } from '../../src/modules/services/executor.js';
 import { expectLedgerBalanced } from '../helpers/context.js';
 import {
   call,
+  drainOperations,
   getService,
   ok,
   openShop,
   orderPaid,
+  panelEnumerationId,
   payIn,
   runBillingHttp,
   type Shop,
@@ -36,16 +38,7 @@ let shop: Shop;
 let vmModule: number;
 let licenseModule: number;
 
-async function drain(times = 3) {
-  for (let i = 0; i < times; i++) {
-    await shop.ctx.db.kysely
-      .updateTable('operations')
-      .set({ next_attempt_at: '2000-01-01T00:00:00.000Z' })
-      .where('status', '=', 'retry_wait')
-      .execute();
-    await runQueuedOperations(shop.ctx);
-  }
-}
+const drain = (times = 3) => drainOperations(shop.ctx, times);
 
 const calls = (func: string) => bm.state.callsOf(func).length;
 const licenses = () => [...bm.state.licenses.values()];
@@ -413,15 +406,7 @@ describe('a VPS with a bundled control-panel license', () => {
       }),
       201,
     );
-    const enumerationId = Number(
-      (
-        await shop.ctx.db.kysely
-          .selectFrom('enumeration_values')
-          .select('enumeration_id')
-          .where('id', '=', shop.panels.pro6)
-          .executeTakeFirstOrThrow()
-      ).enumeration_id,
-    );
+    const enumerationId = await panelEnumerationId(shop);
     const withPanel = ok(
       await call(shop, 'POST', `/api/v1/tariffs/${tariff.id}/addons`, shop.admin, {
         valueType: 'enumeration',

@@ -5,6 +5,7 @@ import { freshIp } from '../../../test/helpers/ips.js';
 import {
   balanceOf,
   call,
+  drainOperations,
   getService,
   ok,
   openShop,
@@ -30,17 +31,7 @@ let moduleId: number;
 const upstreamLicenses = () => [...fake.state.licenses.values()];
 const acting = (func: string) => fake.state.callsOf(func).filter((c) => c.params.sok === 'ok');
 
-/** Runs every due operation, also those waiting for a retry (the clock does not move here). */
-async function drain(times = 1) {
-  for (let i = 0; i < times; i++) {
-    await shop.ctx.db.kysely
-      .updateTable('operations')
-      .set({ next_attempt_at: '2000-01-01T00:00:00.000Z' })
-      .where('status', '=', 'retry_wait')
-      .execute();
-    await runQueuedOperations(shop.ctx);
-  }
-}
+const drain = (times = 1) => drainOperations(shop.ctx, times);
 
 async function createModule(params: Record<string, unknown> = {}) {
   return ok(

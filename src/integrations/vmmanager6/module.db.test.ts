@@ -1,6 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { expectLedgerBalanced } from '../../../test/helpers/context.js';
-import { call, getService, ok, openShop, orderPaid, payIn, type Shop } from '../../../test/helpers/shop.js';
+import {
+  call,
+  drainOperations,
+  getService,
+  ok,
+  openShop,
+  orderPaid,
+  payIn,
+  type Shop,
+} from '../../../test/helpers/shop.js';
 import { runQueuedOperations } from '../../modules/services/executor.js';
 import { DEFAULT_ADMIN, type FakeVmmanager, startFakeVmmanager } from './fake-server.js';
 
@@ -14,17 +23,7 @@ let fake: FakeVmmanager;
 let shop: Shop;
 let moduleId: number;
 
-/** Runs every due operation, also those waiting for a retry (the clock does not move here). */
-async function drain(times = 1) {
-  for (let i = 0; i < times; i++) {
-    await shop.ctx.db.kysely
-      .updateTable('operations')
-      .set({ next_attempt_at: '2000-01-01T00:00:00.000Z' })
-      .where('status', '=', 'retry_wait')
-      .execute();
-    await runQueuedOperations(shop.ctx);
-  }
-}
+const drain = (times = 1) => drainOperations(shop.ctx, times);
 
 const hosts = () => [...fake.state.hosts.values()];
 const logins = () => fake.state.callsOf('POST', '/auth/v4/public/token').length;
