@@ -172,6 +172,50 @@ const paramsOf = (s: DciServer): Record<string, string> => ({
   serverId: String(s.id),
 });
 
+interface InstallPlan {
+  osId: number;
+  passwordSealed: string;
+  /** The server's last operation before the install was asked for: a newer one is the install. */
+  operationBefore: number | null;
+}
+
+/**
+ * Starts an OS install exactly once (step `name`, its plan saved before as `intent…`): an
+ * attempt that finds the plan already saved (`tried`), or whose request got no answer, looks
+ * for a server operation newer than the plan's before asking again.
+ */
+async function installOnce(
+  call: OperationCall<Dcimanager6Config>,
+  client: DcimanagerClient,
+  serverId: number,
+  name: string,
+  plan: InstallPlan,
+  tried: boolean,
+): Promise<DciTask> {
+  return call.step<DciTask>(name, async () => {
+    const started = async (): Promise<DciTask | null> => {
+      const op = (await panel(() => client.getServer(serverId))).operation;
+      return op && op.id !== plan.operationBefore ? { serverId, id: op.id, kind: 'os_install' } : null;
+    };
+    if (tried) {
+      const found = await started();
+      if (found) return found;
+    }
+    try {
+      return await client.installOs(serverId, {
+        osId: plan.osId,
+        password: call.ctx.secrets.open(plan.passwordSealed),
+      });
+    } catch (err) {
+      if (ambiguous(err)) {
+        const found = await started();
+        if (found) return found;
+      }
+      throw operationErrorOf(err);
+    }
+  });
+}
+
 /**
  * Opens a dedicated server, exactly once:
  * 1. the client's DCImanager account, found by e-mail or created (intent saved first);
@@ -234,7 +278,7 @@ async function open(call: OperationCall<Dcimanager6Config>): Promise<OperationOu
   while (call.hasStep(`failed-${n}`)) n++;
   const name = n === 1 ? 'install' : `install-${n}`;
   const tryInstall = call.hasStep(`intent-${name}`);
-  const plan = await call.step(`intent-${name}`, async () => {
+  const plan = await call.step<InstallPlan>(`intent-${name}`, async () => {
     const before = await panel(() => client.getServer(serverId));
     return {
       osId: osIdOf(settings, call.service.params),
@@ -242,29 +286,7 @@ async function open(call: OperationCall<Dcimanager6Config>): Promise<OperationOu
       operationBefore: before.operation?.id ?? null,
     };
   });
-  const task = await call.step<DciTask>(name, async () => {
-    const started = async (): Promise<DciTask | null> => {
-      const s = await panel(() => client.getServer(serverId));
-      const op = s.operation;
-      return op && op.id !== plan.operationBefore ? { serverId, id: op.id, kind: 'os_install' } : null;
-    };
-    if (tryInstall) {
-      const found = await started();
-      if (found) return found;
-    }
-    try {
-      return await client.installOs(serverId, {
-        osId: plan.osId,
-        password: call.ctx.secrets.open(plan.passwordSealed),
-      });
-    } catch (err) {
-      if (ambiguous(err)) {
-        const found = await started();
-        if (found) return found;
-      }
-      throw operationErrorOf(err);
-    }
-  });
+  const task = await installOnce(call, client, serverId, name, plan, tryInstall);
   let server: DciServer;
   try {
     server = await client.waitTask(task);
@@ -391,7 +413,7 @@ async function reinstall(call: OperationCall<Dcimanager6Config>, asked: string):
   const client = clientOf(call.module);
   const server = await clientServer(call);
   const tried = call.hasStep('intent-reinstall');
-  const plan = await call.step('intent-reinstall', async () => {
+  const plan = await call.step<InstallPlan>('intent-reinstall', async () => {
     const os = await chosenOs(client, settings, asked);
     return {
       osId: os.id,
@@ -399,30 +421,7 @@ async function reinstall(call: OperationCall<Dcimanager6Config>, asked: string):
       operationBefore: server.operation?.id ?? null,
     };
   });
-  const task = await call.step<DciTask>('reinstall', async () => {
-    const started = async (): Promise<DciTask | null> => {
-      const op = (await panel(() => client.getServer(server.id))).operation;
-      return op && op.id !== plan.operationBefore
-        ? { serverId: server.id, id: op.id, kind: 'os_install' }
-        : null;
-    };
-    if (tried) {
-      const found = await started();
-      if (found) return found;
-    }
-    try {
-      return await client.installOs(server.id, {
-        osId: plan.osId,
-        password: call.ctx.secrets.open(plan.passwordSealed),
-      });
-    } catch (err) {
-      if (ambiguous(err)) {
-        const found = await started();
-        if (found) return found;
-      }
-      throw operationErrorOf(err);
-    }
-  });
+  const task = await installOnce(call, client, server.id, 'reinstall', plan, tried);
   let after: DciServer;
   try {
     after = await client.waitTask(task);
