@@ -8,7 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Db, openPostgres, openSqlite } from '../../src/platform/db/index.js';
 import { sha256 } from '../../src/platform/ids.js';
-import { cleanEnv } from '../helpers/cli.js';
+import { cleanEnv, type Running, waitForOutput, watch } from '../helpers/cli.js';
 import { TEST_ENGINE, TEST_PG_URL } from '../helpers/db.js';
 
 /**
@@ -553,53 +553,20 @@ describe(`billfold serve (${TEST_ENGINE})`, () => {
     await target?.destroy();
   });
 
-  /** A running server with its output so far. */
-  interface Server {
-    readonly child: ChildProcess;
-    readonly output: () => { stdout: string; stderr: string };
-    readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  }
+  type Server = Running;
 
   function startServer(
     env: Record<string, string>,
     via: 'main' | 'bin' = 'main',
     args: string[] = [],
   ): Server {
-    const child = start(
-      ['serve', '--host', '127.0.0.1', '--port', '0', ...args],
-      { ...target.env, ...env },
-      via,
+    return watch(
+      start(['serve', '--host', '127.0.0.1', '--port', '0', ...args], { ...target.env, ...env }, via),
     );
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr!.on('data', (d) => {
-      stderr += d;
-    });
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.on('close', (code, signal) => resolve({ code, signal })),
-    );
-    return { child, output: () => ({ stdout, stderr }), exited };
   }
 
-  async function waitFor<T>(server: Server, find: (stdout: string) => T | null | undefined): Promise<T> {
-    const deadline = Date.now() + PROCESS_TIMEOUT;
-    let gone = false;
-    void server.exited.then(() => {
-      gone = true;
-    });
-    for (;;) {
-      const found = find(server.output().stdout);
-      if (found) return found;
-      if (gone || Date.now() > deadline) {
-        const { stdout, stderr } = server.output();
-        throw new Error(`server did not get there (exited: ${gone}):\n${stdout}\n${stderr}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  const waitFor = <T>(server: Server, find: (stdout: string) => T | null | undefined): Promise<T> =>
+    waitForOutput(server, find, PROCESS_TIMEOUT);
 
   const urlOf = (server: Server) =>
     waitFor(server, (out) => /Billfold is running at (http:\/\/127\.0\.0\.1:(\d+))/.exec(out)?.[1]);

@@ -24,11 +24,17 @@ export interface Running {
 }
 
 export function spawnBillfold(args: string[], env: Record<string, string>): Running {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
-    cwd: ROOT,
-    env: cleanEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  return watch(
+    spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+      cwd: ROOT,
+      env: cleanEnv(env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+}
+
+/** A spawned process (its stdout and stderr piped) with its output collected as it comes. */
+export function watch(child: ChildProcess): Running {
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => {
