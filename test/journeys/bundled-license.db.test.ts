@@ -297,6 +297,14 @@ describe('a VPS with a bundled control-panel license', () => {
       .executeTakeFirstOrThrow();
     expect(op.status).toBe('failed');
     expect(op.last_error).toContain('upstream_not_enough_money');
+    const tasks = await shop.ctx.db.kysely
+      .selectFrom('staff_tasks')
+      .selectAll()
+      .where('operation_id', '=', op.id)
+      .where('status', '=', 'open')
+      .execute();
+    expect(tasks).toHaveLength(1);
+    expect(tasks[0]!.kind).toBe('operation_failed');
     // The VM was made once; the retry does not make another.
     expect(vm.state.hosts.size).toBe(1);
     bm.state.setBalance(DEFAULT_ACCOUNT.username, '100.00');
