@@ -13,6 +13,7 @@ import {
   ok,
   openShop,
   orderPaid,
+  panelLicenseServer,
   payIn,
   type Shop,
   VDS_PARAMS,
@@ -452,23 +453,7 @@ describe('which module opens a service', () => {
       licenseServerId: lic.id,
     });
     expect(server.licenseServerId).toBe(lic.id);
-    // The license server sells the panels the VDS tariff offers (ISPmanager 6 Lite and Pro):
-    // its tariffs carry their upstream ids, as an import records them.
-    for (const [tariffId, upstream] of [
-      [shop.tariffs.license, '55227'],
-      [shop.tariffs.licensePro, '55228'],
-    ] as const) {
-      ok(
-        await call(shop, 'PUT', `/api/v1/tariffs/${tariffId}/modules`, shop.admin, {
-          modules: [{ moduleId: lic.id }],
-        }),
-      );
-      await shop.ctx.db.kysely
-        .updateTable('tariff_modules')
-        .set({ external_id: upstream })
-        .where('tariff_id', '=', tariffId)
-        .execute();
-    }
+    await panelLicenseServer(shop, lic.id);
     ok(
       await call(shop, 'PUT', `/api/v1/tariffs/${shop.tariffs.vds}/modules`, shop.admin, {
         modules: [{ moduleId: server.id }],
