@@ -65,9 +65,9 @@ const goodValues = (): PanelValues => [
   { valueId: cp.pro, prices: { '1': '8.00', '12': '90.00' } },
 ];
 
-async function refused(write: Promise<unknown>, problems: Record<string, unknown>[]) {
+async function refused(write: () => Promise<unknown>, problems: Record<string, unknown>[]) {
   const before = await state();
-  const err = await write.then(
+  const err = await write().then(
     () => null,
     (e: unknown) => e,
   );
@@ -173,38 +173,43 @@ describe('a correct configuration', () => {
 describe('refused writes', () => {
   it('an addon offering a value without a price for an offered period', async () => {
     await refused(
-      createAddon(
-        ctx,
-        staff,
-        vps,
-        panelAddon([
-          { valueId: cp.lite, prices: { '1': '5.00' } },
-          { valueId: cp.pro, prices: { '12': '90.00' } },
-        ]),
-      ),
+      () =>
+        createAddon(
+          ctx,
+          staff,
+          vps,
+          panelAddon([
+            { valueId: cp.lite, prices: { '1': '5.00' } },
+            { valueId: cp.pro, prices: { '12': '90.00' } },
+          ]),
+        ),
       [{ code: 'panel_price_missing', tariffId: vps, valueId: cp.pro, period: 1 }],
     );
   });
 
   it('an addon (created or replaced) offering a panel the license server does not sell', async () => {
-    await refused(createAddon(ctx, staff, vps, panelAddon([{ valueId: cp.host, prices: { '1': '9.00' } }])), [
-      {
-        code: 'panel_not_upstream_tariff',
-        valueId: cp.host,
-        internalName: '55229',
-        moduleId: vm,
-        licenseServerId: licenseServer,
-      },
-    ]);
+    await refused(
+      () => createAddon(ctx, staff, vps, panelAddon([{ valueId: cp.host, prices: { '1': '9.00' } }])),
+      [
+        {
+          code: 'panel_not_upstream_tariff',
+          valueId: cp.host,
+          internalName: '55229',
+          moduleId: vm,
+          licenseServerId: licenseServer,
+        },
+      ],
+    );
     const view = await createAddon(ctx, staff, vps, panelAddon(goodValues()));
     await refused(
-      replaceAddon(
-        ctx,
-        staff,
-        vps,
-        view.addons[0]!.id,
-        panelAddon([...goodValues(), { valueId: cp.host, prices: { '1': '9.00' } }]),
-      ),
+      () =>
+        replaceAddon(
+          ctx,
+          staff,
+          vps,
+          view.addons[0]!.id,
+          panelAddon([...goodValues(), { valueId: cp.host, prices: { '1': '9.00' } }]),
+        ),
       [{ code: 'panel_not_upstream_tariff', valueId: cp.host }],
     );
     // Not offered, it is no problem.
@@ -228,7 +233,7 @@ describe('refused writes', () => {
     ).id;
     await createAddon(ctx, staff, yearly, panelAddon([{ valueId: cp.lite, prices: { '12': '50.00' } }]));
     await refused(
-      updateTariff(ctx, staff, yearly, { periods: [1, 12], prices: { '1': '10.00', '12': '100.00' } }),
+      () => updateTariff(ctx, staff, yearly, { periods: [1, 12], prices: { '1': '10.00', '12': '100.00' } }),
       [{ code: 'panel_price_missing', tariffId: yearly, valueId: cp.lite, period: 1 }],
     );
   });
@@ -246,16 +251,17 @@ describe('refused writes', () => {
       ).id,
     );
     await refused(
-      setTariffModules(ctx, staff, vps, { modules: [{ moduleId: bare, settings: VM_SETTINGS }] }),
+      () => setTariffModules(ctx, staff, vps, { modules: [{ moduleId: bare, settings: VM_SETTINGS }] }),
       [{ code: 'license_server_missing', tariffId: vps, moduleId: bare }],
     );
   });
 
   it("removing or changing a module's license server", async () => {
     await createAddon(ctx, staff, vps, panelAddon(goodValues()));
-    await refused(updateModule(ctx, staff, vm, { licenseServerId: null }), [
-      { code: 'license_server_missing', tariffId: vps, moduleId: vm },
-    ]);
+    await refused(
+      () => updateModule(ctx, staff, vm, { licenseServerId: null }),
+      [{ code: 'license_server_missing', tariffId: vps, moduleId: vm }],
+    );
     const other = Number(
       (
         await createModule(ctx, staff, {
@@ -266,19 +272,23 @@ describe('refused writes', () => {
         })
       ).id,
     );
-    await refused(updateModule(ctx, staff, vm, { licenseServerId: other }), [
-      { code: 'panel_not_upstream_tariff', valueId: cp.lite, licenseServerId: other },
-      { code: 'panel_not_upstream_tariff', valueId: cp.pro, licenseServerId: other },
-    ]);
+    await refused(
+      () => updateModule(ctx, staff, vm, { licenseServerId: other }),
+      [
+        { code: 'panel_not_upstream_tariff', valueId: cp.lite, licenseServerId: other },
+        { code: 'panel_not_upstream_tariff', valueId: cp.pro, licenseServerId: other },
+      ],
+    );
     // Changes that leave the panels alone go through.
     await updateModule(ctx, staff, vm, { name: 'VMmanager main' });
   });
 
   it("unlinking the license server's upstream tariff a panel is sold as", async () => {
     await createAddon(ctx, staff, vps, panelAddon(goodValues()));
-    await refused(setTariffModules(ctx, staff, licTariffs.pro, { modules: [] }), [
-      { code: 'panel_not_upstream_tariff', tariffId: vps, valueId: cp.pro, licenseServerId: licenseServer },
-    ]);
+    await refused(
+      () => setTariffModules(ctx, staff, licTariffs.pro, { modules: [] }),
+      [{ code: 'panel_not_upstream_tariff', tariffId: vps, valueId: cp.pro, licenseServerId: licenseServer }],
+    );
   });
 
   it('renaming or enabling an enumeration value a tariff offers', async () => {
@@ -286,14 +296,18 @@ describe('refused writes', () => {
     await updateEnumerationValue(ctx, staff, cp.id, cp.host, { status: 'disabled' });
     await createAddon(ctx, staff, vps, panelAddon([...goodValues(), { valueId: cp.host }]));
     expect(await panelProblems(ctx, ctx.db.kysely, [vps])).toEqual([]);
-    await refused(updateEnumerationValue(ctx, staff, cp.id, cp.host, { status: 'active' }), [
-      { code: 'panel_price_missing', valueId: cp.host, period: 1 },
-      { code: 'panel_price_missing', valueId: cp.host, period: 12 },
-      { code: 'panel_not_upstream_tariff', valueId: cp.host, internalName: '55229' },
-    ]);
-    await refused(updateEnumerationValue(ctx, staff, cp.id, cp.lite, { internalName: '99999' }), [
-      { code: 'panel_not_upstream_tariff', valueId: cp.lite, internalName: '99999' },
-    ]);
+    await refused(
+      () => updateEnumerationValue(ctx, staff, cp.id, cp.host, { status: 'active' }),
+      [
+        { code: 'panel_price_missing', valueId: cp.host, period: 1 },
+        { code: 'panel_price_missing', valueId: cp.host, period: 12 },
+        { code: 'panel_not_upstream_tariff', valueId: cp.host, internalName: '55229' },
+      ],
+    );
+    await refused(
+      () => updateEnumerationValue(ctx, staff, cp.id, cp.lite, { internalName: '99999' }),
+      [{ code: 'panel_not_upstream_tariff', valueId: cp.lite, internalName: '99999' }],
+    );
     await updateEnumerationValue(ctx, staff, cp.id, cp.lite, { name: 'ISPmanager 6 Lite (new)' });
   });
 });
@@ -310,9 +324,10 @@ describe('problems there already', () => {
     ]);
     await updateTariff(ctx, staff, vps, { name: 'VPS S (2022)' });
     await updateModule(ctx, staff, vm, { name: 'VMmanager main' });
-    await refused(updateModule(ctx, staff, vm, { licenseServerId: null }), [
-      { code: 'license_server_missing', moduleId: vm },
-    ]);
+    await refused(
+      () => updateModule(ctx, staff, vm, { licenseServerId: null }),
+      [{ code: 'license_server_missing', moduleId: vm }],
+    );
     expect(await panelProblems(ctx, ctx.db.kysely, [vps])).toEqual(existing);
   });
 });
