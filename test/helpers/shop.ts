@@ -280,3 +280,44 @@ export async function panelEnumerationId(shop: Shop): Promise<number> {
     .executeTakeFirstOrThrow();
   return Number(row.enumeration_id);
 }
+
+/**
+ * Makes a module the license server that sells the panels the shop's VDS tariff offers
+ * (ISPmanager 6 Lite and Pro): the shop's `license` and `licensePro` tariffs are linked to it
+ * with the upstream ids an import would record (55227, 55228). Without `moduleId` a
+ * `billmanager` module is created (nothing is asked of it). Returns its id, for a server
+ * module's `licenseServerId`: a VDS tariff offering a panel cannot be linked to a server module
+ * without one (issue 13, `panel_config_invalid`).
+ */
+export async function panelLicenseServer(shop: Shop, moduleId?: number): Promise<number> {
+  const id =
+    moduleId ??
+    (
+      ok(
+        await call(shop, 'POST', '/api/v1/modules', shop.admin, {
+          name: 'ISPsystem licenses',
+          type: 'billmanager',
+          productTypes: ['soft'],
+          params: { url: 'http://127.0.0.1:9/billmgr', username: 'reseller', password: 'secret' },
+        }),
+        201,
+      ) as { id: number }
+    ).id;
+  for (const [tariffId, upstream] of [
+    [shop.tariffs.license, '55227'],
+    [shop.tariffs.licensePro, '55228'],
+  ] as const) {
+    await shop.ctx.db.kysely
+      .insertInto('tariff_modules')
+      .values({
+        tariff_id: tariffId,
+        module_id: id,
+        sort_order: 0,
+        settings: '{}',
+        external_id: upstream,
+        upstream_prices: null,
+      })
+      .execute();
+  }
+  return id;
+}

@@ -269,6 +269,11 @@ async function adminRoutes(): Promise<RouteCase[]> {
       url: `/api/v1/tariffs/${tariff.id}/history`,
     },
     {
+      name: 'GET /api/v1/tariffs/{id}/problems',
+      method: 'GET',
+      url: `/api/v1/tariffs/${tariff.id}/problems`,
+    },
+    {
       name: 'POST /api/v1/tariffs/{id}/addons',
       method: 'POST',
       url: `/api/v1/tariffs/${tariff.id}/addons`,
@@ -874,6 +879,37 @@ describe('tariffs', () => {
     expect(removed.addons).toEqual([]);
 
     expectError(await api('GET', '/api/v1/tariffs/424242/history'), 404, 'tariff_not_found');
+  });
+
+  it('problems: a control-panel value without a price for an offered period is listed for staff', async () => {
+    const cp = await controlPanels();
+    const vps = ok<Tariff>(await api('POST', '/api/v1/tariffs', vpsBody()), 201);
+    const lite = cp.value('55227');
+    const view = ok<Tariff>(
+      await api('POST', `/api/v1/tariffs/${vps.id}/addons`, {
+        kind: 'control_panel',
+        label: 'Control panel',
+        valueType: 'enumeration',
+        enumerationId: cp.id,
+        values: [{ valueId: lite, prices: { '1': '5.00' } }],
+      }),
+      201,
+    );
+    expect(ok(await api('GET', `/api/v1/tariffs/${vps.id}/problems`))).toEqual({ items: [] });
+    // A price lost before these checks existed (older data).
+    await t.ctx.db.kysely.deleteFrom('addon_prices').where('enumeration_value_id', '=', lite).execute();
+    const { items } = ok<{ items: unknown[] }>(await api('GET', `/api/v1/tariffs/${vps.id}/problems`));
+    expect(items).toEqual(
+      vpsBody().periods.map((period) => ({
+        code: 'panel_price_missing',
+        tariffId: vps.id,
+        addonId: view.addons[0]!.id,
+        valueId: lite,
+        period,
+        message: expect.stringContaining(`no price for period ${period}`),
+      })),
+    );
+    expectError(await api('GET', '/api/v1/tariffs/424242/problems'), 404, 'tariff_not_found');
   });
 
   it('addons: boolean, integer and enumeration; replace one; remove one', async () => {

@@ -13,6 +13,7 @@ import {
   ok,
   openShop,
   orderPaid,
+  panelLicenseServer,
   payIn,
   type Shop,
   VDS_PARAMS,
@@ -452,6 +453,7 @@ describe('which module opens a service', () => {
       licenseServerId: lic.id,
     });
     expect(server.licenseServerId).toBe(lic.id);
+    await panelLicenseServer(shop, lic.id);
     ok(
       await call(shop, 'PUT', `/api/v1/tariffs/${shop.tariffs.vds}/modules`, shop.admin, {
         modules: [{ moduleId: server.id }],

@@ -15,6 +15,7 @@ import { conflict, invalid, notFound } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
 import { type Actor, actorLabel, requireStaff } from '../accounts/actor.js';
 import { amountIn, getProviderCurrency } from '../accounts/commands.js';
+import { guardPanelConfig } from '../provisioning/panel-config.js';
 import { loadTariffAggregates } from './aggregate.js';
 import { presentTariff, type TariffPresentation } from './presenters.js';
 import type {
@@ -273,20 +274,25 @@ export async function updateEnumerationValue(
   input: UpdateEnumerationValueInput,
 ): Promise<EnumerationValueRow> {
   requireStaff(actor);
-  await loadValue(ctx.db.kysely, enumerationId, valueId);
   try {
-    return await ctx.db.kysely
-      .updateTable('enumeration_values')
-      .set({
-        ...(input.name !== undefined ? { name: input.name } : {}),
-        ...(input.internalName !== undefined ? { internal_name: input.internalName } : {}),
-        ...(input.sortOrder !== undefined ? { sort_order: input.sortOrder } : {}),
-        ...(input.status !== undefined ? { status: input.status } : {}),
-        updated_at: isoNow(ctx.clock),
-      })
-      .where('id', '=', valueId)
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    return await inTransaction(ctx.db, async (tx) => {
+      await loadValue(tx, enumerationId, valueId);
+      // A new internal name or an enabled value may break the tariffs whose addons list it.
+      return guardPanelConfig(tx, ctx, await tariffsUsingValues(tx, [valueId]), () =>
+        tx
+          .updateTable('enumeration_values')
+          .set({
+            ...(input.name !== undefined ? { name: input.name } : {}),
+            ...(input.internalName !== undefined ? { internal_name: input.internalName } : {}),
+            ...(input.sortOrder !== undefined ? { sort_order: input.sortOrder } : {}),
+            ...(input.status !== undefined ? { status: input.status } : {}),
+            updated_at: isoNow(ctx.clock),
+          })
+          .where('id', '=', valueId)
+          .returningAll()
+          .executeTakeFirstOrThrow(),
+      );
+    });
   } catch (err) {
     if (isUniqueViolation(err)) throw internalNameTaken(input.internalName);
     throw err;
@@ -534,78 +540,88 @@ export async function updateTariff(
   input: UpdateTariffInput,
 ): Promise<TariffPresentation> {
   requireStaff(actor);
-  return inTransaction(ctx.db, async (tx) => {
-    const before = await snapshot(tx, id);
-    const periods = input.periods ?? before.periods.map((p) => p.period);
-    const trialDays = input.trialDays !== undefined ? input.trialDays : before.trialDays;
-    checkPeriods(periods, trialDays);
-    let prices: Map<number, bigint | null> | null = null;
-    if (input.periods !== undefined || input.prices !== undefined) {
-      // Explicit prices not restated survive when their period is still offered.
-      const kept = new Map<number, bigint | null>(
-        (await tx.selectFrom('tariff_periods').selectAll().where('tariff_id', '=', id).execute()).map((p) => [
-          Number(p.period),
-          p.price_minor,
-        ]),
-      );
-      const given = parsePrices(input.prices, periods, before.currency, 'prices');
-      prices = new Map(
-        periods.map((p) => [
-          p,
-          given.has(p) ? given.get(p)! : input.prices === undefined ? (kept.get(p) ?? null) : null,
-        ]),
-      );
-      checkPricesResolve(prices);
-    }
-    const setupFee =
-      input.setupFee === undefined
-        ? undefined
-        : input.setupFee === null
-          ? null
-          : amountIn(input.setupFee, before.currency, 'setupFee', { allowZero: true });
-    const expiresOn =
-      input.expiresOn === undefined
-        ? undefined
-        : input.expiresOn === null
-          ? null
-          : dateOrError(input.expiresOn, 'expiresOn');
+  return inTransaction(ctx.db, (tx) =>
+    guardPanelConfig(tx, ctx, [id], () => writeTariffUpdate(tx, ctx, actor, id, input)),
+  );
+}
+
+async function writeTariffUpdate(
+  tx: Tx,
+  ctx: AppContext,
+  actor: Actor,
+  id: number,
+  input: UpdateTariffInput,
+): Promise<TariffPresentation> {
+  const before = await snapshot(tx, id);
+  const periods = input.periods ?? before.periods.map((p) => p.period);
+  const trialDays = input.trialDays !== undefined ? input.trialDays : before.trialDays;
+  checkPeriods(periods, trialDays);
+  let prices: Map<number, bigint | null> | null = null;
+  if (input.periods !== undefined || input.prices !== undefined) {
+    // Explicit prices not restated survive when their period is still offered.
+    const kept = new Map<number, bigint | null>(
+      (await tx.selectFrom('tariff_periods').selectAll().where('tariff_id', '=', id).execute()).map((p) => [
+        Number(p.period),
+        p.price_minor,
+      ]),
+    );
+    const given = parsePrices(input.prices, periods, before.currency, 'prices');
+    prices = new Map(
+      periods.map((p) => [
+        p,
+        given.has(p) ? given.get(p)! : input.prices === undefined ? (kept.get(p) ?? null) : null,
+      ]),
+    );
+    checkPricesResolve(prices);
+  }
+  const setupFee =
+    input.setupFee === undefined
+      ? undefined
+      : input.setupFee === null
+        ? null
+        : amountIn(input.setupFee, before.currency, 'setupFee', { allowZero: true });
+  const expiresOn =
+    input.expiresOn === undefined
+      ? undefined
+      : input.expiresOn === null
+        ? null
+        : dateOrError(input.expiresOn, 'expiresOn');
+  await tx
+    .updateTable('tariffs')
+    .set({
+      ...(input.name !== undefined ? { name: input.name } : {}),
+      ...(input.description !== undefined ? { description: input.description } : {}),
+      ...(input.status !== undefined ? { status: input.status } : {}),
+      ...(setupFee !== undefined ? { setup_fee_minor: setupFee } : {}),
+      ...(expiresOn !== undefined ? { expires_on: expiresOn } : {}),
+      ...(input.trialDays !== undefined ? { trial_days: input.trialDays } : {}),
+      updated_at: isoNow(ctx.clock),
+    })
+    .where('id', '=', id)
+    .execute();
+  if (prices) {
+    await tx.deleteFrom('tariff_periods').where('tariff_id', '=', id).execute();
     await tx
-      .updateTable('tariffs')
-      .set({
-        ...(input.name !== undefined ? { name: input.name } : {}),
-        ...(input.description !== undefined ? { description: input.description } : {}),
-        ...(input.status !== undefined ? { status: input.status } : {}),
-        ...(setupFee !== undefined ? { setup_fee_minor: setupFee } : {}),
-        ...(expiresOn !== undefined ? { expires_on: expiresOn } : {}),
-        ...(input.trialDays !== undefined ? { trial_days: input.trialDays } : {}),
-        updated_at: isoNow(ctx.clock),
-      })
-      .where('id', '=', id)
+      .insertInto('tariff_periods')
+      .values([...prices].map(([period, price_minor]) => ({ tariff_id: id, period, price_minor })))
       .execute();
-    if (prices) {
-      await tx.deleteFrom('tariff_periods').where('tariff_id', '=', id).execute();
+    // Addon prices for periods no longer offered go with them.
+    const addonIds = (await tx.selectFrom('addons').select('id').where('tariff_id', '=', id).execute()).map(
+      (a) => a.id,
+    );
+    if (addonIds.length) {
       await tx
-        .insertInto('tariff_periods')
-        .values([...prices].map(([period, price_minor]) => ({ tariff_id: id, period, price_minor })))
+        .deleteFrom('addon_prices')
+        .where('addon_id', 'in', addonIds)
+        .where('period', 'not in', periods)
         .execute();
-      // Addon prices for periods no longer offered go with them.
-      const addonIds = (await tx.selectFrom('addons').select('id').where('tariff_id', '=', id).execute()).map(
-        (a) => a.id,
-      );
-      if (addonIds.length) {
-        await tx
-          .deleteFrom('addon_prices')
-          .where('addon_id', 'in', addonIds)
-          .where('period', 'not in', periods)
-          .execute();
-      }
     }
-    const after = await snapshot(tx, id);
-    // A change that changed nothing (an empty or restating PATCH) is not history.
-    const same = JSON.stringify({ ...before, updatedAt: '' }) === JSON.stringify({ ...after, updatedAt: '' });
-    if (!same) await writeHistory(tx, ctx, actor, id, 'updated', before, after);
-    return after;
-  });
+  }
+  const after = await snapshot(tx, id);
+  // A change that changed nothing (an empty or restating PATCH) is not history.
+  const same = JSON.stringify({ ...before, updatedAt: '' }) === JSON.stringify({ ...after, updatedAt: '' });
+  if (!same) await writeHistory(tx, ctx, actor, id, 'updated', before, after);
+  return after;
 }
 
 // ---------------------------------------------------------------- addons
@@ -792,37 +808,39 @@ export async function createAddon(
   if (id !== undefined && (!Number.isSafeInteger(id) || id <= 0 || id > 2 ** 52))
     throw invalid('invalid_id', 'id must be a positive integer.', { id });
   try {
-    return await inTransaction(ctx.db, async (tx) => {
-      const before = await snapshot(tx, tariffId);
-      const plan = await planAddon(tx, before, input);
-      if (id !== undefined) {
-        const taken = await tx.selectFrom('addons').select('id').where('id', '=', id).executeTakeFirst();
-        if (taken) throw addonIdTaken(id);
-      }
-      const now = isoNow(ctx.clock);
-      const addon = await tx
-        .insertInto('addons')
-        .values({
-          ...(id !== undefined ? { id } : {}),
-          ...plan.row,
-          tariff_id: tariffId,
-          created_at: now,
-          updated_at: now,
-        })
-        .returning('id')
-        .executeTakeFirstOrThrow();
-      if (id !== undefined && ctx.db.kind === 'postgres') {
-        // An explicit id does not move the identity sequence: move it past the highest id.
-        await sql`select setval(pg_get_serial_sequence('addons', 'id'), greatest((select max(id) from addons), 1))`.execute(
-          tx,
-        );
-      }
-      await writeAddonChildren(tx, toId(addon.id), plan);
-      await touchTariff(tx, ctx, tariffId);
-      const after = await snapshot(tx, tariffId);
-      await writeHistory(tx, ctx, actor, tariffId, 'addon_created', before, after);
-      return after;
-    });
+    return await inTransaction(ctx.db, (tx) =>
+      guardPanelConfig(tx, ctx, [tariffId], async () => {
+        const before = await snapshot(tx, tariffId);
+        const plan = await planAddon(tx, before, input);
+        if (id !== undefined) {
+          const taken = await tx.selectFrom('addons').select('id').where('id', '=', id).executeTakeFirst();
+          if (taken) throw addonIdTaken(id);
+        }
+        const now = isoNow(ctx.clock);
+        const addon = await tx
+          .insertInto('addons')
+          .values({
+            ...(id !== undefined ? { id } : {}),
+            ...plan.row,
+            tariff_id: tariffId,
+            created_at: now,
+            updated_at: now,
+          })
+          .returning('id')
+          .executeTakeFirstOrThrow();
+        if (id !== undefined && ctx.db.kind === 'postgres') {
+          // An explicit id does not move the identity sequence: move it past the highest id.
+          await sql`select setval(pg_get_serial_sequence('addons', 'id'), greatest((select max(id) from addons), 1))`.execute(
+            tx,
+          );
+        }
+        await writeAddonChildren(tx, toId(addon.id), plan);
+        await touchTariff(tx, ctx, tariffId);
+        const after = await snapshot(tx, tariffId);
+        await writeHistory(tx, ctx, actor, tariffId, 'addon_created', before, after);
+        return after;
+      }),
+    );
   } catch (err) {
     if (id !== undefined && isUniqueViolation(err)) throw addonIdTaken(id);
     throw err;
@@ -857,33 +875,35 @@ export async function replaceAddon(
   input: AddonInput,
 ): Promise<TariffPresentation> {
   requireStaff(actor);
-  return inTransaction(ctx.db, async (tx) => {
-    const before = await snapshot(tx, tariffId);
-    const current = await loadAddonOf(tx, tariffId, addonId);
-    if (current.value_type !== input.valueType) {
-      throw invalid(
-        'addon_value_type_immutable',
-        'The value type of an addon cannot change: create a new addon.',
-        {
-          current: current.value_type,
-          given: input.valueType,
-        },
-      );
-    }
-    const plan = await planAddon(tx, before, input);
-    await tx
-      .updateTable('addons')
-      .set({ ...plan.row, updated_at: isoNow(ctx.clock) })
-      .where('id', '=', addonId)
-      .execute();
-    await tx.deleteFrom('addon_prices').where('addon_id', '=', addonId).execute();
-    await tx.deleteFrom('addon_values').where('addon_id', '=', addonId).execute();
-    await writeAddonChildren(tx, addonId, plan);
-    await touchTariff(tx, ctx, tariffId);
-    const after = await snapshot(tx, tariffId);
-    await writeHistory(tx, ctx, actor, tariffId, 'addon_updated', before, after);
-    return after;
-  });
+  return inTransaction(ctx.db, (tx) =>
+    guardPanelConfig(tx, ctx, [tariffId], async () => {
+      const before = await snapshot(tx, tariffId);
+      const current = await loadAddonOf(tx, tariffId, addonId);
+      if (current.value_type !== input.valueType) {
+        throw invalid(
+          'addon_value_type_immutable',
+          'The value type of an addon cannot change: create a new addon.',
+          {
+            current: current.value_type,
+            given: input.valueType,
+          },
+        );
+      }
+      const plan = await planAddon(tx, before, input);
+      await tx
+        .updateTable('addons')
+        .set({ ...plan.row, updated_at: isoNow(ctx.clock) })
+        .where('id', '=', addonId)
+        .execute();
+      await tx.deleteFrom('addon_prices').where('addon_id', '=', addonId).execute();
+      await tx.deleteFrom('addon_values').where('addon_id', '=', addonId).execute();
+      await writeAddonChildren(tx, addonId, plan);
+      await touchTariff(tx, ctx, tariffId);
+      const after = await snapshot(tx, tariffId);
+      await writeHistory(tx, ctx, actor, tariffId, 'addon_updated', before, after);
+      return after;
+    }),
+  );
 }
 
 export async function deleteAddon(

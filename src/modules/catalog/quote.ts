@@ -37,7 +37,12 @@ export function priceRange(
   period: number,
   addonValues: ReadonlyMap<number, AddonValue> | Record<string, AddonValue>,
   start: Temporal.PlainDate,
-  opts: { includeSetup: boolean; existing?: boolean },
+  opts: {
+    includeSetup: boolean;
+    existing?: boolean;
+    /** Values the service holds: its enumeration values are priced even if withdrawn since. */
+    kept?: Record<string, AddonValue>;
+  },
 ): PricedRange {
   try {
     // A renewal prices what the service has: values withdrawn since are kept, addons the tariff
@@ -55,6 +60,15 @@ export function priceRange(
           .filter(([id, v]) => enumAddons.has(id) && typeof v === 'number')
           .map(([, v]) => v as number),
       );
+    }
+    if (opts.kept) {
+      const enumAddons = agg.addons.filter((a) => a.addon.value_type === 'enumeration');
+      for (const a of enumAddons) {
+        const id = String(a.addon.id);
+        const v = opts.kept[id];
+        // Kept only where the value stays the addon's: a value chosen now must be offered.
+        if (typeof v === 'number' && values[id] === v) keep.add(v);
+      }
     }
     const expiration = agg.tariff.expires_on ? Temporal.PlainDate.from(agg.tariff.expires_on) : null;
     const trialDays = agg.tariff.trial_days === null ? undefined : Number(agg.tariff.trial_days);

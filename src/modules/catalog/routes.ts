@@ -6,6 +6,7 @@ import { errorResponses } from '../../platform/http/errors.js';
 import { toId } from '../../platform/ids.js';
 import { requireActor } from '../accounts/http-auth.js';
 import { IdParam, IdText } from '../accounts/schemas.js';
+import { tariffProblems } from '../provisioning/panel-config.js';
 import {
   addEnumerationValue,
   createAddon,
@@ -44,6 +45,7 @@ import {
   ProductTypeCode,
   ProductTypeView,
   TariffHistoryView,
+  TariffProblemView,
   TariffStatus,
   TariffView,
   UpdateEnumerationInput,
@@ -359,6 +361,20 @@ export function registerCatalogRoutes(root: FastifyInstance, ctx: AppContext): v
         createdAt: h.created_at,
       })),
     }),
+  );
+  app.get(
+    '/api/v1/tariffs/:id/problems',
+    {
+      config: admin,
+      schema: {
+        tags: ['catalog'],
+        summary:
+          'What is wrong with the tariff’s control-panel configuration (prices missing, panels the license server does not sell, no license server)',
+        params: IdParam,
+        response: { 200: z.object({ items: z.array(TariffProblemView) }), ...errorResponses(401, 403, 404) },
+      },
+    },
+    async (request) => ({ items: await tariffProblems(ctx, requireActor(request), request.params.id) }),
   );
   app.post(
     '/api/v1/tariffs/:id/addons',

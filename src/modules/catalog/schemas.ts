@@ -229,6 +229,19 @@ export const TariffHistoryView = z.object({
   createdAt: z.string(),
 });
 
+/** One control-panel configuration problem of a tariff (provisioning/panel-config.ts). */
+export const TariffProblemView = z.object({
+  code: z.enum(['panel_price_missing', 'panel_not_upstream_tariff', 'license_server_missing']),
+  tariffId: z.number(),
+  addonId: z.number().optional(),
+  valueId: z.number().optional(),
+  period: z.number().optional(),
+  internalName: z.string().optional(),
+  moduleId: z.number().optional(),
+  licenseServerId: z.number().optional(),
+  message: z.string(),
+});
+
 export const CatalogView = z.object({
   currency: z.string(),
   today: z.string(),

@@ -15,6 +15,7 @@ import { type Actor, requireStaff } from '../accounts/actor.js';
 import { amountIn, getProviderCurrency } from '../accounts/commands.js';
 import { OperationError } from '../services/engine.js';
 import { loadModuleInstance, storedConfig } from './instances.js';
+import { guardPanelConfig, tariffsLinkedTo, tariffsServedBy } from './panel-config.js';
 import type { AnyModuleType } from './plugin.js';
 import type { CreateModuleInput, TariffModulesInput, UpdateModuleInput } from './schemas.js';
 
@@ -203,28 +204,32 @@ export async function updateModule(
         }
       }
       if (input.licenseServerId != null) await checkLicenseServer(tx, ctx, plugin, input.licenseServerId, id);
-      return tx
-        .updateTable('processing_modules')
-        .set({
-          ...(input.name !== undefined ? { name: input.name } : {}),
-          ...(input.productTypes ? { product_types: JSON.stringify(input.productTypes) } : {}),
-          ...(sealed ?? {}),
-          ...(input.enabled !== undefined ? { enabled: flag(input.enabled) } : {}),
-          ...(input.sortOrder !== undefined ? { sort_order: input.sortOrder } : {}),
-          ...(input.licenseServerId !== undefined ? { license_server_id: input.licenseServerId } : {}),
-          ...(input.minBalance !== undefined
-            ? {
-                min_balance_minor:
-                  input.minBalance === null
-                    ? null
-                    : amountIn(input.minBalance, currency, 'minBalance', { allowZero: true }),
-              }
-            : {}),
-          updated_at: isoNow(ctx.clock),
-        })
-        .where('id', '=', id)
-        .returningAll()
-        .executeTakeFirstOrThrow();
+      // Another license server (or none) must still sell every panel the linked tariffs offer.
+      const affected = input.licenseServerId !== undefined ? await tariffsLinkedTo(tx, id) : [];
+      return guardPanelConfig(tx, ctx, affected, () =>
+        tx
+          .updateTable('processing_modules')
+          .set({
+            ...(input.name !== undefined ? { name: input.name } : {}),
+            ...(input.productTypes ? { product_types: JSON.stringify(input.productTypes) } : {}),
+            ...(sealed ?? {}),
+            ...(input.enabled !== undefined ? { enabled: flag(input.enabled) } : {}),
+            ...(input.sortOrder !== undefined ? { sort_order: input.sortOrder } : {}),
+            ...(input.licenseServerId !== undefined ? { license_server_id: input.licenseServerId } : {}),
+            ...(input.minBalance !== undefined
+              ? {
+                  min_balance_minor:
+                    input.minBalance === null
+                      ? null
+                      : amountIn(input.minBalance, currency, 'minBalance', { allowZero: true }),
+                }
+              : {}),
+            updated_at: isoNow(ctx.clock),
+          })
+          .where('id', '=', id)
+          .returningAll()
+          .executeTakeFirstOrThrow(),
+      );
     });
   } catch (err) {
     if (isUniqueViolation(err) && input.name) throw nameTaken(input.name);
@@ -393,8 +398,16 @@ export async function setTariffModules(
         upstream_prices: old?.upstream_prices ?? null,
       };
     });
-    await tx.deleteFrom('tariff_modules').where('tariff_id', '=', tariffId).execute();
-    for (const v of values) await tx.insertInto('tariff_modules').values(v).execute();
+    // The tariff's own panel configuration, and, when it is a license server's tariff, that of
+    // the tariffs whose panels it sells (unlinking it takes an upstream tariff away).
+    const affected = [
+      tariffId,
+      ...(await tariffsServedBy(tx, [...new Set([...before.map((b) => toId(b.module_id)), ...ids])])),
+    ];
+    await guardPanelConfig(tx, ctx, affected, async () => {
+      await tx.deleteFrom('tariff_modules').where('tariff_id', '=', tariffId).execute();
+      for (const v of values) await tx.insertInto('tariff_modules').values(v).execute();
+    });
     return listTariffModules(tx, tariffId);
   });
 }

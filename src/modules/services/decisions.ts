@@ -37,6 +37,11 @@ export interface WriteOptions {
   readonly today: Temporal.PlainDate;
   /** Extra payload for `set_param` (the new tariff). */
   readonly tariffId?: number;
+  /**
+   * An addon change's number among the service's changes: its `set_param` keeps the tariff, so
+   * this tells two changes apart (Lite → Pro → Lite in one instant are two operations).
+   */
+  readonly change?: number;
   /** Why a service is closed (kept with the `close` operation). */
   readonly reason?: string;
 }
@@ -81,6 +86,7 @@ export async function writeDecision(
       start: c.periodStart?.toString() ?? null,
       period: c.period ?? Number(service.period),
       tariffId: opts.tariffId,
+      change: opts.change,
       reason: opts.reason,
     });
     queued.push(await enqueueOperation(tx, ctx, id, op.kind, payload, key));
@@ -112,6 +118,7 @@ function operationOf(
     start: string | null;
     period: number;
     tariffId: number | undefined;
+    change: number | undefined;
     reason: string | undefined;
   },
 ): { key: string; payload: OperationPayload } {
@@ -140,7 +147,7 @@ function operationOf(
         : { key: `resume:${id}:${at.now}`, payload: {} };
     case 'set_param':
       return {
-        key: `set-param:${id}:tariff:${at.tariffId}:${at.now}`,
+        key: `set-param:${id}:tariff:${at.tariffId}:${at.now}${at.change === undefined ? '' : `:change:${at.change}`}`,
         payload: { tariffId: at.tariffId },
       };
   }

@@ -54,6 +54,9 @@ const TariffChangeView = z.object({
   oldAmount: z.string(),
   newAmount: z.string(),
   difference: z.string().meta({ description: 'Charged when positive, credited when negative' }),
+  addonValues: AddonValues.optional().meta({
+    description: 'An addon change (same tariff, other addon values): the service’s addon values after it',
+  }),
 });
 
 export function registerServiceRoutes(root: FastifyInstance, ctx: AppContext): void {
@@ -303,7 +306,7 @@ export function registerServiceRoutes(root: FastifyInstance, ctx: AppContext): v
       schema: {
         tags,
         summary:
-          'Move the service to another tariff of its product type; the difference is charged or credited at once',
+          'Move the service to another tariff of its product type, or change its addon values on its tariff (a control panel Lite → Pro); the difference is charged or credited at once',
         params: IdParam,
         body: TariffChangeInput,
         response: {
@@ -520,5 +523,6 @@ function presentTariffChange(p: Awaited<ReturnType<typeof planTariffChange>>) {
     oldAmount: formatAmount(p.oldAmountMinor, currency),
     newAmount: formatAmount(p.newAmountMinor, currency),
     difference: formatAmount(p.differenceMinor, currency),
+    ...(p.addonChange ? { addonValues: p.addonChange.to } : {}),
   };
 }

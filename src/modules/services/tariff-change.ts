@@ -42,6 +42,11 @@ export interface TariffChangePlan {
   /** The period the service renews with from now on (the current one unless another is asked for). */
   readonly period: number;
   readonly decision: Decision;
+  /** The same tariff, other addon values (a control panel Lite → Pro): `addonValues` before and after. */
+  readonly addonChange: {
+    readonly from: Record<string, AddonValue>;
+    readonly to: Record<string, AddonValue>;
+  } | null;
 }
 
 /**
@@ -83,8 +88,11 @@ async function plan(
   },
 ): Promise<TariffChangePlan> {
   const decision = decideOrThrow(await serviceState(db, service), { type: 'tariff_change' }, opts.today);
-  if (toId(service.tariff_id) === tariffId)
-    throw invalid('same_tariff', 'The service is already on this tariff.', {});
+  const current = addonValuesOf(service);
+  // The same tariff is a change only when addon values given differ from the service's.
+  const sameTariff = toId(service.tariff_id) === tariffId;
+  if (sameTariff && !Object.entries(opts.addonValues ?? {}).some(([id, v]) => current[id] !== v))
+    throw invalid('same_tariff', 'The service is already on this tariff with these addon values.', {});
   const [oldTariff, newTariff] = await Promise.all([tariffOf(db, service.tariff_id), tariffOf(db, tariffId)]);
   if (toId(newTariff.tariff.product_type_id) !== toId(service.product_type_id))
     throw invalid('product_type_mismatch', 'The new tariff sells a different kind of product.', {});
@@ -121,11 +129,17 @@ async function plan(
   const activated = date(service.activated_on ?? today.toString());
   const from = Temporal.PlainDate.compare(today, activated) > 0 ? today : activated;
   const remainingDays = Math.max(0, daysBetween(from, expiresOn));
-  const current = addonValuesOf(service);
-  const values = carryAddonValues(oldTariff, newTariff, current, opts.addonValues);
+  const values = sameTariff
+    ? { ...keptValues(newTariff, current), ...opts.addonValues }
+    : carryAddonValues(oldTariff, newTariff, current, opts.addonValues);
   const oldFull = priceRange(oldTariff, period, current, periodStart, { includeSetup: false, existing: true })
     .full.totalMinor;
-  const newFull = priceRange(newTariff, period, values, periodStart, { includeSetup: false }).full;
+  // On the same tariff the values left as they were stay priced even if withdrawn since; a
+  // value chosen now must be offered.
+  const newFull = priceRange(newTariff, period, values, periodStart, {
+    includeSetup: false,
+    ...(sameTariff ? { kept: current } : {}),
+  }).full;
   const rem = BigInt(remainingDays);
   const days = BigInt(Math.max(fullDays, 1));
   const oldAmountMinor = prorate(oldFull, rem, days);
@@ -141,7 +155,17 @@ async function plan(
     addonValues: Object.fromEntries(newFull.addonValues),
     period: nextPeriod,
     decision,
+    addonChange: sameTariff ? { from: current, to: Object.fromEntries(newFull.addonValues) } : null,
   };
+}
+
+/** The service's values for the addons the tariff still has. */
+function keptValues(
+  tariff: TariffAggregate,
+  current: Record<string, AddonValue>,
+): Record<string, AddonValue> {
+  const ids = new Set(tariff.addons.map((a) => String(a.addon.id)));
+  return Object.fromEntries(Object.entries(current).filter(([id]) => ids.has(id)));
 }
 
 export interface TariffChangeInput {
@@ -182,14 +206,22 @@ export async function changeTariff(
       await bindLicenseIp(tx, serviceId, family, (JSON.parse(service.params) as { ip?: string }).ip ?? null);
     const now = isoNow(ctx.clock);
     const currency = p.newTariff.tariff.currency;
+    // An addon change keeps the tariff, so its keys count the service's changes instead (under
+    // the service's lock): Lite → Pro → Lite → Pro are four entries and four operations.
+    const change = p.addonChange ? await changesOf(tx, serviceId) : undefined;
     let ledgerEntryId: bigint | number | null = null;
     if (p.differenceMinor !== 0n) {
       const { entry } = await postEntry(tx, {
         accountId: toId(service.account_id),
         kind: p.differenceMinor > 0n ? 'charge' : 'refund',
         amountMinor: -p.differenceMinor,
-        description: `Service #${serviceId}: tariff change to ${p.newTariff.tariff.name} for ${p.remainingDays} days`,
-        idempotencyKey: `tariff-change:${serviceId}:${service.updated_at}:${tariffId}`,
+        description: p.addonChange
+          ? `Service #${serviceId}: addon change on ${p.newTariff.tariff.name} for ${p.remainingDays} days`
+          : `Service #${serviceId}: tariff change to ${p.newTariff.tariff.name} for ${p.remainingDays} days`,
+        idempotencyKey:
+          change === undefined
+            ? `tariff-change:${serviceId}:${service.updated_at}:${tariffId}`
+            : `addon-change:${serviceId}:${change}`,
         refType: 'service',
         refId: serviceId,
         createdByUserId: actorUserId(actor),
@@ -218,18 +250,34 @@ export async function changeTariff(
       amountMinor: p.differenceMinor,
       ledgerEntryId,
     });
-    await recordHistory(tx, ctx, actor, serviceId, 'tariff_changed', {
+    await recordHistory(tx, ctx, actor, serviceId, p.addonChange ? 'addons_changed' : 'tariff_changed', {
       details: {
         from: toId(service.tariff_id),
         to: tariffId,
+        ...(p.addonChange ? { addonValues: p.addonChange } : {}),
         remainingDays: p.remainingDays,
         fullDays: p.fullDays,
         difference: formatAmount(p.differenceMinor, currency),
         ...(p.period !== Number(service.period) ? { nextPeriod: p.period } : {}),
       },
     });
-    await writeDecision(tx, ctx, actor, service, p.decision, { today, tariffId });
+    await writeDecision(tx, ctx, actor, service, p.decision, {
+      today,
+      tariffId,
+      ...(change === undefined ? {} : { change }),
+    });
     if (p.differenceMinor < 0n) await ctx.hooks.afterCredit(tx, ctx, toId(service.account_id));
     return { service: await lockService(tx, serviceId), plan: p };
   });
+}
+
+/** How many tariff and addon changes the service has had (its `tariff_change` charges). */
+async function changesOf(tx: Tx, serviceId: number): Promise<number> {
+  const row = await tx
+    .selectFrom('service_charges')
+    .select((e) => e.fn.countAll().as('n'))
+    .where('service_id', '=', serviceId)
+    .where('kind', '=', 'tariff_change')
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
 }
