@@ -96,11 +96,13 @@ beforeEach(async () => {
     await call(shop, 'POST', '/api/v1/modules', shop.admin, {
       name: 'Licenses from the seller',
       type: 'billmanager',
-      productTypes: ['soft'],
+      productTypes: ['soft', 'softexternal', 'platform'],
       params: { url: sellerUrl, username: RESELLER.email, password: RESELLER.password, pollIntervalMs: 20 },
     }),
     201,
   ).id;
+  // The seller's tariffs, imported: the panels' internal names are among them.
+  ok(await call(shop, 'POST', `/api/v1/modules/${licenseModule}/import-tariffs`, shop.admin, {}));
   const dciModule = ok(
     await call(shop, 'POST', '/api/v1/modules', shop.admin, {
       name: 'DCI Frankfurt',

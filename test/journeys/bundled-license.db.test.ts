@@ -56,7 +56,7 @@ beforeEach(async () => {
     await call(shop, 'POST', '/api/v1/modules', shop.admin, {
       name: 'ISPsystem licenses',
       type: 'billmanager',
-      productTypes: ['soft'],
+      productTypes: ['soft', 'softexternal', 'platform'],
       params: {
         url: bm.url,
         username: DEFAULT_ACCOUNT.username,
@@ -67,6 +67,8 @@ beforeEach(async () => {
     }),
     201,
   ).id;
+  // The license server's tariffs, imported: the panels' internal names are among them.
+  ok(await call(shop, 'POST', `/api/v1/modules/${licenseModule}/import-tariffs`, shop.admin, {}));
   vmModule = ok(
     await call(shop, 'POST', '/api/v1/modules', shop.admin, {
       name: 'VMmanager',

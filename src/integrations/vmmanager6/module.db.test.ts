@@ -7,6 +7,7 @@ import {
   ok,
   openShop,
   orderPaid,
+  panelLicenseServer,
   payIn,
   type Shop,
 } from '../../../test/helpers/shop.js';
@@ -50,6 +51,8 @@ beforeEach(async () => {
     await call(shop, 'POST', '/api/v1/modules', shop.admin, {
       name: 'VMmanager',
       type: 'vmmanager6',
+      // The shop's VDS tariff offers panels: its server module needs a license server that sells them.
+      licenseServerId: await panelLicenseServer(shop),
       productTypes: ['vds'],
       params: {
         url: fake.url,
