@@ -1,3 +1,5 @@
+import { Temporal } from 'temporal-polyfill';
+
 /**
  * The license IP rule (PROTOCOL.md §4, the selling side's rule, which Billfold applies to the
  * licenses it issues and explains, before the client tries, for the ones an upstream serves):
@@ -35,4 +37,24 @@ export function ipChangeRule(lastCounted: string | null, today: string): string 
   if (ipChangeAllowed(lastCounted, today))
     return `${rule} It was last changed on ${lastCounted}, so it can be changed now.`;
   return `${rule} It was last changed on ${lastCounted}, so the next change is possible from ${nextIpChangeOn(lastCounted, today)}.`;
+}
+
+/**
+ * The free-license pool's month rule (PROTOCOL.md §7): a pool license may be given to a server
+ * only when its last IP change and its last key change are more than a month old. `cutoff` is
+ * the day such a change must come before (today less one month); the database query of the
+ * pool compares with the same day.
+ */
+export const poolCutoff = (today: Temporal.PlainDate): string => today.subtract({ months: 1 }).toString();
+
+/** Whether a change on `changedOn` (or none) lets a pool license be used on `today`. */
+export const poolChangeOldEnough = (changedOn: string | null, today: Temporal.PlainDate): boolean =>
+  changedOn === null || changedOn < poolCutoff(today);
+
+/** The first day the pool's month rule lets a license whose last change was on `changedOn` be used. */
+export function poolUsableFrom(changedOn: string): string {
+  // A month after, then the few days month ends take (31 March less a month is 28 February).
+  let day = Temporal.PlainDate.from(changedOn).add({ months: 1 });
+  while (!poolChangeOldEnough(changedOn, day)) day = day.add({ days: 1 });
+  return day.toString();
 }

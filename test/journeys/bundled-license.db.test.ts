@@ -477,3 +477,133 @@ describe('a VPS with a bundled control-panel license', () => {
     expect(Number(renewals[0]!.amount_e4)).toBe(150_000);
   });
 });
+
+describe('the bundled license across retries and crashes', () => {
+  it('an order that may have gone out is not followed by a pool license on the retry (no paid orphan)', async () => {
+    const a = await orderVps(shop.panels.pro6, 'a.example.com');
+    await drain();
+    // B's order reaches the upstream, the answer is lost, and the lookup by remoteid fails too.
+    bm.faults.add({ kind: 'act-then-delay', ms: 1500, func: 'soft.order.param', times: 1 });
+    bm.faults.add({ kind: 'http', status: 502, func: 'soft', times: 1 });
+    const b = await orderVps(shop.panels.pro6, 'b.example.com');
+    await runServiceOperations(shop.ctx, b.serviceId);
+    expect(calls('soft.order.param')).toBe(2);
+    // Meanwhile A is deleted: its license (never moved nor re-keyed) waits in the pool.
+    ok(await call(shop, 'DELETE', `/api/v1/services/${a.serviceId}`, shop.alpha.auth));
+    await runServiceOperations(shop.ctx, a.serviceId);
+    await drain();
+    const sb = await getService(shop, b.serviceId);
+    expect(sb.status).toBe('active');
+    // B's own order exists upstream (remoteid server-B) and is paid for: B must use it,
+    // not leave it orphaned and take the pool license.
+    const ordered = licenses().find((l) => l.remoteid === `server-${b.serviceId}`)!;
+    expect(ordered).toBeDefined();
+    expect(sb.params.licenseId).toBe(ordered.id);
+    // Every live upstream license is known locally (bound or in the pool).
+    const known = new Set((await pool()).filter((r) => r.state !== 'gone').map((r) => r.external_id));
+    expect(licenses().filter((l) => l.status !== 4 && !known.has(l.id))).toEqual([]);
+  });
+
+  it('a pool license renamed by an attempt that died is taken over by the retry, not lost', async () => {
+    const a = await orderVps(shop.panels.pro6, 'a.example.com');
+    await drain();
+    ok(await call(shop, 'DELETE', `/api/v1/services/${a.serviceId}`, shop.alpha.auth));
+    await drain();
+    const pooled = licenses()[0]!;
+    expect(pooled.licname).toBe('free.lic');
+
+    // B's first attempt: the license server is down (the look and the put-back both fail),
+    // so the pool license stays bound to B locally.
+    bm.faults.add({ kind: 'http', status: 502, func: 'soft.edit', times: 2 });
+    const b = await orderVps(shop.panels.pro6, 'b.example.com');
+    await runServiceOperations(shop.ctx, b.serviceId);
+    const row = (await pool()).find((r) => r.external_id === pooled.id)!;
+    expect(row.state).toBe('bound');
+    // What a worker that died right after renaming it leaves behind: its step saved, the
+    // license renamed upstream, not yet moved.
+    const op = await shop.ctx.db.kysely
+      .selectFrom('operations')
+      .selectAll()
+      .where('service_id', '=', b.serviceId)
+      .where('kind', '=', 'open')
+      .executeTakeFirstOrThrow();
+    const progress = JSON.parse(op.progress ?? '{}') as Record<string, unknown>;
+    progress[`license-pool-${pooled.id}`] = pooled.lickey;
+    await shop.ctx.db.kysely
+      .updateTable('operations')
+      .set({ progress: JSON.stringify(progress) })
+      .where('id', '=', op.id)
+      .execute();
+    const sb0 = await getService(shop, b.serviceId);
+    pooled.licname = `Item #${b.serviceId} addon ${sb0.name}`;
+
+    await drain();
+    const sb = await getService(shop, b.serviceId);
+    expect(sb.status).toBe('active');
+    // The license the dead attempt started on is B's; nothing is ordered.
+    expect(calls('soft.order.param')).toBe(1);
+    expect(sb.params.licenseId).toBe(pooled.id);
+  });
+
+  it("a new root password: its sealed value is not shown to the owner in the operation's saved steps", async () => {
+    const { serviceId } = await orderVps(shop.panels.pro6, 'p.example.com');
+    await drain();
+    ok(await call(shop, 'POST', `/api/v1/services/${serviceId}/root-password`, shop.alpha.auth), 202);
+    await drain();
+    const row = await shop.ctx.db.kysely
+      .selectFrom('services')
+      .select('params')
+      .where('id', '=', serviceId)
+      .executeTakeFirstOrThrow();
+    const sealed = (JSON.parse(row.params) as Record<string, string>).rootPasswordSealed!;
+    expect(sealed).toBeTruthy();
+    const shown = JSON.stringify(await getService(shop, serviceId, shop.alpha.auth));
+    expect(shown).not.toContain(sealed);
+  });
+
+  it('a panel change Lite → Pro on a live server: the client pays the prorated difference, the license changes tariff upstream once', async () => {
+    const { serviceId } = await orderVps(shop.panels.lite6);
+    await drain();
+    const lic = licenses()[0]!;
+    expect(lic.pricelist).toBe('55227');
+    ok(
+      await call(shop, 'POST', `/api/v1/services/${serviceId}/change-tariff`, shop.admin, {
+        tariffId: shop.tariffs.vds,
+        addonValues: { [shop.addons.panel]: shop.panels.pro6 },
+      }),
+    );
+    await drain();
+    expect(calls('service.changepricelist')).toBe(1);
+    expect(lic.pricelist).toBe('55228');
+    expect(licenses()).toHaveLength(1);
+    const s = await getService(shop, serviceId);
+    expect(s.params).toMatchObject({ licenseId: lic.id, licensePricelist: '55228' });
+    expect(await pool()).toMatchObject([{ state: 'bound', pricelist: '55228', service_id: serviceId }]);
+    // The difference, day-prorated: a whole month left at 8.00 − 5.00.
+    const charges = await shop.ctx.db.kysely
+      .selectFrom('service_charges')
+      .selectAll()
+      .where('service_id', '=', serviceId)
+      .where('kind', '=', 'tariff_change')
+      .execute();
+    expect(charges.map((c) => Number(c.amount_minor))).toEqual([300]);
+  });
+
+  it('a license the upstream deleted while its server was suspended is replaced when the server resumes', async () => {
+    const { serviceId } = await orderVps(shop.panels.pro6);
+    await drain();
+    const first = licenses()[0]!;
+    ok(await call(shop, 'POST', `/api/v1/services/${serviceId}/suspend`, shop.admin, { reason: 'admin' }));
+    await drain();
+    first.status = 4;
+    ok(await call(shop, 'POST', `/api/v1/services/${serviceId}/resume`, shop.admin, {}));
+    await drain();
+    const s = await getService(shop, serviceId);
+    expect(s.status).toBe('active');
+    expect(licenses()).toHaveLength(2);
+    const second = licenses().find((l) => l.id !== first.id)!;
+    expect(second).toMatchObject({ status: 2, pricelist: '55228', ip: s.params.ip });
+    expect(s.params.licenseId).toBe(second.id);
+    expect((await pool()).map((r) => r.state)).toEqual(['gone', 'bound']);
+  });
+});

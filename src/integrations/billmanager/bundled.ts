@@ -1,6 +1,7 @@
 import { Temporal } from 'temporal-polyfill';
 import { z } from 'zod';
 import { canonicalIp } from '../../domain/ip.js';
+import { POOL_IP, poolChangeOldEnough, poolCutoff } from '../../domain/licenses.js';
 import { formatScaled, parseScaled } from '../../domain/money.js';
 import {
   type DailyCall,
@@ -39,9 +40,8 @@ import { type BillmanagerConfig, clientOf, findOrdered, operationErrorOf, priceO
 
 /** ISPmanager licenses are of the `soft` family upstream. */
 const FAMILY = 'soft';
-/** The pool's name and address upstream (PROTOCOL.md §7). */
+/** The pool's name upstream (PROTOCOL.md §7); its address is `POOL_IP`. */
 export const POOL_NAME = 'free.lic';
-export const POOL_IP = '0.0.0.0';
 /** The chosen value that means "no control panel". */
 export const NO_PANEL = 'none';
 
@@ -126,8 +126,9 @@ async function remember(
   rowId: number | bigint,
   l: UpstreamLicense,
   change: Partial<Pick<BundledLicenseRow, 'state' | 'service_id'>> = {},
+  onlyIf?: { serviceId: BundledLicenseRow['service_id'] },
 ): Promise<void> {
-  await ctx.db.kysely
+  let q = ctx.db.kysely
     .updateTable('bundled_licenses')
     .set({
       ...change,
@@ -139,8 +140,12 @@ async function remember(
       ...(l.pricelist ? { pricelist: l.pricelist } : {}),
       updated_at: isoNow(ctx.clock),
     })
-    .where('id', '=', rowId)
-    .execute();
+    .where('id', '=', rowId);
+  if (onlyIf)
+    q = q
+      .where('state', '=', 'bound')
+      .where('service_id', onlyIf.serviceId === null ? 'is' : '=', onlyIf.serviceId);
+  await q.execute();
 }
 
 /** What the server service shows about its license. */
@@ -166,20 +171,16 @@ const NO_LICENSE_PARAMS: Record<string, string> = {
 const isExpired = (l: { expiresOn: string | null }, today: string) =>
   l.expiresOn !== null && l.expiresOn < today;
 
-/** A month before today: the pool takes only licenses whose IP and key changed before it. */
-const monthAgo = (today: Temporal.PlainDate) => today.subtract({ months: 1 }).toString();
-
 /** A pool license usable now, as the upstream reports it. */
 export function poolUsable(l: UpstreamLicense, today: Temporal.PlainDate): boolean {
-  const before = monthAgo(today);
   return (
     (l.status === 2 || l.status === 3) &&
     l.name === POOL_NAME &&
     spelt(l.ip) === POOL_IP &&
     l.expiresOn !== null &&
     l.expiresOn > today.toString() &&
-    (l.ipChangedOn === null || l.ipChangedOn < before) &&
-    (l.keyChangedOn === null || l.keyChangedOn < before)
+    poolChangeOldEnough(l.ipChangedOn, today) &&
+    poolChangeOldEnough(l.keyChangedOn, today)
   );
 }
 
@@ -197,7 +198,7 @@ async function claimFromPool(
 ): Promise<BundledLicenseRow | null> {
   const mine = await boundLicense(ctx, serviceId);
   if (mine) return mine;
-  const before = monthAgo(today);
+  const before = poolCutoff(today);
   const candidates = await ctx.db.kysely
     .selectFrom('bundled_licenses')
     .selectAll()
@@ -235,9 +236,17 @@ export async function toPoolUpstream(client: BillmgrClient, id: string): Promise
   return l;
 }
 
-/** Releases a row to the pool locally (or marks it gone when the upstream deleted it). */
-async function pooled(ctx: AppContext, row: { id: number | bigint }, l: UpstreamLicense): Promise<void> {
-  await remember(ctx, row.id, l, { state: l.status === 4 ? 'gone' : 'free', service_id: null });
+/**
+ * Releases a row to the pool locally (or marks it gone when the upstream deleted it); with
+ * `onlyIf`, only while it is still bound to that server.
+ */
+export async function pooled(
+  ctx: AppContext,
+  row: { id: number | bigint },
+  l: UpstreamLicense,
+  onlyIf?: { serviceId: BundledLicenseRow['service_id'] },
+): Promise<void> {
+  await remember(ctx, row.id, l, { state: l.status === 4 ? 'gone' : 'free', service_id: null }, onlyIf);
 }
 
 /** Adds up costs of one currency. */
@@ -327,7 +336,8 @@ export async function acquireLicense(call: ServerCall, ip: string): Promise<Oper
   const ctx = call.ctx;
   const today = await todayIn(ctx);
   const target = spelt(ip)!;
-  const triedOrder = call.hasStep('intent-license');
+  // An order may have gone out (its intent saved, no answer recorded): look before ordering again.
+  const triedOrder = call.hasStep('intent-license-order');
   const intent = await call.step<AcquireIntent>('intent-license', async () => ({
     pricelist: panel.pricelist,
     name: licenseNameOf(call.service),
@@ -338,8 +348,8 @@ export async function acquireLicense(call: ServerCall, ip: string): Promise<Oper
 
   // 1. The pool: each free license tried once per attempt; one that fails is put back.
   const tried = new Set<string>();
-  // Once an order went out, the license is that order's: the pool is not looked at again.
-  while (!call.hasStep('license-ordered')) {
+  // Once an order may have gone out, the license is that order's: the pool is not looked at again.
+  while (!call.hasStep('intent-license-order')) {
     const row = await claimFromPool(ctx, server.id, intent.pricelist, call.service.id, today, tried);
     if (!row) break;
     tried.add(row.external_id);
@@ -374,6 +384,7 @@ export async function acquireLicense(call: ServerCall, ip: string): Promise<Oper
       (await upstream(() => client.listLicenses(FAMILY))).filter((l) => !known.has(l.id)),
       { remoteId: intent.remoteId, pricelist: intent.pricelist, name: intent.name, ip: intent.ip },
     );
+  await call.step('intent-license-order', async () => ({ remoteId: intent.remoteId }));
   const id = await call.step('license-ordered', async () => {
     if (triedOrder) {
       const found = await find();
@@ -455,7 +466,8 @@ async function prepareFromPool(
   const id = row.external_id;
   const ctx = call.ctx;
   let l = await upstream(() => client.getLicense(FAMILY, id));
-  const ours = l.name === intent.name && spelt(l.ip) === intent.ip;
+  // Ours once an earlier attempt began preparing it (its key saved before any change upstream).
+  const ours = call.hasStep(`license-pool-${id}`) || (l.name === intent.name && spelt(l.ip) === intent.ip);
   if (!ours && !poolUsable(l, today)) {
     // Not what the pool believed (changed upstream, deleted, lapsed): left out of the pool's choice.
     await pooled(ctx, row, l);
@@ -498,6 +510,14 @@ export async function resumeLicense(call: ServerCall): Promise<OperationOutcome>
   const id = row.external_id;
   const today = (await todayIn(call.ctx)).toString();
   let l = await upstream(() => client.getLicense(FAMILY, id));
+  if (l.status === 4) {
+    // The upstream deleted it while the server was suspended (30 days unpaid there): the server
+    // gets a license anew, from the pool or an order, for its address.
+    await pooled(call.ctx, row, l);
+    const ip = call.service.params.ip;
+    if (!ip) throw new OperationError('ip_missing', 'The server has no IP address for its license.', false);
+    return acquireLicense(call, ip);
+  }
   const { cost } = isExpired(l, today)
     ? await renewOnce(call, client, id, call.service.expiresOn ?? today, 'license-resume-renew')
     : { cost: null };
@@ -684,18 +704,19 @@ export function withBundledLicense<C extends { licensePeriods?: Record<string, n
     },
     /**
      * The daily upkeep's renewal is the license's alone; an IP change moves the license (the
-     * server's address is the panel's to give); a tariff or addon change resizes the server,
-     * then the license follows the panel chosen. Anything else is the server module's.
+     * server's address is the panel's to give); after a tariff or addon change the license
+     * follows the panel chosen, then the server is resized. Anything else is the server module's.
      */
     async setParam(call) {
       const p = call.operation.payload;
       if (p.param === RENEW_LICENSE.param && p.action === RENEW_LICENSE.action)
         return renewLicense(call, null);
       if (p.param === 'ip' && typeof p.value === 'string') return moveLicense(call, p.value);
-      const server = await fns.setParam(call);
-      if (typeof p.tariffId !== 'number') return server;
-      const ip = server.serviceParams?.ip ?? call.service.params.ip ?? null;
-      return mergeOutcomes(server, await followPanel(call, ip));
+      if (typeof p.tariffId !== 'number') return fns.setParam(call);
+      // The panel first: the client paid for it, and a resize the panel refuses (a smaller disk,
+      // other hardware) is a staff matter that must not hold the license on the old tariff.
+      const license = await followPanel(call, call.service.params.ip ?? null);
+      return mergeOutcomes(license, await fns.setParam(call));
     },
     daily: (call) => serverLicenseUpkeep(call as DailyCall),
   };

@@ -127,4 +127,34 @@ describe('fake selling BILLmanager', () => {
     fake.faults.clear();
     expect((await post({ func: 'soft', authinfo: AUTHINFO })).status).toBe(200);
   });
+
+  it('service.changepricelist moves a license to another tariff now, charging the remaining days at the difference', async () => {
+    await order(AUTHINFO, '203.0.113.10');
+    const before = fake.state.balanceOf(DEFAULT_ACCOUNT.username);
+    fake.clock.set('2021-12-26');
+    const res = await post({
+      authinfo: AUTHINFO,
+      func: 'service.changepricelist',
+      elid: '1234567',
+      pricelist: '55228',
+      period: '1',
+      sok: 'ok',
+    });
+    expect(res.body).toContain('<pricelist>55228</pricelist>');
+    expect(fake.state.licenses.get('1234567')!.pricelist).toBe('55228');
+    // 21 of 31 days left (to 2022-01-16) at 15.00 − 7.50: 5.08.
+    expect(Number(before) - Number(fake.state.balanceOf(DEFAULT_ACCOUNT.username))).toBeCloseTo(5.08, 2);
+    // Another kind of tariff, or another account's license, is refused.
+    expect(
+      (
+        await post({
+          authinfo: AUTHINFO,
+          func: 'service.changepricelist',
+          elid: '1234567',
+          pricelist: '9203',
+          sok: 'ok',
+        })
+      ).body,
+    ).toContain('type="value"');
+  });
 });

@@ -678,6 +678,38 @@ function prolong(c: Ctx): Node {
   ]);
 }
 
+/**
+ * `service.changepricelist elid pricelist period sok=ok`: the license moves to another tariff of
+ * its kind now; the remaining paid days are charged at the difference of the two tariffs'
+ * prices for its period (day-prorated on the full period; a cheaper tariff credits nothing
+ * here), and `period` applies from the next renewal. Without `sok`: what would change.
+ */
+function changePricelist(c: Ctx): Node {
+  const l = owned(c, null, c.p.elid);
+  if (l.status === 4) throw badValue('elid', c.p.elid, 'The license is deleted.');
+  const raw = c.p.pricelist?.trim();
+  if (!raw) throw missed('pricelist');
+  const to = c.state.tariffs.get(raw);
+  if (!to || to.itemtype !== l.family)
+    throw badValue('pricelist', raw, 'No such tariff plan for this license.');
+  const period = c.p.period ? Number(c.p.period) : l.period;
+  if (!to.minor.has(period)) throw badValue('period', c.p.period, 'This period is not offered.');
+  if (!acting(c.p)) return doc([...fields({ id: l.id, pricelist: to.id, period })]);
+  if (to.id === l.pricelist) return doc([...fields({ id: l.id, pricelist: to.id })]);
+  const from = c.state.tariffs.get(l.pricelist);
+  const today = Temporal.PlainDate.from(c.state.clock.today());
+  const expires = Temporal.PlainDate.from(l.expiredate);
+  const left = BigInt(Math.max(0, today.until(expires, { largestUnit: 'days' }).days));
+  const fullDays = BigInt(
+    expires.subtract({ months: l.period > 0 ? l.period : 1 }).until(expires, { largestUnit: 'days' }).days,
+  );
+  const difference = priceOf(to, l.period, l.addons) - (from ? priceOf(from, l.period, l.addons) : 0n);
+  if (difference > 0n && left > 0n) charge(c, prorate(difference, left, fullDays > 0n ? fullDays : 1n));
+  l.pricelist = to.id;
+  l.period = period;
+  return doc([...fields({ id: l.id, pricelist: to.id })]);
+}
+
 function exportPricelist(state: FakeState, p: Record<string, string>): Node {
   const cost = (minor: bigint) => `${formatAmount(minor, state.currency)}00`;
   const periodNode = (t: Tariff, period: number, minor: bigint) =>
@@ -755,6 +787,7 @@ const TABLE: ReadonlyMap<string, Handler> = (() => {
     if (f !== 'platform') t.set(`${f}.checkip`, (c) => checkIp(c, f));
   }
   t.set('service.prolong', prolong);
+  t.set('service.changepricelist', changePricelist);
   t.set('whoami', whoami);
   t.set('subaccount', subaccount);
   return t;

@@ -503,7 +503,8 @@ async function syncItem(call: ItemCall<BillmanagerConfig>): Promise<RemoteItem |
 
 /**
  * The upstream's licenses of this account that are the module's own services: a license
- * bundled with a server (bound to one, or free in the pool, `bundled.ts`) is not an orphan.
+ * bundled with a server (bound to one, free in the pool, or lapsed there while the upstream
+ * still lists it; `bundled.ts`) is not an orphan.
  */
 async function listItems(
   module: ModuleInstance<BillmanagerConfig>,
@@ -516,7 +517,6 @@ async function listItems(
         .selectFrom('bundled_licenses')
         .select('external_id')
         .where('license_module_id', '=', module.id)
-        .where('state', '!=', 'gone')
         .execute()
     ).map((r) => r.external_id),
   );

@@ -1,5 +1,4 @@
-import { Temporal } from 'temporal-polyfill';
-import { canonicalIp } from '../../domain/ip.js';
+import { poolUsableFrom } from '../../domain/licenses.js';
 import { type Actor, requireStaff } from '../../modules/accounts/actor.js';
 import type { ModuleInstance } from '../../modules/provisioning/index.js';
 import { openModuleFor, upstreamFailure } from '../../modules/provisioning/upstream.js';
@@ -8,7 +7,7 @@ import type { AppContext } from '../../platform/context.js';
 import type { BundledLicenseRow } from '../../platform/db/index.js';
 import { conflict, notFound } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
-import { toPoolUpstream } from './bundled.js';
+import { pooled, toPoolUpstream } from './bundled.js';
 import type { UpstreamLicense } from './client.js';
 import { type BillmanagerConfig, clientOf } from './module.js';
 
@@ -56,13 +55,13 @@ export async function listBundledLicenses(ctx: AppContext, actor: Actor, f: Pool
   );
 }
 
-/** The first day a free license may be given to a server again: its last IP and key change over a month old. */
+/** The first day a free license may be given to a server again (the pool's month rule). */
 function usableFrom(r: BundledLicenseRow): string | null {
   const last = [r.ip_changed_on, r.key_changed_on]
     .filter((d): d is string => d !== null)
     .sort()
     .pop();
-  return last ? Temporal.PlainDate.from(last).add({ months: 1, days: 1 }).toString() : null;
+  return last ? poolUsableFrom(last) : null;
 }
 
 export function presentBundled(
@@ -186,26 +185,32 @@ export async function releaseBundledLicense(ctx: AppContext, actor: Actor, id: n
       );
   }
   const { name, client } = await licenseServer(ctx, row);
+  // Taken from the deleted server first (bound to none: no server and no pool claim can reach
+  // it meanwhile), only if it is still that server's — its own close may have pooled it.
+  const taken = await ctx.db.kysely
+    .updateTable('bundled_licenses')
+    .set({ service_id: null, updated_at: isoNow(ctx.clock) })
+    .where('id', '=', id)
+    .where('state', '=', 'bound')
+    .where('service_id', row.service_id === null ? 'is' : '=', row.service_id)
+    .executeTakeFirst();
+  if (Number(taken.numUpdatedRows) !== 1)
+    throw conflict('license_changed', `License ${row.external_id} changed meanwhile; look again.`, {
+      bundledLicenseId: id,
+    });
   let l: UpstreamLicense;
   try {
     l = await toPoolUpstream(client, row.external_id);
   } catch (err) {
+    await ctx.db.kysely
+      .updateTable('bundled_licenses')
+      .set({ service_id: row.service_id, updated_at: isoNow(ctx.clock) })
+      .where('id', '=', id)
+      .where('state', '=', 'bound')
+      .where('service_id', 'is', null)
+      .execute();
     throw upstreamFailure(err, name, `put license ${row.external_id} back in the pool`);
   }
-  await ctx.db.kysely
-    .updateTable('bundled_licenses')
-    .set({
-      state: l.status === 4 ? 'gone' : 'free',
-      service_id: null,
-      name: l.name,
-      ip: l.ip === null ? null : (canonicalIp(l.ip) ?? l.ip),
-      expires_on: l.expiresOn,
-      ip_changed_on: l.ipChangedOn,
-      key_changed_on: l.keyChangedOn,
-      updated_at: isoNow(ctx.clock),
-    })
-    .where('id', '=', id)
-    .where('state', '=', 'bound')
-    .execute();
+  await pooled(ctx, row, l, { serviceId: null });
   return presentBundled(await lockedOut(ctx, id), null, isoNow(ctx.clock).slice(0, 10));
 }

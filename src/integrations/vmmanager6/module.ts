@@ -496,9 +496,12 @@ async function reinstall(call: OperationCall<VmmanagerConfig>, asked: string): P
 async function resetPassword(call: OperationCall<VmmanagerConfig>): Promise<OperationOutcome> {
   const client = clientOf(call.module);
   const host = await existingHost(client, call.service);
-  const sealed = await call.step('intent-password', async () => call.ctx.secrets.seal(newPassword()));
-  await panel(() => client.setPassword(host.id, call.ctx.secrets.open(sealed)));
-  return { serviceParams: { rootPasswordSealed: sealed } };
+  // Saved under a `…Sealed` name: presenters never show such a value, at any depth.
+  const { passwordSealed } = await call.step('intent-password', async () => ({
+    passwordSealed: call.ctx.secrets.seal(newPassword()),
+  }));
+  await panel(() => client.setPassword(host.id, call.ctx.secrets.open(passwordSealed)));
+  return { serviceParams: { rootPasswordSealed: passwordSealed } };
 }
 
 /**

@@ -8,6 +8,7 @@ import type {
   StaffTaskRow,
 } from '../../platform/db/index.js';
 import { toId } from '../../platform/ids.js';
+import { type Actor, isStaff } from '../accounts/actor.js';
 
 export const ServiceView = z.object({
   id: z.number(),
@@ -73,7 +74,7 @@ export const OperationView = z.object({
     .number()
     .nullable()
     .meta({ description: 'A manual step: the staff task this operation waits on' }),
-  progress: z.unknown(),
+  progress: z.unknown().meta({ description: "The module's saved steps (staff only; null for clients)" }),
   createdAt: z.string(),
   completedAt: z.string().nullable(),
 });
@@ -88,6 +89,16 @@ export function withoutSealed(v: unknown): unknown {
       .map(([k, x]) => [k, withoutSealed(x)]),
   );
 }
+
+/**
+ * An operation as `actor` sees it: its saved steps (`progress`) are the plug-in's working notes —
+ * upstream ids, the reseller's purchase price, sealed values — shown to staff only (sealed values
+ * to no one); a client sees the operation's kind, status, attempts and error.
+ */
+export const presentOperationFor = (actor: Actor) => (o: OperationRow) => {
+  const view = presentOperation(o);
+  return isStaff(actor) ? view : { ...view, progress: null };
+};
 
 export const presentOperation = (o: OperationRow) => ({
   id: toId(o.id),

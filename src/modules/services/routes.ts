@@ -21,6 +21,7 @@ import {
   presentCharge,
   presentHistory,
   presentOperation,
+  presentOperationFor,
   presentService,
   presentTask,
   ServiceView,
@@ -104,11 +105,12 @@ export function registerServiceRoutes(root: FastifyInstance, ctx: AppContext): v
       },
     },
     async (request) => {
-      const d = await serviceDetail(ctx, requireActor(request), request.params.id);
+      const actor = requireActor(request);
+      const d = await serviceDetail(ctx, actor, request.params.id);
       return {
         ...presentService(d.service),
         charges: d.charges.map((c) => presentCharge(c, d.currency)),
-        operations: d.operations.map(presentOperation),
+        operations: d.operations.map(presentOperationFor(actor)),
       };
     },
   );
@@ -145,7 +147,7 @@ export function registerServiceRoutes(root: FastifyInstance, ctx: AppContext): v
       const op = await requestServerChange(ctx, requireActor(request), request.params.id, {
         param: 'password',
       });
-      return reply.code(202).send(presentOperation(op));
+      return reply.code(202).send(presentOperationFor(requireActor(request))(op));
     },
   );
 
@@ -173,7 +175,7 @@ export function registerServiceRoutes(root: FastifyInstance, ctx: AppContext): v
         param: 'os',
         value: request.body.os,
       });
-      return reply.code(202).send(presentOperation(op));
+      return reply.code(202).send(presentOperationFor(requireActor(request))(op));
     },
   );
 
@@ -195,7 +197,7 @@ export function registerServiceRoutes(root: FastifyInstance, ctx: AppContext): v
         param: 'ip',
         value: request.body.ip,
       });
-      return reply.code(202).send(presentOperation(op));
+      return reply.code(202).send(presentOperationFor(requireActor(request))(op));
     },
   );
 
