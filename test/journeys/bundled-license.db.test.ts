@@ -318,6 +318,28 @@ describe('a VPS with a bundled control-panel license', () => {
     expect(licenses()).toHaveLength(1);
   });
 
+  it("the license server's minimum balance holds for bundled licenses: nothing is ordered below it", async () => {
+    ok(await call(shop, 'PATCH', `/api/v1/modules/${licenseModule}`, shop.admin, { minBalance: '90.00' }));
+    const { serviceId } = await orderVps(shop.panels.pro6);
+    await drain();
+    expect((await getService(shop, serviceId)).status).not.toBe('active');
+    expect(calls('soft.order.param')).toBe(0);
+    const op = await shop.ctx.db.kysely
+      .selectFrom('operations')
+      .selectAll()
+      .where('service_id', '=', serviceId)
+      .where('kind', '=', 'open')
+      .executeTakeFirstOrThrow();
+    expect(op.status).toBe('failed');
+    expect(op.last_error).toContain('upstream_balance_low');
+    // Staff lower the minimum (or top up) and retry: the license is ordered once.
+    ok(await call(shop, 'PATCH', `/api/v1/modules/${licenseModule}`, shop.admin, { minBalance: '10.00' }));
+    ok(await call(shop, 'POST', `/api/v1/operations/${op.id}/retry`, shop.admin, {}));
+    await drain();
+    expect((await getService(shop, serviceId)).status).toBe('active');
+    expect(calls('soft.order.param')).toBe(1);
+  });
+
   it('the VM task fails: nothing is ordered upstream, the service is not active', async () => {
     vm.faults.failTask('host_create');
     const { serviceId } = await orderVps(shop.panels.pro6);

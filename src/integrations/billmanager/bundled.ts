@@ -10,6 +10,7 @@ import {
   type OperationCall,
   OperationError,
   type OperationOutcome,
+  requireBalanceFor,
   type ServiceSnapshot,
   type UpstreamCost,
 } from '../../modules/provisioning/index.js';
@@ -96,6 +97,21 @@ function licenseServerOf(call: ServerCall): ModuleInstance<BillmanagerConfig> {
       false,
     );
   return server as ModuleInstance<BillmanagerConfig>;
+}
+
+/**
+ * The license server's minimum balance (its module's setting) holds for what servers spend on
+ * it too: checked before an order or a renewal is sent.
+ */
+async function guardLicenseBalance(
+  server: ModuleInstance<BillmanagerConfig>,
+  client: BillmgrClient,
+  cost: { amount: string; currency: string } | null,
+  what: string,
+): Promise<void> {
+  if (server.minBalance === null || !cost) return;
+  const balance = await upstream(() => client.balance());
+  if (balance) requireBalanceFor(balance, cost, server.minBalance, what);
 }
 
 async function upstream<T>(fn: () => Promise<T>): Promise<T> {
@@ -281,8 +297,14 @@ async function renewOnce(
   }));
   const moved = (l: UpstreamLicense) =>
     l.expiresOn !== null && (before.expiresOn === null || l.expiresOn > before.expiresOn);
+  if (!moved(current) && current.expiresOn !== null && current.expiresOn >= target)
+    return { renewed: false, cost: null };
+  const pricelist = current.pricelist;
+  const price = await call.step(`${step}-price`, () =>
+    pricelist ? upstream(() => priceOf(client, pricelist, period)) : Promise.resolve(null),
+  );
   if (!moved(current)) {
-    if (current.expiresOn !== null && current.expiresOn >= target) return { renewed: false, cost: null };
+    await guardLicenseBalance(licenseServerOf(call), client, price, 'this license renewal');
     try {
       await client.prolong(id, period);
     } catch (err) {
@@ -297,9 +319,6 @@ async function renewOnce(
       `The license server renewed license ${id} but its expiry stayed ${after.expiresOn ?? 'unset'}.`,
       false,
     );
-  const price = await call.step(`${step}-price`, () =>
-    after.pricelist ? upstream(() => priceOf(client, after.pricelist!, period)) : Promise.resolve(null),
-  );
   return {
     renewed: true,
     cost: price
@@ -384,6 +403,8 @@ export async function acquireLicense(call: ServerCall, ip: string): Promise<Oper
       (await upstream(() => client.listLicenses(FAMILY))).filter((l) => !known.has(l.id)),
       { remoteId: intent.remoteId, pricelist: intent.pricelist, name: intent.name, ip: intent.ip },
     );
+  if (!call.hasStep('intent-license-order'))
+    await guardLicenseBalance(server, client, price, 'this license order');
   await call.step('intent-license-order', async () => ({ remoteId: intent.remoteId }));
   const id = await call.step('license-ordered', async () => {
     if (triedOrder) {

@@ -195,14 +195,27 @@ async function guardBalance(
   const call = { ctx, module, service, tariffSettings };
   const cost = await plugin.estimateCost(call, op.kind, period);
   if (!cost) return;
-  const balance = await plugin.getBalance(module, ctx);
-  if (balance.currency !== cost.currency) return;
+  requireBalanceFor(await plugin.getBalance(module, ctx), cost, module.minBalance, `this ${op.kind}`);
+}
+
+/**
+ * The minimum-balance rule, for the core's guard and for plug-ins that spend on another
+ * module's account (a server's bundled license, on its license server's): throws
+ * `upstream_balance_low` (permanent: a staff task; retry after a top-up) when the balance less
+ * the cost would fall below the minimum. Different currencies are not compared.
+ */
+export function requireBalanceFor(
+  balance: { amount: string; currency: string },
+  cost: { amount: string; currency: string },
+  minBalance: string | null,
+  what: string,
+): void {
+  if (minBalance === null || balance.currency !== cost.currency) return;
   const after = parseScaled(balance.amount, 4, { allowNegative: true }) - parseScaled(cost.amount, 4);
-  const minimum = parseScaled(module.minBalance, 4);
-  if (after < minimum) {
+  if (after < parseScaled(minBalance, 4)) {
     throw new OperationError(
       'upstream_balance_low',
-      `The upstream balance ${balance.amount} ${balance.currency} minus this ${op.kind}'s cost ${cost.amount} would fall below the minimum ${module.minBalance}; top the upstream account up, then retry.`,
+      `The upstream balance ${balance.amount} ${balance.currency} minus ${what}'s cost ${cost.amount} would fall below the minimum ${minBalance}; top the upstream account up, then retry.`,
       false,
     );
   }

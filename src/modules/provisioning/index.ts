@@ -1,5 +1,5 @@
 export { OperationError } from '../services/engine.js';
-export { resolveHandler } from './dispatch.js';
+export { requireBalanceFor, resolveHandler } from './dispatch.js';
 export type {
   AnyModuleType,
   HandOff,
