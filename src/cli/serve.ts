@@ -35,9 +35,11 @@ export async function serve(opts: {
     if (applied.length > 0) logger.info({ applied }, 'database migrated');
     if (opts.demo) await assertDemoPossible(ctx, config);
     admin = await ensureInitialAdmin(ctx);
-    if (opts.demo) demo = await startDemo(ctx, config, logger);
     app = await buildHttpApp(ctx);
     await app.listen({ port, host });
+    // The demo seeds only once the port is ours: a busy port must not leave a seeded database
+    // that a second try (on another port) refuses as not empty.
+    if (opts.demo) demo = await startDemo(ctx, config, logger);
   } catch (err) {
     // A failed start (port taken, database down) must not leave the pool open: the process
     // would linger instead of exiting with the error.

@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -142,5 +143,30 @@ describe.skipIf(TEST_ENGINE === 'postgres')('serve --demo', () => {
     expect(exit.code).toBe(1);
     expect(again.output().stderr).toMatch(/^error: demo_needs_empty_database: /m);
     expect(again.output().stdout).not.toContain('Billfold is running');
+  });
+});
+
+describe.skipIf(TEST_ENGINE === 'postgres')('serve --demo on a busy port', () => {
+  it('fails before seeding anything: the same data directory then starts on a free port', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'billfold-demo-busy-'));
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const port = (busy.address() as AddressInfo).port;
+    try {
+      const first = spawnBillfold(['serve', '--demo', '--host', '127.0.0.1', '--port', String(port)], {
+        BILLFOLD_DATA_DIR: dataDir,
+      });
+      expect((await first.exited).code).toBe(1);
+      expect(first.output().stderr).toContain('is already in use');
+      const second = spawnBillfold(['serve', '--demo', '--host', '127.0.0.1', '--port', '0'], {
+        BILLFOLD_DATA_DIR: dataDir,
+      });
+      await waitForOutput(second, (out) => /Sign in as the demo client/.exec(out));
+      second.child.kill('SIGTERM');
+      expect(await second.exited).toEqual({ code: 0, signal: null });
+    } finally {
+      await new Promise<void>((resolve) => busy.close(() => resolve()));
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -92,12 +92,13 @@ export function withoutSealed(v: unknown): unknown {
 
 /**
  * An operation as `actor` sees it: its saved steps (`progress`) are the plug-in's working notes —
- * upstream ids, the reseller's purchase price, sealed values — shown to staff only (sealed values
- * to no one); a client sees the operation's kind, status, attempts and error.
+ * upstream ids, the reseller's purchase price, sealed values — and the worker holding it are
+ * shown to staff only (sealed values to no one); a client sees the operation's kind, status,
+ * attempts and error.
  */
 export const presentOperationFor = (actor: Actor) => (o: OperationRow) => {
   const view = presentOperation(o);
-  return isStaff(actor) ? view : { ...view, progress: null };
+  return isStaff(actor) ? view : { ...view, progress: null, leaseOwner: null };
 };
 
 export const presentOperation = (o: OperationRow) => ({
