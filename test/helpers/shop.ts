@@ -7,6 +7,7 @@ import type { CreateTariffInput } from '../../src/modules/catalog/schemas.js';
 import { seedControlPanels } from '../../src/modules/catalog/seed.js';
 import type { AnyModuleType } from '../../src/modules/provisioning/plugin.js';
 import { runQueuedOperations } from '../../src/modules/services/executor.js';
+import type { OperationKind } from '../../src/platform/db/index.js';
 import type { TestContext } from './context.js';
 import {
   type Auth,
@@ -320,4 +321,15 @@ export async function panelLicenseServer(shop: Shop, moduleId?: number): Promise
       .execute();
   }
   return id;
+}
+
+/** A service's (first) operation of a kind, as stored. */
+export function operationOf(shop: Shop, serviceId: number, kind: OperationKind = 'open') {
+  return shop.ctx.db.kysely
+    .selectFrom('operations')
+    .selectAll()
+    .where('service_id', '=', serviceId)
+    .where('kind', '=', kind)
+    .orderBy('id')
+    .executeTakeFirstOrThrow();
 }

@@ -17,6 +17,7 @@ import {
   getService,
   ok,
   openShop,
+  operationOf,
   orderPaid,
   panelEnumerationId,
   payIn,
@@ -291,12 +292,7 @@ describe('a VPS with a bundled control-panel license', () => {
     let s = await getService(shop, serviceId);
     expect(s.status).not.toBe('active');
     expect(licenses()).toHaveLength(0);
-    const op = await shop.ctx.db.kysely
-      .selectFrom('operations')
-      .selectAll()
-      .where('service_id', '=', serviceId)
-      .where('kind', '=', 'open')
-      .executeTakeFirstOrThrow();
+    const op = await operationOf(shop, serviceId);
     expect(op.status).toBe('failed');
     expect(op.last_error).toContain('upstream_not_enough_money');
     const tasks = await shop.ctx.db.kysely
@@ -324,12 +320,7 @@ describe('a VPS with a bundled control-panel license', () => {
     await drain();
     expect((await getService(shop, serviceId)).status).not.toBe('active');
     expect(calls('soft.order.param')).toBe(0);
-    const op = await shop.ctx.db.kysely
-      .selectFrom('operations')
-      .selectAll()
-      .where('service_id', '=', serviceId)
-      .where('kind', '=', 'open')
-      .executeTakeFirstOrThrow();
+    const op = await operationOf(shop, serviceId);
     expect(op.status).toBe('failed');
     expect(op.last_error).toContain('upstream_balance_low');
     // Staff lower the minimum (or top up) and retry: the license is ordered once.
@@ -543,12 +534,7 @@ describe('the bundled license across retries and crashes', () => {
     expect(row.state).toBe('bound');
     // What a worker that died right after renaming it leaves behind: its step saved, the
     // license renamed upstream, not yet moved.
-    const op = await shop.ctx.db.kysely
-      .selectFrom('operations')
-      .selectAll()
-      .where('service_id', '=', b.serviceId)
-      .where('kind', '=', 'open')
-      .executeTakeFirstOrThrow();
+    const op = await operationOf(shop, b.serviceId);
     const progress = JSON.parse(op.progress ?? '{}') as Record<string, unknown>;
     progress[`license-pool-${pooled.id}`] = pooled.lickey;
     await shop.ctx.db.kysely

@@ -20,7 +20,14 @@ import type { AppContext } from '../../platform/context.js';
 import type { BundledLicenseRow } from '../../platform/db/index.js';
 import { type BillmgrClient, BillmgrError, type UpstreamLicense } from './client.js';
 import { COST_SCALE, upstreamCost } from './cost.js';
-import { type BillmanagerConfig, clientOf, findOrdered, operationErrorOf, priceOf } from './module.js';
+import {
+  type BillmanagerConfig,
+  clientOf,
+  findOrdered,
+  operationErrorOf,
+  orderOnce,
+  priceOf,
+} from './module.js';
 
 /**
  * The control-panel license bundled with a server (PROTOCOL.md §7, issue 13): a server module
@@ -398,37 +405,28 @@ export async function acquireLicense(call: ServerCall, ip: string): Promise<Oper
         .execute()
     ).map((r) => r.external_id),
   );
-  const find = async () =>
-    findOrdered(
-      (await upstream(() => client.listLicenses(FAMILY))).filter((l) => !known.has(l.id)),
-      { remoteId: intent.remoteId, pricelist: intent.pricelist, name: intent.name, ip: intent.ip },
-    );
   if (!call.hasStep('intent-license-order'))
     await guardLicenseBalance(server, client, price, 'this license order');
   await call.step('intent-license-order', async () => ({ remoteId: intent.remoteId }));
-  const id = await call.step('license-ordered', async () => {
-    if (triedOrder) {
-      const found = await find();
-      if (found) return found.id;
-    }
-    try {
-      return (
-        await client.orderLicense(FAMILY, {
-          pricelist: intent.pricelist,
-          period: intent.period,
-          remoteId: intent.remoteId,
-          ip: intent.ip,
-          name: intent.name,
-        })
-      ).id;
-    } catch (err) {
-      if (err instanceof BillmgrError && err.ambiguous) {
-        const found = await find();
-        if (found) return found.id;
-      }
-      throw operationErrorOf(err);
-    }
-  });
+  const id = await call.step('license-ordered', () =>
+    orderOnce(
+      client,
+      FAMILY,
+      {
+        pricelist: intent.pricelist,
+        period: intent.period,
+        remoteId: intent.remoteId,
+        ip: intent.ip,
+        name: intent.name,
+      },
+      triedOrder,
+      async (list) =>
+        findOrdered(
+          list.filter((l) => !known.has(l.id)),
+          { remoteId: intent.remoteId, pricelist: intent.pricelist, name: intent.name, ip: intent.ip },
+        ),
+    ),
+  );
   const license = await upstream(() => client.waitForKey(FAMILY, id));
   const now = isoNow(ctx.clock);
   await ctx.db.kysely

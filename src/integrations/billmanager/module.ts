@@ -20,6 +20,7 @@ import {
   BillmgrError,
   createBillmgrClient,
   type Family,
+  type OrderInput,
   type UpstreamLicense,
   type UpstreamTariff,
 } from './client.js';
@@ -210,6 +211,34 @@ export function findOrdered(
   );
 }
 
+/**
+ * Orders a license exactly once: when an earlier attempt may have ordered it (`tried`), or the
+ * order's answer was lost (an ambiguous failure), the upstream's list is searched (`find`)
+ * before ordering (again). Returns the upstream license id.
+ */
+export async function orderOnce(
+  client: BillmgrClient,
+  family: Family,
+  order: OrderInput,
+  tried: boolean,
+  find: (list: readonly UpstreamLicense[]) => Promise<UpstreamLicense | null>,
+): Promise<string> {
+  const look = async () => (await find(await upstream(() => client.listLicenses(family))))?.id ?? null;
+  if (tried) {
+    const found = await look();
+    if (found) return found;
+  }
+  try {
+    return (await client.orderLicense(family, order)).id;
+  } catch (err) {
+    if (err instanceof BillmgrError && err.ambiguous) {
+      const found = await look();
+      if (found) return found;
+    }
+    throw operationErrorOf(err);
+  }
+}
+
 interface OrderIntent {
   remoteId: string;
   pricelist: string;
@@ -243,29 +272,21 @@ async function open(call: OperationCall<BillmanagerConfig>): Promise<OperationOu
   const price = await call.step('intent-price', () =>
     upstream(() => priceOf(client, intent.pricelist, intent.period)),
   );
-  const id = await call.step('ordered', async () => {
-    const find = async () => findOrdered(await upstream(() => client.listLicenses(family)), intent);
-    if (tried) {
-      const found = await find();
-      if (found) return found.id;
-    }
-    try {
-      const { id } = await client.orderLicense(family, {
+  const id = await call.step('ordered', () =>
+    orderOnce(
+      client,
+      family,
+      {
         pricelist: intent.pricelist,
         period: intent.period,
         remoteId: intent.remoteId,
         ...(family === 'platform' ? { comment: intent.name } : { ip: intent.ip!, name: intent.name }),
         addons: addonsOf(call, settings),
-      });
-      return id;
-    } catch (err) {
-      if (err instanceof BillmgrError && err.ambiguous) {
-        const found = await find();
-        if (found) return found.id;
-      }
-      throw operationErrorOf(err);
-    }
-  });
+      },
+      tried,
+      async (list) => findOrdered(list, intent),
+    ),
+  );
   const license = await upstream(() => client.waitForKey(family, id));
   return {
     externalId: id,

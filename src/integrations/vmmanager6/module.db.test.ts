@@ -6,6 +6,7 @@ import {
   getService,
   ok,
   openShop,
+  operationOf,
   orderPaid,
   panelLicenseServer,
   payIn,
@@ -83,14 +84,7 @@ const order = (extra: Record<string, unknown> = {}) =>
     ...extra,
   });
 
-async function openOperation(serviceId: number) {
-  return shop.ctx.db.kysely
-    .selectFrom('operations')
-    .selectAll()
-    .where('service_id', '=', serviceId)
-    .where('kind', '=', 'open')
-    .executeTakeFirstOrThrow();
-}
+const openOperation = (serviceId: number) => operationOf(shop, serviceId);
 
 describe('the vmmanager6 module', () => {
   it('checks the connection; refuses tariff settings without a cluster', async () => {
@@ -367,12 +361,7 @@ describe('the vmmanager6 module', () => {
     await drain(3);
     expect(fake.state.callsOf('POST', `/vm/v3/host/${host.id}/reinstall`)).toHaveLength(1);
     expect(fake.state.callsOf('GET', '/vm/v3/task').some((c) => c.query.where?.includes('host'))).toBe(true);
-    const op = await shop.ctx.db.kysely
-      .selectFrom('operations')
-      .selectAll()
-      .where('service_id', '=', serviceId)
-      .where('kind', '=', 'set_param')
-      .executeTakeFirstOrThrow();
+    const op = await operationOf(shop, serviceId, 'set_param');
     // The timed-out call was followed by a look at the host's reinstall tasks, which found it.
     expect(op).toMatchObject({ status: 'done' });
     expect(host.os).toBe(1);
@@ -442,12 +431,7 @@ describe('the vmmanager6 module', () => {
       }),
     );
     await drain(2);
-    const op = await shop.ctx.db.kysely
-      .selectFrom('operations')
-      .selectAll()
-      .where('service_id', '=', serviceId)
-      .where('kind', '=', 'set_param')
-      .executeTakeFirstOrThrow();
+    const op = await operationOf(shop, serviceId, 'set_param');
     expect(op.status).toBe('done');
     expect(host).toMatchObject({ cpu_number: 2, ram_mib: 4096 });
     expect(host.disk.disk_mib).toBe(20480);
@@ -495,12 +479,7 @@ describe('the vmmanager6 module', () => {
       }),
     );
     await runQueuedOperations(shop.ctx);
-    const op = await shop.ctx.db.kysely
-      .selectFrom('operations')
-      .selectAll()
-      .where('service_id', '=', serviceId)
-      .where('kind', '=', 'set_param')
-      .executeTakeFirstOrThrow();
+    const op = await operationOf(shop, serviceId, 'set_param');
     expect(op.status).toBe('failed');
     expect(op.last_error).toContain('vmmanager_disk_shrink');
     expect(host).toMatchObject({ cpu_number: 1, ram_mib: 2048 });
