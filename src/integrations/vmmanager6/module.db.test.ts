@@ -195,6 +195,17 @@ describe('the vmmanager6 module', () => {
     expect(sent).toMatchObject({ preset: 2, cpu_number: 3, ram_mib: 6144, hdd_mib: 40960, ipv4_number: 2 });
   });
 
+  it("without a unit setting, a RAM addon is sized by its own unit (the shop's is GB)", async () => {
+    ok(await link({ clusterId: 1, osIds: [1], cpu: 1, hddMib: 10240 }));
+    const { serviceId } = await order({
+      params: { hostname: 'gb.example.com', os_template: '1' },
+      addonValues: { [shop.addons.ram]: 4 },
+    });
+    await runQueuedOperations(shop.ctx);
+    expect((await getService(shop, serviceId)).status).toBe('active');
+    expect(hosts()[0]).toMatchObject({ ram_mib: 4096 });
+  });
+
   it('an OS the tariff does not offer fails the open for staff; nothing is created', async () => {
     const { serviceId } = await order({
       params: { hostname: 'x.example.com', os_template: 'Debian 12 LXD' },

@@ -86,15 +86,15 @@ const TariffSettings = z
     hddMib: Count('Main disk in MiB').optional(),
     ipv4Number: z.number().int().min(0).max(64).optional().meta({ description: 'IPv4 addresses; default 1' }),
     ramAddonUnitMib: Count(
-      'MiB per unit of an addon of kind ram (1 when its unit is MiB, 1024 when GB); default 1',
+      "MiB per unit of an addon of kind ram; default: from the addon's unit (MiB 1, GB 1024, TB 1048576; none: MiB)",
     ).optional(),
     diskAddonUnitMib: Count(
-      'MiB per unit of an addon of kind disk (1 when its unit is MiB, 1024 when GB); default 1',
+      "MiB per unit of an addon of kind disk; default: from the addon's unit (MiB 1, GB 1024, TB 1048576; none: MiB)",
     ).optional(),
   })
   .meta({
     description:
-      'Resources: the preset, overridden by cpu/ramMib/hddMib/ipv4Number, overridden by the service addons of kind cpu, ram, disk (in MiB unless a unit is set) and ipv4',
+      'Resources: the preset, overridden by cpu/ramMib/hddMib/ipv4Number, overridden by the service addons of kind cpu, ram, disk (sized by their unit, or the *AddonUnitMib settings) and ipv4',
   });
 type TariffSettings = z.infer<typeof TariffSettings>;
 
@@ -162,12 +162,48 @@ export const accountEmailOf = (config: VmmanagerConfig, accountId: number) =>
 /** A password of 24 characters from 18 random bytes, with the classes panels tend to demand. */
 const newPassword = () => `${randomBytes(18).toString('base64url')}aA1`;
 
-/** The addons of a kind the client chose, as a number (the last one wins), or null. */
-function addonNumber(service: ServiceSnapshot, kind: string): number | null {
-  let out: number | null = null;
+/** The addon of a kind the client chose a number for (the last one wins), with its unit; or null. */
+function addonOf(service: ServiceSnapshot, kind: string): { value: number; unit: string | null } | null {
+  let out: { value: number; unit: string | null } | null = null;
   for (const a of service.addons)
-    if (a.kind === kind && a.valueType === 'integer' && typeof a.value === 'number') out = a.value;
+    if (a.kind === kind && a.valueType === 'integer' && typeof a.value === 'number')
+      out = { value: a.value, unit: a.unit };
   return out;
+}
+
+const MIB_PER: Readonly<Record<string, number>> = {
+  m: 1,
+  mb: 1,
+  mib: 1,
+  g: 1024,
+  gb: 1024,
+  gib: 1024,
+  t: 1024 * 1024,
+  tb: 1024 * 1024,
+  tib: 1024 * 1024,
+};
+
+/**
+ * MiB in one unit of a RAM or disk addon: the tariff setting when staff gave one, else read
+ * from the addon's own unit (`GB` → 1024); an addon without a unit counts MiB. A unit that
+ * names no size fails for staff rather than make a VM of the wrong size.
+ */
+export function mibPerUnit(
+  addon: { unit: string | null },
+  explicit: number | undefined,
+  setting: string,
+): number {
+  if (explicit !== undefined) return explicit;
+  const unit = addon.unit?.trim().toLowerCase() ?? '';
+  if (unit === '') return 1;
+  const mib = MIB_PER[unit];
+  if (mib === undefined)
+    throw new OperationError(
+      'addon_unit_unknown',
+      `The addon's unit "${addon.unit}" is not a size VMmanager understands (MiB, GB, TB); set ${setting} in the tariff's settings.`,
+      false,
+    );
+  return mib;
 }
 
 interface Resources {
@@ -203,21 +239,17 @@ async function resourcesOf(
       );
     return v;
   };
-  const cpuAddon = addonNumber(service, 'cpu');
-  const ramAddon = addonNumber(service, 'ram');
-  const diskAddon = addonNumber(service, 'disk');
-  const ipAddon = addonNumber(service, 'ipv4');
+  const ram = addonOf(service, 'ram');
+  const disk = addonOf(service, 'disk');
   return {
-    cpu: cpuAddon ?? pick(settings.cpu, preset?.cpu, 'CPU count'),
-    ramMib:
-      ramAddon !== null
-        ? ramAddon * (settings.ramAddonUnitMib ?? 1)
-        : pick(settings.ramMib, preset?.ramMib, 'RAM'),
-    hddMib:
-      diskAddon !== null
-        ? diskAddon * (settings.diskAddonUnitMib ?? 1)
-        : pick(settings.hddMib, preset?.hddMib, 'disk'),
-    ipv4Number: ipAddon ?? settings.ipv4Number ?? 1,
+    cpu: addonOf(service, 'cpu')?.value ?? pick(settings.cpu, preset?.cpu, 'CPU count'),
+    ramMib: ram
+      ? ram.value * mibPerUnit(ram, settings.ramAddonUnitMib, 'ramAddonUnitMib')
+      : pick(settings.ramMib, preset?.ramMib, 'RAM'),
+    hddMib: disk
+      ? disk.value * mibPerUnit(disk, settings.diskAddonUnitMib, 'diskAddonUnitMib')
+      : pick(settings.hddMib, preset?.hddMib, 'disk'),
+    ipv4Number: addonOf(service, 'ipv4')?.value ?? settings.ipv4Number ?? 1,
   };
 }
 

@@ -98,6 +98,8 @@ export interface SnapshotAddon {
   readonly kind: string;
   readonly label: string;
   readonly valueType: 'boolean' | 'integer' | 'enumeration';
+  /** The unit staff gave an integer addon (`GB`, `MiB`, `cores`), or null. */
+  readonly unit: string | null;
   /** true/false, a number of units, or the chosen enumeration value's id; null when unset. */
   readonly value: boolean | number | null;
   /** For an enumeration: the chosen value's internal name (e.g. an upstream tariff id "55228"). */
