@@ -125,8 +125,24 @@ describe('module types', () => {
       secretFields: ['password'],
       licenseSource: true,
       usesLicenseServer: false,
+      serverParams: [],
+      daily: false,
     });
     expect(lic.paramsSchema.properties).toHaveProperty('password');
+    // The server modules: what their services can ask, and a daily upkeep (bundled licenses).
+    expect(items.find((t: { type: string }) => t.type === 'vmmanager6')).toMatchObject({
+      usesLicenseServer: true,
+      serverParams: ['os', 'password', 'ip'],
+      daily: true,
+    });
+    expect(items.find((t: { type: string }) => t.type === 'dcimanager6')).toMatchObject({
+      serverParams: ['os', 'ip'],
+      daily: true,
+    });
+    expect(items.find((t: { type: string }) => t.type === 'billmanager')).toMatchObject({
+      licenseSource: true,
+      daily: true,
+    });
   });
 });
 

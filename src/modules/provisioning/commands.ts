@@ -492,6 +492,8 @@ export function presentModuleType(t: AnyModuleType) {
     secretFields: [...t.secretFields],
     licenseSource: t.licenseSource ?? false,
     usesLicenseServer: t.usesLicenseServer ?? false,
+    serverParams: [...(t.serverParams ?? [])],
+    daily: typeof t.daily === 'function',
     paramsSchema: z.toJSONSchema(t.configSchema as z.ZodType, { unrepresentable: 'any' }),
     tariffSettingsSchema: t.tariffSettingsSchema
       ? z.toJSONSchema(t.tariffSettingsSchema as z.ZodType, { unrepresentable: 'any' })

@@ -73,6 +73,11 @@ export const ModuleTypeView = z.object({
   secretFields: z.array(z.string()),
   licenseSource: z.boolean(),
   usesLicenseServer: z.boolean(),
+  serverParams: z.array(z.enum(['os', 'password', 'ip'])).meta({
+    description:
+      'Server changes its services can ask for: os (reinstall), password (root), ip (staff: address moved)',
+  }),
+  daily: z.boolean().meta({ description: 'It has a daily upkeep after the billing run' }),
   paramsSchema: z.unknown(),
   tariffSettingsSchema: z
     .unknown()
