@@ -32,7 +32,11 @@ import { registerWebApp } from './web.js';
  */
 export async function buildHttpApp(
   ctx: AppContext,
-  opts: { readonly billmgr?: BillmgrOptions } = {},
+  opts: {
+    readonly billmgr?: BillmgrOptions;
+    /** The web app's build output (default web/dist): tests point it elsewhere. */
+    readonly webDist?: string;
+  } = {},
 ): Promise<FastifyInstance> {
   // Every error leaves in the documented shape, Fastify's and Node's own refusals included;
   // /billmgr's paths answer in mgr documents.
@@ -48,7 +52,7 @@ export async function buildHttpApp(
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errors.errorHandler);
   // Unknown paths: the web app's client routes go to the app, the rest is the API's 404.
-  app.setNotFoundHandler(await registerWebApp(app, errors.notFoundHandler));
+  app.setNotFoundHandler(await registerWebApp(app, errors.notFoundHandler, opts.webDist));
 
   await app.register(cookie);
   // The REST API reads JSON only: a form, text or any other body is 415 unsupported_media_type
