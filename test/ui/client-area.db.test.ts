@@ -121,18 +121,27 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: the client area', () => {
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
-  async function signedIn(
-    viewport: { width: number; height: number },
-    who: { email: string; password: string },
-  ) {
+  async function open(viewport: { width: number; height: number }) {
     const context: BrowserContext = await browser.newContext({ viewport, locale: 'en-US' });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: url });
     const page: Page = await context.newPage();
     await page.goto(url);
     await page.getByRole('heading', { name: 'Sign in to your account' }).waitFor();
+    return { context, page };
+  }
+
+  async function signIn(page: Page, who: { email: string; password: string }) {
     await page.getByRole('textbox', { name: 'Email' }).fill(who.email);
     await page.getByLabel('Password', { exact: false }).first().fill(who.password);
     await page.getByRole('button', { name: 'Sign in' }).click();
+  }
+
+  async function signedIn(
+    viewport: { width: number; height: number },
+    who: { email: string; password: string },
+  ) {
+    const { context, page } = await open(viewport);
+    await signIn(page, who);
     await page.getByRole('heading', { name: 'Services' }).waitFor();
     return { context, page };
   }
@@ -159,6 +168,13 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: the client area', () => {
       // A reload on the service's URL comes back to it (the server answers client routes with the app).
       await page.reload();
       await page.getByText(licenseKey).waitFor();
+
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.getByText('You are signed out.').waitFor();
+      await page.getByRole('heading', { name: 'Sign in to your account' }).waitFor();
+      await page.goto(`${url}/services/${serviceId}`);
+      await page.getByRole('heading', { name: 'Sign in to your account' }).waitFor();
+      expect(await page.getByText(licenseKey).count()).toBe(0);
     } finally {
       await context.close();
     }
@@ -177,6 +193,21 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: the client area', () => {
       await page.goto(`${url}/services`);
       await page.getByRole('link', { name: serviceName }).waitFor();
       await screenshot(page, 'client-services-phone');
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('a wrong password is refused in a sentence, in English or Russian', async () => {
+    const { context, page } = await open(DESKTOP);
+    try {
+      await signIn(page, { email: OTHER.email, password: 'not-the-password' });
+      await page.getByRole('alert').getByText('The email or password is wrong.').waitFor();
+      await page.getByText('RU', { exact: true }).click();
+      await page.getByRole('heading', { name: 'Вход в личный кабинет' }).waitFor();
+      await page.getByRole('alert').getByText('Неверная почта или пароль.').waitFor();
+      expect(await page.getByRole('radio', { name: 'RU' }).isChecked()).toBe(true);
+      await screenshot(page, 'sign-in-refused-ru-desktop');
     } finally {
       await context.close();
     }

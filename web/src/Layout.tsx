@@ -1,10 +1,11 @@
-import { AppShell, Burger, Button, Group, NavLink, SegmentedControl, Text, Title } from '@mantine/core';
+import { AppShell, Burger, Button, Group, NavLink, Text, Title } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import type { ReactNode } from 'react';
 import { ApiError } from './api/client';
-import { errorSentence, type Lang, useI18n } from './i18n';
+import { errorSentence, useI18n } from './i18n';
+import { LanguageSwitch } from './LanguageSwitch';
 import { Link, navigate, usePath } from './router';
 import { ME_KEY, type Me, signOut } from './session';
 
@@ -17,7 +18,7 @@ function navItems(t: ReturnType<typeof useI18n>['t']) {
 }
 
 export function Layout({ me, children }: { me: Me; children: ReactNode }) {
-  const { t, lang, setLang } = useI18n();
+  const { t } = useI18n();
   const path = usePath();
   const [opened, { toggle, close }] = useDisclosure();
   const queryClient = useQueryClient();
@@ -56,16 +57,7 @@ export function Layout({ me, children }: { me: Me; children: ReactNode }) {
             <Title order={3}>{t.appName}</Title>
           </Group>
           <Group gap="sm" wrap="nowrap">
-            <SegmentedControl
-              size="xs"
-              aria-label={t.language}
-              value={lang}
-              onChange={(v) => setLang(v as Lang)}
-              data={[
-                { value: 'en', label: 'EN' },
-                { value: 'ru', label: 'RU' },
-              ]}
-            />
+            <LanguageSwitch />
             <Text size="sm" visibleFrom="sm" c="dimmed">
               {me.account?.name ?? me.user.email}
             </Text>

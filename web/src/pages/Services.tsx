@@ -39,14 +39,14 @@ export function ServicesPage() {
         <EmptyState text={t.noServices} />
       ) : (
         <Paper withBorder>
-          <Table.ScrollContainer minWidth={480}>
+          <Table.ScrollContainer minWidth={320}>
             <Table striped highlightOnHover aria-label={t.services}>
               <Table.Thead>
                 <Table.Tr>
                   <Table.Th>{t.service}</Table.Th>
                   <Table.Th>{t.status}</Table.Th>
                   <Table.Th>{t.expires}</Table.Th>
-                  <Table.Th>{t.ip}</Table.Th>
+                  <Table.Th visibleFrom="sm">{t.ip}</Table.Th>
                 </Table.Tr>
               </Table.Thead>
               <Table.Tbody>
@@ -61,7 +61,7 @@ export function ServicesPage() {
                       <StatusBadge status={s.status} />
                     </Table.Td>
                     <Table.Td>{s.expiresOn ?? t.never}</Table.Td>
-                    <Table.Td>{s.params.ip ?? t.never}</Table.Td>
+                    <Table.Td visibleFrom="sm">{s.params.ip ?? t.never}</Table.Td>
                   </Table.Tr>
                 ))}
               </Table.Tbody>

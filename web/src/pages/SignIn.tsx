@@ -1,8 +1,9 @@
-import { Alert, Button, Center, Paper, PasswordInput, Stack, TextInput, Title } from '@mantine/core';
+import { Alert, Button, Center, Group, Paper, PasswordInput, Stack, TextInput, Title } from '@mantine/core';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useState } from 'react';
 import { ApiError } from '../api/client';
 import { errorSentence, useI18n } from '../i18n';
+import { LanguageSwitch } from '../LanguageSwitch';
 import { ME_KEY, signIn } from '../session';
 
 export function SignIn() {
@@ -25,9 +26,12 @@ export function SignIn() {
       <Paper withBorder p="xl" radius="md" w="100%" maw={400}>
         <form onSubmit={submit} aria-labelledby="sign-in-title">
           <Stack>
-            <Title order={2} id="sign-in-title">
-              {t.signInTitle}
-            </Title>
+            <Group justify="space-between" align="flex-start" wrap="nowrap">
+              <Title order={2} id="sign-in-title">
+                {t.signInTitle}
+              </Title>
+              <LanguageSwitch />
+            </Group>
             {code && (
               <Alert color="red" role="alert">
                 {errorSentence(t, code)}
