@@ -45,6 +45,9 @@ export async function registerWebApp(
     await web.register(fastifyStatic, {
       root: dist,
       prefix: '/',
+      // One route per built file, no `/*`: a wildcard would also catch the API's paths that fail
+      // to match (a path parameter over its length limit must stay 414 uri_too_long, not a 404).
+      wildcard: false,
       // Hashed file names under assets/ never change; index.html must be fetched fresh.
       setHeaders: (reply, file) => {
         reply.header(
@@ -54,13 +57,13 @@ export async function registerWebApp(
       },
     });
   });
+  // Read once, like the file routes above: a new build is served after a restart.
+  const index = fs.readFileSync(path.join(dist, 'index.html'));
   return (request, reply) => {
     const p = request.url.split('?')[0]!;
     // A client route (no file extension) on GET/HEAD: the app decides what it shows.
-    if ((request.method === 'GET' || request.method === 'HEAD') && !isApiPath(p) && !/\.[^/]*$/.test(p)) {
-      reply.header('cache-control', 'no-cache');
-      return reply.sendFile('index.html', dist);
-    }
+    if ((request.method === 'GET' || request.method === 'HEAD') && !isApiPath(p) && !/\.[^/]*$/.test(p))
+      return reply.code(200).type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(index);
     return apiNotFound(request, reply);
   };
 }

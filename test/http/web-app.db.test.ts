@@ -59,6 +59,10 @@ describe('the web app at /', () => {
       expect(res.statusCode, url).toBe(404);
       expect(res.json(), url).toMatchObject({ error: { code: 'route_not_found' } });
     }
+    // An API path that fails to match (a path parameter over its limit) keeps its own refusal.
+    const long = await app.inject({ url: `/api/v1/accounts/${'1'.repeat(150)}` });
+    expect(long.statusCode).toBe(414);
+    expect(long.json()).toMatchObject({ error: { code: 'uri_too_long' } });
     // A state change on a client route is not the app either.
     const post = await app.inject({ method: 'POST', url: '/services' });
     expect(post.statusCode).toBe(404);
