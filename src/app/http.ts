@@ -23,15 +23,20 @@ import type { AppContext } from '../platform/context.js';
 import { httpErrorHandlers } from '../platform/http/errors.js';
 import { rejectInvalidText } from '../platform/http/input.js';
 import { VERSION } from '../version.js';
-import { landingPage } from './landing.js';
+import { registerWebApp } from './web.js';
 
 /**
  * The HTTP application: JSON API under /api/v1 (zod schemas validate input, shape output
- * and generate the OpenAPI document at /api/openapi.json, browsable at /api/docs).
+ * and generate the OpenAPI document at /api/openapi.json, browsable at /api/docs); the web app
+ * (web/, built by `npm install`) at `/`.
  */
 export async function buildHttpApp(
   ctx: AppContext,
-  opts: { readonly billmgr?: BillmgrOptions } = {},
+  opts: {
+    readonly billmgr?: BillmgrOptions;
+    /** The web app's build output (default web/dist): tests point it elsewhere. */
+    readonly webDist?: string;
+  } = {},
 ): Promise<FastifyInstance> {
   // Every error leaves in the documented shape, Fastify's and Node's own refusals included;
   // /billmgr's paths answer in mgr documents.
@@ -46,7 +51,8 @@ export async function buildHttpApp(
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errors.errorHandler);
-  app.setNotFoundHandler(errors.notFoundHandler);
+  // Unknown paths: the web app's client routes go to the app, the rest is the API's 404.
+  app.setNotFoundHandler(await registerWebApp(app, errors.notFoundHandler, opts.webDist));
 
   await app.register(cookie);
   // The REST API reads JSON only: a form, text or any other body is 415 unsupported_media_type
@@ -118,9 +124,6 @@ export async function buildHttpApp(
     await ctx.db.kysely.selectFrom('provider').select('id').limit(1).execute();
     return { status: 'ok', version: VERSION, database: ctx.db.kind, time: ctx.clock.now().toISOString() };
   });
-  app.get('/', { config: { auth: 'public' }, schema: { hide: true } }, async (_request, reply) =>
-    reply.type('text/html; charset=utf-8').send(landingPage()),
-  );
 
   registerAccountRoutes(app, ctx);
   registerCatalogRoutes(app, ctx);

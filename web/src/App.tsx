@@ -1,0 +1,43 @@
+import { Center, Loader } from '@mantine/core';
+import { useEffect } from 'react';
+import { Layout } from './Layout';
+import { NotFound } from './pages/NotFound';
+import { ServiceDetail } from './pages/ServiceDetail';
+import { ServicesPage } from './pages/Services';
+import { SignIn } from './pages/SignIn';
+import { ErrorState } from './pages/states';
+import { navigate, usePath } from './router';
+import { useMe } from './session';
+
+/** Routes: signed out, every path shows the sign-in page (and comes back to it after). */
+export function App() {
+  const me = useMe();
+  const path = usePath();
+  const signedIn = !!me.data;
+
+  useEffect(() => {
+    if (signedIn && (path === '/' || path === '/sign-in')) navigate('/services', { replace: true });
+  }, [signedIn, path]);
+
+  if (me.isPending)
+    return (
+      <Center h="100vh">
+        <Loader aria-label="Loading" />
+      </Center>
+    );
+  if (me.isError) return <ErrorState error={me.error} onRetry={() => me.refetch()} />;
+  if (!me.data) return <SignIn />;
+
+  const serviceId = /^\/services\/(\d+)$/.exec(path)?.[1];
+  return (
+    <Layout me={me.data}>
+      {path === '/services' ? (
+        <ServicesPage />
+      ) : serviceId ? (
+        <ServiceDetail id={Number(serviceId)} />
+      ) : path === '/' || path === '/sign-in' ? null : (
+        <NotFound />
+      )}
+    </Layout>
+  );
+}

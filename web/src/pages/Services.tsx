@@ -1,0 +1,92 @@
+import { Anchor, Button, Group, Paper, Table, Title } from '@mantine/core';
+import { keepPreviousData, useQuery } from '@tanstack/react-query';
+import { useState } from 'react';
+import { api, call } from '../api/client';
+import { useI18n } from '../i18n';
+import { Link } from '../router';
+import { EmptyState, ErrorState, Loading } from './states';
+import { StatusBadge } from './status';
+
+const PAGE = 20;
+
+/** The services, newest first, a page at a time with the API's keyset cursor (`before`). */
+export function ServicesPage() {
+  const { t } = useI18n();
+  // The cursors of the pages before this one: "Newer" goes back to the previous cursor.
+  const [cursors, setCursors] = useState<(number | undefined)[]>([undefined]);
+  const before = cursors[cursors.length - 1];
+  const list = useQuery({
+    queryKey: ['services', before],
+    queryFn: () =>
+      call(
+        api.GET('/api/v1/services', {
+          params: { query: { limit: PAGE, ...(before !== undefined ? { before: String(before) } : {}) } },
+        }),
+      ),
+    placeholderData: keepPreviousData,
+  });
+
+  return (
+    <>
+      <Title order={2} mb="md">
+        {t.services}
+      </Title>
+      {list.isPending ? (
+        <Loading />
+      ) : list.isError ? (
+        <ErrorState error={list.error} onRetry={() => list.refetch()} />
+      ) : list.data.items.length === 0 ? (
+        <EmptyState text={t.noServices} />
+      ) : (
+        <Paper withBorder>
+          <Table.ScrollContainer minWidth={320}>
+            <Table striped highlightOnHover aria-label={t.services}>
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th>{t.service}</Table.Th>
+                  <Table.Th>{t.status}</Table.Th>
+                  <Table.Th>{t.expires}</Table.Th>
+                  <Table.Th visibleFrom="sm">{t.ip}</Table.Th>
+                </Table.Tr>
+              </Table.Thead>
+              <Table.Tbody>
+                {list.data.items.map((s) => (
+                  <Table.Tr key={s.id}>
+                    <Table.Td>
+                      <Anchor component={Link} href={`/services/${s.id}`}>
+                        {s.name}
+                      </Anchor>
+                    </Table.Td>
+                    <Table.Td>
+                      <StatusBadge status={s.status} />
+                    </Table.Td>
+                    <Table.Td>{s.expiresOn ?? t.never}</Table.Td>
+                    <Table.Td visibleFrom="sm">{s.params.ip ?? t.never}</Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          </Table.ScrollContainer>
+        </Paper>
+      )}
+      {(cursors.length > 1 || list.data?.nextBefore != null) && (
+        <Group justify="space-between" mt="md">
+          <Button
+            variant="default"
+            disabled={cursors.length <= 1}
+            onClick={() => setCursors((c) => c.slice(0, -1))}
+          >
+            {t.newer}
+          </Button>
+          <Button
+            variant="default"
+            disabled={list.data?.nextBefore == null || list.isFetching}
+            onClick={() => setCursors((c) => [...c, list.data!.nextBefore!])}
+          >
+            {t.older}
+          </Button>
+        </Group>
+      )}
+    </>
+  );
+}
