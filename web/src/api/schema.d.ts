@@ -6894,6 +6894,10 @@ export interface paths {
                                 secretFields: string[];
                                 licenseSource: boolean;
                                 usesLicenseServer: boolean;
+                                /** @description Server changes its services can ask for: os (reinstall), password (root), ip (staff: address moved) */
+                                serverParams: ("os" | "password" | "ip")[];
+                                /** @description It has a daily upkeep after the billing run */
+                                daily: boolean;
                                 paramsSchema: unknown;
                                 /** @description JSON Schema of per-tariff settings, null when none */
                                 tariffSettingsSchema: unknown;
