@@ -1527,8 +1527,9 @@ describe('GET /api/v1/catalog', () => {
       expiresOn: '2021-12-31',
       addons: [],
     };
-    const vdsType = { code: 'vds', name: 'VPS' };
-    const softType = { code: 'soft', name: 'ISPsystem licenses' };
+    // Each type names the service parameters an order of it carries (the order form asks for them).
+    const vdsType = { code: 'vds', name: 'VPS', serviceParams: ['hostname', 'os_template'] };
+    const softType = { code: 'soft', name: 'ISPsystem licenses', serviceParams: ['ip', 'licname'] };
 
     expect(await publicCatalog()).toEqual({
       currency: 'EUR',

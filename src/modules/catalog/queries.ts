@@ -96,6 +96,14 @@ export function isOrderable(t: TariffAggregate, today: string): boolean {
   return t.tariff.status === 'active' && !isTariffEnded(t.tariff.expires_on, Temporal.PlainDate.from(today));
 }
 
+/**
+ * A product type as the catalog shows it: its name and the service parameters an order of it
+ * must carry (the order form asks for them; `validateServiceParams` checks them).
+ */
+function presentCatalogProductType(t: ProductTypeRow) {
+  return { code: t.code, name: t.name, serviceParams: JSON.parse(t.service_params) as string[] };
+}
+
 /** The public catalog: what a client can order now (by the injected clock), with prices and addon options. */
 export async function publicCatalog(ctx: AppContext, filter: { productType?: string | undefined } = {}) {
   const today = (await todayIn(ctx)).toString();
@@ -114,7 +122,7 @@ export async function publicCatalog(ctx: AppContext, filter: { productType?: str
   return {
     currency,
     today,
-    productTypes: types.filter((t) => used.has(t.code)).map((t) => ({ code: t.code, name: t.name })),
+    productTypes: types.filter((t) => used.has(t.code)).map(presentCatalogProductType),
     tariffs,
   };
 }

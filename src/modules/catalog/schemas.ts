@@ -245,7 +245,7 @@ export const TariffProblemView = z.object({
 export const CatalogView = z.object({
   currency: z.string(),
   today: z.string(),
-  productTypes: z.array(z.object({ code: z.string(), name: z.string() })),
+  productTypes: z.array(z.object({ code: z.string(), name: z.string(), serviceParams: z.array(z.string()) })),
   tariffs: z.array(
     z.object({
       id: z.number(),

@@ -1882,6 +1882,7 @@ export interface paths {
                             productTypes: {
                                 code: string;
                                 name: string;
+                                serviceParams: string[];
                             }[];
                             tariffs: {
                                 id: number;
