@@ -2,6 +2,7 @@ import { Center, Loader } from '@mantine/core';
 import { useEffect } from 'react';
 import { Layout } from './Layout';
 import { NotFound } from './pages/NotFound';
+import { OrderPage } from './pages/Order';
 import { ServiceDetail } from './pages/ServiceDetail';
 import { ServicesPage } from './pages/Services';
 import { SignIn } from './pages/SignIn';
@@ -33,6 +34,8 @@ export function App() {
     <Layout me={me.data}>
       {path === '/services' ? (
         <ServicesPage />
+      ) : path === '/order' ? (
+        <OrderPage />
       ) : serviceId ? (
         <ServiceDetail id={Number(serviceId)} />
       ) : path === '/' || path === '/sign-in' ? null : (

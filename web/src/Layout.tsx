@@ -14,7 +14,10 @@ import { ME_KEY, type Me, signOut } from './session';
  * Staff see the same list (all accounts' services) until the staff area arrives in part 2.
  */
 function navItems(t: ReturnType<typeof useI18n>['t']) {
-  return [{ href: '/services', label: t.navServices }];
+  return [
+    { href: '/services', label: t.navServices },
+    { href: '/order', label: t.navOrder },
+  ];
 }
 
 export function Layout({ me, children }: { me: Me; children: ReactNode }) {

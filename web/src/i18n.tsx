@@ -80,8 +80,76 @@ const en = {
     internal_error: 'The server failed. Try again later; if it persists, contact your provider.',
     network_error: 'The server cannot be reached. Check your connection and try again.',
     copy_failed: 'The browser did not allow copying. Select the key and copy it by hand.',
+    // — order —
+    service_param_required: 'This field is required.',
+    invalid_ip: 'This is not an IPv4 or IPv6 address.',
+    invalid_hostname:
+      'This is not a host name (letters, digits, hyphens and dots, e.g. server1.example.com).',
+    service_param_too_long: 'This is too long (255 characters at most).',
+    ip_taken: 'A license for this address already exists.',
+    insufficient_balance: 'Your balance does not cover this order. Top it up, or order now and pay later.',
+    tariff_not_orderable: 'This tariff can no longer be ordered.',
+    tariff_expired: 'This tariff can no longer be ordered.',
+    period_not_offered: 'This period is not offered by the tariff.',
+    enumeration_value_not_offered: 'This option is no longer offered. Choose another.',
+    addon_value_out_of_range: 'An option is outside its allowed range.',
+    addon_value_not_on_step: 'An option is not a whole number of its steps.',
+    account_not_active: 'Your account is not active. Contact your provider.',
   } as Record<string, string>,
   unknownError: (code: string) => `The request was refused (${code}). Try again or contact your provider.`,
+  // — order —
+  navOrder: 'Order',
+  orderTitle: 'Order a service',
+  orderNothing: 'Nothing can be ordered right now.',
+  orderSteps: {
+    product: 'Product',
+    tariff: 'Tariff',
+    options: 'Period and options',
+    params: 'Parameters',
+    quote: 'Price and payment',
+  } as Record<string, string>,
+  orderChooseProduct: 'What would you like to order?',
+  orderChooseTariff: 'Choose a tariff',
+  orderFrom: (price: string, currency: string, period: number) =>
+    period === -100
+      ? `trial: ${price} ${currency}`
+      : `${price} ${currency} for ${period === 1 ? '1 month' : `${period} months`}`,
+  orderSetupFee: (fee: string, currency: string) => `setup fee ${fee} ${currency}`,
+  orderTariffEnds: (date: string) => `can be ordered until ${date}`,
+  orderTrial: (days: number) => `Trial, ${days} days`,
+  orderNotForPeriod: 'not offered for this period',
+  orderIncluded: 'included',
+  orderAddonIncluded: (n: number, unit: string) => (unit ? `${n} ${unit} included` : `${n} included`),
+  orderAddonUnitPrice: (price: string, unit: string) => `${price} per ${unit || 'unit'} above that`,
+  orderNoParams: 'This product needs no parameters.',
+  orderParam: {
+    hostname: 'Host name',
+    ip: 'IP address',
+    os_template: 'Operating system',
+    licname: 'License name',
+  } as Record<string, string>,
+  orderParamHint: {
+    hostname: 'For example server1.example.com',
+    ip: 'The address the license is bound to, e.g. 203.0.113.10',
+    os_template: 'For example Ubuntu 22.04',
+  } as Record<string, string>,
+  orderBack: 'Back',
+  orderNext: 'Next',
+  orderQuote: 'Price',
+  orderFromTo: (start: string, end: string) => `from ${start} to ${end}`,
+  orderCutTitle: 'The tariff ends before the period does',
+  orderCutText: (end: string, naturalEnd: string, granted: number, full: number) =>
+    `The service runs until ${end} instead of ${naturalEnd}: you pay for ${granted} of ${full} days.`,
+  orderCutLine: (granted: number, full: number, amount: string, fullAmount: string) =>
+    `${granted} of ${full} days, ${amount} (full period ${fullAmount})`,
+  orderTotal: 'Total',
+  orderPayNow: (total: string) => `Pay ${total} from balance`,
+  orderPayLater: 'Order, pay later',
+  orderBalance: (balance: string) => `Your balance: ${balance}.`,
+  orderPaid: (id: number) => `Order ${id} is paid; your service is being set up.`,
+  orderPlacedTitle: (id: number) => `Order ${id} is awaiting payment`,
+  orderPlacedText: (total: string) =>
+    `It is paid from your balance, ${total}, as soon as the balance covers it; the service is set up then.`,
 };
 
 type Messages = typeof en;
@@ -164,8 +232,74 @@ const ru: Messages = {
     internal_error: 'Ошибка на сервере. Попробуйте позже; если повторяется, обратитесь к провайдеру.',
     network_error: 'Сервер недоступен. Проверьте подключение и попробуйте снова.',
     copy_failed: 'Браузер не разрешил копирование. Выделите ключ и скопируйте его вручную.',
+    // — order —
+    service_param_required: 'Это поле обязательно.',
+    invalid_ip: 'Это не IPv4- или IPv6-адрес.',
+    invalid_hostname: 'Это не имя хоста (буквы, цифры, дефисы и точки, например server1.example.com).',
+    service_param_too_long: 'Слишком длинно (не более 255 символов).',
+    ip_taken: 'Лицензия для этого адреса уже есть.',
+    insufficient_balance:
+      'На балансе не хватает средств. Пополните его или закажите сейчас и оплатите позже.',
+    tariff_not_orderable: 'Этот тариф больше нельзя заказать.',
+    tariff_expired: 'Этот тариф больше нельзя заказать.',
+    period_not_offered: 'Тариф не предлагает этот период.',
+    enumeration_value_not_offered: 'Этот вариант больше не предлагается. Выберите другой.',
+    addon_value_out_of_range: 'Значение опции вне допустимого диапазона.',
+    addon_value_not_on_step: 'Значение опции не кратно её шагу.',
+    account_not_active: 'Ваш аккаунт не активен. Обратитесь к провайдеру.',
   },
   unknownError: (code: string) => `Запрос отклонён (${code}). Попробуйте снова или обратитесь к провайдеру.`,
+  // — order —
+  navOrder: 'Заказать',
+  orderTitle: 'Заказ услуги',
+  orderNothing: 'Сейчас нечего заказать.',
+  orderSteps: {
+    product: 'Продукт',
+    tariff: 'Тариф',
+    options: 'Период и опции',
+    params: 'Параметры',
+    quote: 'Цена и оплата',
+  },
+  orderChooseProduct: 'Что вы хотите заказать?',
+  orderChooseTariff: 'Выберите тариф',
+  orderFrom: (price: string, currency: string, period: number) =>
+    period === -100 ? `пробный: ${price} ${currency}` : `${price} ${currency} за ${period} мес.`,
+  orderSetupFee: (fee: string, currency: string) => `подключение ${fee} ${currency}`,
+  orderTariffEnds: (date: string) => `можно заказать до ${date}`,
+  orderTrial: (days: number) => `Пробный период, ${days} дн.`,
+  orderNotForPeriod: 'не предлагается на этот период',
+  orderIncluded: 'включено',
+  orderAddonIncluded: (n: number, unit: string) => `${n} ${unit} включено`,
+  orderAddonUnitPrice: (price: string, unit: string) => `${price} за ${unit || 'единицу'} сверх этого`,
+  orderNoParams: 'Для этого продукта параметры не нужны.',
+  orderParam: {
+    hostname: 'Имя хоста',
+    ip: 'IP-адрес',
+    os_template: 'Операционная система',
+    licname: 'Имя лицензии',
+  },
+  orderParamHint: {
+    hostname: 'Например, server1.example.com',
+    ip: 'Адрес, к которому привязана лицензия, например 203.0.113.10',
+    os_template: 'Например, Ubuntu 22.04',
+  },
+  orderBack: 'Назад',
+  orderNext: 'Далее',
+  orderQuote: 'Цена',
+  orderFromTo: (start: string, end: string) => `с ${start} по ${end}`,
+  orderCutTitle: 'Тариф заканчивается раньше периода',
+  orderCutText: (end: string, naturalEnd: string, granted: number, full: number) =>
+    `Услуга действует до ${end} вместо ${naturalEnd}: вы платите за ${granted} из ${full} дн.`,
+  orderCutLine: (granted: number, full: number, amount: string, fullAmount: string) =>
+    `${granted} из ${full} дн., ${amount} (полный период ${fullAmount})`,
+  orderTotal: 'Итого',
+  orderPayNow: (total: string) => `Оплатить ${total} с баланса`,
+  orderPayLater: 'Заказать, оплатить позже',
+  orderBalance: (balance: string) => `Ваш баланс: ${balance}.`,
+  orderPaid: (id: number) => `Заказ ${id} оплачен; услуга подключается.`,
+  orderPlacedTitle: (id: number) => `Заказ ${id} ожидает оплаты`,
+  orderPlacedText: (total: string) =>
+    `Он будет оплачен с баланса (${total}), как только средств хватит; тогда же услуга будет подключена.`,
 };
 
 export const MESSAGES: Record<Lang, Messages> = { en, ru };
