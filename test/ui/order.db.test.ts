@@ -189,7 +189,7 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: the order wizard', () => {
     }
   });
 
-  it("the server's refusal of a parameter shows on its field; a tariff ending mid-period is quoted by days", async () => {
+  it("the server's refusal of a parameter shows on its field; a tariff ending mid-period is quoted by days and left awaiting payment", async () => {
     const { context, page } = await signedIn(DESKTOP);
     try {
       await page.getByRole('link', { name: 'Order' }).click();
@@ -221,6 +221,11 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: the order wizard', () => {
       );
       await still(page);
       await screenshot(page, 'order-quote-cut-desktop');
+
+      // Left awaiting payment: no service yet, the order says what it waits for.
+      await page.getByRole('button', { name: 'Order, pay later' }).click();
+      await page.getByText(/^Order \d+ is awaiting payment$/).waitFor();
+      await page.getByText(/paid from your balance, 4\.84 \w+, as soon as/).waitFor();
     } finally {
       await context.close();
     }
