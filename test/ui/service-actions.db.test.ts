@@ -237,4 +237,27 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: a license service’s acti
       await context.close();
     }
   });
+
+  it('the client deletes: the server says first what it refunds (licenses: nothing), then the deletion is asked', async () => {
+    const { context, page } = await signedIn(DESKTOP);
+    try {
+      await page.getByRole('button', { name: 'Delete…' }).click();
+      await page
+        .getByLabel('What deleting does')
+        .getByText('This kind of service does not refund unused days', { exact: false })
+        .waitFor();
+      const api = await session();
+      const balance = (await api('GET', '/api/v1/me')).body.account.balance;
+      await page.getByRole('button', { name: 'Delete the service' }).click();
+      await page.getByText('Deletion requested: the service is removed shortly.').waitFor();
+      await page.getByRole('table', { name: 'History' }).getByText('Deletion asked').waitFor();
+      expect((await api('GET', '/api/v1/me')).body.account.balance).toBe(balance);
+      // The license issuer removes it at once: the page follows the close to its end.
+      await page.getByText('deleted', { exact: true }).waitFor();
+      await page.getByRole('button', { name: 'Delete…' }).waitFor({ state: 'detached' });
+      expect((await api('GET', `/api/v1/services/${serviceId}`)).body.status).toBe('deleted');
+    } finally {
+      await context.close();
+    }
+  });
 });

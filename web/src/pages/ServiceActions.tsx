@@ -291,3 +291,80 @@ export function History({ service }: { service: Service }) {
     </Paper>
   );
 }
+
+type DeletionQuote =
+  paths['/api/v1/services/{id}/deletion-quote']['post']['responses'][200]['content']['application/json'];
+
+/**
+ * Deletion in two steps: the server says first whether the client may and what it refunds
+ * (the same computation the deletion makes), then the client confirms.
+ */
+export function Delete({ service }: { service: Service }) {
+  const { t } = useI18n();
+  const refusal = useRefusal();
+  const refresh = useRefresh(service.id);
+  const [quote, setQuote] = useState<DeletionQuote | null>(null);
+  const preview = useMutation({
+    mutationFn: () => call(api.POST('/api/v1/services/{id}/deletion-quote', path(service.id))),
+    onSuccess: setQuote,
+  });
+  const remove = useMutation({
+    mutationFn: () => call(api.DELETE('/api/v1/services/{id}', path(service.id))),
+    onSuccess: async () => {
+      setQuote(null);
+      notifications.show({ color: 'teal', message: t.deleteAsked });
+      await refresh();
+    },
+  });
+  if (service.status === 'deleted') return null;
+
+  return (
+    <Paper withBorder p="md">
+      <Title order={3} size="h4" mb="sm">
+        {t.deleteTitle}
+      </Title>
+      <Stack gap="sm" align="flex-start">
+        {quote === null ? (
+          <Button
+            color="red"
+            variant="light"
+            onClick={() => {
+              remove.reset();
+              preview.mutate();
+            }}
+            loading={preview.isPending}
+          >
+            {t.deletePreview}
+          </Button>
+        ) : (
+          <>
+            <Alert color={quote.allowed ? 'orange' : 'gray'} w="100%" aria-label={t.deleteQuoteTitle}>
+              {!quote.allowed
+                ? t.deleteStaffOnly
+                : quote.pending
+                  ? t.deletePending
+                  : quote.refundsUnusedDays
+                    ? t.deleteRefund(quote.refund, quote.currency, quote.unusedDays)
+                    : t.deleteNoRefund}
+            </Alert>
+            <Group gap="sm">
+              {quote.allowed && !quote.pending && (
+                <Button color="red" onClick={() => remove.mutate()} loading={remove.isPending}>
+                  {t.deleteConfirm}
+                </Button>
+              )}
+              <Button variant="default" onClick={() => setQuote(null)} disabled={remove.isPending}>
+                {t.cancel}
+              </Button>
+            </Group>
+          </>
+        )}
+        {(preview.isError || remove.isError) && (
+          <Alert color="red" role="alert" w="100%">
+            {refusal(preview.error ?? remove.error)}
+          </Alert>
+        )}
+      </Stack>
+    </Paper>
+  );
+}

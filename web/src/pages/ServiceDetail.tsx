@@ -17,7 +17,7 @@ import { ApiError, api, call } from '../api/client';
 import { errorSentence, useI18n } from '../i18n';
 import { Link } from '../router';
 import { NotFound } from './NotFound';
-import { AutoRenew, History, LicenseActions, Renew } from './ServiceActions';
+import { AutoRenew, Delete, History, LicenseActions, Renew } from './ServiceActions';
 import { EmptyState, ErrorState, Loading } from './states';
 import { operationState, type Service, StatusBadge } from './status';
 
@@ -62,6 +62,7 @@ export function ServiceDetail({ id }: { id: number }) {
       <LicenseKey service={s} />
       <Operations service={s} />
       <History service={s} />
+      <Delete service={s} />
     </Stack>
   );
 }
