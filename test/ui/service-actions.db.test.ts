@@ -211,7 +211,7 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: a license service’s acti
     }
   });
 
-  it('the client changes the license IP once, and a second time in the month is refused with the reason', async () => {
+  it('the client changes the license IP once, a second time in the month is refused with the reason; a new key', async () => {
     const { context, page } = await signedIn(DESKTOP);
     try {
       // The rule is stated before the client tries.
@@ -232,7 +232,17 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: a license service’s acti
       await refusal.getByText('already been changed this month', { exact: false }).waitFor();
       await refusal.getByText('the next change is possible from 2022-01-01', { exact: false }).waitFor();
       expect((await api('GET', `/api/v1/services/${serviceId}/license`)).body.ip).toBe('203.0.113.20');
+      await page.evaluate('window.scrollTo(0, 0)');
       await screenshot(page, 'service-ip-refused-desktop');
+
+      // A new key is not limited: it replaces the old one on the page.
+      const oldKey = (await api('GET', `/api/v1/services/${serviceId}/license`)).body.key as string;
+      await page.getByRole('button', { name: 'Issue a new key' }).click();
+      await page.getByText('A new key is issued or on its way.').waitFor();
+      const newKey = (await api('GET', `/api/v1/services/${serviceId}/license`)).body.key as string;
+      expect(newKey).not.toBe(oldKey);
+      await page.getByText(newKey).waitFor();
+      expect(await page.getByText(oldKey).count()).toBe(0);
     } finally {
       await context.close();
     }
