@@ -13,7 +13,7 @@ import { postEntry } from '../accounts/ledger.js';
 import { getServiceFor } from './commands.js';
 import { decideOrThrow, writeDecision } from './decisions.js';
 import { recordCharge, recordHistory } from './history.js';
-import { lockService, productTypeOf, serviceState } from './repository.js';
+import { lockService, productTypeOf, type Reader, serviceState } from './repository.js';
 
 /**
  * Deletion (BILLING.md "Deletion and refunds"): queues `close`. Unused whole days are refunded
@@ -52,7 +52,7 @@ export async function deleteService(
  * up once per charge. Setup fees buy no days and are never returned.
  */
 async function unusedValue(
-  tx: Tx,
+  tx: Reader,
   serviceId: number,
   from: Temporal.PlainDate,
   end: Temporal.PlainDate,
@@ -89,6 +89,75 @@ async function unusedValue(
 }
 
 /**
+ * What deleting `service` on `today` refunds: the value of its unused whole days, only where
+ * the product type refunds them and the service is active with a paid end (null otherwise).
+ */
+async function deletionRefund(
+  db: Reader,
+  service: ServiceRow,
+  refundUnused: boolean,
+  today: Temporal.PlainDate,
+): Promise<{
+  from: Temporal.PlainDate;
+  end: Temporal.PlainDate;
+  unusedDays: number;
+  amountMinor: bigint;
+} | null> {
+  if (!refundUnused || !service.expires_on || service.status !== 'active') return null;
+  const end = date(service.expires_on);
+  return {
+    from: today,
+    end,
+    unusedDays: Math.max(0, daysBetween(today, end)),
+    amountMinor: await unusedValue(db, toId(service.id), today, end),
+  };
+}
+
+export interface DeletionQuote {
+  readonly service: ServiceRow;
+  /** Whether the caller may delete it (clients only where the product type allows). */
+  readonly allowed: boolean;
+  /** A deletion is already on its way: deleting again changes nothing. */
+  readonly pending: boolean;
+  readonly refundsUnusedDays: boolean;
+  readonly unusedDays: number;
+  readonly refundMinor: bigint;
+  readonly currency: string;
+}
+
+/**
+ * What `DELETE /services/{id}` would do now, with no side effects: whether the caller may,
+ * and the refund it would pay — the same computation the deletion itself makes.
+ */
+export async function quoteDeletion(
+  ctx: AppContext,
+  actor: Actor,
+  serviceId: number,
+): Promise<DeletionQuote> {
+  const service = await getServiceFor(ctx, actor, serviceId);
+  const today = await todayIn(ctx);
+  const db = ctx.db.kysely;
+  const type = await productTypeOf(db, service);
+  const d = decideOrThrow(await serviceState(db, service), { type: 'delete' }, today);
+  const refundsUnusedDays = Number(type.refund_unused_days) === 1;
+  const refund = d.skip ? null : await deletionRefund(db, service, refundsUnusedDays, today);
+  const account = await db
+    .selectFrom('accounts')
+    .select('currency')
+    .where('id', '=', service.account_id)
+    .executeTakeFirstOrThrow();
+  return {
+    service,
+    allowed: isStaff(actor) || Number(type.client_can_delete) === 1,
+    pending: d.skip !== undefined,
+    refundsUnusedDays,
+    unusedDays: refund?.unusedDays ?? 0,
+    refundMinor: refund?.amountMinor ?? 0n,
+    currency: account.currency,
+  };
+}
+
+/**
  * Deletes a service whose row the caller has locked (`delete` by a person, `deletion_due` by
  * the daily run, which the lifecycle may find no longer due). Returns `skipped` with the
  * reason when there is nothing to do.
@@ -112,11 +181,10 @@ export async function deleteServiceTx(
   const [close] = await writeDecision(tx, ctx, actor, service, d, { today: opts.today, reason: opts.reason });
   let refunded = 0n;
   let currency: string | null = null;
-  if (close && opts.refundUnused && service.expires_on && service.status === 'active') {
-    const end = date(service.expires_on);
-    const from = opts.today;
-    const unused = Math.max(0, daysBetween(from, end));
-    refunded = await unusedValue(tx, serviceId, from, end);
+  const refund = close ? await deletionRefund(tx, service, opts.refundUnused, opts.today) : null;
+  if (close && refund) {
+    const { from, end, unusedDays: unused } = refund;
+    refunded = refund.amountMinor;
     if (refunded > 0n) {
       // Tied to this close: cancelling it takes the refund back (engine.ts cancelOperation).
       const { entry } = await postEntry(tx, {

@@ -13,7 +13,7 @@ import { type Actor, assertAccountVisible } from '../accounts/actor.js';
  * SQLite's IMMEDIATE transaction already holds the one write lock. What the command decides
  * on is read after the lock, never before it.
  */
-type Reader = Tx | AppContext['db']['kysely'];
+export type Reader = Tx | AppContext['db']['kysely'];
 
 /** Not finished: a failed operation still holds the service's later ones back until staff act. */
 export const PENDING_OPERATION = ['queued', 'running', 'retry_wait', 'failed'] as const;

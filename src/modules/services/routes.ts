@@ -12,7 +12,7 @@ import { presentPricedRange } from '../catalog/quote.js';
 import { PeriodNumber } from '../catalog/schemas.js';
 import { AddonValues, QuoteView } from '../orders/schemas.js';
 import { rootPasswordOf, setAutoprolong } from './commands.js';
-import { deleteService } from './deletion.js';
+import { deleteService, quoteDeletion } from './deletion.js';
 import { cancelOperation, retryOperation } from './engine.js';
 import {
   ChargeView,
@@ -39,6 +39,19 @@ const ServiceDetailView = ServiceView.extend({
   operations: z.array(OperationView),
 });
 const RenewalQuoteView = QuoteView.extend({ resumes: z.boolean() });
+const DeletionQuoteView = z.object({
+  serviceId: z.number(),
+  allowed: z
+    .boolean()
+    .meta({ description: 'Whether the caller may delete it (clients only where the product type allows)' }),
+  pending: z
+    .boolean()
+    .meta({ description: 'A deletion is already on its way; deleting again changes nothing' }),
+  refundsUnusedDays: z.boolean().meta({ description: 'The product type refunds unused whole days' }),
+  unusedDays: z.number().int().meta({ description: 'The whole days refunded (0 when none are)' }),
+  refund: z.string().meta({ description: 'What the deletion would credit to the balance now' }),
+  currency: z.string(),
+});
 const TariffChangeInput = z.strictObject({
   tariffId: z.number().int().positive(),
   /** Omitted: the service's addon values carry over to the new tariff's matching addons. */
@@ -354,6 +367,31 @@ export function registerServiceRoutes(root: FastifyInstance, ctx: AppContext): v
       },
     },
     async (request) => presentService(await resumeService(ctx, requireActor(request), request.params.id)),
+  );
+
+  app.post(
+    '/api/v1/services/:id/deletion-quote',
+    {
+      schema: {
+        tags,
+        summary:
+          'What deleting the service would do now: whether the caller may, and the refund (no side effects)',
+        params: IdParam,
+        response: { 200: DeletionQuoteView, ...errorResponses(401, 404, 409) },
+      },
+    },
+    async (request) => {
+      const q = await quoteDeletion(ctx, requireActor(request), request.params.id);
+      return {
+        serviceId: toId(q.service.id),
+        allowed: q.allowed,
+        pending: q.pending,
+        refundsUnusedDays: q.refundsUnusedDays,
+        unusedDays: q.unusedDays,
+        refund: formatAmount(q.refundMinor, q.currency),
+        currency: q.currency,
+      };
+    },
   );
 
   app.delete(

@@ -17,6 +17,7 @@ import { ApiError, api, call } from '../api/client';
 import { errorSentence, useI18n } from '../i18n';
 import { Link } from '../router';
 import { NotFound } from './NotFound';
+import { AutoRenew, Delete, History, LicenseActions, Renew } from './ServiceActions';
 import { EmptyState, ErrorState, Loading } from './states';
 import { operationState, type Service, StatusBadge } from './status';
 
@@ -53,9 +54,15 @@ export function ServiceDetail({ id }: { id: number }) {
           <Field label={t.period} value={t.months(s.period)} />
           <Field label={t.autoRenew} value={s.autoprolong === null ? t.off : t.months(s.autoprolong)} />
         </SimpleGrid>
+        <Stack mt="md">
+          <AutoRenew service={s} />
+        </Stack>
       </Paper>
+      <Renew service={s} />
       <LicenseKey service={s} />
       <Operations service={s} />
+      <History service={s} />
+      <Delete service={s} />
     </Stack>
   );
 }
@@ -100,44 +107,47 @@ function LicenseKey({ service }: { service: Service }) {
   const key = bundled ?? license.data?.key ?? null;
 
   return (
-    <Paper withBorder p="md">
-      <Title order={3} size="h4" mb="sm">
-        {t.licenseKey}
-      </Title>
-      {key === null ? (
-        <Text c="dimmed">{t.keyBeingIssued}</Text>
-      ) : (
-        <Group gap="sm" wrap="nowrap" align="center">
-          <Code
-            block
-            style={{ flex: 1, wordBreak: 'break-all', whiteSpace: 'pre-wrap' }}
-            aria-label={t.licenseKey}
-          >
-            {key}
-          </Code>
-          <CopyButton value={key}>
-            {({ copied, copy }) => (
-              <Button
-                variant={copied ? 'light' : 'filled'}
-                color={copied ? 'teal' : undefined}
-                onClick={async () => {
-                  // CopyButton's own copy does not say when the browser refuses; check first.
-                  try {
-                    await navigator.clipboard.writeText(key);
-                    copy();
-                    notifications.show({ color: 'teal', message: t.keyCopied });
-                  } catch {
-                    notifications.show({ color: 'red', message: errorSentence(t, 'copy_failed') });
-                  }
-                }}
-              >
-                {copied ? t.copied : t.copy}
-              </Button>
-            )}
-          </CopyButton>
-        </Group>
-      )}
-    </Paper>
+    <>
+      <Paper withBorder p="md">
+        <Title order={3} size="h4" mb="sm">
+          {t.licenseKey}
+        </Title>
+        {key === null ? (
+          <Text c="dimmed">{t.keyBeingIssued}</Text>
+        ) : (
+          <Group gap="sm" wrap="nowrap" align="center">
+            <Code
+              block
+              style={{ flex: 1, wordBreak: 'break-all', whiteSpace: 'pre-wrap' }}
+              aria-label={t.licenseKey}
+            >
+              {key}
+            </Code>
+            <CopyButton value={key}>
+              {({ copied, copy }) => (
+                <Button
+                  variant={copied ? 'light' : 'filled'}
+                  color={copied ? 'teal' : undefined}
+                  onClick={async () => {
+                    // CopyButton's own copy does not say when the browser refuses; check first.
+                    try {
+                      await navigator.clipboard.writeText(key);
+                      copy();
+                      notifications.show({ color: 'teal', message: t.keyCopied });
+                    } catch {
+                      notifications.show({ color: 'red', message: errorSentence(t, 'copy_failed') });
+                    }
+                  }}
+                >
+                  {copied ? t.copied : t.copy}
+                </Button>
+              )}
+            </CopyButton>
+          </Group>
+        )}
+      </Paper>
+      {license.data && <LicenseActions service={service} license={license.data} />}
+    </>
   );
 }
 
