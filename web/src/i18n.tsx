@@ -93,7 +93,8 @@ const en = {
     addon_value_not_on_step: 'An option is not a whole number of its steps.',
     account_not_active: 'Your account is not active. Contact your provider.',
     // — service actions —
-    insufficient_balance: 'There is not enough money on your balance. Top it up and try again (an order can also be placed now and paid later).',
+    insufficient_balance:
+      'There is not enough money on your balance. Top it up and try again (an order can also be placed now and paid later).',
     trial_not_renewable: 'A trial cannot be renewed. Order a paid tariff instead.',
     service_not_renewable: 'This service cannot be renewed yet. Wait until it is set up, then try again.',
     tariff_expired: 'This tariff is no longer sold: it cannot be ordered or renewed.',
