@@ -1,9 +1,11 @@
 import { Center, Loader } from '@mantine/core';
 import { useEffect } from 'react';
 import { Layout } from './Layout';
+import { BalancePage } from './pages/Balance';
 import { NotFound } from './pages/NotFound';
 import { ServiceDetail } from './pages/ServiceDetail';
 import { ServicesPage } from './pages/Services';
+import { SettingsPage } from './pages/Settings';
 import { SignIn } from './pages/SignIn';
 import { ErrorState } from './pages/states';
 import { navigate, usePath } from './router';
@@ -35,6 +37,10 @@ export function App() {
         <ServicesPage />
       ) : serviceId ? (
         <ServiceDetail id={Number(serviceId)} />
+      ) : path === '/balance' ? (
+        <BalancePage me={me.data} />
+      ) : path === '/settings' ? (
+        <SettingsPage />
       ) : path === '/' || path === '/sign-in' ? null : (
         <NotFound />
       )}

@@ -14,7 +14,11 @@ import { ME_KEY, type Me, signOut } from './session';
  * Staff see the same list (all accounts' services) until the staff area arrives in part 2.
  */
 function navItems(t: ReturnType<typeof useI18n>['t']) {
-  return [{ href: '/services', label: t.navServices }];
+  return [
+    { href: '/services', label: t.navServices },
+    { href: '/balance', label: t.accountArea.navBalance },
+    { href: '/settings', label: t.accountArea.navSettings },
+  ];
 }
 
 export function Layout({ me, children }: { me: Me; children: ReactNode }) {
