@@ -153,6 +153,40 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: the client account pages',
     }
   });
 
+  it('the ledger pages back with Older and each page shows the balance after its entries', async () => {
+    // Staff post enough corrections to make a second page (the page holds 20 entries).
+    const admin = await apiSession(demo.url, ADMIN);
+    for (let i = 1; i <= 20; i++) {
+      const adj = await admin('POST', `/api/v1/accounts/${accountId}/adjustments`, {
+        amount: '1.25',
+        description: `Goodwill credit ${i}`,
+      });
+      expect(adj.status, JSON.stringify(adj.body)).toBe(201);
+    }
+    const all = (await api('GET', `/api/v1/accounts/${accountId}/ledger?limit=500`)).body.items as Entry[];
+    expect(all.length).toBeGreaterThan(20);
+    const { context, page } = await signedIn(DESKTOP);
+    try {
+      await openBalance(page);
+      const rows = page.getByRole('table', { name: 'Ledger' }).getByRole('row');
+      await ledgerRow(page, 'Goodwill credit 20').waitFor();
+      expect(await rows.count()).toBe(1 + 20);
+      await page.getByRole('group', { name: 'Ledger pages' }).getByRole('button', { name: 'Older' }).click();
+      await ledgerRow(page, 'demo-balance').waitFor();
+      expect(await rows.count()).toBe(1 + all.length - 20);
+      for (const e of all.slice(20))
+        await ledgerRow(page, e.description)
+          .getByRole('cell', { name: e.balanceAfter, exact: true })
+          .waitFor();
+      await page.getByRole('group', { name: 'Ledger pages' }).getByRole('button', { name: 'Newer' }).click();
+      await ledgerRow(page, 'Goodwill credit 20')
+        .getByRole('cell', { name: all[0]!.balanceAfter, exact: true })
+        .waitFor();
+    } finally {
+      await context.close();
+    }
+  });
+
   it('a client creates an API token, sees it once, copies it, and it works', async () => {
     const { context, page } = await signedIn(DESKTOP);
     try {
