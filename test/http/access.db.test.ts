@@ -285,6 +285,12 @@ describe('admin-only routes → 403 forbidden for a client, nothing written', ()
 const everyRoute: RouteCase[] = [
   ...adminOnly,
   { name: 'GET /me', method: 'GET', url: () => '/api/v1/me' },
+  {
+    name: 'POST /me/password',
+    method: 'POST',
+    url: () => '/api/v1/me/password',
+    body: () => ({ currentPassword: 'x', newPassword: 'long-enough-password' }),
+  },
   { name: 'GET /me/tokens', method: 'GET', url: () => '/api/v1/me/tokens' },
   { name: 'POST /me/tokens', method: 'POST', url: () => '/api/v1/me/tokens', body: () => ({ name: 'x' }) },
   { name: 'DELETE /me/tokens/:id', method: 'DELETE', url: () => `/api/v1/me/tokens/${alpha.tokenId}` },

@@ -28,6 +28,7 @@ const EXPECTED: Record<string, string[]> = {
   '/api/v1/auth/login': ['post'],
   '/api/v1/auth/logout': ['post'],
   '/api/v1/me': ['get'],
+  '/api/v1/me/password': ['post'],
   '/api/v1/me/tokens': ['get', 'post'],
   '/api/v1/me/tokens/{id}': ['delete'],
   '/api/v1/provider': ['get', 'patch'],

@@ -1,10 +1,12 @@
 import { Center, Loader } from '@mantine/core';
 import { useEffect } from 'react';
 import { Layout } from './Layout';
+import { BalancePage } from './pages/Balance';
 import { NotFound } from './pages/NotFound';
 import { OrderPage } from './pages/Order';
 import { ServiceDetail } from './pages/ServiceDetail';
 import { ServicesPage } from './pages/Services';
+import { SettingsPage } from './pages/Settings';
 import { SignIn } from './pages/SignIn';
 import { ErrorState } from './pages/states';
 import { navigate, usePath } from './router';
@@ -38,6 +40,10 @@ export function App() {
         <OrderPage />
       ) : serviceId ? (
         <ServiceDetail id={Number(serviceId)} />
+      ) : path === '/balance' ? (
+        <BalancePage me={me.data} />
+      ) : path === '/settings' ? (
+        <SettingsPage />
       ) : path === '/' || path === '/sign-in' ? null : (
         <NotFound />
       )}

@@ -17,6 +17,8 @@ function navItems(t: ReturnType<typeof useI18n>['t']) {
   return [
     { href: '/services', label: t.navServices },
     { href: '/order', label: t.navOrder },
+    { href: '/balance', label: t.accountArea.navBalance },
+    { href: '/settings', label: t.accountArea.navSettings },
   ];
 }
 

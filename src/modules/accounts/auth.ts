@@ -3,10 +3,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
 import { type Conn, type IdValue, inTransaction, lockRows, type UserRow } from '../../platform/db/index.js';
-import { AppError, conflict, notFound } from '../../platform/errors.js';
+import { AppError, conflict, invalid, notFound } from '../../platform/errors.js';
 import { newApiToken, randomToken, sha256 } from '../../platform/ids.js';
 import type { Actor } from './actor.js';
-import { dummyPasswordHash, verifyPassword } from './passwords.js';
+import { dummyPasswordHash, hashPassword, verifyPassword } from './passwords.js';
 import { MAX_EMAIL_LENGTH } from './schemas.js';
 
 /**
@@ -332,6 +332,49 @@ export function csrfMatches(expected: string, given: string | undefined): boolea
   const a = Buffer.from(expected);
   const b = Buffer.from(given);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * A user changes their own password. The current one is checked within the sign-in limits
+ * (`limitedAttempt`, keyed by the user's email and the caller's IP), so a stolen session
+ * cannot be used to guess it faster than the sign-in page allows. On success every other
+ * session of the user ends; the one that asked (`keepSessionToken`, null when the call came
+ * with an API token) stays signed in. API tokens are left alone: they are credentials of
+ * their own, listed beside the form and revoked one by one.
+ */
+export async function changePassword(
+  ctx: AppContext,
+  actor: Actor,
+  input: { currentPassword: string; newPassword: string; ip: string; keepSessionToken: string | null },
+): Promise<void> {
+  if (actor.type !== 'user') throw new AppError('forbidden', 'forbidden', 'Only users have a password.');
+  if (input.newPassword === input.currentPassword)
+    throw invalid('password_unchanged', 'The new password is the same as the current one.', {
+      field: 'newPassword',
+    });
+  const user = await getUser(ctx, actor.userId);
+  const ok = await limitedAttempt(ctx, user.email, input.ip, async () =>
+    (await verifyPassword(user.password_hash, input.currentPassword)) ? true : null,
+  );
+  if (!ok)
+    throw invalid('current_password_wrong', 'The current password is wrong.', { field: 'currentPassword' });
+  const hash = await hashPassword(input.newPassword);
+  await inTransaction(ctx.db, async (tx) => {
+    // Only over the hash that was checked: a change made meanwhile (another session) wins.
+    const updated = await tx
+      .updateTable('users')
+      .set({ password_hash: hash, updated_at: isoNow(ctx.clock) })
+      .where('id', '=', user.id)
+      .where('password_hash', '=', user.password_hash)
+      .executeTakeFirst();
+    if (Number(updated.numUpdatedRows) !== 1)
+      throw conflict('password_changed_meanwhile', 'The password was changed meanwhile; sign in again.');
+    await tx
+      .deleteFrom('sessions')
+      .where('user_id', '=', user.id)
+      .$if(input.keepSessionToken !== null, (q) => q.where('id', '!=', sha256(input.keepSessionToken!)))
+      .execute();
+  });
 }
 
 export async function createApiToken(ctx: AppContext, actor: Actor, name: string) {

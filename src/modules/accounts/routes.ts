@@ -4,7 +4,15 @@ import { z } from 'zod';
 import type { AppContext } from '../../platform/context.js';
 import { errorResponses } from '../../platform/http/errors.js';
 import { toId } from '../../platform/ids.js';
-import { createApiToken, getUser, listApiTokens, login, logout, revokeApiToken } from './auth.js';
+import {
+  changePassword,
+  createApiToken,
+  getUser,
+  listApiTokens,
+  login,
+  logout,
+  revokeApiToken,
+} from './auth.js';
 import {
   createAccount,
   createAdminUser,
@@ -38,6 +46,7 @@ import {
   AccountView,
   AdjustmentInput,
   BalanceView,
+  ChangePasswordInput,
   CreateAccountInput,
   CreateTokenInput,
   CreateUserInput,
@@ -169,6 +178,28 @@ export function registerAccountRoutes(root: FastifyInstance, ctx: AppContext): v
         account: account ? presentAccount(account) : null,
         csrfToken: request.csrfToken,
       };
+    },
+  );
+
+  app.post(
+    '/api/v1/me/password',
+    {
+      schema: {
+        tags: ['auth'],
+        summary:
+          'Change my password (the current one is checked within the sign-in limits); my other sessions end, this one stays',
+        body: ChangePasswordInput,
+        response: { 204: z.null(), ...errorResponses(400, 401, 403, 409, 429) },
+      },
+    },
+    async (request, reply) => {
+      await changePassword(ctx, requireActor(request), {
+        currentPassword: request.body.currentPassword,
+        newPassword: request.body.newPassword,
+        ip: request.ip,
+        keepSessionToken: request.authVia === 'cookie' ? (request.cookies[SESSION_COOKIE] ?? null) : null,
+      });
+      return reply.status(204).send(null);
     },
   );
 

@@ -113,6 +113,11 @@ export const LoginInput = z.strictObject({
   password: z.string().min(1).max(MAX_PASSWORD_LENGTH),
 });
 
+export const ChangePasswordInput = z.strictObject({
+  currentPassword: z.string().min(1).max(MAX_PASSWORD_LENGTH),
+  newPassword: Password,
+});
+
 export const CreateTokenInput = z.strictObject({ name: z.string().trim().min(1).max(100) });
 
 export const PageQuery = z.strictObject({

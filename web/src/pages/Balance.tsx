@@ -1,0 +1,211 @@
+import { Badge, Group, Paper, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
+import { keepPreviousData, useQuery } from '@tanstack/react-query';
+import { api, call } from '../api/client';
+import { useI18n } from '../i18n';
+import type { Me } from '../session';
+import { Pager, useCursorPages } from './paging';
+import { EmptyState, ErrorState, Loading } from './states';
+
+const PAGE = 20;
+
+/** "500.00 EUR"; amounts stay the API's decimal strings, never floats. */
+const money = (amount: string, currency: string) => `${amount} ${currency}`;
+const signed = (amount: string) => (amount.startsWith('-') ? amount.replace('-', '−') : `+${amount}`);
+const day = (iso: string) => new Date(iso).toLocaleDateString();
+
+/**
+ * The client's money: the balance (and what the credit limit adds to it), the ledger newest
+ * first with the balance after each entry — stored with the entry when it was posted, so every
+ * page shows the true running balance without adding anything up here — and the payments.
+ */
+export function BalancePage({ me }: { me: Me }) {
+  const { t } = useI18n();
+  if (!me.account) return <EmptyState text={t.accountArea.noAccount} />;
+  const id = String(me.account.id);
+  return (
+    <Stack gap="md">
+      <Title order={2}>{t.accountArea.balanceTitle}</Title>
+      <BalanceSummary id={id} />
+      <Ledger id={id} />
+      <Payments id={id} />
+    </Stack>
+  );
+}
+
+function BalanceSummary({ id }: { id: string }) {
+  const { t } = useI18n();
+  const balance = useQuery({
+    queryKey: ['balance', id],
+    queryFn: () => call(api.GET('/api/v1/accounts/{id}/balance', { params: { path: { id } } })),
+  });
+  if (balance.isPending) return <Loading />;
+  if (balance.isError) return <ErrorState error={balance.error} onRetry={() => balance.refetch()} />;
+  const b = balance.data;
+  return (
+    <Paper withBorder p={{ base: 'sm', sm: 'md' }}>
+      <SimpleGrid cols={{ base: 1, xs: 3 }} spacing="md">
+        <Figure label={t.accountArea.currentBalance} value={money(b.balance, b.currency)} big />
+        <Figure label={t.accountArea.creditLimit} value={money(b.creditLimit, b.currency)} />
+        <Figure label={t.accountArea.availableToSpend} value={money(b.available, b.currency)} />
+      </SimpleGrid>
+    </Paper>
+  );
+}
+
+function Figure({ label, value, big }: { label: string; value: string; big?: boolean }) {
+  return (
+    <div>
+      <Text size="xs" c="dimmed" tt="uppercase" fw={600}>
+        {label}
+      </Text>
+      <Text size={big ? 'xl' : 'md'} fw={big ? 700 : 400} aria-label={label}>
+        {value}
+      </Text>
+    </div>
+  );
+}
+
+function Ledger({ id }: { id: string }) {
+  const { t } = useI18n();
+  const pages = useCursorPages();
+  const ledger = useQuery({
+    queryKey: ['ledger', id, pages.before],
+    queryFn: () =>
+      call(
+        api.GET('/api/v1/accounts/{id}/ledger', {
+          params: {
+            path: { id },
+            query: { limit: PAGE, ...(pages.before !== undefined ? { before: String(pages.before) } : {}) },
+          },
+        }),
+      ),
+    placeholderData: keepPreviousData,
+  });
+  return (
+    <Paper withBorder p={{ base: 'sm', sm: 'md' }}>
+      <Title order={3} size="h4" mb="sm">
+        {t.accountArea.ledger}
+      </Title>
+      {ledger.isPending ? (
+        <Loading />
+      ) : ledger.isError ? (
+        <ErrorState error={ledger.error} onRetry={() => ledger.refetch()} />
+      ) : ledger.data.items.length === 0 ? (
+        <EmptyState text={t.accountArea.noLedgerEntries} />
+      ) : (
+        <Table.ScrollContainer minWidth={300}>
+          <Table striped aria-label={t.accountArea.ledger}>
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th visibleFrom="sm">{t.accountArea.date}</Table.Th>
+                <Table.Th>{t.accountArea.entry}</Table.Th>
+                <Table.Th ta="right">{t.accountArea.amount}</Table.Th>
+                <Table.Th ta="right">{t.accountArea.balanceAfter}</Table.Th>
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {ledger.data.items.map((e) => (
+                <Table.Tr key={e.id}>
+                  <Table.Td visibleFrom="sm" style={{ whiteSpace: 'nowrap' }}>
+                    {day(e.createdAt)}
+                  </Table.Td>
+                  <Table.Td>
+                    {/* On a phone the date column gives way: the date goes under the entry. */}
+                    <Text size="xs" c="dimmed" hiddenFrom="sm">
+                      {day(e.createdAt)}
+                    </Text>
+                    <Group gap={6} wrap="wrap">
+                      <Badge variant="light" color={e.amount.startsWith('-') ? 'gray' : 'teal'} size="sm">
+                        {t.accountArea.ledgerKind[e.kind] ?? e.kind}
+                      </Badge>
+                      <Text size="sm">{e.description}</Text>
+                    </Group>
+                  </Table.Td>
+                  <Table.Td
+                    ta="right"
+                    c={e.amount.startsWith('-') ? undefined : 'teal'}
+                    style={{ whiteSpace: 'nowrap' }}
+                  >
+                    {signed(e.amount)}
+                  </Table.Td>
+                  <Table.Td ta="right" fw={600} style={{ whiteSpace: 'nowrap' }}>
+                    {e.balanceAfter}
+                  </Table.Td>
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+        </Table.ScrollContainer>
+      )}
+      <Pager
+        pages={pages}
+        nextBefore={ledger.data?.nextBefore}
+        busy={ledger.isFetching}
+        label={t.accountArea.ledgerPages}
+      />
+    </Paper>
+  );
+}
+
+function Payments({ id }: { id: string }) {
+  const { t } = useI18n();
+  const pages = useCursorPages();
+  const payments = useQuery({
+    queryKey: ['payments', id, pages.before],
+    queryFn: () =>
+      call(
+        api.GET('/api/v1/accounts/{id}/payments', {
+          params: {
+            path: { id },
+            query: { limit: PAGE, ...(pages.before !== undefined ? { before: String(pages.before) } : {}) },
+          },
+        }),
+      ),
+    placeholderData: keepPreviousData,
+  });
+  return (
+    <Paper withBorder p={{ base: 'sm', sm: 'md' }}>
+      <Title order={3} size="h4" mb="sm">
+        {t.accountArea.payments}
+      </Title>
+      {payments.isPending ? (
+        <Loading />
+      ) : payments.isError ? (
+        <ErrorState error={payments.error} onRetry={() => payments.refetch()} />
+      ) : payments.data.items.length === 0 ? (
+        <EmptyState text={t.accountArea.noPayments} />
+      ) : (
+        <Table.ScrollContainer minWidth={300}>
+          <Table striped aria-label={t.accountArea.payments}>
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>{t.accountArea.date}</Table.Th>
+                <Table.Th visibleFrom="sm">{t.accountArea.paymentMethod}</Table.Th>
+                <Table.Th>{t.accountArea.paymentReference}</Table.Th>
+                <Table.Th ta="right">{t.accountArea.amount}</Table.Th>
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {payments.data.items.map((p) => (
+                <Table.Tr key={p.id}>
+                  <Table.Td style={{ whiteSpace: 'nowrap' }}>{day(p.createdAt)}</Table.Td>
+                  <Table.Td visibleFrom="sm">{p.method}</Table.Td>
+                  <Table.Td style={{ wordBreak: 'break-all' }}>{p.reference}</Table.Td>
+                  <Table.Td ta="right" style={{ whiteSpace: 'nowrap' }}>
+                    {money(p.amount, p.currency)}
+                  </Table.Td>
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+        </Table.ScrollContainer>
+      )}
+      <Pager
+        pages={pages}
+        nextBefore={payments.data?.nextBefore}
+        busy={payments.isFetching}
+        label={t.accountArea.paymentPages}
+      />
+    </Paper>
+  );
+}

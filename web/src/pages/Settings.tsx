@@ -1,0 +1,284 @@
+import {
+  Alert,
+  Badge,
+  Button,
+  Code,
+  Group,
+  Modal,
+  Paper,
+  PasswordInput,
+  Stack,
+  Table,
+  Text,
+  TextInput,
+  Title,
+} from '@mantine/core';
+import { notifications } from '@mantine/notifications';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { type FormEvent, useState } from 'react';
+import { ApiError, api, call } from '../api/client';
+import type { paths } from '../api/schema';
+import { errorSentence, useI18n } from '../i18n';
+import { CopyValue } from './CopyValue';
+import { EmptyState, ErrorState, Loading } from './states';
+
+type Token =
+  paths['/api/v1/me/tokens']['get']['responses'][200]['content']['application/json']['items'][number];
+
+const TOKENS_KEY = ['me', 'tokens'] as const;
+/** The server's rule for a new password (src/modules/accounts/passwords.ts MIN_PASSWORD_LENGTH). */
+const MIN_PASSWORD_LENGTH = 10;
+
+const codeOf = (err: unknown) => (err instanceof ApiError ? err.code : 'network_error');
+const when = (iso: string | null, never: string) => (iso ? new Date(iso).toLocaleString() : never);
+
+export function SettingsPage() {
+  const { t } = useI18n();
+  return (
+    <Stack gap="md">
+      <Title order={2}>{t.accountArea.settingsTitle}</Title>
+      <PasswordChange />
+      <ApiTokens />
+    </Stack>
+  );
+}
+
+/** Current, new and repeated: the two new ones must match and be long enough before anything is sent. */
+function PasswordChange() {
+  const { t } = useI18n();
+  const [current, setCurrent] = useState('');
+  const [next, setNext] = useState('');
+  const [repeat, setRepeat] = useState('');
+  const [checked, setChecked] = useState(false);
+  const tooShort = next.length < MIN_PASSWORD_LENGTH;
+  const mismatch = repeat !== next;
+  const change = useMutation({
+    mutationFn: () =>
+      call(api.POST('/api/v1/me/password', { body: { currentPassword: current, newPassword: next } })),
+    onSuccess: () => {
+      setCurrent('');
+      setNext('');
+      setRepeat('');
+      setChecked(false);
+      notifications.show({ color: 'teal', message: t.accountArea.passwordChanged });
+    },
+  });
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    setChecked(true);
+    if (tooShort || mismatch || current === '') return;
+    change.mutate();
+  };
+
+  return (
+    <Paper withBorder p="md">
+      <form onSubmit={submit} aria-labelledby="password-title" noValidate>
+        <Stack gap="sm" maw={420}>
+          <Title order={3} size="h4" id="password-title">
+            {t.accountArea.changePassword}
+          </Title>
+          {change.isError && (
+            <Alert color="red" role="alert">
+              {errorSentence(t, codeOf(change.error))}
+            </Alert>
+          )}
+          <PasswordInput
+            label={t.accountArea.currentPassword}
+            autoComplete="current-password"
+            required
+            value={current}
+            error={checked && current === '' ? t.accountArea.fillCurrentPassword : undefined}
+            onChange={(e) => setCurrent(e.currentTarget.value)}
+          />
+          <PasswordInput
+            label={t.accountArea.newPassword}
+            description={t.accountArea.passwordRule(MIN_PASSWORD_LENGTH)}
+            autoComplete="new-password"
+            required
+            value={next}
+            error={checked && tooShort ? t.accountArea.passwordTooShort(MIN_PASSWORD_LENGTH) : undefined}
+            onChange={(e) => setNext(e.currentTarget.value)}
+          />
+          <PasswordInput
+            label={t.accountArea.repeatPassword}
+            autoComplete="new-password"
+            required
+            value={repeat}
+            error={checked && mismatch ? t.accountArea.passwordsDiffer : undefined}
+            onChange={(e) => setRepeat(e.currentTarget.value)}
+          />
+          <Text size="sm" c="dimmed">
+            {t.accountArea.otherSessionsEnd}
+          </Text>
+          <Group>
+            <Button type="submit" loading={change.isPending}>
+              {t.accountArea.changePassword}
+            </Button>
+          </Group>
+        </Stack>
+      </form>
+    </Paper>
+  );
+}
+
+function ApiTokens() {
+  const { t } = useI18n();
+  const queryClient = useQueryClient();
+  const [name, setName] = useState('');
+  const [created, setCreated] = useState<{ name: string; token: string } | null>(null);
+  const [revoking, setRevoking] = useState<Token | null>(null);
+  const tokens = useQuery({
+    queryKey: TOKENS_KEY,
+    queryFn: () => call(api.GET('/api/v1/me/tokens')),
+  });
+  const create = useMutation({
+    mutationFn: () => call(api.POST('/api/v1/me/tokens', { body: { name: name.trim() } })),
+    onSuccess: (r) => {
+      setCreated({ name: r.name, token: r.token });
+      setName('');
+      queryClient.invalidateQueries({ queryKey: TOKENS_KEY });
+    },
+  });
+  const revoke = useMutation({
+    mutationFn: (id: number) =>
+      call(api.DELETE('/api/v1/me/tokens/{id}', { params: { path: { id: String(id) } } })),
+    onSuccess: (r) => {
+      setRevoking(null);
+      notifications.show({ message: t.accountArea.tokenRevoked(r.name) });
+      queryClient.invalidateQueries({ queryKey: TOKENS_KEY });
+    },
+    onError: (err) => notifications.show({ color: 'red', message: errorSentence(t, codeOf(err)) }),
+  });
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    if (name.trim() === '') return;
+    create.mutate();
+  };
+
+  return (
+    <Paper withBorder p="md">
+      <Title order={3} size="h4" mb="xs">
+        {t.accountArea.apiTokens}
+      </Title>
+      <Text size="sm" c="dimmed" mb="sm">
+        {t.accountArea.apiTokensHelp}
+      </Text>
+
+      {created && (
+        <Alert color="teal" title={t.accountArea.tokenCreated(created.name)} mb="md" role="status">
+          <Stack gap="sm">
+            <Text size="sm">{t.accountArea.tokenShownOnce}</Text>
+            <Group gap="sm" wrap="nowrap" align="center">
+              <Code
+                block
+                style={{ flex: 1, wordBreak: 'break-all', whiteSpace: 'pre-wrap' }}
+                aria-label={t.accountArea.newToken}
+              >
+                {created.token}
+              </Code>
+              <CopyValue value={created.token} done={t.accountArea.tokenCopied} />
+            </Group>
+            <Group>
+              <Button size="xs" variant="default" onClick={() => setCreated(null)}>
+                {t.accountArea.tokenSaved}
+              </Button>
+            </Group>
+          </Stack>
+        </Alert>
+      )}
+
+      <form onSubmit={submit} aria-label={t.accountArea.createToken}>
+        <Group align="flex-end" gap="sm" mb="md">
+          <TextInput
+            label={t.accountArea.tokenName}
+            placeholder={t.accountArea.tokenNameExample}
+            required
+            maxLength={100}
+            value={name}
+            onChange={(e) => setName(e.currentTarget.value)}
+            style={{ flex: 1, minWidth: 180 }}
+          />
+          <Button type="submit" loading={create.isPending} disabled={name.trim() === ''}>
+            {t.accountArea.createToken}
+          </Button>
+        </Group>
+        {create.isError && (
+          <Alert color="red" role="alert" mb="md">
+            {errorSentence(t, codeOf(create.error))}
+          </Alert>
+        )}
+      </form>
+
+      {tokens.isPending ? (
+        <Loading />
+      ) : tokens.isError ? (
+        <ErrorState error={tokens.error} onRetry={() => tokens.refetch()} />
+      ) : tokens.data.items.length === 0 ? (
+        <EmptyState text={t.accountArea.noTokens} />
+      ) : (
+        <Table.ScrollContainer minWidth={340}>
+          <Table aria-label={t.accountArea.apiTokens}>
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>{t.accountArea.tokenName}</Table.Th>
+                <Table.Th>{t.accountArea.token}</Table.Th>
+                <Table.Th visibleFrom="sm">{t.accountArea.lastUsed}</Table.Th>
+                <Table.Th />
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {tokens.data.items.map((tok) => (
+                <Table.Tr key={tok.id}>
+                  <Table.Td>{tok.name}</Table.Td>
+                  <Table.Td>
+                    <Code>{tok.hint}</Code>
+                  </Table.Td>
+                  <Table.Td visibleFrom="sm">{when(tok.lastUsedAt, t.never)}</Table.Td>
+                  <Table.Td ta="right">
+                    {tok.revokedAt ? (
+                      <Badge color="gray" variant="light">
+                        {t.accountArea.revoked}
+                      </Badge>
+                    ) : (
+                      <Button
+                        size="xs"
+                        variant="light"
+                        color="red"
+                        aria-label={t.accountArea.revokeToken(tok.name)}
+                        onClick={() => setRevoking(tok)}
+                      >
+                        {t.accountArea.revoke}
+                      </Button>
+                    )}
+                  </Table.Td>
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+        </Table.ScrollContainer>
+      )}
+
+      <Modal
+        opened={revoking !== null}
+        onClose={() => setRevoking(null)}
+        title={revoking ? t.accountArea.revokeToken(revoking.name) : ''}
+      >
+        <Stack>
+          <Text size="sm">{t.accountArea.revokeWarning}</Text>
+          <Group justify="flex-end">
+            <Button variant="default" onClick={() => setRevoking(null)}>
+              {t.accountArea.cancel}
+            </Button>
+            <Button
+              color="red"
+              loading={revoke.isPending}
+              onClick={() => revoking && revoke.mutate(revoking.id)}
+            >
+              {t.accountArea.revoke}
+            </Button>
+          </Group>
+        </Stack>
+      </Modal>
+    </Paper>
+  );
+}

@@ -1,0 +1,47 @@
+import { Button, Group } from '@mantine/core';
+import { useState } from 'react';
+import { useI18n } from '../i18n';
+
+/**
+ * Keyset paging over a list the API pages with `before` (newest first): the cursors of the pages
+ * seen so far, so "Newer" goes back one page and "Older" follows the answer's `nextBefore`.
+ */
+export function useCursorPages() {
+  const [cursors, setCursors] = useState<(number | undefined)[]>([undefined]);
+  return {
+    before: cursors[cursors.length - 1],
+    hasNewer: cursors.length > 1,
+    newer: () => setCursors((c) => c.slice(0, -1)),
+    older: (next: number) => setCursors((c) => [...c, next]),
+  };
+}
+
+export function Pager({
+  pages,
+  nextBefore,
+  busy,
+  label,
+}: {
+  pages: ReturnType<typeof useCursorPages>;
+  nextBefore: number | null | undefined;
+  busy: boolean;
+  label: string;
+}) {
+  const { t } = useI18n();
+  if (!pages.hasNewer && nextBefore == null) return null;
+  return (
+    <Group justify="space-between" mt="sm" role="group" aria-label={label}>
+      <Button variant="default" size="xs" disabled={!pages.hasNewer} onClick={pages.newer}>
+        {t.newer}
+      </Button>
+      <Button
+        variant="default"
+        size="xs"
+        disabled={nextBefore == null || busy}
+        onClick={() => nextBefore != null && pages.older(nextBefore)}
+      >
+        {t.older}
+      </Button>
+    </Group>
+  );
+}
