@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DESKTOP, launchChromium, PHONE, requireWebBuild, screenshot } from '../helpers/browser.js';
 import { type Running, spawnBillfold, waitForOutput } from '../helpers/cli.js';
 import { TEST_ENGINE } from '../helpers/db.js';
+import { apiSession } from './helpers.js';
 
 /**
  * The client area in a real browser against a real `billfold serve --demo` on a fresh data
@@ -31,32 +32,7 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: the client area', () => {
   let licenseKey: string;
 
   /** A signed-in API session (cookie + CSRF token), as the browser keeps one. */
-  async function session(who: { email: string; password: string }) {
-    const login = await fetch(`${url}/api/v1/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(who),
-    });
-    expect(login.status).toBe(200);
-    const cookie = login.headers
-      .getSetCookie()
-      .map((c) => c.split(';')[0]!)
-      .find((c) => c.startsWith('bf_session='))!;
-    const { csrfToken } = (await login.json()) as { csrfToken: string };
-    return async (method: 'GET' | 'POST', path: string, body?: unknown) => {
-      const res = await fetch(`${url}${path}`, {
-        method,
-        headers: {
-          cookie,
-          ...(method === 'POST' ? { 'x-csrf-token': csrfToken } : {}),
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      });
-      const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : null };
-    };
-  }
+  const session = (who: { email: string; password: string }) => apiSession(url, who);
 
   beforeAll(async () => {
     requireWebBuild();

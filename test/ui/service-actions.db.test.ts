@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DESKTOP, launchChromium, PHONE, requireWebBuild, screenshot } from '../helpers/browser.js';
 import { type Running, spawnBillfold, waitForOutput } from '../helpers/cli.js';
 import { TEST_ENGINE } from '../helpers/db.js';
+import { apiSession } from './helpers.js';
 
 /**
  * The client's actions on a license in a real browser against a real `billfold serve` on a
@@ -55,32 +56,7 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: a license service’s acti
   }
 
   /** The client's API session (cookie + CSRF token), as the browser keeps one. */
-  async function session() {
-    const login = await fetch(`${url}/api/v1/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(CLIENT),
-    });
-    expect(login.status).toBe(200);
-    const cookie = login.headers
-      .getSetCookie()
-      .map((c) => c.split(';')[0]!)
-      .find((c) => c.startsWith('bf_session='))!;
-    const { csrfToken } = (await login.json()) as { csrfToken: string };
-    return async (method: 'GET' | 'POST', path: string, body?: unknown) => {
-      const res = await fetch(`${url}${path}`, {
-        method,
-        headers: {
-          cookie,
-          ...(method === 'POST' ? { 'x-csrf-token': csrfToken } : {}),
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      });
-      const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : null };
-    };
-  }
+  const session = () => apiSession(url, CLIENT);
 
   beforeAll(async () => {
     requireWebBuild();

@@ -1,21 +1,9 @@
-import {
-  Anchor,
-  Button,
-  Code,
-  CopyButton,
-  Group,
-  Paper,
-  SimpleGrid,
-  Stack,
-  Table,
-  Text,
-  Title,
-} from '@mantine/core';
-import { notifications } from '@mantine/notifications';
+import { Anchor, Code, Group, Paper, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { ApiError, api, call } from '../api/client';
-import { errorSentence, useI18n } from '../i18n';
+import { useI18n } from '../i18n';
 import { Link } from '../router';
+import { CopyValue } from './CopyValue';
 import { NotFound } from './NotFound';
 import { AutoRenew, Delete, History, LicenseActions, Renew } from './ServiceActions';
 import { EmptyState, ErrorState, Loading } from './states';
@@ -123,26 +111,7 @@ function LicenseKey({ service }: { service: Service }) {
             >
               {key}
             </Code>
-            <CopyButton value={key}>
-              {({ copied, copy }) => (
-                <Button
-                  variant={copied ? 'light' : 'filled'}
-                  color={copied ? 'teal' : undefined}
-                  onClick={async () => {
-                    // CopyButton's own copy does not say when the browser refuses; check first.
-                    try {
-                      await navigator.clipboard.writeText(key);
-                      copy();
-                      notifications.show({ color: 'teal', message: t.keyCopied });
-                    } catch {
-                      notifications.show({ color: 'red', message: errorSentence(t, 'copy_failed') });
-                    }
-                  }}
-                >
-                  {copied ? t.copied : t.copy}
-                </Button>
-              )}
-            </CopyButton>
+            <CopyValue value={key} done={t.keyCopied} />
           </Group>
         )}
       </Paper>

@@ -1,9 +1,9 @@
-import { Anchor, Button, Group, Paper, Table, Title } from '@mantine/core';
+import { Anchor, Paper, Table, Title } from '@mantine/core';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
-import { useState } from 'react';
 import { api, call } from '../api/client';
 import { useI18n } from '../i18n';
 import { Link } from '../router';
+import { Pager, useCursorPages } from './paging';
 import { EmptyState, ErrorState, Loading } from './states';
 import { StatusBadge } from './status';
 
@@ -12,9 +12,8 @@ const PAGE = 20;
 /** The services, newest first, a page at a time with the API's keyset cursor (`before`). */
 export function ServicesPage() {
   const { t } = useI18n();
-  // The cursors of the pages before this one: "Newer" goes back to the previous cursor.
-  const [cursors, setCursors] = useState<(number | undefined)[]>([undefined]);
-  const before = cursors[cursors.length - 1];
+  const pages = useCursorPages();
+  const before = pages.before;
   const list = useQuery({
     queryKey: ['services', before],
     queryFn: () =>
@@ -69,24 +68,7 @@ export function ServicesPage() {
           </Table.ScrollContainer>
         </Paper>
       )}
-      {(cursors.length > 1 || list.data?.nextBefore != null) && (
-        <Group justify="space-between" mt="md">
-          <Button
-            variant="default"
-            disabled={cursors.length <= 1}
-            onClick={() => setCursors((c) => c.slice(0, -1))}
-          >
-            {t.newer}
-          </Button>
-          <Button
-            variant="default"
-            disabled={list.data?.nextBefore == null || list.isFetching}
-            onClick={() => setCursors((c) => [...c, list.data!.nextBefore!])}
-          >
-            {t.older}
-          </Button>
-        </Group>
-      )}
+      <Pager pages={pages} nextBefore={list.data?.nextBefore} busy={list.isFetching} label={t.services} />
     </>
   );
 }
