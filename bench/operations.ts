@@ -26,9 +26,11 @@ import { BUILTIN_MODULE_TYPES } from '../src/integrations/index.js';
 import { systemActor } from '../src/modules/accounts/index.js';
 import { createTariff } from '../src/modules/catalog/commands.js';
 import { createModule, setTariffModules } from '../src/modules/provisioning/commands.js';
+import { resolveHandler } from '../src/modules/provisioning/dispatch.js';
 import { defineModuleType } from '../src/modules/provisioning/plugin.js';
 import { createPluginRegistry, type PluginRegistry } from '../src/modules/provisioning/registry.js';
 import { enqueueOperation } from '../src/modules/services/operations.js';
+import { startWorker } from '../src/modules/services/worker.js';
 import { isoNow, systemClock } from '../src/platform/clock.js';
 import type { AppContext } from '../src/platform/context.js';
 import { inTransaction, type OperationKind } from '../src/platform/db/index.js';
@@ -104,7 +106,42 @@ export interface OperationsResult {
   readonly engine: EngineName;
   readonly workers: number;
   readonly throughput: readonly ThroughputResult[];
+  /** Workers in other processes than the producer (woken by NOTIFY on PostgreSQL; polling on SQLite). */
   readonly latency: LatencyResult;
+  /** One worker in the producer's own process (woken in-process on both engines). */
+  readonly latencyLocal: LatencyResult;
+}
+
+/** What the latency scenario drives: worker processes, or one worker in this process. */
+interface LatencyWorkers {
+  start(pollMs: number): Promise<unknown>;
+  stop(): Promise<readonly Pick<OpsSegment, 'claims'>[]>;
+  check(): void;
+}
+
+/** `startWorker` in the producer's own process, recording each claim as the children do. */
+class LocalWorker implements LatencyWorkers {
+  private worker: ReturnType<typeof startWorker> | null = null;
+  private claims: [number, number][] = [];
+  constructor(private readonly ctx: AppContext) {}
+  async start(pollMs: number) {
+    const dispatch = resolveHandler(this.ctx);
+    this.claims = [];
+    this.worker = startWorker(this.ctx, {
+      concurrency: 1,
+      pollMs,
+      resolve: (op) => {
+        this.claims.push([Number(op.id), Date.now()]);
+        return dispatch(op);
+      },
+    });
+  }
+  async stop() {
+    await this.worker?.stop();
+    this.worker = null;
+    return [{ claims: this.claims }];
+  }
+  check() {}
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
@@ -269,7 +306,7 @@ async function counts(ctx: AppContext) {
 }
 
 /** Waits until `target` operations are done; fails on a failed or retrying one, or 60 s without progress. */
-async function waitDone(ctx: AppContext, workers: Workers, target: number, engine: EngineName) {
+async function waitDone(ctx: AppContext, workers: { check(): void }, target: number, engine: EngineName) {
   let last = -1;
   let lastChange = performance.now();
   for (;;) {
@@ -338,10 +375,11 @@ async function throughput(
 
 async function latency(
   ctx: AppContext,
-  workers: Workers,
+  workers: LatencyWorkers,
   engine: EngineName,
   services: readonly number[],
   opts: OperationsOptions,
+  label: string,
 ): Promise<LatencyResult> {
   const before = (await counts(ctx)).done ?? 0;
   await sql`analyze`.execute(ctx.db.kysely);
@@ -357,7 +395,7 @@ async function latency(
     const due = t0 + i * interval;
     await sleep(due - performance.now());
     lag = Math.max(lag, performance.now() - due);
-    const op = await enqueue(ctx, services[i]!, 'prolong', `bench-latency:${services[i]}`);
+    const op = await enqueue(ctx, services[i]!, 'prolong', `bench-latency-${label}:${services[i]}`);
     ids.push(Number(op.id));
     workers.check();
   }
@@ -409,11 +447,16 @@ export async function operationsBenchmark(
       );
       results.push(r);
     }
-    const lat = await latency(ctx, workers, engine, services, opts);
-    process.stderr.write(
-      `  [${engine}, ${workerCount} worker(s)] enqueue→claim p50 ${lat.claim.p50} p95 ${lat.claim.p95} ` +
-        `p99 ${lat.claim.p99} ms\n`,
-    );
+    const lat = await latency(ctx, workers, engine, services, opts, 'processes');
+    const latLocal = await latency(ctx, new LocalWorker(ctx), engine, services, opts, 'local');
+    for (const [where, l] of [
+      ['other processes', lat],
+      ['same process', latLocal],
+    ] as const)
+      process.stderr.write(
+        `  [${engine}, ${workerCount} worker(s)] enqueue→claim, ${where}: p50 ${l.claim.p50} p95 ${l.claim.p95} ` +
+          `p99 ${l.claim.p99} ms\n`,
+      );
     const active = await ctx.db.kysely
       .selectFrom('services')
       .select((e) => e.fn.countAll<bigint>().as('n'))
@@ -422,7 +465,7 @@ export async function operationsBenchmark(
       .executeTakeFirstOrThrow();
     if (Number(active.n) !== services.length)
       throw new Error(`operations benchmark (${engine}): ${active.n}/${services.length} services opened`);
-    return { engine, workers: workerCount, throughput: results, latency: lat };
+    return { engine, workers: workerCount, throughput: results, latency: lat, latencyLocal: latLocal };
   } finally {
     await workers.close();
   }

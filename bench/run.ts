@@ -10,7 +10,7 @@
  * - BENCH_OPS: operations per throughput scenario of the operations benchmark (2000);
  * - BENCH_OPS_WORKERS: worker process counts, comma-separated (1,2,4);
  * - BENCH_OPS_RATE, BENCH_OPS_SECONDS: the latency scenario's enqueue rate per second (50) and
- *   duration (10); BENCH_OPS_POLL_MS: the workers' idle poll (500, as `serve`);
+ *   duration (10); BENCH_OPS_POLL_MS: the workers' idle poll (DEFAULT_POLL_MS, as `serve`);
  * - BENCH_MGR_CONNECTIONS, BENCH_MGR_SECONDS, BENCH_MGR_WARMUP: the BILLmanager API loads' autocannon
  *   connections (10), measured seconds (10) and warm-up seconds (2);
  * - BENCH_MGR_ORDERS, BENCH_MGR_ORDER_CONNECTIONS, BENCH_MGR_ORDER_SECONDS: `soft.order.param`

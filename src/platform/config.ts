@@ -71,6 +71,7 @@ const envSchema = z.object({
     .min(1)
     .max(24 * 90)
     .default(24 * 14),
+  BILLFOLD_OPERATIONS_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(90),
 });
 
 export interface Config {
@@ -88,6 +89,8 @@ export interface Config {
   readonly trustProxy: boolean;
   readonly admin: { readonly email: string | undefined; readonly password: string | undefined };
   readonly sessionTtlHours: number;
+  /** Finished operations older than this move to the archive after the daily run. */
+  readonly operationsRetentionDays: number;
 }
 
 export class ConfigError extends Error {
@@ -124,5 +127,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: e.BILLFOLD_TRUST_PROXY,
     admin: { email: e.BILLFOLD_ADMIN_EMAIL, password: e.BILLFOLD_ADMIN_PASSWORD },
     sessionTtlHours: e.BILLFOLD_SESSION_TTL_HOURS,
+    operationsRetentionDays: e.BILLFOLD_OPERATIONS_RETENTION_DAYS,
   });
 }

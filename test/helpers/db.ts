@@ -9,6 +9,8 @@ export const TEST_PG_URL = process.env.BILLFOLD_TEST_PG_URL ?? 'postgres://postg
 
 export interface TestDb {
   readonly db: Db;
+  /** PostgreSQL: the test's own schema. */
+  readonly schema?: string;
   /** A second, independent handle on the same database (a second process, in effect). */
   openAnother(): Db;
   /** Drops what the test created: the PostgreSQL schema, or the SQLite database. */
@@ -44,6 +46,7 @@ export async function createTestDb(opts: { file?: boolean } = {}): Promise<TestD
     const extra: Db[] = [];
     return {
       db,
+      schema,
       openAnother() {
         const another = openPostgres(TEST_PG_URL, { schema, max: 10 });
         extra.push(another);

@@ -54,6 +54,10 @@ const Summary = z.object({
     .meta({
       description: "The modules' daily upkeep after today's run (null: not today's run, or a dry run)",
     }),
+  archivedOperations: z.number().nullable().meta({
+    description:
+      "Finished operations moved to the archive after today's run (older than BILLFOLD_OPERATIONS_RETENTION_DAYS; null: not today's run, a dry run, or it failed)",
+  }),
   actions: z.array(
     z.object({ serviceId: z.number(), step: z.string(), outcome: z.string(), amount: z.string().optional() }),
   ),

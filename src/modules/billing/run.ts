@@ -24,6 +24,7 @@ import {
   serviceState,
   stateOf,
 } from '../services/repository.js';
+import { archiveOperations } from '../services/retention.js';
 
 /**
  * The daily billing run (BILLING.md "The daily billing run"), for one calendar date:
@@ -61,6 +62,8 @@ export interface RunSummary {
   reconciliation: DailyReconciliation | null;
   /** The modules' daily upkeep after the run (today's run only); null when it did not run. */
   upkeep: DailyUpkeep | null;
+  /** Finished operations moved to the archive after the run (today's run only); null when it did not run. */
+  archivedOperations: number | null;
   actions: { serviceId: number; step: Step; outcome: string; amount?: string }[];
 }
 
@@ -220,6 +223,7 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
     currency: provider.currency,
     reconciliation: null,
     upkeep: null,
+    archivedOperations: null,
     actions: [],
   };
   const runId = opts.dryRun
@@ -257,6 +261,15 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
       ctx.logger.error({ err, date }, 'daily module upkeep failed');
       return null;
     });
+  }
+  // 6. finished operations older than the retention period leave the hot table (today's run).
+  if (!opts.dryRun && todayOf(base.clock, zone).equals(opts.date)) {
+    summary.archivedOperations = await archiveOperations(ctx)
+      .then((r) => r.archived)
+      .catch((err: unknown) => {
+        ctx.logger.error({ err, date }, 'archiving finished operations failed');
+        return null;
+      });
   }
   if (runId !== null) {
     const { actions: _omit, ...brief } = summary;

@@ -456,6 +456,7 @@ export async function retryOperation(ctx: AppContext, actor: Actor, id: number):
       .returningAll()
       .executeTakeFirstOrThrow();
     await closeTasks(tx, ctx, id, 'done', actorLabel(actor));
+    await ctx.db.signals.notify(tx, 'operations');
     return requeued;
   });
 }

@@ -46,7 +46,7 @@ export async function enqueueOperation(
     .where('idempotency_key', '=', idempotencyKey)
     .executeTakeFirst();
   if (existing) return existing;
-  return tx
+  const op = await tx
     .insertInto('operations')
     .values({
       service_id: serviceId,
@@ -61,6 +61,9 @@ export async function enqueueOperation(
     })
     .returningAll()
     .executeTakeFirstOrThrow();
+  // An idle worker starts it as soon as this transaction commits, not at its next poll.
+  await ctx.db.signals.notify(tx, 'operations');
+  return op;
 }
 
 /**

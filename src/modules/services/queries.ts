@@ -3,6 +3,7 @@ import type { ServiceRow, ServiceStatus } from '../../platform/db/index.js';
 import { toId } from '../../platform/ids.js';
 import { type Actor, isStaff } from '../accounts/actor.js';
 import { getServiceFor } from './commands.js';
+import { operationsOfService } from './retention.js';
 
 export interface ServiceFilter {
   readonly accountId?: number | undefined;
@@ -34,7 +35,7 @@ export async function serviceDetail(ctx: AppContext, actor: Actor, id: number) {
       .where('service_id', '=', id)
       .orderBy('id')
       .execute(),
-    ctx.db.kysely.selectFrom('operations').selectAll().where('service_id', '=', id).orderBy('id').execute(),
+    operationsOfService(ctx.db.kysely, id),
     ctx.db.kysely
       .selectFrom('accounts')
       .select('currency')

@@ -29,6 +29,7 @@ import {
 } from './presenters.js';
 import { listServices, serviceDetail, serviceHistory } from './queries.js';
 import { quoteRenewal, renewService } from './renewal.js';
+import { findOperation } from './retention.js';
 import { requestServerChange } from './server-actions.js';
 import { resumeService, suspendService } from './suspension.js';
 import { changeTariff, planTariffChange } from './tariff-change.js';
@@ -448,17 +449,13 @@ export function registerServiceRoutes(root: FastifyInstance, ctx: AppContext): v
       config: { auth: 'admin' },
       schema: {
         tags: ['operations'],
-        summary: 'One operation with its attempts, progress and last error',
+        summary: 'One operation with its attempts, progress and last error (archived ones too)',
         params: IdParam,
         response: { 200: OperationView, ...errorResponses(401, 403, 404) },
       },
     },
     async (request) => {
-      const op = await ctx.db.kysely
-        .selectFrom('operations')
-        .selectAll()
-        .where('id', '=', request.params.id)
-        .executeTakeFirst();
+      const op = await findOperation(ctx.db.kysely, request.params.id);
       if (!op) throw notFound('operation');
       return presentOperation(op);
     },

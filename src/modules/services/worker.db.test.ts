@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { client, licenseTariff } from '../../../test/helpers/billing.js';
 import {
@@ -7,7 +8,8 @@ import {
   type TestContext,
 } from '../../../test/helpers/context.js';
 import { TEST_ENGINE } from '../../../test/helpers/db.js';
-import { inTransaction } from '../../platform/db/index.js';
+import { channelOf, inTransaction } from '../../platform/db/index.js';
+import { LISTENER_NAME } from '../../platform/db/signals.js';
 import { placeOrder } from '../orders/commands.js';
 import type { OperationHandler } from './engine.js';
 import { enqueueOperation } from './operations.js';
@@ -78,3 +80,86 @@ describe('workers sharing one queue', () => {
     expect(left).toEqual([]);
   });
 });
+
+describe('waking idle workers', () => {
+  const POLL_MS = 60_000; // far longer than any wait below: only a signal can start these
+  const started = async (runs: number[], n: number) => {
+    for (let i = 0; i < 500 && runs.length < n; i++) await new Promise((r) => setTimeout(r, 20));
+    return runs.length;
+  };
+
+  it('an operation queued here, or through another connection pool on PostgreSQL, starts without waiting for the poll', async () => {
+    const tariff = await licenseTariff(ctx);
+    const { actor } = await client(ctx, 'wake@example.com', '100.00');
+    const { order } = await placeOrder(ctx, actor, {
+      items: [{ tariffId: tariff.id, period: 1, params: { ip: '203.0.113.60', licname: 'wake' } }],
+      payNow: true,
+    });
+    const { service_id } = await ctx.db.kysely
+      .selectFrom('order_items')
+      .select('service_id')
+      .where('order_id', '=', order.id)
+      .executeTakeFirstOrThrow();
+    const runs: number[] = [];
+    const worker = startWorker(ctx, {
+      pollMs: POLL_MS,
+      resolve: () => async (_c, op) => {
+        runs.push(Number(op.id));
+        return {};
+      },
+    });
+    try {
+      expect(await started(runs, 1)).toBe(1); // the open, found by the first look
+      await new Promise((r) => setTimeout(r, 200)); // the slot is asleep now
+
+      await inTransaction(ctx.db, (tx) =>
+        enqueueOperation(tx, ctx, Number(service_id), 'set_param', {}, 'wake:1'),
+      );
+      expect(await started(runs, 2)).toBe(2);
+
+      if (TEST_ENGINE === 'postgres') {
+        // Another process's enqueue: a second pool, told through LISTEN/NOTIFY.
+        const other = contextOn(ctx.testDb.openAnother(), ctx.testDb, undefined, ctx.clock);
+        await inTransaction(other.db, (tx) =>
+          enqueueOperation(tx, other, Number(service_id), 'set_param', {}, 'wake:2'),
+        );
+        expect(await started(runs, 3)).toBe(3);
+
+        // A rolled-back enqueue tells no one (and leaves nothing to run).
+        await inTransaction(other.db, async (tx) => {
+          await enqueueOperation(tx, other, Number(service_id), 'set_param', {}, 'wake:rolled-back');
+          throw new Error('roll back');
+        }).catch(() => {});
+
+        // The listening connection dies: the worker listens again and is woken as before.
+        const before = await listeners(ctx);
+        expect(before.length).toBeGreaterThan(0);
+        await sql`select pg_terminate_backend(pid) from pg_stat_activity where pid in (${sql.join(before)})`.execute(
+          ctx.db.kysely,
+        );
+        for (let i = 0; i < 250; i++) {
+          const now = await listeners(ctx);
+          if (now.length > 0 && now.every((p) => !before.includes(p))) break;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        await inTransaction(other.db, (tx) =>
+          enqueueOperation(tx, other, Number(service_id), 'set_param', {}, 'wake:3'),
+        );
+        expect(await started(runs, 4)).toBe(4);
+      }
+    } finally {
+      await worker.stop();
+    }
+    expect(new Set(runs).size).toBe(runs.length);
+  });
+});
+
+/** The backends listening for this test's schema (the signals' dedicated connections). */
+async function listeners(t: TestContext): Promise<number[]> {
+  const { rows } = await sql<{ pid: number }>`
+    select pid from pg_stat_activity
+    where application_name = ${LISTENER_NAME} and query like ${`listen "${channelOf('operations', t.testDb.schema)}"%`}`.execute(
+    t.db.kysely,
+  );
+  return rows.map((r) => r.pid);
+}

@@ -4,11 +4,13 @@ import { resolveHandler } from '../provisioning/dispatch.js';
 import { claimNext, newWorkerId, type OperationHandler, runClaimed } from './engine.js';
 
 /**
- * How long an idle worker sleeps before looking again: the wait between an enqueue and its
- * start (p50 about half of it). A claim on an idle queue is one indexed read, so looking twice
- * a second per slot costs next to nothing.
+ * How long an idle worker sleeps before looking again when nothing wakes it. An enqueue wakes
+ * idle workers at once (the database's signals: LISTEN/NOTIFY on PostgreSQL, in-process on
+ * SQLite), so the poll only covers what no signal announces: a retry whose backoff ran out, a
+ * lease that expired, an operation queued by another process on the same SQLite file, a lost
+ * listening connection.
  */
-export const DEFAULT_POLL_MS = 500;
+export const DEFAULT_POLL_MS = 1000;
 
 /**
  * A worker: `concurrency` slots, each claiming and running operations until stopped. Several
@@ -29,6 +31,7 @@ export function startWorker(
   let stopping = false;
   // Every sleeping slot, so that stop() wakes them all (not only the last one to fall asleep).
   const sleepers = new Set<() => void>();
+  let signalled = 0;
   const sleep = (ms: number) =>
     new Promise<void>((r) => {
       const wake = () => {
@@ -43,8 +46,11 @@ export function startWorker(
     const worker = `${id}/${n}`;
     while (!stopping) {
       try {
+        const seen = signalled;
         const op = await claimNext(ctx, worker, opts.leaseMs);
         if (!op) {
+          // A signal that came while this slot was looking may be for a row it did not see yet.
+          if (signalled !== seen) continue;
           await sleep(opts.pollMs ?? DEFAULT_POLL_MS);
           continue;
         }
@@ -62,6 +68,15 @@ export function startWorker(
       }
     }
   };
+  // Woken by an enqueue: every sleeping slot looks (the ones that find nothing sleep again).
+  const listening = ctx.db.signals.listen(
+    'operations',
+    () => {
+      signalled++;
+      for (const wake of [...sleepers]) wake();
+    },
+    (err) => ctx.logger.warn({ err, worker: id }, 'operations signal lost; polling until it is back'),
+  );
   const slots = Array.from({ length: Math.max(1, opts.concurrency ?? 1) }, (_, n) => slot(n));
   return {
     id,
@@ -69,6 +84,7 @@ export function startWorker(
       stopping = true;
       for (const wake of [...sleepers]) wake();
       await Promise.all(slots);
+      await (await listening)();
     },
   };
 }

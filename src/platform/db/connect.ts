@@ -16,6 +16,7 @@ import {
 } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
+import { postgresSignals, type Signals, sqliteSignals } from './signals.js';
 
 export type DbKind = 'sqlite' | 'postgres';
 export type Tx = Transaction<Database>;
@@ -25,6 +26,8 @@ export type Conn = Kysely<Database>;
 export interface Db {
   readonly kind: DbKind;
   readonly kysely: Kysely<Database>;
+  /** Post-commit wake-ups between processes (PostgreSQL) or within this one (SQLite). */
+  readonly signals: Signals;
   close(): Promise<void>;
 }
 
@@ -94,7 +97,7 @@ export function openSqlite(file: string): Db {
   const kysely = new Kysely<Database>({
     dialect: new ImmediateSqliteDialect({ database: withStatementCache(sqlite) }),
   });
-  return { kind: 'sqlite', kysely, close: () => kysely.destroy() };
+  return { kind: 'sqlite', kysely, signals: sqliteSignals(file), close: () => kysely.destroy() };
 }
 
 /** int8 (bigint, count(*), sum of bigint) → BigInt; numeric stays text. */
@@ -149,7 +152,12 @@ export function openPostgres(url: string, opts: { schema?: string; max?: number 
     ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
   });
   const kysely = new Kysely<Database>({ dialect: new BillfoldPostgresDialect({ pool }) });
-  return { kind: 'postgres', kysely, close: () => kysely.destroy() };
+  return {
+    kind: 'postgres',
+    kysely,
+    signals: postgresSignals(url, opts.schema),
+    close: () => kysely.destroy(),
+  };
 }
 
 export function openDb(target: DbTarget): Db {

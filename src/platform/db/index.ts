@@ -11,6 +11,7 @@ export {
 export { isCheckViolation, isUniqueViolation } from './errors.js';
 export { MigrationError, migrateToLatest, migrationStatus } from './migrate.js';
 export type * from './schema.js';
+export { channelOf, type Signals, type Topic } from './signals.js';
 
 import { PostgresAdapter, type SelectQueryBuilder, sql } from 'kysely';
 import type { Db, Tx } from './connect.js';

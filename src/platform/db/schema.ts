@@ -353,6 +353,12 @@ export interface OperationsTable {
   completed_at: Instant | null;
 }
 
+/** Finished operations moved out of `operations` (migration 0016): same columns, same ids. */
+export interface OperationsArchiveTable extends Omit<OperationsTable, 'id'> {
+  id: Ref;
+  archived_at: Instant;
+}
+
 export interface BillingRunsTable {
   id: Id;
   run_date: string;
@@ -553,6 +559,7 @@ export interface Database {
   service_charges: ServiceChargesTable;
   service_history: ServiceHistoryTable;
   operations: OperationsTable;
+  operations_archive: OperationsArchiveTable;
   billing_runs: BillingRunsTable;
   billing_steps: BillingStepsTable;
   notifications: NotificationsTable;

@@ -6501,7 +6501,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One operation with its attempts, progress and last error */
+        /** One operation with its attempts, progress and last error (archived ones too) */
         get: {
             parameters: {
                 query?: never;
@@ -9294,6 +9294,8 @@ export interface paths {
                                     message: string;
                                 }[];
                             } | null;
+                            /** @description Finished operations moved to the archive after today's run (older than BILLFOLD_OPERATIONS_RETENTION_DAYS; null: not today's run, a dry run, or it failed) */
+                            archivedOperations: number | null;
                             actions: {
                                 serviceId: number;
                                 step: string;
