@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type RawBuilder, sql } from 'kysely';
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
 import { type Conn, type IdValue, inTransaction, lockRows, type UserRow } from '../../platform/db/index.js';
@@ -106,6 +107,19 @@ async function limitState(db: Conn, email: string, ip: string, now: number): Pro
     blockedFor: either((rows) => rows.filter(settled)),
     blockedWithInFlightFor: either((rows) => rows),
   };
+}
+
+/**
+ * An SQL condition, true when `email` or `ip` failed a sign-in within the limits' window: a
+ * caller that checks no secret can ask it in the same query as its user, and needs the full
+ * `checkThrottle` only when it is true (nobody can be blocked without a failure in the window).
+ */
+export function loginFailedRecently(emailRaw: string, ip: string, now: number): RawBuilder<boolean | bigint> {
+  const since = new Date(now - LOGIN_WINDOW_MS).toISOString();
+  return sql<boolean | bigint>`(exists (select 1 from login_attempts
+      where email = ${normalizeEmail(emailRaw)} and outcome = 'failure' and created_at > ${since})
+    or exists (select 1 from login_attempts
+      where ip = ${ip} and outcome = 'failure' and created_at > ${since}))`;
 }
 
 /**

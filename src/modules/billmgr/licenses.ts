@@ -12,7 +12,6 @@ import { loadTariffAggregates, type TariffAggregate } from '../catalog/aggregate
 import { presentCatalogTariff } from '../catalog/presenters.js';
 import {
   changeLicenseIp,
-  findLicense,
   licenseIpTaken,
   regenerateLicenseKey,
   updateLicenseLabels,
@@ -87,13 +86,20 @@ function elidsOf(p: Record<string, string>): number[] {
 
 /** The caller's license of this family: someone else's and a missing one get the same `access` answer. */
 async function owned(c: Call, family: Family, id: number): Promise<ServiceRow> {
-  const row = await c.ctx.db.kysely
-    .selectFrom('services as s')
-    .innerJoin('product_types as t', 't.id', 's.product_type_id')
-    .selectAll('s')
-    .where('s.id', '=', id)
-    .where('t.code', '=', family)
-    .executeTakeFirst();
+  return mayCall(
+    c,
+    await c.ctx.db.kysely
+      .selectFrom('services as s')
+      .innerJoin('product_types as t', 't.id', 's.product_type_id')
+      .selectAll('s')
+      .where('s.id', '=', id)
+      .where('t.code', '=', family)
+      .executeTakeFirst(),
+  );
+}
+
+/** The license a caller may act on: staff any, a client its account's; others are told nothing. */
+function mayCall<T extends Pick<ServiceRow, 'account_id'>>(c: Call, row: T | undefined): T {
   if (!row) throw noAccess();
   const actor = c.caller.actor;
   if (!isStaff(actor) && (actor.type !== 'user' || actor.accountId !== toId(row.account_id)))
@@ -112,6 +118,30 @@ interface TariffBrief {
   readonly prices: ReadonlyMap<number, string>;
 }
 
+type PeriodPrice = { period: bigint | number; price_minor: bigint | null };
+
+/** A tariff as a license answer shows it, from its row and its periods' prices. */
+function briefOf(t: { name: string; currency: string }, periods: readonly PeriodPrice[]): TariffBrief {
+  const explicit = new Map(periods.map((p) => [Number(p.period), p.price_minor]));
+  const offered = new Set(explicit.keys());
+  const prices = new Map<number, string>();
+  for (const period of offered) {
+    try {
+      prices.set(period, formatAmount(periodPrice(explicit, period, offered), t.currency));
+    } catch (err) {
+      if (!(err instanceof PricingError)) throw err;
+    }
+  }
+  return { name: t.name, prices };
+}
+
+const periodsOf = (ctx: AppContext, ids: readonly number[]) =>
+  ctx.db.kysely
+    .selectFrom('tariff_periods')
+    .select(['tariff_id', 'period', 'price_minor'])
+    .where('tariff_id', 'in', ids)
+    .execute();
+
 /** Two reads for any number of tariffs (a license view needs no addons or enumerations). */
 async function tariffBriefs(ctx: AppContext, ids: readonly number[]): Promise<Map<number, TariffBrief>> {
   const unique = [...new Set(ids)];
@@ -122,28 +152,17 @@ async function tariffBriefs(ctx: AppContext, ids: readonly number[]): Promise<Ma
       .select(['id', 'name', 'currency'])
       .where('id', 'in', unique)
       .execute(),
-    ctx.db.kysely
-      .selectFrom('tariff_periods')
-      .select(['tariff_id', 'period', 'price_minor'])
-      .where('tariff_id', 'in', unique)
-      .execute(),
+    periodsOf(ctx, unique),
   ]);
-  const out = new Map<number, TariffBrief>();
-  for (const t of tariffs) {
-    const own = periods.filter((p) => toId(p.tariff_id) === toId(t.id));
-    const explicit = new Map(own.map((p) => [Number(p.period), p.price_minor]));
-    const offered = new Set(explicit.keys());
-    const prices = new Map<number, string>();
-    for (const period of offered) {
-      try {
-        prices.set(period, formatAmount(periodPrice(explicit, period, offered), t.currency));
-      } catch (err) {
-        if (!(err instanceof PricingError)) throw err;
-      }
-    }
-    out.set(toId(t.id), { name: t.name, prices });
-  }
-  return out;
+  return new Map(
+    tariffs.map((t) => [
+      toId(t.id),
+      briefOf(
+        t,
+        periods.filter((p) => toId(p.tariff_id) === toId(t.id)),
+      ),
+    ]),
+  );
 }
 
 const periodLabel = (period: number, trialDays?: number) =>
@@ -157,7 +176,7 @@ function record(
   family: Family,
   s: ServiceRow,
   tariff: TariffBrief | undefined,
-  license: IssuedLicenseRow | undefined,
+  license: Pick<IssuedLicenseRow, 'license_key' | 'ip_changed_on' | 'key_changed_on'> | undefined,
 ) {
   const params = JSON.parse(s.params) as Record<string, string>;
   const base: Record<string, MgrScalar> = {
@@ -181,12 +200,38 @@ function record(
   return { base, lickey: s.status === 'deleted' ? '' : (license?.license_key ?? '') };
 }
 
-async function view(c: Call, family: Family, s: ServiceRow): Promise<MgrNode> {
-  const [tariffs, license] = await Promise.all([
-    tariffBriefs(c.ctx, [toId(s.tariff_id)]),
-    findLicense(c.ctx.db.kysely, toId(s.id)),
-  ]);
-  const { base, lickey } = record(family, s, tariffs.get(toId(s.tariff_id)), license);
+/**
+ * `<family>.edit` without changes: the caller's license, its tariff and its key in one read, the
+ * tariff's prices in a second — the call billing systems repeat most (PROTOCOL.md §5).
+ */
+async function view(c: Call, family: Family, id: number): Promise<MgrNode> {
+  const row = await c.ctx.db.kysely
+    .selectFrom('services as s')
+    .innerJoin('product_types as t', 't.id', 's.product_type_id')
+    .innerJoin('tariffs as tr', 'tr.id', 's.tariff_id')
+    .leftJoin('issued_licenses as l', 'l.service_id', 's.id')
+    .selectAll('s')
+    .select([
+      'tr.name as tariff_name',
+      'tr.currency as tariff_currency',
+      'l.license_key',
+      'l.ip_changed_on',
+      'l.key_changed_on',
+    ])
+    .where('s.id', '=', id)
+    .where('t.code', '=', family)
+    .executeTakeFirst();
+  const s = mayCall(c, row);
+  const tariff = briefOf(
+    { name: s.tariff_name, currency: s.tariff_currency },
+    await periodsOf(c.ctx, [toId(s.tariff_id)]),
+  );
+  const { base, lickey } = record(
+    family,
+    s,
+    tariff,
+    s.license_key === null ? undefined : { ...s, license_key: s.license_key },
+  );
   return objectDoc({ ...base, lickey, webdomains: '' });
 }
 
@@ -448,12 +493,12 @@ export async function orderParam(c: Call, family: Family): Promise<MgrNode> {
 
 export async function edit(c: Call, family: Family): Promise<MgrNode> {
   const id = elidOf(c.p);
-  const s = await owned(c, family, id);
-  if (!acting(c.p)) return view(c, family, s);
+  if (!acting(c.p)) return view(c, family, id);
+  await owned(c, family, id);
   const { ctx, caller, p } = c;
   if (p.clicked_button === 'newkey') {
     await regenerateLicenseKey(ctx, caller.actor, id);
-    return view(c, family, await owned(c, family, id));
+    return view(c, family, id);
   }
   if (hasIp(family) && p.ip !== undefined && p.ip !== '') {
     if (canonicalIp(p.ip) === null) throw badValue('ip', p.ip, 'Invalid value of the field "IP address"');
