@@ -76,6 +76,9 @@ function LicenseKey({ service }: { service: Service }) {
   const license = useQuery({
     queryKey: ['license', service.id],
     enabled: bundled === undefined,
+    // A key being issued shows up by itself: asked again every few seconds until it is there.
+    refetchInterval: (q) =>
+      q.state.data && q.state.data.key === null && q.state.data.status !== 'deleted' ? 3000 : false,
     queryFn: async () => {
       try {
         return await call(

@@ -27,7 +27,7 @@ type Token =
 
 const TOKENS_KEY = ['me', 'tokens'] as const;
 /** The server's rule for a new password (src/modules/accounts/passwords.ts MIN_PASSWORD_LENGTH). */
-const MIN_PASSWORD_LENGTH = 10;
+export const MIN_PASSWORD_LENGTH = 10;
 
 const codeOf = (err: unknown) => (err instanceof ApiError ? err.code : 'network_error');
 const when = (iso: string | null, never: string) => (iso ? new Date(iso).toLocaleString() : never);
