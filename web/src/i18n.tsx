@@ -305,7 +305,7 @@ const en = {
     cancel: 'Cancel',
     tokenRevoked: (name: string) => `Token "${name}" is revoked.`,
   },
-  // — sign-up (i14-finish) —
+  // — sign-up, greyed options, history (i14-finish) —
   signUp: {
     link: 'Create an account',
     noAccount: 'New here?',
@@ -317,6 +317,28 @@ const en = {
     passwordTooShort: (n: number) => `The password needs at least ${n} characters.`,
     create: 'Create account',
     haveAccount: 'Already have an account?',
+  },
+  /** Why a control-panel value cannot be chosen (the catalog's `unavailableValues[].reason`). */
+  unavailableReason: {
+    value_disabled: 'no longer offered',
+    not_offered_on_tariff: 'not available with this tariff',
+  } as Record<string, string>,
+  unavailableOther: 'not available',
+  /** The history's "Who", in words (the API's `actor` + `actorKind`). */
+  whoLabel: {
+    you: 'You',
+    client: 'Another user of your account',
+    staff: 'Staff',
+    system: 'System',
+    systemJob: {
+      billing: 'System (daily run)',
+      operations: 'System (setting up and changes)',
+      payments: 'System (payment received)',
+      lifecycle: 'System (daily run)',
+      reconciliation: 'System (check with the supplier)',
+      cli: 'Staff (server console)',
+      demo: 'System (demo)',
+    } as Record<string, string>,
   },
 };
 
@@ -619,7 +641,7 @@ const ru: Messages = {
     cancel: 'Отмена',
     tokenRevoked: (name: string) => `Токен «${name}» отозван.`,
   },
-  // — sign-up (i14-finish) —
+  // — sign-up, greyed options, history (i14-finish) —
   signUp: {
     link: 'Зарегистрироваться',
     noAccount: 'Впервые здесь?',
@@ -631,6 +653,26 @@ const ru: Messages = {
     passwordTooShort: (n: number) => `Пароль должен быть не короче ${n} символов.`,
     create: 'Создать аккаунт',
     haveAccount: 'Уже есть аккаунт?',
+  },
+  unavailableReason: {
+    value_disabled: 'больше не предлагается',
+    not_offered_on_tariff: 'недоступно на этом тарифе',
+  } as Record<string, string>,
+  unavailableOther: 'недоступно',
+  whoLabel: {
+    you: 'Вы',
+    client: 'Другой пользователь вашего аккаунта',
+    staff: 'Сотрудник провайдера',
+    system: 'Система',
+    systemJob: {
+      billing: 'Система (ежедневный запуск)',
+      operations: 'Система (настройка и изменения)',
+      payments: 'Система (поступил платёж)',
+      lifecycle: 'Система (ежедневный запуск)',
+      reconciliation: 'Система (сверка с поставщиком)',
+      cli: 'Сотрудник (консоль сервера)',
+      demo: 'Система (демо)',
+    } as Record<string, string>,
   },
 };
 

@@ -2165,6 +2165,16 @@ export interface paths {
                                             price: string;
                                         }[];
                                     }[];
+                                    /** @description The addon’s values a client cannot choose, with why: `value_disabled` (switched off by staff), `not_offered_on_tariff` (this tariff does not offer it). Not orderable; shown greyed. */
+                                    unavailableValues: {
+                                        id: number;
+                                        name: string;
+                                        internalName: string;
+                                        /** @enum {boolean} */
+                                        available: false;
+                                        /** @enum {string} */
+                                        reason: "value_disabled" | "not_offered_on_tariff";
+                                    }[];
                                 }[];
                             }[];
                         };
@@ -5620,7 +5630,13 @@ export interface paths {
                                 fromStatus: string | null;
                                 toStatus: string | null;
                                 details: unknown;
+                                /** @description `user:<id>` or `system:<job>` */
                                 actor: string;
+                                /**
+                                 * @description Who acted: a staff user, a user of the client account, or Billfold itself (`actor` names which)
+                                 * @enum {string}
+                                 */
+                                actorKind: "staff" | "client" | "system";
                                 createdAt: string;
                             }[];
                         };

@@ -411,6 +411,14 @@ function AddonField({
               />
             );
           })}
+          {addon.unavailableValues.map((v) => (
+            <Radio
+              key={v.id}
+              value={`unavailable-${v.id}`}
+              label={`${v.name} — ${t.unavailableReason[v.reason] ?? t.unavailableOther}`}
+              disabled
+            />
+          ))}
         </Stack>
       </Radio.Group>
     );

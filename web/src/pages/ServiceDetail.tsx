@@ -5,6 +5,7 @@ import { useI18n } from '../i18n';
 import { Link } from '../router';
 import { CopyValue } from './CopyValue';
 import { NotFound } from './NotFound';
+import { ResponsiveTable } from './ResponsiveTable';
 import { AutoRenew, Delete, History, LicenseActions, Renew } from './ServiceActions';
 import { EmptyState, ErrorState, Loading } from './states';
 import { operationState, type Service, StatusBadge } from './status';
@@ -133,7 +134,7 @@ function Operations({ service }: { service: Service }) {
       {service.operations.length === 0 ? (
         <EmptyState text={t.noOperations} />
       ) : (
-        <Table.ScrollContainer minWidth={360}>
+        <ResponsiveTable minWidth={360}>
           <Table aria-label={t.operations}>
             <Table.Thead>
               <Table.Tr>
@@ -152,7 +153,7 @@ function Operations({ service }: { service: Service }) {
               ))}
             </Table.Tbody>
           </Table>
-        </Table.ScrollContainer>
+        </ResponsiveTable>
       )}
     </Paper>
   );
