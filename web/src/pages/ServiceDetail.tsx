@@ -67,6 +67,9 @@ function Field({ label, value }: { label: string; value: string }) {
   );
 }
 
+/** The license query's answer while the key is not issued yet (409 license_not_issued). */
+const ISSUING = 'issuing' as const;
+
 /**
  * A server's bundled control-panel license keeps its key in the service's params; a license
  * service's key comes from its license view (null while it is being issued).
@@ -77,9 +80,6 @@ function LicenseKey({ service }: { service: Service }) {
   const license = useQuery({
     queryKey: ['license', service.id],
     enabled: bundled === undefined,
-    // A key being issued shows up by itself: asked again every few seconds until it is there.
-    refetchInterval: (q) =>
-      q.state.data && q.state.data.key === null && q.state.data.status !== 'deleted' ? 3000 : false,
     queryFn: async () => {
       try {
         return await call(
@@ -88,15 +88,23 @@ function LicenseKey({ service }: { service: Service }) {
       } catch (err) {
         // Not a license (a VPS without a panel): nothing to show, not an error.
         if (err instanceof ApiError && err.code === 'not_a_license') return null;
+        // Ordered, not issued yet: "being issued", and asked again below until it is.
+        if (err instanceof ApiError && err.code === 'license_not_issued') return ISSUING;
         throw err;
       }
+    },
+    // A key being issued shows up by itself: asked again every few seconds until it is there.
+    refetchInterval: (q) => {
+      const d = q.state.data;
+      return d === ISSUING || (d && d.key === null && d.status !== 'deleted') ? 3000 : false;
     },
   });
   if (bundled === undefined && license.isPending) return null;
   if (bundled === undefined && license.isError)
     return <ErrorState error={license.error} onRetry={() => license.refetch()} />;
   if (bundled === undefined && license.data === null) return null;
-  const key = bundled ?? license.data?.key ?? null;
+  const view = license.data === ISSUING ? undefined : license.data;
+  const key = bundled ?? view?.key ?? null;
 
   return (
     <>
@@ -119,7 +127,7 @@ function LicenseKey({ service }: { service: Service }) {
           </Group>
         )}
       </Paper>
-      {license.data && <LicenseActions service={service} license={license.data} />}
+      {view && <LicenseActions service={service} license={view} />}
     </>
   );
 }
