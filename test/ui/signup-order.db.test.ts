@@ -143,6 +143,15 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: sign up, top up, order a l
       const client = await apiSession(url, { email: CLIENT.email, password: CLIENT.password });
       const license = await client('GET', `/api/v1/services/${serviceId}/license`);
       expect(license.body).toMatchObject({ key: licenseKey, ip: IP });
+      // The history says who in words: the client's own order is "You", the setting up Billfold's.
+      const history = page.getByRole('table', { name: 'History' });
+      await history
+        .getByRole('row')
+        .filter({ hasText: 'Ordered' })
+        .getByText('You', { exact: true })
+        .waitFor();
+      await history.getByText('System (setting up and changes)').first().waitFor();
+      expect(await history.getByText(/user:\d+|system:/).count()).toBe(0);
       await screenshot(page, 'signup-service-active-desktop');
     } finally {
       await context.close();
@@ -155,6 +164,8 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: sign up, top up, order a l
       await fillSignIn(page, CLIENT);
       await page.getByRole('heading', { name: 'Services' }).waitFor();
       await page.locator(`a[href="/services/${serviceId}"]`).first().waitFor();
+      // On a phone the list is stacked rows, each value labelled with its column.
+      await page.locator('td[data-label="Status"]').getByText('active').waitFor();
       expect(await overflow(page)).toBeLessThanOrEqual(0);
       await screenshot(page, 'signup-services-phone');
       await page.goto(`${url}/services/${serviceId}`);
@@ -181,9 +192,12 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: sign up, top up, order a l
       expect(await overflow(page)).toBeLessThanOrEqual(0);
       await still(page);
       await screenshot(page, 'signup-email-taken-phone');
-      // "Sign in" leads back to the sign-in page.
+      // "Sign in" leads back to the sign-in page; in Russian the offer to sign up is there too.
       await page.getByRole('link', { name: 'Sign in' }).click();
       await page.getByRole('heading', { name: 'Sign in to your account' }).waitFor();
+      await page.getByText('RU', { exact: true }).click();
+      await page.getByRole('link', { name: 'Зарегистрироваться' }).click();
+      await page.getByRole('heading', { name: 'Регистрация' }).waitFor();
     } finally {
       await context.close();
     }

@@ -1,6 +1,6 @@
 import { Alert, Button, Group, Paper, Stack, Switch, Table, Text, TextInput, Title } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { ApiError, api, call } from '../api/client';
 import type { paths } from '../api/schema';
@@ -262,8 +262,11 @@ export function History({ service }: { service: Service }) {
     return w.systemJob[h.actor.replace(/^system:/, '')] ?? w.system;
   };
   const history = useQuery({
-    queryKey: ['history', service.id],
+    // Asked again when the service's status changes (the detail page follows it): "Set up" shows
+    // up without a reload.
+    queryKey: ['history', service.id, service.status],
     queryFn: () => call(api.GET('/api/v1/services/{id}/history', path(service.id))),
+    placeholderData: keepPreviousData,
   });
   return (
     <Paper withBorder p="md">
