@@ -38,7 +38,7 @@ export function ServicesPage() {
       ) : list.data.items.length === 0 ? (
         <EmptyState text={t.noServices} />
       ) : (
-        <Paper withBorder>
+        <Paper withBorder p={{ base: 'sm', xs: 0 }}>
           <ResponsiveTable minWidth={320}>
             <Table striped highlightOnHover aria-label={t.services}>
               <Table.Thead>
