@@ -639,11 +639,20 @@ describe('enumerations', () => {
       values: [
         { valueId: cp.value('55227'), prices: { '1': '5.00' } },
         { valueId: cp.value('55228'), prices: { '1': '8.00' } },
+        { valueId: cp.value('55230'), offered: false, prices: { '1': '20.00' } },
       ],
     });
     const offered = async () =>
       (await publicCatalog()).tariffs[0]!.addons[0]!.values.map((v) => v.internalName);
+    /** The values a client sees greyed, with why they cannot be chosen. */
+    const unavailable = async () =>
+      (await publicCatalog()).tariffs[0]!.addons[0]!.unavailableValues.map((v) => [
+        v.internalName,
+        v.available,
+        v.reason,
+      ]);
     expect(await offered()).toEqual(['55227', '55228']);
+    expect(await unavailable()).toEqual([['55230', false, 'not_offered_on_tariff']]);
 
     const pro = cp.value('55228');
     const err = await refused(
@@ -668,15 +677,21 @@ describe('enumerations', () => {
     );
     expect(disabled).toMatchObject({ id: pro, internalName: '55228', status: 'disabled' });
     expect(await offered()).toEqual(['55227']);
+    expect(await unavailable()).toEqual([
+      ['55228', false, 'value_disabled'],
+      ['55230', false, 'not_offered_on_tariff'],
+    ]);
     // Staff still see it on the tariff, offered but inactive.
     const view = ok<Tariff>(await api('GET', `/api/v1/tariffs/${tariff.id}`));
     expect(view.addons[0]!.values.map((v) => [v.internalName, v.offered, v.active])).toEqual([
       ['55227', true, true],
       ['55228', true, false],
+      ['55230', false, true],
     ]);
     // Enabled again, it is back.
     ok(await api('PATCH', `/api/v1/enumerations/${cp.id}/values/${pro}`, { status: 'active' }));
     expect(await offered()).toEqual(['55227', '55228']);
+    expect(await unavailable()).toEqual([['55230', false, 'not_offered_on_tariff']]);
     // A value no tariff uses can be deleted.
     const del = await api('DELETE', `/api/v1/enumerations/${cp.id}/values/${cp.value('3541')}`);
     expect(del.statusCode, del.body).toBe(204);
@@ -1472,6 +1487,23 @@ describe('GET /api/v1/catalog', () => {
               ],
             },
           ],
+          // Shown greyed, with why: not on this tariff; switched off in the enumeration.
+          unavailableValues: [
+            {
+              id: cp.value('55229'),
+              name: 'ISPmanager 6 Host',
+              internalName: '55229',
+              available: false,
+              reason: 'not_offered_on_tariff',
+            },
+            {
+              id: cp.value('55230'),
+              name: 'ISPmanager 6 Business',
+              internalName: '55230',
+              available: false,
+              reason: 'value_disabled',
+            },
+          ],
         },
         {
           id: expect.any(Number),
@@ -1491,6 +1523,7 @@ describe('GET /api/v1/catalog', () => {
             { period: 12, price: '18.00' },
           ],
           values: [],
+          unavailableValues: [],
         },
         {
           id: expect.any(Number),
@@ -1510,6 +1543,7 @@ describe('GET /api/v1/catalog', () => {
             { period: 12, price: '24.00' },
           ],
           values: [],
+          unavailableValues: [],
         },
       ],
     };

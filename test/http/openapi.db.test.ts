@@ -27,6 +27,8 @@ const JSON_TYPES = new Set(['null', 'boolean', 'object', 'array', 'number', 'str
 const EXPECTED: Record<string, string[]> = {
   '/api/v1/auth/login': ['post'],
   '/api/v1/auth/logout': ['post'],
+  '/api/v1/auth/options': ['get'],
+  '/api/v1/auth/signup': ['post'],
   '/api/v1/me': ['get'],
   '/api/v1/me/password': ['post'],
   '/api/v1/me/tokens': ['get', 'post'],

@@ -70,6 +70,7 @@ const history = async (id: number, auth: Auth = shop.admin) =>
     toStatus: string | null;
     details: Record<string, unknown>;
     actor: string;
+    actorKind: 'staff' | 'client' | 'system';
   }[];
 const setClock = (iso: string) => shop.ctx.clock.set(iso);
 
@@ -373,8 +374,17 @@ describe('staff', () => {
       suspendedOn: '2021-12-16',
     });
     expect(await history(id)).toContainEqual(
-      expect.objectContaining({ event: 'suspend_requested', actor: 'user:1', details: { reason: 'abuse' } }),
+      expect.objectContaining({
+        event: 'suspend_requested',
+        actor: 'user:1',
+        actorKind: 'staff',
+        details: { reason: 'abuse' },
+      }),
     );
+    // Who acted, in kinds a client's page can word: the client who ordered, staff, Billfold's own jobs.
+    const kinds = (await history(id)).map((h) => [h.event, h.actorKind]);
+    expect(kinds).toContainEqual(['ordered', 'client']);
+    expect(kinds).toContainEqual(['operation_open_done', 'system']);
 
     const before = await snapshot(shop.ctx);
     expectError(await svc('POST', id, '/resume', alpha.auth), 403, 'forbidden');

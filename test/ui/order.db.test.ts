@@ -127,6 +127,9 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: the order wizard', () => {
     // The panel's values each say their price for the period; Pro is chosen.
     const pro = page.getByRole('radio', { name: /^ISPmanager 6 Pro — \d+\.\d\d \w+$/ });
     await pro.check();
+    // ISPmanager 5 is no longer sold upstream: the VPS tariff lists it, greyed, saying why.
+    const lite5 = page.getByRole('radio', { name: 'ISPmanager Lite — not available with this tariff' });
+    expect(await lite5.isDisabled()).toBe(true);
     const proPrice = /— (\d+\.\d\d \w+)$/.exec(
       (await page.getByText(/^ISPmanager 6 Pro — /).textContent())!,
     )![1]!;

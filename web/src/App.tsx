@@ -8,18 +8,20 @@ import { ServiceDetail } from './pages/ServiceDetail';
 import { ServicesPage } from './pages/Services';
 import { SettingsPage } from './pages/Settings';
 import { SignIn } from './pages/SignIn';
+import { SignUp } from './pages/SignUp';
 import { ErrorState } from './pages/states';
 import { navigate, usePath } from './router';
 import { useMe } from './session';
 
-/** Routes: signed out, every path shows the sign-in page (and comes back to it after). */
+/** Routes: signed out, every path but /sign-up shows the sign-in page (and comes back to it after). */
 export function App() {
   const me = useMe();
   const path = usePath();
   const signedIn = !!me.data;
 
   useEffect(() => {
-    if (signedIn && (path === '/' || path === '/sign-in')) navigate('/services', { replace: true });
+    if (signedIn && (path === '/' || path === '/sign-in' || path === '/sign-up'))
+      navigate('/services', { replace: true });
   }, [signedIn, path]);
 
   if (me.isPending)
@@ -29,7 +31,7 @@ export function App() {
       </Center>
     );
   if (me.isError) return <ErrorState error={me.error} onRetry={() => me.refetch()} />;
-  if (!me.data) return <SignIn />;
+  if (!me.data) return path === '/sign-up' ? <SignUp /> : <SignIn />;
 
   const serviceId = /^\/services\/(\d+)$/.exec(path)?.[1];
   return (
@@ -44,7 +46,7 @@ export function App() {
         <BalancePage me={me.data} />
       ) : path === '/settings' ? (
         <SettingsPage />
-      ) : path === '/' || path === '/sign-in' ? null : (
+      ) : path === '/' || path === '/sign-in' || path === '/sign-up' ? null : (
         <NotFound />
       )}
     </Layout>

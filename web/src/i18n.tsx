@@ -113,6 +113,9 @@ const en = {
     password_changed_meanwhile:
       'The password was changed elsewhere meanwhile. Sign in again with the new one.',
     api_token_not_found: 'There is no such token. Reload the page to see your tokens.',
+    // — sign-up (i14-finish) —
+    signup_disabled: 'This provider does not take sign-ups here. Ask them to create your account.',
+    email_taken: 'An account with this email already exists. Sign in instead, or use another email.',
   } as Record<string, string>,
   unknownError: (code: string) => `The request was refused (${code}). Try again or contact your provider.`,
   // — order —
@@ -302,6 +305,41 @@ const en = {
     cancel: 'Cancel',
     tokenRevoked: (name: string) => `Token "${name}" is revoked.`,
   },
+  // — sign-up, greyed options, history (i14-finish) —
+  signUp: {
+    link: 'Create an account',
+    noAccount: 'New here?',
+    title: 'Create an account',
+    name: 'Your name or company',
+    nameHint: 'It is shown on your invoices.',
+    fillName: 'Enter your name or your company’s.',
+    fillEmail: 'Enter your email: you sign in with it.',
+    passwordTooShort: (n: number) => `The password needs at least ${n} characters.`,
+    create: 'Create account',
+    haveAccount: 'Already have an account?',
+  },
+  /** Why a control-panel value cannot be chosen (the catalog's `unavailableValues[].reason`). */
+  unavailableReason: {
+    value_disabled: 'no longer offered',
+    not_offered_on_tariff: 'not available with this tariff',
+  } as Record<string, string>,
+  unavailableOther: 'not available',
+  /** The history's "Who", in words (the API's `actor` + `actorKind`). */
+  whoLabel: {
+    you: 'You',
+    client: 'Another user of your account',
+    staff: 'Staff',
+    system: 'System',
+    systemJob: {
+      billing: 'System (daily run)',
+      operations: 'System (setting up and changes)',
+      payments: 'System (payment received)',
+      lifecycle: 'System (daily run)',
+      reconciliation: 'System (check with the supplier)',
+      cli: 'Staff (server console)',
+      demo: 'System (demo)',
+    } as Record<string, string>,
+  },
 };
 
 type Messages = typeof en;
@@ -414,6 +452,9 @@ const ru: Messages = {
     password_unchanged: 'Новый пароль совпадает с текущим. Выберите другой.',
     password_changed_meanwhile: 'Пароль только что изменили в другом месте. Войдите снова с новым паролем.',
     api_token_not_found: 'Такого токена нет. Обновите страницу, чтобы увидеть ваши токены.',
+    // — sign-up (i14-finish) —
+    signup_disabled: 'Этот провайдер не принимает регистрацию здесь. Попросите его создать вам аккаунт.',
+    email_taken: 'Аккаунт с этим email уже есть. Войдите или укажите другой email.',
   },
   unknownError: (code: string) => `Запрос отклонён (${code}). Попробуйте снова или обратитесь к провайдеру.`,
   // — order —
@@ -599,6 +640,39 @@ const ru: Messages = {
     revokeWarning: 'Скрипты с этим токеном сразу перестанут работать. Это действие нельзя отменить.',
     cancel: 'Отмена',
     tokenRevoked: (name: string) => `Токен «${name}» отозван.`,
+  },
+  // — sign-up, greyed options, history (i14-finish) —
+  signUp: {
+    link: 'Зарегистрироваться',
+    noAccount: 'Впервые здесь?',
+    title: 'Регистрация',
+    name: 'Ваше имя или компания',
+    nameHint: 'Так вас будут называть в счетах.',
+    fillName: 'Укажите ваше имя или название компании.',
+    fillEmail: 'Укажите email: с ним вы будете входить.',
+    passwordTooShort: (n: number) => `Пароль должен быть не короче ${n} символов.`,
+    create: 'Создать аккаунт',
+    haveAccount: 'Уже есть аккаунт?',
+  },
+  unavailableReason: {
+    value_disabled: 'больше не предлагается',
+    not_offered_on_tariff: 'недоступно на этом тарифе',
+  } as Record<string, string>,
+  unavailableOther: 'недоступно',
+  whoLabel: {
+    you: 'Вы',
+    client: 'Другой пользователь вашего аккаунта',
+    staff: 'Сотрудник провайдера',
+    system: 'Система',
+    systemJob: {
+      billing: 'Система (ежедневный запуск)',
+      operations: 'Система (настройка и изменения)',
+      payments: 'Система (поступил платёж)',
+      lifecycle: 'Система (ежедневный запуск)',
+      reconciliation: 'Система (сверка с поставщиком)',
+      cli: 'Сотрудник (консоль сервера)',
+      demo: 'Система (демо)',
+    } as Record<string, string>,
   },
 };
 

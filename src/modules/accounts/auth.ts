@@ -3,10 +3,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type RawBuilder, sql } from 'kysely';
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
-import { type Conn, type IdValue, inTransaction, lockRows, type UserRow } from '../../platform/db/index.js';
+import {
+  type AccountRow,
+  type Conn,
+  type IdValue,
+  inTransaction,
+  lockRows,
+  type UserRow,
+} from '../../platform/db/index.js';
 import { AppError, conflict, invalid, notFound } from '../../platform/errors.js';
 import { newApiToken, randomToken, sha256 } from '../../platform/ids.js';
 import type { Actor } from './actor.js';
+import { insertAccount } from './commands.js';
 import { dummyPasswordHash, hashPassword, verifyPassword } from './passwords.js';
 import { MAX_EMAIL_LENGTH } from './schemas.js';
 
@@ -265,6 +273,15 @@ export async function login(
   input: { email: string; password: string; ip: string; userAgent?: string | undefined },
 ): Promise<LoginResult> {
   const user = await authenticatePassword(ctx, input.email, input.password, input.ip);
+  return startSession(ctx, user, input);
+}
+
+/** A new browser session of `user`: the cookie value and the CSRF token (only its hash is stored). */
+async function startSession(
+  ctx: AppContext,
+  user: UserRow,
+  input: { ip: string; userAgent?: string | undefined },
+): Promise<LoginResult> {
   const sessionToken = randomToken(32);
   const csrfToken = randomToken(24);
   const now = ctx.clock.now();
@@ -296,6 +313,42 @@ export async function login(
       .execute();
   });
   return { user, sessionToken, csrfToken, expiresAt };
+}
+
+/**
+ * Someone creates their own client account (when the provider allows it, else 403
+ * `signup_disabled`) and is signed in, as `login` would sign them in. The account is in the
+ * provider's currency with no credit. The attempt runs within the sign-in limits
+ * (`limitedAttempt`, keyed by the email and the IP): a refused one (`email_taken`) counts as a
+ * failure, so addresses cannot be probed faster than passwords can be guessed. Two sign-ups
+ * with one email at once: the unique indexes let one win, the other is 409 `email_taken`.
+ */
+export async function signUp(
+  ctx: AppContext,
+  input: { name: string; email: string; password: string; ip: string; userAgent?: string | undefined },
+): Promise<LoginResult & { account: AccountRow }> {
+  const provider = await ctx.db.kysely
+    .selectFrom('provider')
+    .select(['signup', 'currency'])
+    .where('id', '=', 1)
+    .executeTakeFirstOrThrow();
+  if (provider.signup !== 'open')
+    throw new AppError(
+      'forbidden',
+      'signup_disabled',
+      'This provider does not take sign-ups: ask them to create your account.',
+    );
+  const email = normalizeEmail(input.email);
+  const created = await limitedAttempt(ctx, email, input.ip, () =>
+    insertAccount(
+      ctx,
+      { name: input.name, email, currency: provider.currency, creditLimit: 0n },
+      input.password,
+    ),
+  );
+  // insertAccount returns or throws; null would only come from a check that declined.
+  const { account, user } = created!;
+  return { ...(await startSession(ctx, user!, input)), account };
 }
 
 export async function logout(ctx: AppContext, sessionToken: string): Promise<void> {

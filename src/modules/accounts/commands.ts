@@ -78,17 +78,30 @@ export async function createAccount(
   const creditLimit = input.creditLimit
     ? amountIn(input.creditLimit, currency, 'creditLimit', { allowZero: true })
     : 0n;
-  const passwordHash = input.password ? await hashPassword(input.password) : null;
+  return insertAccount(ctx, { name: input.name, email: input.email, currency, creditLimit }, input.password);
+}
+
+/**
+ * The account row and, when a password is given, its first client user, in one transaction:
+ * for staff (`createAccount`) and for sign-up. An email already used by an account or a user
+ * is 409 `email_taken` (the unique indexes decide, so two at once cannot both have it).
+ */
+export async function insertAccount(
+  ctx: AppContext,
+  account: { name: string; email: string; currency: string; creditLimit: bigint },
+  password: string | undefined,
+): Promise<{ account: AccountRow; user: UserRow | null }> {
+  const passwordHash = password ? await hashPassword(password) : null;
   const now = isoNow(ctx.clock);
   try {
     return await inTransaction(ctx.db, async (tx) => {
-      const account = await tx
+      const row = await tx
         .insertInto('accounts')
         .values({
-          name: input.name,
-          email: input.email,
-          currency,
-          credit_limit_minor: creditLimit,
+          name: account.name,
+          email: account.email,
+          currency: account.currency,
+          credit_limit_minor: account.creditLimit,
           balance_minor: 0n,
           status: 'active',
           created_at: now,
@@ -100,10 +113,10 @@ export async function createAccount(
         ? await tx
             .insertInto('users')
             .values({
-              email: input.email,
+              email: account.email,
               password_hash: passwordHash,
               role: 'client',
-              account_id: account.id,
+              account_id: row.id,
               status: 'active',
               created_at: now,
               updated_at: now,
@@ -111,12 +124,12 @@ export async function createAccount(
             .returningAll()
             .executeTakeFirstOrThrow()
         : null;
-      return { account, user };
+      return { account: row, user };
     });
   } catch (err) {
     if (isUniqueViolation(err))
       throw conflict('email_taken', 'An account or user with this email already exists.', {
-        email: input.email,
+        email: account.email,
       });
     throw err;
   }
@@ -289,6 +302,7 @@ export async function updateProvider(ctx: AppContext, actor: Actor, input: Updat
         ...(input.name !== undefined ? { name: input.name } : {}),
         ...(input.currency !== undefined ? { currency: input.currency } : {}),
         ...(input.timeZone !== undefined ? { time_zone: input.timeZone } : {}),
+        ...(input.signupEnabled !== undefined ? { signup: input.signupEnabled ? 'open' : 'closed' } : {}),
         updated_at: isoNow(ctx.clock),
       })
       .where('id', '=', 1)

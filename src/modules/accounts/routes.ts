@@ -1,7 +1,8 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../../platform/context.js';
+import type { AccountRow, UserRow } from '../../platform/db/index.js';
 import { errorResponses } from '../../platform/http/errors.js';
 import { toId } from '../../platform/ids.js';
 import {
@@ -12,6 +13,7 @@ import {
   login,
   logout,
   revokeApiToken,
+  signUp,
 } from './auth.js';
 import {
   createAccount,
@@ -45,6 +47,7 @@ import {
   AccountListQuery,
   AccountView,
   AdjustmentInput,
+  AuthOptionsView,
   BalanceView,
   ChangePasswordInput,
   CreateAccountInput,
@@ -59,6 +62,7 @@ import {
   ProviderView,
   page,
   RecordPaymentInput,
+  SignupInput,
   TokenView,
   UpdateAccountInput,
   UpdateProviderInput,
@@ -74,6 +78,14 @@ const MeView = z.object({
     .meta({
       description: `Echo in the ${CSRF_HEADER} header on state-changing requests made with the session cookie`,
     }),
+});
+
+const presentProvider = (p: Awaited<ReturnType<typeof getProvider>>) => ({
+  name: p.name,
+  currency: p.currency,
+  timeZone: p.time_zone,
+  signupEnabled: p.signup === 'open',
+  updatedAt: p.updated_at,
 });
 
 const presentToken = (t: {
@@ -96,6 +108,28 @@ export function registerAccountRoutes(root: FastifyInstance, ctx: AppContext): v
   const app = root.withTypeProvider<ZodTypeProvider>();
 
   // ---------- authentication ----------
+  /** Sets the session cookie of a new session and answers with who is now signed in. */
+  const signedIn = (
+    reply: FastifyReply,
+    result: { sessionToken: string; csrfToken: string; user: UserRow },
+    account: AccountRow | null,
+  ) => {
+    reply.setCookie(SESSION_COOKIE, result.sessionToken, {
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: ctx.config.cookieSecure,
+      path: '/',
+      // Max-Age, not Expires: the browser counts it on its own clock, so the cookie lives as
+      // long as the session even when the server's clock is not the browser's (BILLFOLD_CLOCK).
+      maxAge: ctx.config.sessionTtlHours * 3600,
+    });
+    return {
+      user: presentUser(result.user),
+      account: account ? presentAccount(account) : null,
+      csrfToken: result.csrfToken,
+    };
+  };
+
   app.post(
     '/api/v1/auth/login',
     {
@@ -114,15 +148,6 @@ export function registerAccountRoutes(root: FastifyInstance, ctx: AppContext): v
         ip: request.ip,
         userAgent: request.headers['user-agent'],
       });
-      reply.setCookie(SESSION_COOKIE, result.sessionToken, {
-        httpOnly: true,
-        sameSite: 'lax',
-        secure: ctx.config.cookieSecure,
-        path: '/',
-        // Max-Age, not Expires: the browser counts it on its own clock, so the cookie lives as
-        // long as the session even when the server's clock is not the browser's (BILLFOLD_CLOCK).
-        maxAge: ctx.config.sessionTtlHours * 3600,
-      });
       const account =
         result.user.account_id === null
           ? null
@@ -131,11 +156,48 @@ export function registerAccountRoutes(root: FastifyInstance, ctx: AppContext): v
               .selectAll()
               .where('id', '=', result.user.account_id)
               .executeTakeFirstOrThrow();
-      return {
-        user: presentUser(result.user),
-        account: account ? presentAccount(account) : null,
-        csrfToken: result.csrfToken,
-      };
+      return signedIn(reply, result, account);
+    },
+  );
+
+  app.get(
+    '/api/v1/auth/options',
+    {
+      config: { auth: 'public' },
+      schema: {
+        tags: ['auth'],
+        summary:
+          'What the sign-in page offers before anyone signs in: the provider’s name, whether sign-up is open',
+        response: { 200: AuthOptionsView },
+      },
+    },
+    async () => {
+      const p = await getProvider(ctx);
+      return { providerName: p.name, signupEnabled: p.signup === 'open' };
+    },
+  );
+
+  app.post(
+    '/api/v1/auth/signup',
+    {
+      config: { auth: 'public' },
+      schema: {
+        tags: ['auth'],
+        summary:
+          'Create my own client account (when the provider takes sign-ups) and sign in; sets the session cookie',
+        body: SignupInput,
+        response: { 201: MeView, ...errorResponses(400, 403, 409, 429) },
+      },
+    },
+    async (request, reply) => {
+      const result = await signUp(ctx, {
+        name: request.body.name,
+        email: request.body.email,
+        password: request.body.password,
+        ip: request.ip,
+        userAgent: request.headers['user-agent'],
+      });
+      return reply.status(201).send(signedIn(reply, result, result.account));
     },
   );
 
@@ -257,7 +319,7 @@ export function registerAccountRoutes(root: FastifyInstance, ctx: AppContext): v
     },
     async () => {
       const p = await getProvider(ctx);
-      return { name: p.name, currency: p.currency, timeZone: p.time_zone, updatedAt: p.updated_at };
+      return presentProvider(p);
     },
   );
 
@@ -275,7 +337,7 @@ export function registerAccountRoutes(root: FastifyInstance, ctx: AppContext): v
     },
     async (request) => {
       const p = await updateProvider(ctx, requireActor(request), request.body);
-      return { name: p.name, currency: p.currency, timeZone: p.time_zone, updatedAt: p.updated_at };
+      return presentProvider(p);
     },
   );
 

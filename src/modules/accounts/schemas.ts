@@ -78,6 +78,8 @@ export const UpdateProviderInput = z.strictObject({
   currency: Currency.optional(),
   /** "Today" for renewals, the daily run and once-a-month rules is the date in this zone. */
   timeZone: TimeZone.optional(),
+  /** Whether people may create their own client account (`POST /auth/signup`). */
+  signupEnabled: z.boolean().optional(),
 });
 export type UpdateProviderInput = z.infer<typeof UpdateProviderInput>;
 
@@ -201,8 +203,22 @@ export const ProviderView = z.object({
   name: z.string(),
   currency: z.string(),
   timeZone: z.string(),
+  signupEnabled: z.boolean(),
   updatedAt: z.string(),
 });
+
+/** What the sign-in page may know before anyone signs in. */
+export const AuthOptionsView = z.object({
+  providerName: z.string(),
+  signupEnabled: z.boolean(),
+});
+
+export const SignupInput = z.strictObject({
+  name: Name,
+  email: Email,
+  password: Password,
+});
+export type SignupInput = z.infer<typeof SignupInput>;
 
 export const TokenView = z.object({
   id: z.number(),

@@ -117,7 +117,20 @@ export function presentTariff(t: TariffAggregate) {
 }
 export type TariffPresentation = ReturnType<typeof presentTariff>;
 
-/** What a client may order: priced periods only, offered and active enumeration values only. */
+/**
+ * Why a client cannot choose a control-panel value (a stable code the web app words):
+ * `value_disabled` — staff switched the value off everywhere; `not_offered_on_tariff` — this
+ * tariff does not offer it. (A value offered without a price for some period stays in `values`
+ * with no price for that period: whether it can be chosen depends on the period.)
+ */
+export type UnavailableReason = 'value_disabled' | 'not_offered_on_tariff';
+const unavailableReason = (v: { offered: boolean; active: boolean }): UnavailableReason =>
+  v.active ? 'not_offered_on_tariff' : 'value_disabled';
+
+/**
+ * What a client may order: priced periods only, offered and active enumeration values only in
+ * `values`; the addon's other values in `unavailableValues`, each with its reason.
+ */
 export function presentCatalogTariff(t: TariffAggregate) {
   const full = presentTariff(t);
   const priced = (list: { period: number; price: string | null }[]) =>
@@ -144,6 +157,17 @@ export function presentCatalogTariff(t: TariffAggregate) {
           internalName: v.internalName,
           prices: priced(v.prices),
         }));
+      // The addon's other values, for a client to see what exists and why it cannot be chosen
+      // (greyed in the order wizard). Kept apart from `values`, which stays "what may be ordered".
+      const unavailableValues = a.values
+        .filter((v) => !(v.offered && v.active))
+        .map((v) => ({
+          id: v.valueId,
+          name: v.name,
+          internalName: v.internalName,
+          available: false as const,
+          reason: unavailableReason(v),
+        }));
       // A default value since disabled or switched off is no option: do not advertise it.
       const defaultValue =
         a.valueType === 'enumeration' && !values.some((v) => v.id === a.defaultValue) ? null : a.defaultValue;
@@ -161,6 +185,7 @@ export function presentCatalogTariff(t: TariffAggregate) {
         step: a.step,
         prices: priced(a.prices),
         values,
+        unavailableValues,
       };
     }),
   };

@@ -278,6 +278,20 @@ export const CatalogView = z.object({
               prices: z.array(z.object({ period: z.number(), price: z.string() })),
             }),
           ),
+          unavailableValues: z
+            .array(
+              z.object({
+                id: z.number(),
+                name: z.string(),
+                internalName: z.string(),
+                available: z.literal(false),
+                reason: z.enum(['value_disabled', 'not_offered_on_tariff']),
+              }),
+            )
+            .meta({
+              description:
+                'The addon’s values a client cannot choose, with why: `value_disabled` (switched off by staff), `not_offered_on_tariff` (this tariff does not offer it). Not orderable; shown greyed.',
+            }),
         }),
       ),
     }),

@@ -147,17 +147,27 @@ export const HistoryView = z.object({
   fromStatus: z.string().nullable(),
   toStatus: z.string().nullable(),
   details: z.unknown(),
-  actor: z.string(),
+  actor: z.string().meta({ description: '`user:<id>` or `system:<job>`' }),
+  actorKind: z.enum(['staff', 'client', 'system']).meta({
+    description:
+      'Who acted: a staff user, a user of the client account, or Billfold itself (`actor` names which)',
+  }),
   createdAt: z.string(),
 });
 
-export const presentHistory = (h: ServiceHistoryRow) => ({
+export const presentHistory = (h: ServiceHistoryRow & { actor_role: 'admin' | 'client' | null }) => ({
   id: toId(h.id),
   event: h.event,
   fromStatus: h.from_status,
   toStatus: h.to_status,
   details: JSON.parse(h.details) as unknown,
   actor: h.actor,
+  actorKind:
+    h.actor_role === 'admin'
+      ? ('staff' as const)
+      : h.actor_role === 'client'
+        ? ('client' as const)
+        : ('system' as const),
   createdAt: h.created_at,
 });
 

@@ -47,10 +47,13 @@ export async function serviceDetail(ctx: AppContext, actor: Actor, id: number) {
 
 export async function serviceHistory(ctx: AppContext, actor: Actor, id: number) {
   await getServiceFor(ctx, actor, id);
+  // With the acting user's role: a client's page says "You" or "Staff", never a user id.
   return ctx.db.kysely
-    .selectFrom('service_history')
-    .selectAll()
-    .where('service_id', '=', id)
-    .orderBy('id')
+    .selectFrom('service_history as h')
+    .leftJoin('users as u', 'u.id', 'h.actor_user_id')
+    .selectAll('h')
+    .select('u.role as actor_role')
+    .where('h.service_id', '=', id)
+    .orderBy('h.id')
     .execute();
 }

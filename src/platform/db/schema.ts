@@ -23,6 +23,8 @@ export interface ProviderTable {
   currency: string;
   /** IANA time zone: "today" everywhere is the calendar date here. */
   time_zone: ColumnType<string, string | undefined, string>;
+  /** Whether people may sign up for a client account themselves (`POST /auth/signup`). */
+  signup: ColumnType<'open' | 'closed', 'open' | 'closed' | undefined, 'open' | 'closed'>;
   created_at: Instant;
   updated_at: Instant;
 }

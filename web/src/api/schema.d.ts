@@ -105,6 +105,159 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What the sign-in page offers before anyone signs in: the provider’s name, whether sign-up is open */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            providerName: string;
+                            signupEnabled: boolean;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/signup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Create my own client account (when the provider takes sign-ups) and sign in; sets the session cookie */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name: string;
+                        email: string;
+                        password: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            user: {
+                                id: number;
+                                email: string;
+                                /** @enum {string} */
+                                role: "admin" | "client";
+                                accountId: number | null;
+                                /** @enum {string} */
+                                status: "active" | "disabled";
+                                createdAt: string;
+                                lastLoginAt: string | null;
+                            };
+                            account: {
+                                id: number;
+                                name: string;
+                                email: string;
+                                currency: string;
+                                /** @enum {string} */
+                                status: "active" | "blocked" | "closed";
+                                /**
+                                 * @description Decimal amount in the currency of the record
+                                 * @example 12.50
+                                 */
+                                balance: string;
+                                /**
+                                 * @description Decimal amount in the currency of the record
+                                 * @example 12.50
+                                 */
+                                creditLimit: string;
+                                createdAt: string;
+                                updatedAt: string;
+                            } | null;
+                            /** @description Echo in the x-csrf-token header on state-changing requests made with the session cookie */
+                            csrfToken: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/logout": {
         parameters: {
             query?: never;
@@ -518,6 +671,7 @@ export interface paths {
                             name: string;
                             currency: string;
                             timeZone: string;
+                            signupEnabled: boolean;
                             updatedAt: string;
                         };
                     };
@@ -562,6 +716,7 @@ export interface paths {
                         currency?: string;
                         /** @example Europe/Moscow */
                         timeZone?: string;
+                        signupEnabled?: boolean;
                     };
                 };
             };
@@ -576,6 +731,7 @@ export interface paths {
                             name: string;
                             currency: string;
                             timeZone: string;
+                            signupEnabled: boolean;
                             updatedAt: string;
                         };
                     };
@@ -2008,6 +2164,16 @@ export interface paths {
                                             period: number;
                                             price: string;
                                         }[];
+                                    }[];
+                                    /** @description The addon’s values a client cannot choose, with why: `value_disabled` (switched off by staff), `not_offered_on_tariff` (this tariff does not offer it). Not orderable; shown greyed. */
+                                    unavailableValues: {
+                                        id: number;
+                                        name: string;
+                                        internalName: string;
+                                        /** @enum {boolean} */
+                                        available: false;
+                                        /** @enum {string} */
+                                        reason: "value_disabled" | "not_offered_on_tariff";
                                     }[];
                                 }[];
                             }[];
@@ -5464,7 +5630,13 @@ export interface paths {
                                 fromStatus: string | null;
                                 toStatus: string | null;
                                 details: unknown;
+                                /** @description `user:<id>` or `system:<job>` */
                                 actor: string;
+                                /**
+                                 * @description Who acted: a staff user, a user of the client account, or Billfold itself (`actor` names which)
+                                 * @enum {string}
+                                 */
+                                actorKind: "staff" | "client" | "system";
                                 createdAt: string;
                             }[];
                         };

@@ -4,6 +4,7 @@ import { api, call } from '../api/client';
 import { useI18n } from '../i18n';
 import type { Me } from '../session';
 import { Pager, useCursorPages } from './paging';
+import { ResponsiveTable } from './ResponsiveTable';
 import { EmptyState, ErrorState, Loading } from './states';
 
 const PAGE = 20;
@@ -93,7 +94,7 @@ function Ledger({ id }: { id: string }) {
       ) : ledger.data.items.length === 0 ? (
         <EmptyState text={t.accountArea.noLedgerEntries} />
       ) : (
-        <Table.ScrollContainer minWidth={300}>
+        <ResponsiveTable minWidth={300}>
           <Table striped aria-label={t.accountArea.ledger}>
             <Table.Thead>
               <Table.Tr>
@@ -110,16 +111,18 @@ function Ledger({ id }: { id: string }) {
                     {day(e.createdAt)}
                   </Table.Td>
                   <Table.Td>
-                    {/* On a phone the date column gives way: the date goes under the entry. */}
-                    <Text size="xs" c="dimmed" hiddenFrom="sm">
-                      {day(e.createdAt)}
-                    </Text>
-                    <Group gap={6} wrap="wrap">
-                      <Badge variant="light" color={e.amount.startsWith('-') ? 'gray' : 'teal'} size="sm">
-                        {t.accountArea.ledgerKind[e.kind] ?? e.kind}
-                      </Badge>
-                      <Text size="sm">{e.description}</Text>
-                    </Group>
+                    {/* On a phone the date column gives way: the date goes over the entry. */}
+                    <div>
+                      <Text size="xs" c="dimmed" hiddenFrom="sm">
+                        {day(e.createdAt)}
+                      </Text>
+                      <Group gap={6} wrap="wrap">
+                        <Badge variant="light" color={e.amount.startsWith('-') ? 'gray' : 'teal'} size="sm">
+                          {t.accountArea.ledgerKind[e.kind] ?? e.kind}
+                        </Badge>
+                        <Text size="sm">{e.description}</Text>
+                      </Group>
+                    </div>
                   </Table.Td>
                   <Table.Td
                     ta="right"
@@ -135,7 +138,7 @@ function Ledger({ id }: { id: string }) {
               ))}
             </Table.Tbody>
           </Table>
-        </Table.ScrollContainer>
+        </ResponsiveTable>
       )}
       <Pager
         pages={pages}
@@ -175,7 +178,7 @@ function Payments({ id }: { id: string }) {
       ) : payments.data.items.length === 0 ? (
         <EmptyState text={t.accountArea.noPayments} />
       ) : (
-        <Table.ScrollContainer minWidth={300}>
+        <ResponsiveTable minWidth={300}>
           <Table striped aria-label={t.accountArea.payments}>
             <Table.Thead>
               <Table.Tr>
@@ -198,7 +201,7 @@ function Payments({ id }: { id: string }) {
               ))}
             </Table.Tbody>
           </Table>
-        </Table.ScrollContainer>
+        </ResponsiveTable>
       )}
       <Pager
         pages={pages}

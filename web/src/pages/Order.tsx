@@ -189,6 +189,7 @@ function Wizard({ catalog }: { catalog: Catalog }) {
       call(api.POST('/api/v1/orders', { body: { items: [item!], payNow, idempotencyKey } })),
     onSuccess: (o) => {
       queryClient.invalidateQueries({ queryKey: ME_KEY });
+      queryClient.invalidateQueries({ queryKey: ['balance'] });
       queryClient.invalidateQueries({ queryKey: ['services'] });
       const serviceId = o.items[0]?.serviceId ?? null;
       if (o.status === 'paid' && serviceId !== null) {
@@ -410,6 +411,14 @@ function AddonField({
               />
             );
           })}
+          {addon.unavailableValues.map((v) => (
+            <Radio
+              key={v.id}
+              value={`unavailable-${v.id}`}
+              label={`${v.name} — ${t.unavailableReason[v.reason] ?? t.unavailableOther}`}
+              disabled
+            />
+          ))}
         </Stack>
       </Radio.Group>
     );
@@ -486,13 +495,19 @@ function QuoteView({ quote, tariff }: { quote: Quote; tariff: Tariff }) {
   );
 }
 
+/** The balance now (the Balance page's query): money staff recorded since sign-in shows here too. */
 function Balance() {
   const { t } = useI18n();
-  const account = useMe().data?.account;
-  if (!account) return null;
+  const id = useMe().data?.account?.id;
+  const balance = useQuery({
+    queryKey: ['balance', String(id)],
+    queryFn: () => call(api.GET('/api/v1/accounts/{id}/balance', { params: { path: { id: String(id) } } })),
+    enabled: id !== undefined,
+  });
+  if (!balance.data) return null;
   return (
     <Text size="sm" c="dimmed" mt="sm">
-      {t.orderBalance(money(account.balance, account.currency))}
+      {t.orderBalance(money(balance.data.balance, balance.data.currency))}
     </Text>
   );
 }

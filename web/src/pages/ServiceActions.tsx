@@ -1,10 +1,12 @@
 import { Alert, Button, Group, Paper, Stack, Switch, Table, Text, TextInput, Title } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { ApiError, api, call } from '../api/client';
 import type { paths } from '../api/schema';
 import { errorSentence, useI18n } from '../i18n';
+import { useMe } from '../session';
+import { ResponsiveTable } from './ResponsiveTable';
 import { EmptyState, ErrorState } from './states';
 import type { Service } from './status';
 
@@ -251,9 +253,20 @@ export function LicenseActions({ service, license }: { service: Service; license
 /** Every change of the service, newest first: what, who, when. */
 export function History({ service }: { service: Service }) {
   const { t } = useI18n();
+  const me = useMe().data;
+  /** "You", "Staff", "System (daily run)"…: never a raw `user:7`. */
+  const who = (h: { actor: string; actorKind: 'staff' | 'client' | 'system' }) => {
+    const w = t.whoLabel;
+    if (h.actorKind === 'staff') return w.staff;
+    if (h.actorKind === 'client') return me && h.actor === `user:${me.user.id}` ? w.you : w.client;
+    return w.systemJob[h.actor.replace(/^system:/, '')] ?? w.system;
+  };
   const history = useQuery({
-    queryKey: ['history', service.id],
+    // Asked again when the service's status changes (the detail page follows it): "Set up" shows
+    // up without a reload.
+    queryKey: ['history', service.id, service.status],
     queryFn: () => call(api.GET('/api/v1/services/{id}/history', path(service.id))),
+    placeholderData: keepPreviousData,
   });
   return (
     <Paper withBorder p="md">
@@ -267,7 +280,7 @@ export function History({ service }: { service: Service }) {
       ) : history.data.items.length === 0 ? (
         <EmptyState text={t.noHistory} />
       ) : (
-        <Table.ScrollContainer minWidth={360}>
+        <ResponsiveTable minWidth={360}>
           <Table aria-label={t.history}>
             <Table.Thead>
               <Table.Tr>
@@ -281,12 +294,12 @@ export function History({ service }: { service: Service }) {
                 <Table.Tr key={h.id}>
                   <Table.Td>{new Date(h.createdAt).toLocaleString()}</Table.Td>
                   <Table.Td>{t.historyEvent[h.event] ?? h.event.replaceAll('_', ' ')}</Table.Td>
-                  <Table.Td>{h.actor}</Table.Td>
+                  <Table.Td>{who(h)}</Table.Td>
                 </Table.Tr>
               ))}
             </Table.Tbody>
           </Table>
-        </Table.ScrollContainer>
+        </ResponsiveTable>
       )}
     </Paper>
   );

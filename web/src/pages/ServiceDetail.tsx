@@ -5,6 +5,7 @@ import { useI18n } from '../i18n';
 import { Link } from '../router';
 import { CopyValue } from './CopyValue';
 import { NotFound } from './NotFound';
+import { ResponsiveTable } from './ResponsiveTable';
 import { AutoRenew, Delete, History, LicenseActions, Renew } from './ServiceActions';
 import { EmptyState, ErrorState, Loading } from './states';
 import { operationState, type Service, StatusBadge } from './status';
@@ -66,6 +67,9 @@ function Field({ label, value }: { label: string; value: string }) {
   );
 }
 
+/** The license query's answer while the key is not issued yet (409 license_not_issued). */
+const ISSUING = 'issuing' as const;
+
 /**
  * A server's bundled control-panel license keeps its key in the service's params; a license
  * service's key comes from its license view (null while it is being issued).
@@ -84,15 +88,23 @@ function LicenseKey({ service }: { service: Service }) {
       } catch (err) {
         // Not a license (a VPS without a panel): nothing to show, not an error.
         if (err instanceof ApiError && err.code === 'not_a_license') return null;
+        // Ordered, not issued yet: "being issued", and asked again below until it is.
+        if (err instanceof ApiError && err.code === 'license_not_issued') return ISSUING;
         throw err;
       }
+    },
+    // A key being issued shows up by itself: asked again every few seconds until it is there.
+    refetchInterval: (q) => {
+      const d = q.state.data;
+      return d === ISSUING || (d && d.key === null && d.status !== 'deleted') ? 3000 : false;
     },
   });
   if (bundled === undefined && license.isPending) return null;
   if (bundled === undefined && license.isError)
     return <ErrorState error={license.error} onRetry={() => license.refetch()} />;
   if (bundled === undefined && license.data === null) return null;
-  const key = bundled ?? license.data?.key ?? null;
+  const view = license.data === ISSUING ? undefined : license.data;
+  const key = bundled ?? view?.key ?? null;
 
   return (
     <>
@@ -115,7 +127,7 @@ function LicenseKey({ service }: { service: Service }) {
           </Group>
         )}
       </Paper>
-      {license.data && <LicenseActions service={service} license={license.data} />}
+      {view && <LicenseActions service={service} license={view} />}
     </>
   );
 }
@@ -130,7 +142,7 @@ function Operations({ service }: { service: Service }) {
       {service.operations.length === 0 ? (
         <EmptyState text={t.noOperations} />
       ) : (
-        <Table.ScrollContainer minWidth={360}>
+        <ResponsiveTable minWidth={360}>
           <Table aria-label={t.operations}>
             <Table.Thead>
               <Table.Tr>
@@ -149,7 +161,7 @@ function Operations({ service }: { service: Service }) {
               ))}
             </Table.Tbody>
           </Table>
-        </Table.ScrollContainer>
+        </ResponsiveTable>
       )}
     </Paper>
   );

@@ -4,6 +4,7 @@ import { api, call } from '../api/client';
 import { useI18n } from '../i18n';
 import { Link } from '../router';
 import { Pager, useCursorPages } from './paging';
+import { ResponsiveTable } from './ResponsiveTable';
 import { EmptyState, ErrorState, Loading } from './states';
 import { StatusBadge } from './status';
 
@@ -37,8 +38,8 @@ export function ServicesPage() {
       ) : list.data.items.length === 0 ? (
         <EmptyState text={t.noServices} />
       ) : (
-        <Paper withBorder>
-          <Table.ScrollContainer minWidth={320}>
+        <Paper withBorder p={{ base: 'sm', xs: 0 }}>
+          <ResponsiveTable minWidth={320}>
             <Table striped highlightOnHover aria-label={t.services}>
               <Table.Thead>
                 <Table.Tr>
@@ -65,7 +66,7 @@ export function ServicesPage() {
                 ))}
               </Table.Tbody>
             </Table>
-          </Table.ScrollContainer>
+          </ResponsiveTable>
         </Paper>
       )}
       <Pager pages={pages} nextBefore={list.data?.nextBefore} busy={list.isFetching} label={t.services} />

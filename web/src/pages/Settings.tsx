@@ -20,6 +20,7 @@ import { ApiError, api, call } from '../api/client';
 import type { paths } from '../api/schema';
 import { errorSentence, useI18n } from '../i18n';
 import { CopyValue } from './CopyValue';
+import { ResponsiveTable } from './ResponsiveTable';
 import { EmptyState, ErrorState, Loading } from './states';
 
 type Token =
@@ -27,7 +28,7 @@ type Token =
 
 const TOKENS_KEY = ['me', 'tokens'] as const;
 /** The server's rule for a new password (src/modules/accounts/passwords.ts MIN_PASSWORD_LENGTH). */
-const MIN_PASSWORD_LENGTH = 10;
+export const MIN_PASSWORD_LENGTH = 10;
 
 const codeOf = (err: unknown) => (err instanceof ApiError ? err.code : 'network_error');
 const when = (iso: string | null, never: string) => (iso ? new Date(iso).toLocaleString() : never);
@@ -216,7 +217,7 @@ function ApiTokens() {
       ) : tokens.data.items.length === 0 ? (
         <EmptyState text={t.accountArea.noTokens} />
       ) : (
-        <Table.ScrollContainer minWidth={340}>
+        <ResponsiveTable minWidth={340}>
           <Table aria-label={t.accountArea.apiTokens}>
             <Table.Thead>
               <Table.Tr>
@@ -255,7 +256,7 @@ function ApiTokens() {
               ))}
             </Table.Tbody>
           </Table>
-        </Table.ScrollContainer>
+        </ResponsiveTable>
       )}
 
       <Modal

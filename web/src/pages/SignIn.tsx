@@ -1,14 +1,33 @@
-import { Alert, Button, Center, Group, Paper, PasswordInput, Stack, TextInput, Title } from '@mantine/core';
-import { useMutation, useQueryClient } from '@tanstack/react-query';
+import {
+  Alert,
+  Anchor,
+  Button,
+  Center,
+  Group,
+  Paper,
+  PasswordInput,
+  Stack,
+  Text,
+  TextInput,
+  Title,
+} from '@mantine/core';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useState } from 'react';
-import { ApiError } from '../api/client';
+import { ApiError, api, call } from '../api/client';
 import { errorSentence, useI18n } from '../i18n';
 import { LanguageSwitch } from '../LanguageSwitch';
+import { Link } from '../router';
 import { ME_KEY, signIn } from '../session';
 
 export function SignIn() {
   const { t } = useI18n();
   const queryClient = useQueryClient();
+  // Whether the provider takes sign-ups (public): the link shows only when it does.
+  const options = useQuery({
+    queryKey: ['auth-options'],
+    queryFn: () => call(api.GET('/api/v1/auth/options')),
+    staleTime: 60_000,
+  });
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const login = useMutation({
@@ -55,6 +74,14 @@ export function SignIn() {
             <Button type="submit" loading={login.isPending}>
               {t.signIn}
             </Button>
+            {options.data?.signupEnabled && (
+              <Text size="sm">
+                {t.signUp.noAccount}{' '}
+                <Anchor component={Link} href="/sign-up">
+                  {t.signUp.link}
+                </Anchor>
+              </Text>
+            )}
           </Stack>
         </form>
       </Paper>
