@@ -11,16 +11,26 @@ import { SignIn } from './pages/SignIn';
 import { ErrorState } from './pages/states';
 import { navigate, usePath } from './router';
 import { useMe } from './session';
+import { isStaffPath, StaffApp } from './staff/StaffApp';
 
-/** Routes: signed out, every path shows the sign-in page (and comes back to it after). */
+/**
+ * Routes: signed out, every path shows the sign-in page (and comes back to it after). Staff
+ * work in the staff area (`/staff`, its own shell); a client never sees a staff page: typing
+ * `/staff/...` lands in the client area (the API refuses its calls there anyway, 403).
+ */
 export function App() {
   const me = useMe();
   const path = usePath();
   const signedIn = !!me.data;
+  const staff = me.data?.user.role === 'admin';
+  const misplaced = signedIn && (staff ? !isStaffPath(path) : isStaffPath(path));
 
   useEffect(() => {
-    if (signedIn && (path === '/' || path === '/sign-in')) navigate('/services', { replace: true });
-  }, [signedIn, path]);
+    if (!signedIn) return;
+    if (staff && !isStaffPath(path)) navigate('/staff', { replace: true });
+    else if (!staff && (path === '/' || path === '/sign-in' || isStaffPath(path)))
+      navigate('/services', { replace: true });
+  }, [signedIn, staff, path]);
 
   if (me.isPending)
     return (
@@ -30,6 +40,8 @@ export function App() {
     );
   if (me.isError) return <ErrorState error={me.error} onRetry={() => me.refetch()} />;
   if (!me.data) return <SignIn />;
+  if (misplaced) return null;
+  if (staff) return <StaffApp me={me.data} path={path} />;
 
   const serviceId = /^\/services\/(\d+)$/.exec(path)?.[1];
   return (
