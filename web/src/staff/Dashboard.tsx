@@ -1,5 +1,17 @@
 import { BarChart, DonutChart } from '@mantine/charts';
-import { Anchor, Badge, Group, Paper, SimpleGrid, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import {
+  Anchor,
+  Badge,
+  ColorSwatch,
+  Group,
+  Paper,
+  SimpleGrid,
+  Stack,
+  Table,
+  Text,
+  TextInput,
+  Title,
+} from '@mantine/core';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { ApiError, api, call } from '../api/client';
@@ -197,15 +209,26 @@ function DashboardBody({ r }: { r: Report }) {
           {licenses.length === 0 ? (
             <EmptyState text={s.noLicensesYet} />
           ) : (
-            <Group justify="center">
+            <Group justify="center" gap="xl">
               <DonutChart
-                size={180}
-                thickness={28}
-                withLabelsLine
-                withLabels
+                size={160}
+                thickness={26}
                 data={licenses.map((l, i) => ({ ...l, color: palette[i % palette.length]! }))}
                 aria-label={s.licensesByTariff}
               />
+              <Stack gap={4}>
+                {licenses.map((l, i) => (
+                  <Group key={l.name} gap="xs" wrap="nowrap">
+                    <ColorSwatch
+                      color={`var(--mantine-color-${palette[i % palette.length]!.replace('.', '-')})`}
+                      size={12}
+                    />
+                    <Text size="sm">
+                      {l.name}: <b>{l.value}</b>
+                    </Text>
+                  </Group>
+                ))}
+              </Stack>
             </Group>
           )}
         </Paper>
@@ -255,7 +278,7 @@ function DashboardBody({ r }: { r: Report }) {
                   <Anchor component={Link} href="/staff/queue" size="sm">
                     {task.title}
                   </Anchor>
-                  <Badge variant="light" color="orange">
+                  <Badge variant="light" color="orange" style={{ flexShrink: 0, overflow: 'visible' }}>
                     {s.taskKind[task.kind] ?? task.kind}
                   </Badge>
                 </Group>
