@@ -84,7 +84,10 @@ describe('web app: staff panel — dashboard, queue, billing run', () => {
     try {
       const failed = page.getByRole('table', { name: 'Failed operations' });
       await failed.getByText('The upstream refused the order.').waitFor();
-      await page.getByRole('table', { name: 'Last billing runs' }).or(page.getByText('No billing run yet.')).waitFor();
+      await page
+        .getByRole('table', { name: 'Last billing runs' })
+        .or(page.getByText('No billing run yet.'))
+        .waitFor();
       // The charts drew (recharts renders SVG) and the upstream balance card answered for itself.
       expect(await page.locator('.recharts-surface').count()).toBeGreaterThanOrEqual(3);
       await page.getByText('Upstream', { exact: true }).waitFor();
@@ -149,17 +152,24 @@ describe('web app: staff panel — dashboard, queue, billing run', () => {
       expect(previewCounts.Renewed).toBe('1 (10.00 EUR)');
       await screenshot(page, 'staff-billing-preview-desktop');
       // Looking changed nothing.
-      expect(ok(await call(shop, 'GET', `/api/v1/services/${serviceId}`, shop.admin)).expiresOn).toBe('2022-01-16');
+      expect(ok(await call(shop, 'GET', `/api/v1/services/${serviceId}`, shop.admin)).expiresOn).toBe(
+        '2022-01-16',
+      );
 
       await page.getByRole('button', { name: 'Run billing for 2022-01-16' }).click();
       const done = page.getByRole('region', { name: 'The run for 2022-01-16 is done' });
       await done.waitFor();
       const doneCounts = await countsOf(done);
       expect(doneCounts).toEqual(previewCounts);
-      await page.getByRole('table', { name: 'Last billing runs' }).getByRole('cell', { name: '2022-01-16' }).waitFor();
+      await page
+        .getByRole('table', { name: 'Last billing runs' })
+        .getByRole('cell', { name: '2022-01-16' })
+        .waitFor();
       await screenshot(page, 'staff-billing-run-desktop');
 
-      expect(ok(await call(shop, 'GET', `/api/v1/services/${serviceId}`, shop.admin)).expiresOn).toBe('2022-02-16');
+      expect(ok(await call(shop, 'GET', `/api/v1/services/${serviceId}`, shop.admin)).expiresOn).toBe(
+        '2022-02-16',
+      );
       const runs = ok(await call(shop, 'GET', '/api/v1/billing/runs', shop.admin));
       expect(runs.items[0]).toMatchObject({ date: '2022-01-16', status: 'completed' });
       expect(runs.items[0].summary).toMatchObject({ renewed: 1, renewedAmount: '10.00' });
@@ -210,7 +220,9 @@ async function countsOf(region: ReturnType<Page['getByRole']>): Promise<Record<s
   const out: Record<string, string> = {};
   for (let i = 0; i < (await cells.count()); i++) {
     const cell = cells.nth(i);
-    out[(await cell.getAttribute('data-count'))!] = (await cell.locator('p').nth(1).innerText()).trim();
+    out[(await cell.getAttribute('data-count'))!] = (
+      (await cell.locator('p').nth(1).textContent()) ?? ''
+    ).trim();
   }
   return out;
 }
