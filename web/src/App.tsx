@@ -1,5 +1,5 @@
 import { Center, Loader } from '@mantine/core';
-import { useEffect } from 'react';
+import { lazy, Suspense, useEffect } from 'react';
 import { Layout } from './Layout';
 import { BalancePage } from './pages/Balance';
 import { NotFound } from './pages/NotFound';
@@ -11,7 +11,10 @@ import { SignIn } from './pages/SignIn';
 import { ErrorState } from './pages/states';
 import { navigate, usePath } from './router';
 import { useMe } from './session';
-import { isStaffPath, StaffApp } from './staff/StaffApp';
+import { isStaffPath } from './staff/paths';
+
+/** The staff area (with its charts) is loaded only by staff: clients never download it. */
+const StaffApp = lazy(() => import('./staff/StaffApp').then((m) => ({ default: m.StaffApp })));
 
 /**
  * Routes: signed out, every path shows the sign-in page (and comes back to it after). Staff
@@ -41,7 +44,18 @@ export function App() {
   if (me.isError) return <ErrorState error={me.error} onRetry={() => me.refetch()} />;
   if (!me.data) return <SignIn />;
   if (misplaced) return null;
-  if (staff) return <StaffApp me={me.data} path={path} />;
+  if (staff)
+    return (
+      <Suspense
+        fallback={
+          <Center h="100vh">
+            <Loader aria-label="Loading" />
+          </Center>
+        }
+      >
+        <StaffApp me={me.data} path={path} />
+      </Suspense>
+    );
 
   const serviceId = /^\/services\/(\d+)$/.exec(path)?.[1];
   return (

@@ -184,6 +184,18 @@ export function StaffServiceDetail({ id }: { id: number }) {
     queryFn: () => call(api.GET('/api/v1/services/{id}', idPath(id))),
     refetchInterval: (q) => (q.state.data && !settled(q.state.data) ? 2000 : false),
   });
+  const tariffId = service.data?.tariffId;
+  const tariff = useQuery({
+    queryKey: ['staff', 'tariff', tariffId],
+    enabled: tariffId !== undefined,
+    queryFn: () => call(api.GET('/api/v1/tariffs/{id}', idPath(tariffId!))),
+  });
+  const accountId = service.data?.accountId;
+  const account = useQuery({
+    queryKey: ['staff', 'account', accountId],
+    enabled: accountId !== undefined,
+    queryFn: () => call(api.GET('/api/v1/accounts/{id}', idPath(accountId!))),
+  });
   if (service.isPending) return <Loading />;
   if (service.isError) {
     if (service.error instanceof ApiError && service.error.status === 404) return <NotFound />;
@@ -201,8 +213,8 @@ export function StaffServiceDetail({ id }: { id: number }) {
       </Group>
       <Paper withBorder p="md">
         <SimpleGrid cols={{ base: 2, sm: 4 }}>
-          <Field label={s.client} value={`#${sv.accountId}`} />
-          <Field label={s.tariff} value={`#${sv.tariffId}`} />
+          <Field label={s.client} value={account.data?.name ?? `#${sv.accountId}`} />
+          <Field label={s.tariff} value={tariff.data?.name ?? `#${sv.tariffId}`} />
           <Field label={t.expires} value={sv.expiresOn ?? t.never} />
           <Field label={t.period} value={t.months(sv.period)} />
           <Field

@@ -11,8 +11,6 @@ import type { StaffRoute } from './route-type';
  */
 const routes: readonly StaffRoute[] = [...opsRoutes];
 
-export const isStaffPath = (path: string): boolean => path === '/staff' || path.startsWith('/staff/');
-
 export function StaffApp({ me, path }: { me: Me; path: string }) {
   const { t } = useI18n();
   const nav: NavItem[] = routes
