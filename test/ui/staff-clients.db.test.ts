@@ -174,6 +174,64 @@ describe('web app: staff panel — clients and services', () => {
     }
   });
 
+  it('staff complete a manual step from the queue with the field it asks for', async () => {
+    const manual = ok(
+      await call(shop, 'POST', '/api/v1/modules', shop.admin, {
+        name: 'Hands',
+        type: 'manual',
+        productTypes: ['soft'],
+        params: { instructions: 'Issue the license by hand in the vendor portal.', openFields: ['hostname'] },
+      }),
+      201,
+    );
+    ok(
+      await call(shop, 'PUT', `/api/v1/tariffs/${shop.tariffs.legacy}/modules`, shop.admin, {
+        modules: [{ moduleId: manual.id }],
+      }),
+    );
+    const { serviceId } = await orderPaid(
+      shop,
+      shop.bravo,
+      licenseItem(shop, { tariffId: shop.tariffs.legacy }),
+    );
+    const deadline = Date.now() + 20_000;
+    let tasks: { id: number; serviceId: number; kind: string }[] = [];
+    while (Date.now() < deadline) {
+      tasks = ok(await call(shop, 'GET', '/api/v1/tasks?status=open', shop.admin)).items;
+      if (tasks.some((t) => t.serviceId === serviceId)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const task = tasks.find((t) => t.serviceId === serviceId)!;
+    expect(task.kind).toBe('manual_action');
+
+    const { context, page } = await staffPage(DESKTOP);
+    try {
+      await nav(page, 'Queue').click();
+      const card = page.getByRole('region', { name: `Open service #${serviceId}`, exact: false });
+      await card.getByText('Issue the license by hand in the vendor portal.').waitFor();
+      // Completing without the field is refused in words, and changes nothing.
+      await card.getByRole('textbox', { name: 'Host name' }).fill(' ');
+      await card.getByRole('button', { name: 'Complete' }).click();
+      await page.getByText('Fill in every field the task asks for, then complete it.').waitFor();
+      await screenshot(page, 'staff-queue-manual-desktop');
+      await card.getByRole('textbox', { name: 'Host name' }).fill('lic-host.example.com');
+      await card.getByRole('button', { name: 'Complete' }).click();
+      await page.getByText('The task is completed.').waitFor();
+      await card.waitFor({ state: 'detached' });
+      for (;;) {
+        const s = ok(await call(shop, 'GET', `/api/v1/services/${serviceId}`, shop.admin));
+        if (s.status === 'active') {
+          expect(s.params.hostname).toBe('lic-host.example.com');
+          break;
+        }
+        if (Date.now() > deadline) throw new Error(`not active: ${JSON.stringify(s)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      await context.close();
+    }
+  });
+
   it('on a phone the client and service pages fit the screen', async () => {
     const { context, page } = await staffPage(PHONE);
     try {

@@ -142,7 +142,7 @@ function TaskCard({ task }: { task: Task }) {
   const s = t.staff;
   const refusal = useRefusal();
   const refresh = useQueueRefresh();
-  const details = (task.details ?? {}) as { fields?: string[]; message?: string; error?: unknown };
+  const details = (task.details ?? {}) as { fields?: string[]; message?: string; instructions?: string };
   const fields = details.fields ?? [];
   const [values, setValues] = useState<Record<string, string>>({});
   const complete = useMutation({
@@ -187,6 +187,11 @@ function TaskCard({ task }: { task: Task }) {
         </Text>
       </Group>
       {details.message && <Text size="sm">{details.message}</Text>}
+      {details.instructions && (
+        <Text size="sm" mb="xs" style={{ whiteSpace: 'pre-wrap' }}>
+          {details.instructions}
+        </Text>
+      )}
       {task.kind === 'manual_action' && fields.length > 0 && (
         <SimpleGrid cols={{ base: 1, sm: 3 }} mb="xs">
           {fields.map((f) => (
