@@ -129,6 +129,15 @@ describe('web app: staff panel — dashboard, queue, billing run', () => {
       await page.getByRole('heading', { name: 'Billing run' }).waitFor();
       expect(await overflow(page)).toBeLessThanOrEqual(0);
       await screenshot(page, 'staff-billing-phone');
+      // In Russian too.
+      await page.getByText('RU', { exact: true }).click();
+      await page.getByRole('heading', { name: 'Запуск биллинга' }).waitFor();
+      await page.getByRole('button', { name: 'Открыть меню' }).click();
+      await nav(page, 'Сводка').click();
+      await page.getByRole('heading', { name: 'Сводка' }).waitFor();
+      await page.getByText('Выручка по дням').waitFor();
+      expect(await overflow(page)).toBeLessThanOrEqual(0);
+      await screenshot(page, 'staff-dashboard-ru-phone');
     } finally {
       await context.close();
     }
@@ -212,7 +221,7 @@ describe('web app: staff panel — dashboard, queue, billing run', () => {
 
 /** A staff nav entry. */
 const nav = (page: Page, name: string) =>
-  page.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name });
+  page.getByRole('navigation', { name: /Main navigation|Основн/ }).getByRole('link', { name });
 
 /** The counts a run summary shows, label → value. */
 async function countsOf(region: ReturnType<Page['getByRole']>): Promise<Record<string, string>> {
