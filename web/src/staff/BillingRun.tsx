@@ -74,7 +74,7 @@ export function BillingRunPage() {
           <TextInput
             label={s.runDate}
             description={s.runDateHint}
-            placeholder="YYYY-MM-DD"
+            placeholder={s.dateFormat}
             value={date}
             error={dateOk ? undefined : s.dateFormat}
             onChange={(e) => {

@@ -76,7 +76,7 @@ export function DashboardPage() {
           <TextInput
             size="xs"
             label={s.from}
-            placeholder="YYYY-MM-DD"
+            placeholder={s.dateFormat}
             value={from}
             onChange={(e) => setFrom(e.currentTarget.value.trim())}
             error={valid(from) ? undefined : s.dateFormat}
@@ -85,7 +85,7 @@ export function DashboardPage() {
           <TextInput
             size="xs"
             label={s.to}
-            placeholder="YYYY-MM-DD"
+            placeholder={s.dateFormat}
             value={to}
             onChange={(e) => setTo(e.currentTarget.value.trim())}
             error={valid(to) ? undefined : s.dateFormat}

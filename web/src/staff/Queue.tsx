@@ -267,6 +267,9 @@ function FailedCard({ op }: { op: Operation }) {
         </Anchor>
         <OpStatus status={op.status} />
       </Group>
+      <Anchor component={Link} href={`/staff/services/${op.serviceId}`} size="sm">
+        {s.serviceNumber(op.serviceId)}
+      </Anchor>
       <Text size="sm">{errorText(op.lastError)}</Text>
       <Group gap="xs" mt="xs">
         <Button size="xs" onClick={() => retry.mutate()} loading={retry.isPending}>

@@ -111,14 +111,14 @@ export function StaffServicesPage() {
           />
           <TextInput
             label={s.expiresFrom}
-            placeholder="YYYY-MM-DD"
+            placeholder={s.dateFormat}
             value={expiresFrom}
             error={dateError(expiresFrom)}
             onChange={(e) => set(setFrom)(e.currentTarget.value.trim())}
           />
           <TextInput
             label={s.expiresTo}
-            placeholder="YYYY-MM-DD"
+            placeholder={s.dateFormat}
             value={expiresTo}
             error={dateError(expiresTo)}
             onChange={(e) => set(setTo)(e.currentTarget.value.trim())}
