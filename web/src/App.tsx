@@ -1,5 +1,5 @@
 import { Center, Loader } from '@mantine/core';
-import { useEffect } from 'react';
+import { lazy, Suspense, useEffect } from 'react';
 import { Layout } from './Layout';
 import { BalancePage } from './pages/Balance';
 import { NotFound } from './pages/NotFound';
@@ -12,17 +12,29 @@ import { SignUp } from './pages/SignUp';
 import { ErrorState } from './pages/states';
 import { navigate, usePath } from './router';
 import { useMe } from './session';
+import { isStaffPath } from './staff/paths';
 
-/** Routes: signed out, every path but /sign-up shows the sign-in page (and comes back to it after). */
+/** The staff area (with its charts) is loaded only by staff: clients never download it. */
+const StaffApp = lazy(() => import('./staff/StaffApp').then((m) => ({ default: m.StaffApp })));
+
+/**
+ * Routes: signed out, every path but /sign-up shows the sign-in page (and comes back to it
+ * after). Staff work in the staff area (`/staff`, its own shell); a client never sees a staff
+ * page: typing `/staff/...` lands in the client area (the API refuses its calls there anyway, 403).
+ */
 export function App() {
   const me = useMe();
   const path = usePath();
   const signedIn = !!me.data;
+  const staff = me.data?.user.role === 'admin';
+  const misplaced = signedIn && (staff ? !isStaffPath(path) : isStaffPath(path));
 
   useEffect(() => {
-    if (signedIn && (path === '/' || path === '/sign-in' || path === '/sign-up'))
+    if (!signedIn) return;
+    if (staff && !isStaffPath(path)) navigate('/staff', { replace: true });
+    else if (!staff && (path === '/' || path === '/sign-in' || path === '/sign-up' || isStaffPath(path)))
       navigate('/services', { replace: true });
-  }, [signedIn, path]);
+  }, [signedIn, staff, path]);
 
   if (me.isPending)
     return (
@@ -32,6 +44,19 @@ export function App() {
     );
   if (me.isError) return <ErrorState error={me.error} onRetry={() => me.refetch()} />;
   if (!me.data) return path === '/sign-up' ? <SignUp /> : <SignIn />;
+  if (misplaced) return null;
+  if (staff)
+    return (
+      <Suspense
+        fallback={
+          <Center h="100vh">
+            <Loader aria-label="Loading" />
+          </Center>
+        }
+      >
+        <StaffApp me={me.data} path={path} />
+      </Suspense>
+    );
 
   const serviceId = /^\/services\/(\d+)$/.exec(path)?.[1];
   return (

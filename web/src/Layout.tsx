@@ -10,8 +10,7 @@ import { Link, navigate, usePath } from './router';
 import { ME_KEY, type Me, signOut } from './session';
 
 /**
- * The navigation a role sees. Clients: their services (the rest of the client area follows).
- * Staff see the same list (all accounts' services) until the staff area arrives in part 2.
+ * The client area's navigation; the staff area (web/src/staff/StaffApp.tsx) passes its own.
  */
 function navItems(t: ReturnType<typeof useI18n>['t']) {
   return [
@@ -22,7 +21,15 @@ function navItems(t: ReturnType<typeof useI18n>['t']) {
   ];
 }
 
-export function Layout({ me, children }: { me: Me; children: ReactNode }) {
+/** A nav entry; `exact`: active only on its own path (the staff dashboard at `/staff`). */
+export interface NavItem {
+  readonly href: string;
+  readonly label: string;
+  readonly exact?: boolean;
+}
+
+/** The app shell; `nav` replaces the client area's entries (the staff area passes its own). */
+export function Layout({ me, nav, children }: { me: Me; nav?: readonly NavItem[]; children: ReactNode }) {
   const { t } = useI18n();
   const path = usePath();
   const [opened, { toggle, close }] = useDisclosure();
@@ -73,13 +80,13 @@ export function Layout({ me, children }: { me: Me; children: ReactNode }) {
         </Group>
       </AppShell.Header>
       <AppShell.Navbar p="xs" aria-label={t.mainNavigation}>
-        {navItems(t).map((item) => (
+        {(nav ?? navItems(t)).map((item: NavItem) => (
           <NavLink
             key={item.href}
             component={Link}
             href={item.href}
             label={item.label}
-            active={path === item.href || path.startsWith(`${item.href}/`)}
+            active={path === item.href || (!item.exact && path.startsWith(`${item.href}/`))}
             onClick={close}
           />
         ))}

@@ -10,6 +10,12 @@ export interface ServiceFilter {
   readonly status?: ServiceStatus | undefined;
   readonly tariffId?: number | undefined;
   readonly expiresBefore?: string | undefined;
+  /** A product type code (`soft`, `vds`, …). */
+  readonly productType?: string | undefined;
+  readonly moduleId?: number | undefined;
+  /** Expiring between these days, both included (YYYY-MM-DD). */
+  readonly expiresFrom?: string | undefined;
+  readonly expiresTo?: string | undefined;
   readonly limit: number;
   readonly before?: number | undefined;
 }
@@ -22,6 +28,15 @@ export async function listServices(ctx: AppContext, actor: Actor, f: ServiceFilt
   if (f.status) q = q.where('status', '=', f.status);
   if (f.tariffId) q = q.where('tariff_id', '=', f.tariffId);
   if (f.expiresBefore) q = q.where('expires_on', '<', f.expiresBefore);
+  if (f.expiresFrom) q = q.where('expires_on', '>=', f.expiresFrom);
+  if (f.expiresTo) q = q.where('expires_on', '<=', f.expiresTo);
+  if (f.moduleId) q = q.where('module_id', '=', f.moduleId);
+  if (f.productType) {
+    const code = f.productType;
+    q = q.where('product_type_id', 'in', (eb) =>
+      eb.selectFrom('product_types').select('id').where('code', '=', code),
+    );
+  }
   if (f.before) q = q.where('id', '<', f.before);
   return q.execute();
 }

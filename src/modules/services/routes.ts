@@ -35,6 +35,7 @@ import { resumeService, suspendService } from './suspension.js';
 import { changeTariff, planTariffChange } from './tariff-change.js';
 import { cancelTask, completeTask } from './tasks.js';
 
+const Day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/);
 const ServiceDetailView = ServiceView.extend({
   charges: z.array(ChargeView),
   operations: z.array(OperationView),
@@ -83,15 +84,21 @@ export function registerServiceRoutes(root: FastifyInstance, ctx: AppContext): v
     {
       schema: {
         tags,
-        summary: 'Services (clients: their own; staff: all, with filters)',
+        summary:
+          'Services, newest first (clients: their own; staff: all, with filters: account, status, tariff, product type, module, expiring between)',
         querystring: PageQuery.extend({
           accountId: IdText.optional(),
           status: z.enum(['ordered', 'processing', 'active', 'suspended', 'deleted']).optional(),
           tariffId: IdText.optional(),
-          expiresBefore: z
+          expiresBefore: Day.optional(),
+          productType: z
             .string()
-            .regex(/^\d{4}-\d{2}-\d{2}$/)
-            .optional(),
+            .max(64)
+            .optional()
+            .meta({ description: 'A product type code (soft, vds, …)' }),
+          moduleId: IdText.optional(),
+          expiresFrom: Day.optional().meta({ description: 'Expiring on or after this day' }),
+          expiresTo: Day.optional().meta({ description: 'Expiring on or before this day' }),
         }),
         response: {
           200: page(ServiceView),

@@ -4981,7 +4981,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Services (clients: their own; staff: all, with filters) */
+        /** Services, newest first (clients: their own; staff: all, with filters: account, status, tariff, product type, module, expiring between) */
         get: {
             parameters: {
                 query?: {
@@ -4991,6 +4991,13 @@ export interface paths {
                     status?: "ordered" | "processing" | "active" | "suspended" | "deleted";
                     tariffId?: string;
                     expiresBefore?: string;
+                    /** @description A product type code (soft, vds, …) */
+                    productType?: string;
+                    moduleId?: string;
+                    /** @description Expiring on or after this day */
+                    expiresFrom?: string;
+                    /** @description Expiring on or before this day */
+                    expiresTo?: string;
                 };
                 header?: never;
                 path?: never;
@@ -9731,6 +9738,168 @@ export interface paths {
                                 }[];
                                 /** @description Revenue − cost (4 decimals); null when a cost is in another currency */
                                 margin: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/dashboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The staff dashboard in one call: revenue, cost and margin per day of the range (default the last 30 days) and per month, services by status, licenses by tariff, failed operations, open tasks, modules, the last billing runs */
+        get: {
+            parameters: {
+                query?: {
+                    from?: string;
+                    to?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            from: string;
+                            to: string;
+                            timeZone: string;
+                            revenueByDay: {
+                                /** @description The day (YYYY-MM-DD) or month (YYYY-MM) */
+                                key: string;
+                                /** @description The currency of the revenue (the accounts that paid) */
+                                currency: string;
+                                /** @description Charged minus credited and refunded */
+                                revenue: string;
+                                costs: {
+                                    currency: string;
+                                    /** @description 4 decimals */
+                                    amount: string;
+                                }[];
+                                /** @description Revenue − cost (4 decimals); null when a cost is in another currency */
+                                margin: string | null;
+                            }[];
+                            /** @description The 12 months ending with to's month */
+                            revenueByMonth: {
+                                /** @description The day (YYYY-MM-DD) or month (YYYY-MM) */
+                                key: string;
+                                /** @description The currency of the revenue (the accounts that paid) */
+                                currency: string;
+                                /** @description Charged minus credited and refunded */
+                                revenue: string;
+                                costs: {
+                                    currency: string;
+                                    /** @description 4 decimals */
+                                    amount: string;
+                                }[];
+                                /** @description Revenue − cost (4 decimals); null when a cost is in another currency */
+                                margin: string | null;
+                            }[];
+                            servicesByStatus: {
+                                productType: string;
+                                productTypeName: string;
+                                status: string;
+                                count: number;
+                            }[];
+                            licensesByTariff: {
+                                tariffId: number;
+                                tariffName: string;
+                                /** @description Live license services by status */
+                                counts: {
+                                    [key: string]: number;
+                                };
+                            }[];
+                            failedOperations: {
+                                count: number;
+                                latest: {
+                                    id: number;
+                                    serviceId: number;
+                                    serviceName: string;
+                                    kind: string;
+                                    attempts: number;
+                                    lastError: unknown;
+                                    updatedAt: string;
+                                }[];
+                            };
+                            openTasks: {
+                                count: number;
+                                byKind: {
+                                    [key: string]: number;
+                                };
+                                latest: {
+                                    id: number;
+                                    kind: string;
+                                    title: string;
+                                    serviceId: number | null;
+                                    operationId: number | null;
+                                    createdAt: string;
+                                }[];
+                            };
+                            modules: {
+                                id: number;
+                                name: string;
+                                type: string;
+                                enabled: boolean;
+                                /** @description Its balance can be asked at GET /api/v1/modules/{id}/balance */
+                                reportsBalance: boolean;
+                            }[];
+                            billingRuns: {
+                                id: number;
+                                date: string;
+                                status: string;
+                                startedAt: string;
+                                finishedAt: string | null;
+                                renewed: number;
+                                renewedAmount: string | null;
+                                suspended: number;
+                                deleted: number;
+                                reminders: number;
+                                errors: number;
                             }[];
                         };
                     };
