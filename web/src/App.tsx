@@ -11,16 +11,21 @@ import { SignIn } from './pages/SignIn';
 import { ErrorState } from './pages/states';
 import { navigate, usePath } from './router';
 import { useMe } from './session';
+import { catalogRoutes } from './staff/catalogRoutes';
 
 /** Routes: signed out, every path shows the sign-in page (and comes back to it after). */
 export function App() {
   const me = useMe();
   const path = usePath();
   const signedIn = !!me.data;
+  // Staff pages (issue 15 part B, until the staff shell of part A replaces this wiring).
+  const staff = me.data?.user.role === 'admin';
 
   useEffect(() => {
     if (signedIn && (path === '/' || path === '/sign-in')) navigate('/services', { replace: true });
-  }, [signedIn, path]);
+    if (signedIn && !staff && (path === '/staff' || path.startsWith('/staff/')))
+      navigate('/services', { replace: true });
+  }, [signedIn, staff, path]);
 
   if (me.isPending)
     return (
@@ -32,9 +37,15 @@ export function App() {
   if (!me.data) return <SignIn />;
 
   const serviceId = /^\/services\/(\d+)$/.exec(path)?.[1];
+  const staffPage =
+    staff && path.startsWith('/staff/')
+      ? (catalogRoutes.map((r) => r.match(path)).find((p) => p !== null) ?? <NotFound />)
+      : null;
   return (
     <Layout me={me.data}>
-      {path === '/services' ? (
+      {staffPage ? (
+        staffPage
+      ) : path === '/services' ? (
         <ServicesPage />
       ) : path === '/order' ? (
         <OrderPage />

@@ -8,17 +8,24 @@ import { errorSentence, useI18n } from './i18n';
 import { LanguageSwitch } from './LanguageSwitch';
 import { Link, navigate, usePath } from './router';
 import { ME_KEY, type Me, signOut } from './session';
+import { catalogRoutes } from './staff/catalogRoutes';
 
 /**
  * The navigation a role sees. Clients: their services (the rest of the client area follows).
  * Staff see the same list (all accounts' services) until the staff area arrives in part 2.
  */
-function navItems(t: ReturnType<typeof useI18n>['t']) {
+function navItems(t: ReturnType<typeof useI18n>['t'], me: Me) {
+  // Staff: the catalog's pages too (issue 15 part B; the staff shell of part A replaces this).
+  const staff =
+    me.user.role === 'admin'
+      ? catalogRoutes.flatMap((r) => (r.label ? [{ href: r.href, label: r.label(t) }] : []))
+      : [];
   return [
     { href: '/services', label: t.navServices },
     { href: '/order', label: t.navOrder },
     { href: '/balance', label: t.accountArea.navBalance },
     { href: '/settings', label: t.accountArea.navSettings },
+    ...staff,
   ];
 }
 
@@ -73,7 +80,7 @@ export function Layout({ me, children }: { me: Me; children: ReactNode }) {
         </Group>
       </AppShell.Header>
       <AppShell.Navbar p="xs" aria-label={t.mainNavigation}>
-        {navItems(t).map((item) => (
+        {navItems(t, me).map((item) => (
           <NavLink
             key={item.href}
             component={Link}

@@ -121,7 +121,7 @@ function PasswordChange() {
   );
 }
 
-function ApiTokens() {
+export function ApiTokens() {
   const { t } = useI18n();
   const queryClient = useQueryClient();
   const [name, setName] = useState('');
