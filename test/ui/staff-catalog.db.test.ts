@@ -82,7 +82,11 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: staff build the catalog', 
 
   /** Picks an option of a Mantine select labelled `label` inside `scope`. */
   async function choose(page: Page, scope: Page | Locator, label: string, option: string | RegExp) {
-    await scope.getByRole('textbox', { name: label, exact: true }).or(scope.getByRole('combobox', { name: label, exact: true })).first().click();
+    await scope
+      .getByRole('textbox', { name: label, exact: true })
+      .or(scope.getByRole('combobox', { name: label, exact: true }))
+      .first()
+      .click();
     await page.getByRole('option', { name: option }).first().click();
   }
 
@@ -139,7 +143,9 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: staff build the catalog', 
       await page.getByRole('button', { name: 'New tariff' }).click();
       await choose(page, dialog(page), 'Product type', 'ISPsystem licenses');
       await dialog(page).getByRole('textbox', { name: 'ID (optional)' }).fill('3541');
-      await dialog(page).getByRole('textbox', { name: 'Name', exact: true }).fill('ISPmanager Lite (ISPmanager 5)');
+      await dialog(page)
+        .getByRole('textbox', { name: 'Name', exact: true })
+        .fill('ISPmanager Lite (ISPmanager 5)');
       await dialog(page).getByRole('checkbox', { name: '12 months' }).check();
       await dialog(page).getByRole('textbox', { name: 'Prices: 1 month' }).fill('7.00');
       await dialog(page).getByRole('textbox', { name: 'Prices: 12 months' }).fill('70.00');
