@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
@@ -9,7 +9,14 @@ import {
   DEFAULT_ADMIN as VM_ADMIN,
 } from '../../src/integrations/vmmanager6/fake-server.js';
 import { CONTROL_PANEL_VALUES } from '../../src/modules/catalog/seed.js';
-import { DESKTOP, launchChromium, PHONE, requireWebBuild, screenshot } from '../helpers/browser.js';
+import {
+  ARTIFACTS,
+  DESKTOP,
+  launchChromium,
+  PHONE,
+  requireWebBuild,
+  screenshot,
+} from '../helpers/browser.js';
 import { type Running, spawnBillfold, waitForOutput } from '../helpers/cli.js';
 import { TEST_ENGINE } from '../helpers/db.js';
 import { type ApiCall, apiSession, fillSignIn, openApp, overflow } from './helpers.js';
@@ -91,6 +98,16 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: staff build the catalog', 
   }
 
   const dialog = (page: Page) => page.getByRole('dialog');
+  /** The page from its top (a full-page shot scrolled down draws the fixed header mid-page). */
+  const shot = async (page: Page, name: string) => {
+    await page.evaluate('window.scrollTo(0, 0)');
+    await screenshot(page, name);
+  };
+  /** What a dialog shows where it is scrolled to (a full-page shot would stretch the overlay). */
+  const dialogShot = async (page: Page, name: string) => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
+  };
   const still = (page: Page) => page.waitForFunction('document.getAnimations().length === 0');
 
   async function staffPage(viewport: { width: number; height: number }) {
@@ -132,7 +149,7 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: staff build the catalog', 
       const values = page.getByRole('table', { name: 'Values' }).getByRole('row');
       expect(await values.count()).toBe(1 + CONTROL_PANEL_VALUES.length);
       await still(page);
-      await screenshot(page, 'staff-catalog-enumeration-desktop');
+      await shot(page, 'staff-catalog-enumeration-desktop');
       const enumeration = (await admin('GET', '/api/v1/enumerations')).body.items[0];
       expect(
         enumeration.values.map((v: { name: string; internalName: string }) => [v.name, v.internalName]),
@@ -197,7 +214,7 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: staff build the catalog', 
         await grid.getByRole('textbox', { name: `${v.name}: 1 month` }).fill(PANEL_PRICE[v.internalName]!);
       await grid.getByRole('textbox', { name: 'ISPmanager 6 Pro: 12 months' }).fill('90.00');
       await still(page);
-      await screenshot(page, 'staff-catalog-addon-grid-desktop');
+      await dialogShot(page, 'staff-catalog-addon-grid-desktop');
       await addon.getByRole('button', { name: 'Save' }).click();
       await addon.waitFor({ state: 'detached' });
       const shown = page.getByRole('table', { name: 'Control panel: Price grid' });
@@ -217,7 +234,7 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: staff build the catalog', 
       // No configuration problem yet: no module serves it.
       expect((await admin('GET', `/api/v1/tariffs/${vpsId}/problems`)).body.items).toEqual([]);
       await still(page);
-      await screenshot(page, 'staff-catalog-vps-tariff-desktop');
+      await shot(page, 'staff-catalog-vps-tariff-desktop');
 
       // ---- a value in use cannot be deleted: the page says who uses it and disables it instead ----
       await page.goto(`${url}/staff/catalog/enumerations/${enumeration.id}`);
@@ -227,7 +244,7 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: staff build the catalog', 
       await inUse.getByText('This value is in use and cannot be deleted').waitFor();
       await inUse.getByRole('link', { name: String(vpsId) }).waitFor();
       await still(page);
-      await screenshot(page, 'staff-catalog-value-in-use-desktop');
+      await dialogShot(page, 'staff-catalog-value-in-use-desktop');
       await dialog(page).getByRole('button', { name: 'Disable' }).click();
       await dialog(page).waitFor({ state: 'detached' });
       await page
@@ -278,7 +295,7 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: staff build the catalog', 
       expect(JSON.stringify(module)).not.toContain(VM_ADMIN.password);
       await page.getByText('No license server is linked').waitFor();
       await still(page);
-      await screenshot(page, 'staff-catalog-module-desktop');
+      await shot(page, 'staff-catalog-module-desktop');
 
       // ---- the tariff ↔ module link with its settings; without a license server it is refused ----
       await page.goto(`${url}/staff/catalog/tariffs/${vpsId}`);
@@ -292,8 +309,9 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: staff build the catalog', 
         .getByText('This change would break the control-panel configuration of a tariff.')
         .waitFor();
       await refusal.getByText(/has no license server/).waitFor();
+      await refusal.scrollIntoViewIfNeeded();
       await still(page);
-      await screenshot(page, 'staff-catalog-link-refused-desktop');
+      await dialogShot(page, 'staff-catalog-link-refused-desktop');
       await page.keyboard.press('Escape');
       expect((await admin('GET', `/api/v1/tariffs/${vpsId}/modules`)).body.items).toEqual([]);
     } finally {
@@ -332,7 +350,12 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: staff build the catalog', 
         .filter({ hasText: 'ISPmanager 6 Pro' })
         .filter({ hasText: '9.00' })
         .waitFor();
-      await quote.getByRole('row').filter({ hasText: 'Total' }).waitFor();
+      await quote
+        .getByRole('row')
+        .filter({ hasText: 'Setup fee: VPS Start' })
+        .filter({ hasText: '5.00' })
+        .waitFor();
+      await quote.getByRole('row').filter({ hasText: 'Total' }).filter({ hasText: '24.00 EUR' }).waitFor();
       await still(client);
       await screenshot(client, 'staff-catalog-client-quote-desktop');
     } finally {
@@ -348,14 +371,14 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: staff build the catalog', 
       await page.getByRole('heading', { name: 'VPS Start' }).waitFor();
       await still(page);
       expect(await overflow(page)).toBeLessThanOrEqual(0);
-      await screenshot(page, 'staff-catalog-vps-tariff-phone');
+      await shot(page, 'staff-catalog-vps-tariff-phone');
 
       await page.goto(`${url}/staff/modules/new`);
       await choose(page, page, 'Module type', /VMmanager 6/);
       await page.getByRole('textbox', { name: 'Url', exact: true }).waitFor();
       await still(page);
       expect(await overflow(page)).toBeLessThanOrEqual(0);
-      await screenshot(page, 'staff-catalog-new-module-phone');
+      await shot(page, 'staff-catalog-new-module-phone');
 
       await page.getByRole('button', { name: 'Open navigation' }).click();
       await page.getByRole('link', { name: 'Provider settings' }).click();
@@ -374,13 +397,31 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: staff build the catalog', 
       await staff.getByRole('cell', { name: 'support@example.com', exact: true }).waitFor();
       await still(page);
       expect(await overflow(page)).toBeLessThanOrEqual(0);
-      await screenshot(page, 'staff-catalog-settings-phone');
+      await shot(page, 'staff-catalog-settings-phone');
       expect((await admin('GET', '/api/v1/provider')).body).toMatchObject({
         name: 'Example Hosting',
         timeZone: 'Europe/Moscow',
       });
       const users = (await admin('GET', '/api/v1/users?role=admin')).body.items;
       expect(users.map((u: { email: string }) => u.email)).toContain('support@example.com');
+
+      // The new staff user makes a token; staff see it by its hint and revoke it: it stops working.
+      const support = await apiSession(url, { email: 'support@example.com', password: 'support-password-1' });
+      const made = await support('POST', '/api/v1/me/tokens', { name: 'monitoring' });
+      expect(made.status, JSON.stringify(made.body)).toBe(201);
+      const bearer = (path: string) =>
+        fetch(`${url}${path}`, { headers: { authorization: `Bearer ${made.body.token}` } });
+      expect((await bearer('/api/v1/me')).status).toBe(200);
+      await staff.getByRole('button', { name: 'API tokens of support@example.com' }).click();
+      const tokens = dialog(page).getByRole('table', { name: 'Tokens' });
+      await tokens.getByRole('cell', { name: made.body.hint }).waitFor();
+      expect(await dialog(page).textContent()).not.toContain(made.body.token);
+      await dialog(page).getByRole('button', { name: 'Revoke token "monitoring"' }).click();
+      await dialog(page).getByRole('button', { name: 'Revoke now' }).click();
+      await tokens.getByText('revoked').waitFor();
+      await still(page);
+      await dialogShot(page, 'staff-catalog-user-tokens-phone');
+      expect((await bearer('/api/v1/me')).status).toBe(401);
     } finally {
       await context.close();
     }

@@ -535,7 +535,11 @@ const en = {
     userDisabled: (email: string) => `${email} is disabled and signed out everywhere.`,
     userEnabled: (email: string) => `${email} is enabled again.`,
     tokensOwnOnly:
-      'API tokens belong to the user who made them: each staff user manages their own below (disabling a user stops their tokens).',
+      'A token is made only by its owner (your own: below) and shown to them once; here staff see anyone’s by hint and may revoke it. Disabling a user stops their tokens.',
+    tokens: 'Tokens',
+    tokensOf: (email: string) => `API tokens of ${email}`,
+    userHasNoTokens: 'This user has no API tokens.',
+    revokeNow: 'Revoke now',
   },
 };
 
@@ -1063,7 +1067,11 @@ const ru: Messages = {
     userDisabled: (email: string) => `${email} отключён, все его сеансы завершены.`,
     userEnabled: (email: string) => `${email} снова включён.`,
     tokensOwnOnly:
-      'API-токены принадлежат создавшему их пользователю: каждый сотрудник управляет своими ниже (отключение пользователя останавливает его токены).',
+      'Токен создаёт только его владелец (ваши — ниже), и видит его один раз; здесь сотрудники видят чужие токены по подсказке и могут отозвать. Отключение пользователя останавливает его токены.',
+    tokens: 'Токены',
+    tokensOf: (email: string) => `API-токены ${email}`,
+    userHasNoTokens: 'У этого пользователя нет API-токенов.',
+    revokeNow: 'Отозвать сейчас',
   },
 };
 

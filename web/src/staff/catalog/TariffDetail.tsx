@@ -275,13 +275,24 @@ function History({ id }: { id: number }) {
   );
 }
 
-/** "field: before → after" for the top-level fields a change touched. */
+/** Fields every change touches, not worth a line. */
+const UNSHOWN = new Set(['createdAt', 'updatedAt']);
+
+/**
+ * "field: before → after" for the top-level fields a change touched; long values (an addon's
+ * whole configuration) are cut, a list by its length.
+ */
 function changedFields(before: unknown, after: unknown): string {
   const b = (before ?? {}) as Record<string, unknown>;
   const a = (after ?? {}) as Record<string, unknown>;
-  const show = (v: unknown) => (v === undefined ? '∅' : JSON.stringify(v));
+  const show = (v: unknown) => {
+    if (v === undefined) return '∅';
+    if (Array.isArray(v) && JSON.stringify(v).length > 60) return `[${v.length}]`;
+    const text = JSON.stringify(v);
+    return text.length > 60 ? `${text.slice(0, 57)}…` : text;
+  };
   return [...new Set([...Object.keys(b), ...Object.keys(a)])]
-    .filter((k) => JSON.stringify(b[k]) !== JSON.stringify(a[k]))
+    .filter((k) => !UNSHOWN.has(k) && JSON.stringify(b[k]) !== JSON.stringify(a[k]))
     .map((k) => `${k}: ${show(b[k])} → ${show(a[k])}`)
     .join('; ');
 }

@@ -3,6 +3,7 @@ import {
   Button,
   Card,
   Group,
+  Modal,
   PasswordInput,
   Stack,
   Table,
@@ -115,6 +116,7 @@ function StaffUsers() {
   });
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
+  const [tokensOf, setTokensOf] = useState<{ id: number; email: string } | null>(null);
   const create = useStaffMutation(
     () => call(api.POST('/api/v1/users', { body: { email: email.trim(), password } })),
     {
@@ -169,25 +171,35 @@ function StaffUsers() {
                     </Table.Td>
                     <Table.Td>{u.lastLoginAt?.slice(0, 16).replace('T', ' ') ?? t.never}</Table.Td>
                     <Table.Td>
-                      {u.id === me.data?.user.id ? (
-                        <Text size="xs" c="dimmed">
-                          {s.you}
-                        </Text>
-                      ) : (
+                      <Group gap={4} wrap="nowrap">
                         <Button
                           size="xs"
                           variant="default"
-                          aria-label={`${u.status === 'active' ? s.disable : s.enable} ${u.email}`}
-                          onClick={() =>
-                            setStatus.mutate({
-                              id: u.id,
-                              status: u.status === 'active' ? 'disabled' : 'active',
-                            })
-                          }
+                          aria-label={s.tokensOf(u.email)}
+                          onClick={() => setTokensOf({ id: u.id, email: u.email })}
                         >
-                          {u.status === 'active' ? s.disable : s.enable}
+                          {s.tokens}
                         </Button>
-                      )}
+                        {u.id === me.data?.user.id ? (
+                          <Text size="xs" c="dimmed">
+                            {s.you}
+                          </Text>
+                        ) : (
+                          <Button
+                            size="xs"
+                            variant="default"
+                            aria-label={`${u.status === 'active' ? s.disable : s.enable} ${u.email}`}
+                            onClick={() =>
+                              setStatus.mutate({
+                                id: u.id,
+                                status: u.status === 'active' ? 'disabled' : 'active',
+                              })
+                            }
+                          >
+                            {u.status === 'active' ? s.disable : s.enable}
+                          </Button>
+                        )}
+                      </Group>
                     </Table.Td>
                   </Table.Tr>
                 ))}
@@ -204,6 +216,7 @@ function StaffUsers() {
         >
           <Group align="flex-end" gap="sm">
             <TextInput
+              style={{ flex: '1 1 200px' }}
               label={s.newStaffEmail}
               type="email"
               required
@@ -211,6 +224,7 @@ function StaffUsers() {
               onChange={(e) => setEmail(e.currentTarget.value)}
             />
             <PasswordInput
+              style={{ flex: '1 1 200px' }}
               label={s.newStaffPassword}
               autoComplete="new-password"
               required
@@ -227,6 +241,101 @@ function StaffUsers() {
           {s.tokensOwnOnly}
         </Text>
       </Stack>
+      <Modal
+        opened={tokensOf !== null}
+        onClose={() => setTokensOf(null)}
+        title={tokensOf ? s.tokensOf(tokensOf.email) : ''}
+        size="lg"
+      >
+        {tokensOf ? <UserTokens userId={tokensOf.id} /> : null}
+      </Modal>
     </Card>
+  );
+}
+
+/** A user's API tokens as staff see them: hints only; staff may revoke one. */
+function UserTokens({ userId }: { userId: number }) {
+  const { t } = useI18n();
+  const s = t.staffCatalog;
+  const key = [...USERS_KEY, userId, 'tokens'];
+  const tokens = useQuery({
+    queryKey: key,
+    queryFn: () => call(api.GET('/api/v1/users/{id}/tokens', { params: { path: { id: String(userId) } } })),
+  });
+  const [confirming, setConfirming] = useState<number | null>(null);
+  const revoke = useStaffMutation(
+    (tokenId: number) =>
+      call(
+        api.DELETE('/api/v1/users/{id}/tokens/{tokenId}', {
+          params: { path: { id: String(userId), tokenId: String(tokenId) } },
+        }),
+      ),
+    {
+      invalidate: [key],
+      done: (x) => t.accountArea.tokenRevoked(x.name),
+      onSuccess: () => setConfirming(null),
+    },
+  );
+  if (tokens.isPending) return <Loading />;
+  if (tokens.isError) return <ErrorState error={tokens.error} onRetry={() => tokens.refetch()} />;
+  if (tokens.data.items.length === 0) return <Text c="dimmed">{s.userHasNoTokens}</Text>;
+  return (
+    <Stack gap="sm">
+      <Table.ScrollContainer minWidth={480}>
+        <Table aria-label={s.tokens}>
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th>{t.accountArea.tokenName}</Table.Th>
+              <Table.Th>{t.accountArea.token}</Table.Th>
+              <Table.Th>{t.accountArea.lastUsed}</Table.Th>
+              <Table.Th />
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {tokens.data.items.map((x) => (
+              <Table.Tr key={x.id}>
+                <Table.Td>{x.name}</Table.Td>
+                <Table.Td>
+                  <code>{x.hint}</code>
+                </Table.Td>
+                <Table.Td>{x.lastUsedAt?.slice(0, 16).replace('T', ' ') ?? t.never}</Table.Td>
+                <Table.Td>
+                  {x.revokedAt ? (
+                    <Badge color="gray" variant="light">
+                      {t.accountArea.revoked}
+                    </Badge>
+                  ) : confirming === x.id ? (
+                    <Button
+                      size="xs"
+                      color="red"
+                      loading={revoke.isPending}
+                      onClick={() => revoke.mutate(x.id)}
+                    >
+                      {s.revokeNow}
+                    </Button>
+                  ) : (
+                    <Button
+                      size="xs"
+                      variant="subtle"
+                      color="red"
+                      aria-label={t.accountArea.revokeToken(x.name)}
+                      onClick={() => setConfirming(x.id)}
+                    >
+                      {t.accountArea.revoke}
+                    </Button>
+                  )}
+                </Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      </Table.ScrollContainer>
+      {confirming !== null ? (
+        <Text size="sm" c="red">
+          {t.accountArea.revokeWarning}
+        </Text>
+      ) : null}
+      <RefusalAlert error={revoke.error} />
+    </Stack>
   );
 }
