@@ -4,6 +4,11 @@ import { join } from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  DEFAULT_ACCOUNT as BILLMGR_ACCOUNT,
+  type FakeBillmanager,
+  startFakeBillmanager,
+} from '../../src/integrations/billmanager/fake-server.js';
+import {
   type FakeVmmanager,
   startFakeVmmanager,
   DEFAULT_ADMIN as VM_ADMIN,
@@ -29,7 +34,9 @@ import { type ApiCall, apiSession, fillSignIn, openApp, overflow } from './helpe
  * per value; deleting a value in use is refused and explained, disabling it withdraws it. A
  * VMmanager processing module is made with the form generated from the plug-in's JSON Schema
  * (against the stateful fake VMmanager), its password never comes back, and linking it to the
- * panel tariff without a license server is refused with the API's reason. Then a client orders
+ * panel tariff without a license server is refused with the API's reason; a BILLmanager module
+ * (the fake BILLmanager) shows its balance and imports its tariffs, becomes the VM module's
+ * license server, and the link is accepted with its settings. Then a client orders
  * that VPS with "ISPmanager 6 Pro" in the client wizard and sees the price lines of the quote
  * (it stops at the quote: no module is needed to price an order, and the order's processing is
  * covered by the demo journey in order.db.test.ts).
@@ -56,11 +63,13 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: staff build the catalog', 
   let url: string;
   let browser: Browser;
   let vm: FakeVmmanager;
+  let billmgr: FakeBillmanager;
   let admin: ApiCall;
 
   beforeAll(async () => {
     requireWebBuild();
     vm = await startFakeVmmanager();
+    billmgr = await startFakeBillmanager();
     dataDir = mkdtempSync(join(tmpdir(), 'billfold-ui-catalog-'));
     server = spawnBillfold(['serve', '--host', '127.0.0.1', '--port', '0'], {
       BILLFOLD_DATA_DIR: dataDir,
@@ -84,6 +93,7 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: staff build the catalog', 
       await server.exited;
     }
     await vm?.close();
+    await billmgr?.close();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -117,7 +127,7 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: staff build the catalog', 
     return { context, page };
   }
 
-  it('staff build the enumeration, a license tariff ending 2021-12-31 and a VPS tariff with a Control-panel addon priced per value; a client orders it with ISPmanager 6 Pro and sees the price lines', async () => {
+  it('staff build the enumeration, a license tariff ending 2021-12-31 and a VPS tariff with a Control-panel addon priced per value; a client orders it with ISPmanager 6 Pro, sees the price lines, pays and gets it active', async () => {
     const { context, page } = await staffPage(DESKTOP);
     try {
       // ---- the enumeration and its six values ----
@@ -314,6 +324,64 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: staff build the catalog', 
       await dialogShot(page, 'staff-catalog-link-refused-desktop');
       await page.keyboard.press('Escape');
       expect((await admin('GET', `/api/v1/tariffs/${vpsId}/modules`)).body.items).toEqual([]);
+
+      // ---- the license server: a BILLmanager module, its balance, its tariffs imported ----
+      await page.getByRole('link', { name: 'Processing modules' }).click();
+      await page.getByRole('link', { name: 'New module' }).click();
+      await choose(page, page, 'Module type', /BILLmanager/);
+      await page.getByRole('textbox', { name: 'Name', exact: true }).fill('ISPsystem licenses');
+      await page.getByRole('textbox', { name: 'Url', exact: true }).fill(billmgr.url);
+      await page.getByRole('textbox', { name: 'Username', exact: true }).fill(BILLMGR_ACCOUNT.username);
+      await page.getByRole('textbox', { name: 'Password', exact: true }).fill(BILLMGR_ACCOUNT.password);
+      await page.getByRole('button', { name: 'Create' }).click();
+      await page.waitForURL(/\/staff\/modules\/\d+$/);
+      const licenseServerId = Number(/(\d+)$/.exec(page.url())![1]);
+      await page.getByRole('button', { name: 'Check connection' }).click();
+      await page.getByRole('alert').filter({ hasText: 'Connection works' }).waitFor();
+      await page.getByRole('button', { name: 'Upstream balance' }).click();
+      await page
+        .getByRole('alert')
+        .filter({ hasText: 'Upstream balance' })
+        .filter({ hasText: '100.00 EUR' })
+        .waitFor();
+      await page.getByRole('button', { name: 'Import tariffs' }).click();
+      const imported = page
+        .getByRole('alert')
+        .filter({ hasText: /Imported: \d+ new, 0 updated, 0 unchanged\./ });
+      await imported.waitFor();
+      await imported.getByRole('link', { name: 'ISPmanager 6 Pro' }).waitFor();
+      await still(page);
+      await shot(page, 'staff-catalog-license-server-desktop');
+      const importedTariffs = (await admin('GET', '/api/v1/tariffs?status=hidden')).body.items;
+      expect(importedTariffs.map((x: { name: string }) => x.name)).toContain('ISPmanager 6 Pro');
+
+      // The VM module orders its panels' licenses there; now the link is accepted, with its settings.
+      await page.goto(`${url}/staff/modules/${moduleId}`);
+      await choose(page, page, 'License server', /ISPsystem licenses/);
+      await page.getByRole('textbox', { name: 'Name', exact: true }).press('Enter');
+      await page.getByText('"VM cluster A" is saved.').last().waitFor();
+      expect((await admin('GET', `/api/v1/modules/${moduleId}`)).body.licenseServerId).toBe(licenseServerId);
+      await page.goto(`${url}/staff/catalog/tariffs/${vpsId}`);
+      await choose(page, page, 'Link a module', /VM cluster A/);
+      await page.getByRole('button', { name: 'Next' }).click();
+      await dialog(page).getByRole('textbox', { name: 'Cluster id', exact: true }).fill('1');
+      await dialog(page).getByRole('textbox', { name: 'Os ids', exact: true }).fill('1, 2');
+      await dialog(page).getByRole('textbox', { name: 'Cpu', exact: true }).fill('2');
+      await dialog(page).getByRole('textbox', { name: 'Ram mib', exact: true }).fill('2048');
+      await dialog(page).getByRole('textbox', { name: 'Hdd mib', exact: true }).fill('20480');
+      await dialog(page).getByRole('button', { name: 'Save' }).click();
+      await dialog(page).waitFor({ state: 'detached' });
+      await page
+        .getByRole('table', { name: 'Processing modules' })
+        .getByRole('row', { name: /VM cluster A.*"clusterId":1,"osIds":\[1,2\],"cpu":2/ })
+        .waitFor();
+      const links = (await admin('GET', `/api/v1/tariffs/${vpsId}/modules`)).body.items;
+      expect(links).toMatchObject([
+        { moduleId, settings: { clusterId: 1, osIds: [1, 2], cpu: 2, ramMib: 2048, hddMib: 20480 } },
+      ]);
+      expect((await admin('GET', `/api/v1/tariffs/${vpsId}/problems`)).body.items).toEqual([]);
+      await still(page);
+      await shot(page, 'staff-catalog-vps-linked-desktop');
     } finally {
       await context.close();
     }
@@ -321,6 +389,12 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: staff build the catalog', 
     // ---- a client orders the VPS with ISPmanager 6 Pro and sees the price lines ----
     const made = await admin('POST', '/api/v1/accounts', { name: 'Buyer Ltd', ...CLIENT });
     expect(made.status, JSON.stringify(made.body)).toBe(201);
+    const paid = await admin('POST', `/api/v1/accounts/${made.body.account.id}/payments`, {
+      amount: '100.00',
+      method: 'manual',
+      reference: 'ui-catalog',
+    });
+    expect(paid.status, JSON.stringify(paid.body)).toBe(201);
     const { context: clientContext, page: client } = await openApp(browser, url, DESKTOP);
     try {
       await fillSignIn(client, CLIENT);
@@ -358,6 +432,14 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: staff build the catalog', 
       await quote.getByRole('row').filter({ hasText: 'Total' }).filter({ hasText: '24.00 EUR' }).waitFor();
       await still(client);
       await screenshot(client, 'staff-catalog-client-quote-desktop');
+
+      // Paid from the balance, the server is set up on the VM module and its panel's license
+      // ordered from the license server: the service becomes active with its key.
+      await client.getByRole('button', { name: 'Pay 24.00 EUR from balance' }).click();
+      await client.waitForURL(/\/services\/\d+$/);
+      await client.getByText('active', { exact: true }).waitFor({ timeout: 60_000 });
+      await client.getByLabel('License key').waitFor({ timeout: 60_000 });
+      await screenshot(client, 'staff-catalog-client-service-desktop');
     } finally {
       await clientContext.close();
     }
