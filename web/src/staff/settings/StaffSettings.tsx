@@ -150,7 +150,7 @@ function StaffUsers() {
         ) : users.isError ? (
           <ErrorState error={users.error} onRetry={() => users.refetch()} />
         ) : (
-          <Table.ScrollContainer minWidth={480}>
+          <Table.ScrollContainer minWidth={600}>
             <Table aria-label={s.staffUsers}>
               <Table.Thead>
                 <Table.Tr>
@@ -281,8 +281,8 @@ function UserTokens({ userId }: { userId: number }) {
   if (tokens.data.items.length === 0) return <Text c="dimmed">{s.userHasNoTokens}</Text>;
   return (
     <Stack gap="sm">
-      <Table.ScrollContainer minWidth={480}>
-        <Table aria-label={s.tokens}>
+      <Table.ScrollContainer minWidth={340}>
+        <Table aria-label={s.tokens} fz="sm">
           <Table.Thead>
             <Table.Tr>
               <Table.Th>{t.accountArea.tokenName}</Table.Th>
@@ -301,9 +301,9 @@ function UserTokens({ userId }: { userId: number }) {
                 <Table.Td>{x.lastUsedAt?.slice(0, 16).replace('T', ' ') ?? t.never}</Table.Td>
                 <Table.Td>
                   {x.revokedAt ? (
-                    <Badge color="gray" variant="light">
+                    <Text size="sm" c="dimmed" style={{ whiteSpace: 'nowrap' }}>
                       {t.accountArea.revoked}
-                    </Badge>
+                    </Text>
                   ) : confirming === x.id ? (
                     <Button
                       size="xs"
