@@ -445,6 +445,68 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: staff build the catalog', 
     }
   });
 
+  it('staff add a number addon and an on/off addon to the VPS tariff; the page reads in Russian too', async () => {
+    const { context, page } = await staffPage(DESKTOP);
+    try {
+      const vps = (await admin('GET', '/api/v1/tariffs?productType=vds')).body.items[0];
+      await page.goto(`${url}/staff/catalog/tariffs/${vps.id}`);
+      await page.getByRole('heading', { name: 'VPS Start' }).waitFor();
+
+      await page.getByRole('button', { name: 'Add addon' }).click();
+      await dialog(page).getByText('Number', { exact: true }).click();
+      await choose(page, dialog(page), 'Kind', 'RAM');
+      await dialog(page).getByRole('textbox', { name: 'Label', exact: true }).fill('Extra RAM');
+      await dialog(page).getByRole('textbox', { name: 'Unit', exact: true }).fill('GB');
+      await dialog(page).getByRole('textbox', { name: 'Included', exact: true }).fill('1');
+      await dialog(page).getByRole('textbox', { name: 'Minimum', exact: true }).fill('1');
+      await dialog(page).getByRole('textbox', { name: 'Maximum', exact: true }).fill('8');
+      await dialog(page).getByRole('textbox', { name: 'Step', exact: true }).fill('1');
+      await dialog(page)
+        .getByRole('textbox', { name: 'Price per unit above the included: 1 month' })
+        .fill('1.50');
+      await dialog(page).getByRole('button', { name: 'Save' }).click();
+      await dialog(page).waitFor({ state: 'detached' });
+      await page.getByRole('region', { name: 'Extra RAM' }).getByText('1 month: 1.50').waitFor();
+
+      await page.getByRole('button', { name: 'Add addon' }).click();
+      await dialog(page).getByText('On / off', { exact: true }).click();
+      await choose(page, dialog(page), 'Kind', 'Other');
+      await dialog(page).getByRole('textbox', { name: 'Label', exact: true }).fill('Daily backups');
+      await dialog(page).getByRole('textbox', { name: 'Price when on: 1 month' }).fill('2.00');
+      await dialog(page).getByRole('button', { name: 'Save' }).click();
+      await dialog(page).waitFor({ state: 'detached' });
+      await page.getByRole('region', { name: 'Daily backups' }).getByText('1 month: 2.00').waitFor();
+
+      // A range the API refuses is said next to the form, and nothing is added.
+      await page.getByRole('button', { name: 'Add addon' }).click();
+      await dialog(page).getByText('Number', { exact: true }).click();
+      await dialog(page).getByRole('textbox', { name: 'Label', exact: true }).fill('Disk');
+      await dialog(page).getByRole('textbox', { name: 'Unit', exact: true }).fill('GB');
+      await dialog(page).getByRole('textbox', { name: 'Minimum', exact: true }).fill('9');
+      await dialog(page).getByRole('textbox', { name: 'Maximum', exact: true }).fill('2');
+      await dialog(page).getByRole('button', { name: 'Save' }).click();
+      await dialog(page).getByRole('alert').getByText('The minimum is greater than the maximum.').waitFor();
+      await page.keyboard.press('Escape');
+
+      const addons = (await admin('GET', `/api/v1/tariffs/${vps.id}`)).body.addons;
+      expect(addons.map((a: { label: string; valueType: string }) => [a.label, a.valueType])).toEqual([
+        ['Control panel', 'enumeration'],
+        ['Extra RAM', 'integer'],
+        ['Daily backups', 'boolean'],
+      ]);
+      expect(addons[1]).toMatchObject({ kind: 'ram', unit: 'GB', included: 1, min: 1, max: 8, step: 1 });
+      expect(addons[1].prices.find((p: { period: number }) => p.period === 1).price).toBe('1.50');
+
+      await page.getByText('RU', { exact: true }).click();
+      await page.getByRole('heading', { name: 'Дополнения' }).waitFor();
+      await page.getByRole('table', { name: 'Control panel: Сетка цен' }).waitFor();
+      await still(page);
+      await shot(page, 'staff-catalog-vps-tariff-ru-desktop');
+    } finally {
+      await context.close();
+    }
+  });
+
   it('on a 390 px phone the tariff page, the module form and the settings fit the screen; settings save the provider and add staff', async () => {
     const { context, page } = await staffPage(PHONE);
     try {
