@@ -259,7 +259,7 @@ function History({ id }: { id: number }) {
                 <Table.Tr key={h.id}>
                   <Table.Td>{h.createdAt.slice(0, 16).replace('T', ' ')}</Table.Td>
                   <Table.Td>{h.actor.label}</Table.Td>
-                  <Table.Td>{h.change}</Table.Td>
+                  <Table.Td>{s.historyChange[h.change] ?? h.change}</Table.Td>
                   <Table.Td>
                     <Text size="xs" style={{ wordBreak: 'break-word' }}>
                       {changedFields(h.before, h.after)}
