@@ -481,10 +481,15 @@ export async function createApiTokenForEmail(ctx: AppContext, email: string, nam
 
 export async function listApiTokens(ctx: AppContext, actor: Actor) {
   if (actor.type !== 'user') return [];
+  return listUserTokens(ctx, actor.userId);
+}
+
+/** A user's API tokens, newest first (hints only: the token itself is never stored). */
+export async function listUserTokens(ctx: AppContext, userId: number) {
   return ctx.db.kysely
     .selectFrom('api_tokens')
     .selectAll()
-    .where('user_id', '=', actor.userId)
+    .where('user_id', '=', userId)
     .orderBy('id', 'desc')
     .execute();
 }
@@ -492,11 +497,19 @@ export async function listApiTokens(ctx: AppContext, actor: Actor) {
 /** Revokes one of the caller's own tokens; another user's token id is reported as missing. */
 export async function revokeApiToken(ctx: AppContext, actor: Actor, tokenId: number) {
   if (actor.type !== 'user') throw notFound('api_token');
+  return revokeUserToken(ctx, actor.userId, tokenId);
+}
+
+/**
+ * Revokes a token of this user (its owner asking, or staff): a token id of another user is
+ * reported as missing; revoking again keeps the first revocation time.
+ */
+export async function revokeUserToken(ctx: AppContext, userId: number, tokenId: number) {
   const row = await ctx.db.kysely
     .selectFrom('api_tokens')
     .selectAll()
     .where('id', '=', tokenId)
-    .where('user_id', '=', actor.userId)
+    .where('user_id', '=', userId)
     .executeTakeFirst();
   if (!row) throw notFound('api_token');
   if (row.revoked_at) return row;

@@ -10,9 +10,11 @@ import {
   createApiToken,
   getUser,
   listApiTokens,
+  listUserTokens,
   login,
   logout,
   revokeApiToken,
+  revokeUserToken,
   signUp,
 } from './auth.js';
 import {
@@ -54,6 +56,7 @@ import {
   CreateTokenInput,
   CreateUserInput,
   IdParam,
+  IdText,
   LedgerEntryView,
   LoginInput,
   nextBefore,
@@ -595,5 +598,41 @@ export function registerAccountRoutes(root: FastifyInstance, ctx: AppContext): v
     },
     async (request) =>
       presentUser(await setUserStatus(ctx, requireActor(request), request.params.id, request.body.status)),
+  );
+
+  // Staff see and revoke any user's API tokens (never the tokens themselves: only their hints);
+  // a token is made only by its owner (POST /me/tokens), who alone sees it once.
+  app.get(
+    '/api/v1/users/:id/tokens',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['users'],
+        summary: "A user's API tokens (hints, last use, revocation)",
+        params: IdParam,
+        response: { 200: z.object({ items: z.array(TokenView) }), ...errorResponses(401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const user = await getUser(ctx, request.params.id);
+      return { items: (await listUserTokens(ctx, toId(user.id))).map(presentToken) };
+    },
+  );
+
+  app.delete(
+    '/api/v1/users/:id/tokens/:tokenId',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['users'],
+        summary: "Revoke a user's API token (it stops working at once)",
+        params: z.strictObject({ id: IdText, tokenId: IdText }),
+        response: { 200: TokenView, ...errorResponses(401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const user = await getUser(ctx, request.params.id);
+      return presentToken(await revokeUserToken(ctx, toId(user.id), request.params.tokenId));
+    },
   );
 }

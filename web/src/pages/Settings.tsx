@@ -122,7 +122,7 @@ function PasswordChange() {
   );
 }
 
-function ApiTokens() {
+export function ApiTokens() {
   const { t } = useI18n();
   const queryClient = useQueryClient();
   const [name, setName] = useState('');
