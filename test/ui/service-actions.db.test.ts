@@ -176,7 +176,7 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: a license service’s acti
       const renewal = after.body.charges.filter((c: { kind: string }) => c.kind === 'renewal');
       expect(renewal.map((c: { amount: string }) => c.amount)).toEqual(['4.84']);
       expect(await balance()).toBe('35.16');
-      await page.getByRole('table', { name: 'History' }).getByText('Renewed').waitFor();
+      await page.getByRole('table', { name: 'History' }).getByText('Renewed', { exact: true }).waitFor();
 
       // Auto-renew is turned on and off from the same page.
       await page.getByRole('switch', { name: 'Renew automatically from the balance' }).click({ force: true });

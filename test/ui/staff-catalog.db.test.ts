@@ -409,9 +409,12 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: staff build the catalog', 
       await client.getByRole('button', { name: 'Next' }).click();
       await client.getByRole('radio', { name: 'VPS Start' }).check();
       await client.getByRole('button', { name: 'Next' }).click();
-      // The disabled value is not offered; Pro says its price.
+      // The disabled value is greyed with the reason, not offered; Pro says its price.
       await client.getByRole('radio', { name: /^ISPmanager 6 Pro — 9\.00 EUR$/ }).check();
-      expect(await client.getByRole('radio', { name: /^ISPmanager Lite —/ }).count()).toBe(0);
+      const lite = client.getByRole('radio', { name: /^ISPmanager Lite —/ });
+      expect(await lite.count()).toBe(1);
+      expect(await lite.isDisabled()).toBe(true);
+      await client.getByText(/^ISPmanager Lite — no longer offered$/).waitFor();
       await client.getByRole('button', { name: 'Next' }).click();
       await client.getByRole('textbox', { name: 'Host name' }).fill('shop.example.com');
       await client.getByRole('textbox', { name: 'Operating system' }).fill('Ubuntu 22.04');
