@@ -71,6 +71,13 @@ const envSchema = z.object({
     .min(1)
     .max(24 * 90)
     .default(24 * 14),
+  // --- issue 16: mail and webhooks ---
+  BILLFOLD_SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL (leave it unset to keep mail in the outbox)')
+    .optional(),
+  BILLFOLD_MAIL_FROM: z.email('must be an email address').default('billing@localhost'),
+  BILLFOLD_WEBHOOKS_ALLOW_PRIVATE: bool.default(false),
 });
 
 export interface Config {
@@ -88,6 +95,10 @@ export interface Config {
   readonly trustProxy: boolean;
   readonly admin: { readonly email: string | undefined; readonly password: string | undefined };
   readonly sessionTtlHours: number;
+  /** Outgoing mail: no `smtpUrl` → messages are logged and held in the outbox. */
+  readonly mail: { readonly smtpUrl: string | undefined; readonly from: string };
+  /** Webhook endpoints on loopback/private addresses allowed (tests only). */
+  readonly webhooksAllowPrivate: boolean;
 }
 
 export class ConfigError extends Error {
@@ -124,5 +135,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: e.BILLFOLD_TRUST_PROXY,
     admin: { email: e.BILLFOLD_ADMIN_EMAIL, password: e.BILLFOLD_ADMIN_PASSWORD },
     sessionTtlHours: e.BILLFOLD_SESSION_TTL_HOURS,
+    mail: { smtpUrl: e.BILLFOLD_SMTP_URL, from: e.BILLFOLD_MAIL_FROM },
+    webhooksAllowPrivate: e.BILLFOLD_WEBHOOKS_ALLOW_PRIVATE,
   });
 }
