@@ -78,7 +78,11 @@ it('a worker killed mid-delivery loses nothing; the resend has the same Message-
     30_000,
   );
   // The message A was killed on lands (its DATA was complete): wait for the server's answer.
-  await until(() => smtp.received.filter((m) => m.messageId === inFlight).length === 2, 'both copies', 10_000);
+  await until(
+    () => smtp.received.filter((m) => m.messageId === inFlight).length === 2,
+    'both copies',
+    10_000,
+  );
   const ids = smtp.received.map((m) => m.messageId);
   expect(new Set(ids)).toEqual(new Set(expected));
   for (const id of expected) expect(ids.filter((x) => x === id)).toHaveLength(id === inFlight ? 2 : 1);
