@@ -7,7 +7,7 @@ import { runQueuedOperations } from '../../src/modules/services/executor.js';
 import { client, licenseTariff } from '../helpers/billing.js';
 import { createTestContext, expectLedgerBalanced, type TestContext } from '../helpers/context.js';
 import { freshIp } from '../helpers/ips.js';
-import { type FakeSmtp, startFakeSmtp, withSmtp } from '../helpers/smtp.js';
+import { type FakeSmtp, type ReceivedMail, startFakeSmtp, withSmtp } from '../helpers/smtp.js';
 
 /**
  * Mail through a real SMTP server (`smtp-server` on 127.0.0.1): the daily run's reminders and a
@@ -63,8 +63,20 @@ async function book() {
   const b = await client(ctx, 'boris@example.com', '12.34');
   await ctx.db.kysely.updateTable('accounts').set({ language: 'ru' }).where('id', '=', b.accountId).execute();
   const sb = await orderOne(ctx, b.actor, tariff.id, 1);
+  // What the book itself sent (payments, paid orders, active services) is not this test's.
+  await drainDeliveries(ctx);
+  smtp.received.length = 0;
+  const last = await ctx.db.kysely
+    .selectFrom('deliveries')
+    .select(({ fn }) => fn.max('id').as('id'))
+    .executeTakeFirst();
+  mark = Number(last?.id ?? 0);
   return { sa, sb };
 }
+let mark = 0;
+/** The deliveries queued since the book was made. */
+const newDeliveries = () =>
+  ctx.db.kysely.selectFrom('deliveries').selectAll().where('id', '>', mark).orderBy('id').execute();
 
 describe('mail from the daily run', () => {
   it('reminders and a failed renewal arrive once each, with the right amounts and dates', async () => {
@@ -105,7 +117,7 @@ describe('mail from the daily run', () => {
     const ids = smtp.received.map((m) => m.messageId);
     expect(new Set(ids).size).toBe(ids.length);
     for (const id of ids) expect(id).toMatch(/^<delivery-\d+@hosting\.example>$/);
-    const rows = await ctx.db.kysely.selectFrom('deliveries').selectAll().execute();
+    const rows = await newDeliveries();
     expect(rows.every((r) => r.status === 'done' && r.sent_at !== null)).toBe(true);
     expect(rows).toHaveLength(smtp.received.length);
   });
@@ -135,13 +147,39 @@ describe('mail from the daily run', () => {
   });
 });
 
+describe('mail for payments, orders and services', () => {
+  it('a payment, the paid order and the active license are each mailed once', async () => {
+    const tariff = await licenseTariff(ctx, { prices: { '1': '12.34' } });
+    const c = await client(ctx, 'carla@example.com', '20.00');
+    const serviceId = await orderOne(ctx, c.actor, tariff.id, null);
+    await drainDeliveries(ctx);
+    await drainDeliveries(ctx);
+    expect(smtp.received.map((m) => m.kind)).toEqual(['payment_received', 'order_paid', 'service_active']);
+    const [payment, order, active] = smtp.received as [ReceivedMail, ReceivedMail, ReceivedMail];
+    expect(payment.subject).toBe('Payment of €20.00 received');
+    expect(payment.text).toContain('on 16 December 2021 at 10:00. Your balance is €20.00.');
+    expect(order.text).toContain('We received the payment of €12.34 for your order');
+    const svc = await ctx.db.kysely
+      .selectFrom('services')
+      .select('params')
+      .where('id', '=', serviceId)
+      .executeTakeFirstOrThrow();
+    const ip = (JSON.parse(svc.params) as { ip: string }).ip;
+    expect(active.subject).toBe(`ISPmanager Lite (#${serviceId}) is ready`);
+    expect(active.text).toContain('is active until 16 January 2022.');
+    expect(active.text).toContain(`Server IP: ${ip}`);
+    expect(active.text).not.toContain('License key');
+    expect(active.html).toContain(`Server IP: ${ip}`);
+  });
+});
+
 describe('SMTP down for a while', () => {
   it('retries with backoff and delivers everything once the server is back, none twice', async () => {
     await book();
     await runOn('2022-01-13');
     await smtp.stop();
     expect(await drainDeliveries(ctx)).toBe(0);
-    let rows = await ctx.db.kysely.selectFrom('deliveries').selectAll().orderBy('id').execute();
+    let rows = await newDeliveries();
     expect(rows.map((r) => [r.status, Number(r.attempts)])).toEqual([
       ['retry_wait', 1],
       ['retry_wait', 1],
@@ -149,11 +187,19 @@ describe('SMTP down for a while', () => {
     expect(JSON.parse(rows[0]!.last_error!)).toMatchObject({ code: 'smtp_unavailable' });
     // Not due yet: nothing is tried before the backoff is over.
     expect(await drainDeliveries(ctx)).toBe(0);
-    expect((await ctx.db.kysely.selectFrom('delivery_attempts').select('id').execute()).length).toBe(2);
+    expect(
+      (
+        await ctx.db.kysely
+          .selectFrom('delivery_attempts')
+          .select('id')
+          .where('delivery_id', '>', mark)
+          .execute()
+      ).length,
+    ).toBe(2);
     // Still down after the first wait: a second failure, a longer wait.
     base.clock.advance(7_000);
     await drainDeliveries(ctx);
-    rows = await ctx.db.kysely.selectFrom('deliveries').selectAll().orderBy('id').execute();
+    rows = await newDeliveries();
     expect(rows.map((r) => Number(r.attempts))).toEqual([2, 2]);
     await smtp.start();
     base.clock.advance(15_000);
@@ -164,6 +210,7 @@ describe('SMTP down for a while', () => {
     const attempts = await ctx.db.kysely
       .selectFrom('delivery_attempts')
       .select(['outcome'])
+      .where('delivery_id', '>', mark)
       .orderBy('id')
       .execute();
     expect(attempts.map((a) => a.outcome)).toEqual(['error', 'error', 'error', 'error', 'sent', 'sent']);
@@ -174,7 +221,7 @@ describe('SMTP down for a while', () => {
     await runOn('2022-01-13');
     const noSmtp = withSmtp(base, undefined);
     expect(await drainDeliveries(noSmtp)).toBe(0);
-    const held = await ctx.db.kysely.selectFrom('deliveries').select(['status']).execute();
+    const held = await newDeliveries();
     expect(held.map((r) => r.status)).toEqual(['held', 'held']);
     expect(smtp.received).toHaveLength(0);
     expect(await drainDeliveries(ctx)).toBe(2);
@@ -186,7 +233,7 @@ describe('SMTP down for a while', () => {
     smtp.refuse.add('anna@example.com');
     await runOn('2022-01-13');
     await drainDeliveries(ctx);
-    const rows = await ctx.db.kysely.selectFrom('deliveries').selectAll().orderBy('id').execute();
+    const rows = await newDeliveries();
     const statuses = rows.map((r) => r.status).sort();
     expect(statuses).toEqual(['done', 'failed']);
   });

@@ -8,6 +8,7 @@ import { inTransaction, lockRows, type OperationRow, type Tx } from '../../platf
 import { conflict, notFound } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
 import { type Actor, actorLabel, requireStaff, systemActor } from '../accounts/actor.js';
+import { queueEvent } from '../notify/events.js';
 import { rowChangeOf } from './decisions.js';
 import { refundUnopened, reverseDeletionRefund } from './deletion.js';
 import { recordHistory } from './history.js';
@@ -196,6 +197,14 @@ async function refuseOperation(tx: Tx, ctx: AppContext, op: OperationRow, lastEr
 }
 
 async function openTask(tx: Tx, ctx: AppContext, op: OperationRow, error: { code: string; message: string }) {
+  await queueEvent(tx, ctx, 'operation.failed', `${toId(op.id)}:${Number(op.attempts)}`, {
+    operationId: toId(op.id),
+    serviceId: toId(op.service_id),
+    kind: op.kind,
+    attempts: Number(op.attempts),
+    code: error.code,
+    message: error.message,
+  });
   await tx
     .insertInto('staff_tasks')
     .values({
