@@ -6,19 +6,34 @@ import { AppError, invalid, notFound } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
 import { type Actor, actorLabel, requireStaff } from '../accounts/actor.js';
 import type { WebhookEvent } from './events.js';
-import { BUILTIN, type MailKind, OPTIONAL_KINDS, type OptionalKind, type Template, validateTemplate } from './templates.js';
+import {
+  BUILTIN,
+  type MailKind,
+  OPTIONAL_KINDS,
+  type OptionalKind,
+  type Template,
+  validateTemplate,
+} from './templates.js';
 import { urlProblem } from './webhook-send.js';
 
 /** Staff: register an endpoint. Its secret is generated unless given; it is shown once, then kept sealed. */
 export async function createWebhook(
   ctx: AppContext,
   actor: Actor,
-  input: { url: string; events: readonly WebhookEvent[]; secret?: string | undefined; description?: string | undefined },
+  input: {
+    url: string;
+    events: readonly WebhookEvent[];
+    secret?: string | undefined;
+    description?: string | undefined;
+  },
 ): Promise<{ row: WebhookRow; secret: string }> {
   requireStaff(actor);
   const problem = await urlProblem(ctx, input.url);
   if (problem)
-    throw invalid('webhook_url_refused', `The webhook URL is refused: ${problem}.`, { param: 'url', problem });
+    throw invalid('webhook_url_refused', `The webhook URL is refused: ${problem}.`, {
+      param: 'url',
+      problem,
+    });
   const secret = input.secret ?? `whsec_${randomBytes(24).toString('base64url')}`;
   const now = isoNow(ctx.clock);
   const row = await ctx.db.kysely
@@ -153,7 +168,10 @@ export async function getPreferences(ctx: AppContext, actor: Actor): Promise<Not
   const offKinds = new Set(off.map((o) => o.kind));
   return {
     language: account.language,
-    reminders: Object.fromEntries(OPTIONAL_KINDS.map((k) => [k, !offKinds.has(k)])) as Record<OptionalKind, boolean>,
+    reminders: Object.fromEntries(OPTIONAL_KINDS.map((k) => [k, !offKinds.has(k)])) as Record<
+      OptionalKind,
+      boolean
+    >,
   };
 }
 

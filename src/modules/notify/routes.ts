@@ -99,10 +99,12 @@ const TemplateView = TemplateBody.extend({
   updatedBy: z.string().nullable(),
   updatedAt: z.string().nullable(),
 });
-const Reminders = z.object(Object.fromEntries(OPTIONAL_KINDS.map((k) => [k, z.boolean()])) as {
-  renewal_reminder: z.ZodBoolean;
-  low_balance: z.ZodBoolean;
-});
+const Reminders = z.object(
+  Object.fromEntries(OPTIONAL_KINDS.map((k) => [k, z.boolean()])) as {
+    renewal_reminder: z.ZodBoolean;
+    low_balance: z.ZodBoolean;
+  },
+);
 const PreferencesView = z.object({ language: z.enum(LANGUAGES), reminders: Reminders });
 
 /** Notifications delivered: the outbox (staff), templates (staff), webhooks (staff), my preferences. */
