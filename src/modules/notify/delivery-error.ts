@@ -1,14 +1,16 @@
-import { OperationError } from '../services/engine.js';
-
-/** A failed send: the engine's error (`retryable` decides a retry), with the remote status when there was one. */
-export class DeliveryError extends OperationError {
+/**
+ * A failed send: `retryable` decides a retry (like the engine's `OperationError`), with the
+ * remote status when there was one. Not a subclass of `OperationError`: the engine imports the
+ * outbox's callers, and a class extended at load time would make the import cycle matter.
+ */
+export class DeliveryError extends Error {
   constructor(
-    code: string,
+    readonly code: string,
     message: string,
-    retryable: boolean,
+    readonly retryable: boolean,
     readonly statusCode?: number,
   ) {
-    super(code, message, retryable);
+    super(message);
     this.name = 'DeliveryError';
   }
 }
