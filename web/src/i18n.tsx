@@ -113,6 +113,11 @@ const en = {
     password_changed_meanwhile:
       'The password was changed elsewhere meanwhile. Sign in again with the new one.',
     api_token_not_found: 'There is no such token. Reload the page to see your tokens.',
+    // — issue 16: notifications —
+    no_account: 'This user has no client account, so there are no mail preferences to set.',
+    template_invalid: 'The template cannot be rendered: check its variables and sections.',
+    webhook_url_refused: 'This webhook address is refused: it must be a public http(s) address.',
+    delivery_not_retryable: 'This delivery is not waiting or failed, so it cannot be retried.',
   } as Record<string, string>,
   unknownError: (code: string) => `The request was refused (${code}). Try again or contact your provider.`,
   // — order —
@@ -302,6 +307,19 @@ const en = {
     cancel: 'Cancel',
     tokenRevoked: (name: string) => `Token "${name}" is revoked.`,
   },
+  // — issue 16: notification preferences (Settings) —
+  notifyPrefs: {
+    title: 'Email notifications',
+    language: 'Language of my emails',
+    languages: { en: 'English', ru: 'Russian' } as Record<string, string>,
+    reminders: 'Reminders I get',
+    renewal_reminder: 'Renewal reminders (5, 3, 1 days before a service expires)',
+    low_balance: 'Low balance before an automatic renewal',
+    alwaysSent:
+      'Payment receipts, paid orders, ready services, failed renewals, suspensions and password resets are always sent.',
+    save: 'Save',
+    saved: 'Your email preferences are saved.',
+  },
 };
 
 type Messages = typeof en;
@@ -414,6 +432,11 @@ const ru: Messages = {
     password_unchanged: 'Новый пароль совпадает с текущим. Выберите другой.',
     password_changed_meanwhile: 'Пароль только что изменили в другом месте. Войдите снова с новым паролем.',
     api_token_not_found: 'Такого токена нет. Обновите страницу, чтобы увидеть ваши токены.',
+    // — issue 16: notifications —
+    no_account: 'У этого пользователя нет клиентского счёта — настраивать письма не для кого.',
+    template_invalid: 'Шаблон не удаётся отрисовать: проверьте переменные и секции.',
+    webhook_url_refused: 'Этот адрес вебхука не принимается: нужен публичный адрес http(s).',
+    delivery_not_retryable: 'Эта доставка не ожидает и не завершилась ошибкой — повторять нечего.',
   },
   unknownError: (code: string) => `Запрос отклонён (${code}). Попробуйте снова или обратитесь к провайдеру.`,
   // — order —
@@ -599,6 +622,19 @@ const ru: Messages = {
     revokeWarning: 'Скрипты с этим токеном сразу перестанут работать. Это действие нельзя отменить.',
     cancel: 'Отмена',
     tokenRevoked: (name: string) => `Токен «${name}» отозван.`,
+  },
+  // — issue 16: notification preferences (Settings) —
+  notifyPrefs: {
+    title: 'Уведомления по почте',
+    language: 'Язык писем',
+    languages: { en: 'Английский', ru: 'Русский' } as Record<string, string>,
+    reminders: 'Какие напоминания присылать',
+    renewal_reminder: 'Напоминания о продлении (за 5, 3, 1 день до окончания услуги)',
+    low_balance: 'Нехватка средств перед автопродлением',
+    alwaysSent:
+      'Квитанции о платежах, оплаченные заказы, готовые услуги, неудачные продления, приостановки и сброс пароля приходят всегда.',
+    save: 'Сохранить',
+    saved: 'Настройки писем сохранены.',
   },
 };
 
