@@ -78,6 +78,7 @@ const envSchema = z.object({
     .optional(),
   BILLFOLD_MAIL_FROM: z.email('must be an email address').default('billing@localhost'),
   BILLFOLD_WEBHOOKS_ALLOW_PRIVATE: bool.default(false),
+  BILLFOLD_PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
 });
 
 export interface Config {
@@ -99,6 +100,8 @@ export interface Config {
   readonly mail: { readonly smtpUrl: string | undefined; readonly from: string };
   /** Webhook endpoints on loopback/private addresses allowed (tests only). */
   readonly webhooksAllowPrivate: boolean;
+  /** Where people reach the web app (links in mail); default `http://<host>:<port>`. */
+  readonly publicUrl: string;
 }
 
 export class ConfigError extends Error {
@@ -137,5 +140,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sessionTtlHours: e.BILLFOLD_SESSION_TTL_HOURS,
     mail: { smtpUrl: e.BILLFOLD_SMTP_URL, from: e.BILLFOLD_MAIL_FROM },
     webhooksAllowPrivate: e.BILLFOLD_WEBHOOKS_ALLOW_PRIVATE,
+    publicUrl: (
+      e.BILLFOLD_PUBLIC_URL ?? `http://${e.BILLFOLD_HOST}:${e.BILLFOLD_PORT ?? e.PORT ?? 8080}`
+    ).replace(/\/+$/, ''),
   });
 }

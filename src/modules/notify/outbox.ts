@@ -85,7 +85,8 @@ export async function queueMail(
   tx: Tx,
   ctx: AppContext,
   m: {
-    accountId: number;
+    /** Null: a user without a client account (staff); then `to` is required and the mail is in English. */
+    accountId: number | null;
     kind: MailKind;
     facts: Readonly<Record<string, Fact>>;
     dedupeKey: string;
@@ -94,7 +95,7 @@ export async function queueMail(
     to?: string;
   },
 ): Promise<number | null> {
-  if ((OPTIONAL_KINDS as readonly string[]).includes(m.kind)) {
+  if (m.accountId !== null && (OPTIONAL_KINDS as readonly string[]).includes(m.kind)) {
     const off = await tx
       .selectFrom('notification_opt_outs')
       .select('kind')
@@ -103,16 +104,19 @@ export async function queueMail(
       .executeTakeFirst();
     if (off) return null;
   }
-  const account = await tx
-    .selectFrom('accounts')
-    .select(['email', 'name', 'language', 'currency'])
-    .where('id', '=', m.accountId)
-    .executeTakeFirstOrThrow();
   const provider = await tx
     .selectFrom('provider')
     .select(['name', 'currency'])
     .where('id', '=', 1)
     .executeTakeFirstOrThrow();
+  const account =
+    m.accountId === null
+      ? { email: m.to!, name: m.to!, language: 'en' as const, currency: provider.currency }
+      : await tx
+          .selectFrom('accounts')
+          .select(['email', 'name', 'language', 'currency'])
+          .where('id', '=', m.accountId)
+          .executeTakeFirstOrThrow();
   const zone = await providerTimeZone(ctx, tx);
   const vars = {
     providerName: provider.name,

@@ -167,7 +167,8 @@ export function registerNotifyRoutes(fastify: FastifyInstance, ctx: AppContext):
         .execute();
       return {
         ...presentDelivery(d),
-        payload: JSON.parse(d.payload) as unknown,
+        // A reset link is for its user only: staff see that it went, not the token.
+        payload: d.kind === 'password_reset' ? { redacted: true } : (JSON.parse(d.payload) as unknown),
         attemptLog: attempts.map(presentAttempt),
       };
     },

@@ -454,6 +454,16 @@ export interface WebhooksTable {
   updated_at: Instant;
 }
 
+/** A one-time password-reset token (its SHA-256); single use, expiring. */
+export interface PasswordResetsTable {
+  id: Id;
+  user_id: Ref;
+  token_hash: string;
+  created_at: Instant;
+  expires_at: Instant;
+  used_at: Instant | null;
+}
+
 export interface StaffTasksTable {
   id: Id;
   operation_id: NullableRef;
@@ -643,6 +653,7 @@ export interface Database {
   notification_templates: NotificationTemplatesTable;
   notification_opt_outs: NotificationOptOutsTable;
   webhooks: WebhooksTable;
+  password_resets: PasswordResetsTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;

@@ -12,6 +12,7 @@ import { type MigrationDb, withId } from './helpers.js';
  * - `notification_templates`: staff overrides of the built-in templates, per kind + language.
  * - `notification_opt_outs`: reminder kinds a client turned off.
  * - `webhooks`: staff-registered endpoints; the secret is sealed with the master key.
+ * - `password_resets`: one-time password-reset tokens, stored as their SHA-256.
  * - `accounts.language`: which language the account's mail is written in.
  */
 export async function up(db: MigrationDb): Promise<void> {
@@ -88,6 +89,14 @@ export async function up(db: MigrationDb): Promise<void> {
     .addColumn('updated_at', 'text', (c) => c.notNull())
     .execute();
 
+  await withId(db, db.schema.createTable('password_resets'))
+    .addColumn('user_id', 'bigint', (c) => c.notNull().references('users.id'))
+    .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+    .addColumn('created_at', 'text', (c) => c.notNull())
+    .addColumn('expires_at', 'text', (c) => c.notNull())
+    .addColumn('used_at', 'text')
+    .execute();
+
   await db.schema
     .alterTable('accounts')
     .addColumn('language', 'text', (c) => c.notNull().defaultTo('en').check(sql`language in ('en', 'ru')`))
@@ -97,6 +106,7 @@ export async function up(db: MigrationDb): Promise<void> {
 export async function down(db: MigrationDb): Promise<void> {
   await db.schema.alterTable('accounts').dropColumn('language').execute();
   for (const t of [
+    'password_resets',
     'webhooks',
     'notification_opt_outs',
     'notification_templates',
