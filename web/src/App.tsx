@@ -4,6 +4,7 @@ import { Layout } from './Layout';
 import { BalancePage } from './pages/Balance';
 import { NotFound } from './pages/NotFound';
 import { OrderPage } from './pages/Order';
+import { ForgotPassword, ResetPassword } from './pages/PasswordReset';
 import { ServiceDetail } from './pages/ServiceDetail';
 import { ServicesPage } from './pages/Services';
 import { SettingsPage } from './pages/Settings';
@@ -29,7 +30,14 @@ export function App() {
       </Center>
     );
   if (me.isError) return <ErrorState error={me.error} onRetry={() => me.refetch()} />;
-  if (!me.data) return <SignIn />;
+  if (!me.data)
+    return path === '/forgot-password' ? (
+      <ForgotPassword />
+    ) : path === '/reset-password' ? (
+      <ResetPassword />
+    ) : (
+      <SignIn />
+    );
 
   const serviceId = /^\/services\/(\d+)$/.exec(path)?.[1];
   return (

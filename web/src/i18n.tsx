@@ -118,6 +118,7 @@ const en = {
     template_invalid: 'The template cannot be rendered: check its variables and sections.',
     webhook_url_refused: 'This webhook address is refused: it must be a public http(s) address.',
     delivery_not_retryable: 'This delivery is not waiting or failed, so it cannot be retried.',
+    reset_token_invalid: 'This reset link is unknown, expired or used already. Ask for a new one.',
   } as Record<string, string>,
   unknownError: (code: string) => `The request was refused (${code}). Try again or contact your provider.`,
   // — order —
@@ -320,6 +321,18 @@ const en = {
     save: 'Save',
     saved: 'Your email preferences are saved.',
   },
+  // — issue 16: password reset —
+  passwordReset: {
+    forgotLink: 'Forgot your password?',
+    forgotTitle: 'Reset your password',
+    forgotHint: 'Type the email you sign in with: we mail you a link to choose a new password.',
+    send: 'Send the link',
+    sent: 'If a user signs in with this address, a link is on its way. It works once, for an hour.',
+    resetTitle: 'Choose a new password',
+    setPassword: 'Set the password',
+    done: 'Your password is set. Sign in with it; you were signed out everywhere else.',
+    backToSignIn: 'Back to sign-in',
+  },
 };
 
 type Messages = typeof en;
@@ -437,6 +450,7 @@ const ru: Messages = {
     template_invalid: 'Шаблон не удаётся отрисовать: проверьте переменные и секции.',
     webhook_url_refused: 'Этот адрес вебхука не принимается: нужен публичный адрес http(s).',
     delivery_not_retryable: 'Эта доставка не ожидает и не завершилась ошибкой — повторять нечего.',
+    reset_token_invalid: 'Ссылка для сброса неизвестна, устарела или уже использована. Запросите новую.',
   },
   unknownError: (code: string) => `Запрос отклонён (${code}). Попробуйте снова или обратитесь к провайдеру.`,
   // — order —
@@ -635,6 +649,18 @@ const ru: Messages = {
       'Квитанции о платежах, оплаченные заказы, готовые услуги, неудачные продления, приостановки и сброс пароля приходят всегда.',
     save: 'Сохранить',
     saved: 'Настройки писем сохранены.',
+  },
+  // — issue 16: password reset —
+  passwordReset: {
+    forgotLink: 'Забыли пароль?',
+    forgotTitle: 'Сброс пароля',
+    forgotHint: 'Введите адрес, с которым вы входите: мы пришлём ссылку, чтобы задать новый пароль.',
+    send: 'Отправить ссылку',
+    sent: 'Если с этим адресом входит пользователь, ссылка уже в пути. Она действует один раз в течение часа.',
+    resetTitle: 'Новый пароль',
+    setPassword: 'Задать пароль',
+    done: 'Пароль задан. Войдите с ним; на всех остальных устройствах вы вышли.',
+    backToSignIn: 'Вернуться ко входу',
   },
 };
 

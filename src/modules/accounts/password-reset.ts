@@ -21,7 +21,7 @@ export async function requestPasswordReset(ctx: AppContext, email: string): Prom
     .select(['id', 'email', 'account_id', 'status'])
     .where('email', '=', email.trim().toLowerCase())
     .executeTakeFirst();
-  if (!user || user.status !== 'active') return;
+  if (user?.status !== 'active') return;
   const token = randomToken(32);
   const now = ctx.clock.now();
   const expiresAt = new Date(now.getTime() + RESET_TTL_MS).toISOString();

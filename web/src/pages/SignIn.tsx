@@ -1,9 +1,21 @@
-import { Alert, Button, Center, Group, Paper, PasswordInput, Stack, TextInput, Title } from '@mantine/core';
+import {
+  Alert,
+  Anchor,
+  Button,
+  Center,
+  Group,
+  Paper,
+  PasswordInput,
+  Stack,
+  TextInput,
+  Title,
+} from '@mantine/core';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useState } from 'react';
 import { ApiError } from '../api/client';
 import { errorSentence, useI18n } from '../i18n';
 import { LanguageSwitch } from '../LanguageSwitch';
+import { Link } from '../router';
 import { ME_KEY, signIn } from '../session';
 
 export function SignIn() {
@@ -55,6 +67,9 @@ export function SignIn() {
             <Button type="submit" loading={login.isPending}>
               {t.signIn}
             </Button>
+            <Anchor component={Link} href="/forgot-password" size="sm">
+              {t.passwordReset.forgotLink}
+            </Anchor>
           </Stack>
         </form>
       </Paper>
