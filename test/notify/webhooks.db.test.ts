@@ -2,6 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { recordPayment } from '../../src/modules/accounts/commands.js';
 import { createWebhook, updateWebhook } from '../../src/modules/notify/commands.js';
 import { drainDeliveries } from '../../src/modules/notify/outbox.js';
+import { placeOrder } from '../../src/modules/orders/commands.js';
+import { claimNext, OperationError, retryOperation, runClaimed } from '../../src/modules/services/engine.js';
 import { client, licenseTariff, orderLicense, staff } from '../helpers/billing.js';
 import { createTestContext, expectLedgerBalanced, type TestContext } from '../helpers/context.js';
 import {
@@ -152,6 +154,32 @@ describe('webhooks', () => {
     await client(ctx, 'gone2@example.com', '1.00');
     await drainDeliveries(ctx);
     expect(rx.calls).toHaveLength(1);
+  });
+
+  it('an operation that fails for good is an operation.failed event; failing again after a retry is another', async () => {
+    await createWebhook(ctx, staff, { url: `${rx.url}/ops`, events: ['operation.failed'], secret: SECRET });
+    const tariff = await licenseTariff(ctx);
+    const c = await client(ctx, 'ops@example.com', '10.00');
+    await placeOrder(ctx, c.actor, {
+      items: [{ tariffId: tariff.id, period: 1, params: { ip: '203.0.113.77', licname: 'ops' } }],
+      payNow: true,
+    });
+    const refuse = async () => {
+      throw new OperationError('upstream_refused', 'the upstream refused the order', false);
+    };
+    const op = (await claimNext(ctx, 'w1'))!;
+    expect(await runClaimed(ctx, op, 'w1', refuse)).toBe('failed');
+    await retryOperation(ctx, staff, Number(op.id));
+    expect(await runClaimed(ctx, (await claimNext(ctx, 'w1'))!, 'w1', refuse)).toBe('failed');
+    await drainDeliveries(ctx);
+    const events = rx.calls.map((x) => JSON.parse(x.body));
+    expect(events.map((e) => e.event)).toEqual(['operation.failed', 'operation.failed']);
+    expect(events[0].data).toMatchObject({
+      operationId: Number(op.id),
+      kind: 'open',
+      code: 'upstream_refused',
+    });
+    expect(events[0].id).not.toBe(events[1].id);
   });
 
   it('without the test setting, loopback and private endpoints are refused (webhook_url_refused)', async () => {

@@ -197,15 +197,7 @@ async function refuseOperation(tx: Tx, ctx: AppContext, op: OperationRow, lastEr
 }
 
 async function openTask(tx: Tx, ctx: AppContext, op: OperationRow, error: { code: string; message: string }) {
-  await queueEvent(tx, ctx, 'operation.failed', `${toId(op.id)}:${Number(op.attempts)}`, {
-    operationId: toId(op.id),
-    serviceId: toId(op.service_id),
-    kind: op.kind,
-    attempts: Number(op.attempts),
-    code: error.code,
-    message: error.message,
-  });
-  await tx
+  const task = await tx
     .insertInto('staff_tasks')
     .values({
       operation_id: op.id,
@@ -216,7 +208,18 @@ async function openTask(tx: Tx, ctx: AppContext, op: OperationRow, error: { code
       details: JSON.stringify({ operationId: toId(op.id), attempts: Number(op.attempts), ...error }),
       created_at: isoNow(ctx.clock),
     })
-    .execute();
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  // Keyed by the task: a retried operation that fails again is a new event.
+  await queueEvent(tx, ctx, 'operation.failed', `task-${toId(task.id)}`, {
+    operationId: toId(op.id),
+    serviceId: toId(op.service_id),
+    taskId: toId(task.id),
+    kind: op.kind,
+    attempts: Number(op.attempts),
+    code: error.code,
+    message: error.message,
+  });
 }
 
 interface HandOffRequest {
