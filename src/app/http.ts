@@ -15,6 +15,7 @@ import { registerReportRoutes } from '../modules/billing/report-routes.js';
 import { type BillmgrOptions, mgrErrorDialect, registerBillmgrRoutes } from '../modules/billmgr/routes.js';
 import { registerCatalogRoutes } from '../modules/catalog/index.js';
 import { registerLicenseRoutes } from '../modules/licenses/index.js';
+import { registerNotifyRoutes } from '../modules/notify/routes.js';
 import { registerOrderRoutes } from '../modules/orders/index.js';
 import { registerModuleRoutes } from '../modules/provisioning/index.js';
 import { registerResellingRoutes } from '../modules/provisioning/reselling-routes.js';
@@ -136,5 +137,6 @@ export async function buildHttpApp(
   registerBillmgrRoutes(app, ctx, opts.billmgr);
   registerBillingRoutes(app, ctx);
   registerReportRoutes(app, ctx);
+  registerNotifyRoutes(app, ctx);
   return app;
 }

@@ -72,6 +72,14 @@ const envSchema = z.object({
     .max(24 * 90)
     .default(24 * 14),
   BILLFOLD_OPERATIONS_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(90),
+  // --- issue 16: mail and webhooks ---
+  BILLFOLD_SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL (leave it unset to keep mail in the outbox)')
+    .optional(),
+  BILLFOLD_MAIL_FROM: z.email('must be an email address').default('billing@localhost'),
+  BILLFOLD_WEBHOOKS_ALLOW_PRIVATE: bool.default(false),
+  BILLFOLD_PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
 });
 
 export interface Config {
@@ -91,6 +99,12 @@ export interface Config {
   readonly sessionTtlHours: number;
   /** Finished operations older than this move to the archive after the daily run. */
   readonly operationsRetentionDays: number;
+  /** Outgoing mail: no `smtpUrl` → messages are logged and held in the outbox. */
+  readonly mail: { readonly smtpUrl: string | undefined; readonly from: string };
+  /** Webhook endpoints on loopback/private addresses allowed (tests only). */
+  readonly webhooksAllowPrivate: boolean;
+  /** Where people reach the web app (links in mail); default `http://<host>:<port>`. */
+  readonly publicUrl: string;
 }
 
 export class ConfigError extends Error {
@@ -128,5 +142,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     admin: { email: e.BILLFOLD_ADMIN_EMAIL, password: e.BILLFOLD_ADMIN_PASSWORD },
     sessionTtlHours: e.BILLFOLD_SESSION_TTL_HOURS,
     operationsRetentionDays: e.BILLFOLD_OPERATIONS_RETENTION_DAYS,
+    mail: { smtpUrl: e.BILLFOLD_SMTP_URL, from: e.BILLFOLD_MAIL_FROM },
+    webhooksAllowPrivate: e.BILLFOLD_WEBHOOKS_ALLOW_PRIVATE,
+    publicUrl: (
+      e.BILLFOLD_PUBLIC_URL ?? `http://${e.BILLFOLD_HOST}:${e.BILLFOLD_PORT ?? e.PORT ?? 8080}`
+    ).replace(/\/+$/, ''),
   });
 }

@@ -4,6 +4,7 @@ import { Layout } from './Layout';
 import { BalancePage } from './pages/Balance';
 import { NotFound } from './pages/NotFound';
 import { OrderPage } from './pages/Order';
+import { ForgotPassword, ResetPassword } from './pages/PasswordReset';
 import { ServiceDetail } from './pages/ServiceDetail';
 import { ServicesPage } from './pages/Services';
 import { SettingsPage } from './pages/Settings';
@@ -43,7 +44,16 @@ export function App() {
       </Center>
     );
   if (me.isError) return <ErrorState error={me.error} onRetry={() => me.refetch()} />;
-  if (!me.data) return path === '/sign-up' ? <SignUp /> : <SignIn />;
+  if (!me.data)
+    return path === '/sign-up' ? (
+      <SignUp />
+    ) : path === '/forgot-password' ? (
+      <ForgotPassword />
+    ) : path === '/reset-password' ? (
+      <ResetPassword />
+    ) : (
+      <SignIn />
+    );
   if (misplaced) return null;
   if (staff)
     return (

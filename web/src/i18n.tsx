@@ -175,6 +175,12 @@ const en = {
     import_invalid_tariff: 'The upstream offers a tariff that cannot be imported.',
     cannot_disable_self: 'You cannot disable your own user.',
     currency_in_use: 'The currency is in use by prices or balances and cannot change now.',
+    // — issue 16: notifications —
+    no_account: 'This user has no client account, so there are no mail preferences to set.',
+    template_invalid: 'The template cannot be rendered: check its variables and sections.',
+    webhook_url_refused: 'This webhook address is refused: it must be a public http(s) address.',
+    delivery_not_retryable: 'This delivery is not waiting or failed, so it cannot be retried.',
+    reset_token_invalid: 'This reset link is unknown, expired or used already. Ask for a new one.',
   } as Record<string, string>,
   unknownError: (code: string) => `The request was refused (${code}). Try again or contact your provider.`,
   // — order —
@@ -782,6 +788,31 @@ const en = {
     userHasNoTokens: 'This user has no API tokens.',
     revokeNow: 'Revoke now',
   },
+  // — issue 16: notification preferences (Settings) —
+  notifyPrefs: {
+    title: 'Email notifications',
+    language: 'Language of my emails',
+    languages: { en: 'English', ru: 'Russian' } as Record<string, string>,
+    reminders: 'Reminders I get',
+    renewal_reminder: 'Renewal reminders (5, 3, 1 days before a service expires)',
+    low_balance: 'Low balance before an automatic renewal',
+    alwaysSent:
+      'Payment receipts, paid orders, ready services, failed renewals, suspensions and password resets are always sent.',
+    save: 'Save',
+    saved: 'Your email preferences are saved.',
+  },
+  // — issue 16: password reset —
+  passwordReset: {
+    forgotLink: 'Forgot your password?',
+    forgotTitle: 'Reset your password',
+    forgotHint: 'Type the email you sign in with: we mail you a link to choose a new password.',
+    send: 'Send the link',
+    sent: 'If a user signs in with this address, a link is on its way. It works once, for an hour.',
+    resetTitle: 'Choose a new password',
+    setPassword: 'Set the password',
+    done: 'Your password is set. Sign in with it; you were signed out everywhere else.',
+    backToSignIn: 'Back to sign-in',
+  },
 };
 
 type Messages = typeof en;
@@ -958,6 +989,12 @@ const ru: Messages = {
     import_invalid_tariff: 'Поставщик предлагает тариф, который нельзя импортировать.',
     cannot_disable_self: 'Нельзя отключить самого себя.',
     currency_in_use: 'Валюта уже используется ценами или балансами и сейчас не может измениться.',
+    // — issue 16: notifications —
+    no_account: 'У этого пользователя нет клиентского счёта — настраивать письма не для кого.',
+    template_invalid: 'Шаблон не удаётся отрисовать: проверьте переменные и секции.',
+    webhook_url_refused: 'Этот адрес вебхука не принимается: нужен публичный адрес http(s).',
+    delivery_not_retryable: 'Эта доставка не ожидает и не завершилась ошибкой — повторять нечего.',
+    reset_token_invalid: 'Ссылка для сброса неизвестна, устарела или уже использована. Запросите новую.',
   },
   unknownError: (code: string) => `Запрос отклонён (${code}). Попробуйте снова или обратитесь к провайдеру.`,
   // — order —
@@ -1555,6 +1592,31 @@ const ru: Messages = {
     tokensOf: (email: string) => `API-токены ${email}`,
     userHasNoTokens: 'У этого пользователя нет API-токенов.',
     revokeNow: 'Отозвать сейчас',
+  },
+  // — issue 16: notification preferences (Settings) —
+  notifyPrefs: {
+    title: 'Уведомления по почте',
+    language: 'Язык писем',
+    languages: { en: 'Английский', ru: 'Русский' } as Record<string, string>,
+    reminders: 'Какие напоминания присылать',
+    renewal_reminder: 'Напоминания о продлении (за 5, 3, 1 день до окончания услуги)',
+    low_balance: 'Нехватка средств перед автопродлением',
+    alwaysSent:
+      'Квитанции о платежах, оплаченные заказы, готовые услуги, неудачные продления, приостановки и сброс пароля приходят всегда.',
+    save: 'Сохранить',
+    saved: 'Настройки писем сохранены.',
+  },
+  // — issue 16: password reset —
+  passwordReset: {
+    forgotLink: 'Забыли пароль?',
+    forgotTitle: 'Сброс пароля',
+    forgotHint: 'Введите адрес, с которым вы входите: мы пришлём ссылку, чтобы задать новый пароль.',
+    send: 'Отправить ссылку',
+    sent: 'Если с этим адресом входит пользователь, ссылка уже в пути. Она действует один раз в течение часа.',
+    resetTitle: 'Новый пароль',
+    setPassword: 'Задать пароль',
+    done: 'Пароль задан. Войдите с ним; на всех остальных устройствах вы вышли.',
+    backToSignIn: 'Вернуться ко входу',
   },
 };
 

@@ -1,4 +1,4 @@
-import { MoneyError, parseAmount } from '../../domain/money.js';
+import { formatAmount, MoneyError, parseAmount } from '../../domain/money.js';
 import { forgetTimeZone } from '../../platform/calendar.js';
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
@@ -8,9 +8,13 @@ import {
   isUniqueViolation,
   lockRows,
   type PaymentRow,
+  type Tx,
   type UserRow,
 } from '../../platform/db/index.js';
 import { AppError, conflict, invalid, notFound } from '../../platform/errors.js';
+import { toId } from '../../platform/ids.js';
+import { queueEvent } from '../notify/events.js';
+import { queueMail } from '../notify/outbox.js';
 import { type Actor, actorUserId, assertAccountVisible, requireStaff } from './actor.js';
 import { postEntry } from './ledger.js';
 import { hashPassword } from './passwords.js';
@@ -313,6 +317,30 @@ export async function updateProvider(ctx: AppContext, actor: Actor, input: Updat
   return updated;
 }
 
+/** A payment recorded: its webhook event and the client's mail, in the payment's transaction. */
+async function tellPayment(tx: Tx, ctx: AppContext, payment: PaymentRow) {
+  const accountId = toId(payment.account_id);
+  const { balance_minor } = await tx
+    .selectFrom('accounts')
+    .select('balance_minor')
+    .where('id', '=', accountId)
+    .executeTakeFirstOrThrow();
+  await queueEvent(tx, ctx, 'payment.recorded', String(toId(payment.id)), {
+    paymentId: toId(payment.id),
+    accountId,
+    amount: formatAmount(payment.amount_minor, payment.currency),
+    currency: payment.currency,
+    method: payment.method,
+    reference: payment.external_ref,
+  });
+  await queueMail(tx, ctx, {
+    accountId,
+    kind: 'payment_received',
+    facts: { amountMinor: payment.amount_minor, balanceMinor: balance_minor, receivedAt: payment.created_at },
+    dedupeKey: `payment_received:${toId(payment.id)}`,
+  });
+}
+
 /**
  * Staff record money received. The external reference is unique per method, so a bank
  * statement imported twice, or a double click, credits once: the second attempt gets
@@ -378,6 +406,7 @@ export async function recordPayment(
         .where('id', '=', entry.id)
         .execute();
       await ctx.hooks.afterCredit(tx, ctx, accountId);
+      await tellPayment(tx, ctx, payment);
       return payment;
     });
   } catch (err) {

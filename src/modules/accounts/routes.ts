@@ -28,6 +28,7 @@ import {
   updateProvider,
 } from './commands.js';
 import { assertCsrf, CSRF_HEADER, requireActor, SESSION_COOKIE } from './http-auth.js';
+import { confirmPasswordReset, requestPasswordReset } from './password-reset.js';
 import {
   presentAccount,
   presentBalance,
@@ -59,8 +60,10 @@ import {
   IdText,
   LedgerEntryView,
   LoginInput,
+  MAX_EMAIL_LENGTH,
   nextBefore,
   PageQuery,
+  Password,
   PaymentView,
   ProviderView,
   page,
@@ -221,6 +224,43 @@ export function registerAccountRoutes(root: FastifyInstance, ctx: AppContext): v
       const cookie = request.cookies[SESSION_COOKIE];
       if (cookie) await logout(ctx, cookie);
       reply.clearCookie(SESSION_COOKIE, { path: '/' });
+      return reply.status(204).send(null);
+    },
+  );
+
+  // — issue 16: password reset by mail —
+  app.post(
+    '/api/v1/auth/password-reset',
+    {
+      config: { auth: 'public' },
+      schema: {
+        tags: ['auth'],
+        summary:
+          'Ask for a password-reset link by mail; the same 202 whether or not the address has a user (no enumeration)',
+        body: z.strictObject({ email: z.string().trim().min(1).max(MAX_EMAIL_LENGTH) }),
+        response: { 202: z.object({ accepted: z.literal(true) }), ...errorResponses(400) },
+      },
+    },
+    async (request, reply) => {
+      await requestPasswordReset(ctx, request.body.email);
+      return reply.status(202).send({ accepted: true });
+    },
+  );
+
+  app.post(
+    '/api/v1/auth/password-reset/confirm',
+    {
+      config: { auth: 'public' },
+      schema: {
+        tags: ['auth'],
+        summary:
+          'Set a new password with the link’s token (one use, one hour); every session of the user ends. Unknown, expired or used: reset_token_invalid',
+        body: z.strictObject({ token: z.string().min(1).max(200), newPassword: Password }),
+        response: { 204: z.null(), ...errorResponses(400) },
+      },
+    },
+    async (request, reply) => {
+      await confirmPasswordReset(ctx, request.body.token, request.body.newPassword);
       return reply.status(204).send(null);
     },
   );

@@ -1,6 +1,6 @@
 import { Temporal } from 'temporal-polyfill';
 import { decide } from '../../domain/lifecycle.js';
-import { formatAmount } from '../../domain/money.js';
+import { formatAmount, parseAmount } from '../../domain/money.js';
 import { DEFAULT_REMINDER_DAYS, reminderDue, TRIAL_PERIOD } from '../../domain/periods.js';
 import { providerTimeZone, startOfDay } from '../../platform/calendar.js';
 import { FixedClock, todayOf } from '../../platform/clock.js';
@@ -10,6 +10,7 @@ import { AppError } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
 import { systemActor } from '../accounts/actor.js';
 import type { TariffAggregate } from '../catalog/aggregate.js';
+import { notifyAccount } from '../notify/outbox.js';
 import { payAwaitingOrders } from '../orders/commands.js';
 import { type DailyReconciliation, reconcileEnabledModules } from '../provisioning/reconcile.js';
 import { type DailyUpkeep, runModuleUpkeep } from '../provisioning/upkeep.js';
@@ -130,6 +131,7 @@ async function markStep(
     .execute();
 }
 
+/** A notification and its mail (the outbox), in the step's transaction; `dedupeKey` keeps both to one. */
 async function notify(
   tx: Tx,
   ctx: AppContext,
@@ -138,18 +140,20 @@ async function notify(
   payload: Record<string, unknown>,
   dedupeKey: string,
 ) {
-  await tx
-    .insertInto('notifications')
-    .values({
-      account_id: service.account_id,
-      service_id: service.id,
-      kind,
-      payload: JSON.stringify(payload),
-      dedupe_key: dedupeKey,
-      created_at: ctx.clock.now().toISOString(),
-    })
-    .onConflict((oc) => oc.column('dedupe_key').doNothing())
-    .execute();
+  const { needed, ...rest } = payload as Record<string, string | number | null | undefined>;
+  await notifyAccount(tx, ctx, {
+    accountId: toId(service.account_id),
+    serviceId: toId(service.id),
+    kind,
+    payload,
+    dedupeKey,
+    facts: {
+      serviceId: toId(service.id),
+      serviceName: service.name,
+      ...rest,
+      ...(needed !== undefined ? { neededMinor: needed } : {}),
+    },
+  });
 }
 
 /**
@@ -462,7 +466,15 @@ async function runSteps(ctx: AppContext, opts: RunOptions, summary: RunSummary):
             ctx,
             state,
             'renewal_failed',
-            { reason: f.code, expiresOn: state.expires_on, period: Number(state.autoprolong) },
+            {
+              reason: f.code,
+              expiresOn: state.expires_on,
+              period: Number(state.autoprolong),
+              // What the renewal needed (the ledger's refusal says), for the mail.
+              ...(typeof f.details?.required === 'string' && typeof f.details.currency === 'string'
+                ? { needed: parseAmount(f.details.required, f.details.currency).toString() }
+                : {}),
+            },
             `renewal_failed:${id}:${date}`,
           );
           await recordHistory(tx, ctx, actor, id, 'auto_renewal_failed', { details: { reason: f.code } });

@@ -19,6 +19,7 @@ import { type Actor, actorLabel, actorUserId, assertAccountVisible, isStaff } fr
 import { lockAccount, postEntry } from '../accounts/ledger.js';
 import { loadTariffAggregates, type TariffAggregate } from '../catalog/aggregate.js';
 import { type PricedRange, priceRange, validateServiceParams } from '../catalog/quote.js';
+import { queueMail } from '../notify/outbox.js';
 import { writeDecision } from '../services/decisions.js';
 import { recordCharge, recordHistory, storeLines } from '../services/history.js';
 import { bindLicenseIp, ipTaken, licenseFamily, licenseIpHolder } from '../services/license-ips.js';
@@ -291,6 +292,12 @@ export async function payOrderTx(tx: Tx, ctx: AppContext, actor: Actor, order: O
     .execute();
   const today = await todayIn(ctx, tx);
   for (const item of items) await createService(tx, ctx, actor, order, item, ledgerEntryId, today);
+  await queueMail(tx, ctx, {
+    accountId,
+    kind: 'order_paid',
+    facts: { orderId, totalMinor: order.total_minor },
+    dedupeKey: `order_paid:${orderId}`,
+  });
   return tx
     .updateTable('orders')
     .set({ ledger_entry_id: ledgerEntryId })

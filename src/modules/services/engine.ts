@@ -8,6 +8,7 @@ import { inTransaction, lockRows, type OperationRow, type Tx } from '../../platf
 import { conflict, notFound } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
 import { type Actor, actorLabel, requireStaff, systemActor } from '../accounts/actor.js';
+import { queueEvent } from '../notify/events.js';
 import { rowChangeOf } from './decisions.js';
 import { refundUnopened, reverseDeletionRefund } from './deletion.js';
 import { recordHistory } from './history.js';
@@ -196,7 +197,7 @@ async function refuseOperation(tx: Tx, ctx: AppContext, op: OperationRow, lastEr
 }
 
 async function openTask(tx: Tx, ctx: AppContext, op: OperationRow, error: { code: string; message: string }) {
-  await tx
+  const task = await tx
     .insertInto('staff_tasks')
     .values({
       operation_id: op.id,
@@ -207,7 +208,18 @@ async function openTask(tx: Tx, ctx: AppContext, op: OperationRow, error: { code
       details: JSON.stringify({ operationId: toId(op.id), attempts: Number(op.attempts), ...error }),
       created_at: isoNow(ctx.clock),
     })
-    .execute();
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  // Keyed by the task: a retried operation that fails again is a new event.
+  await queueEvent(tx, ctx, 'operation.failed', `task-${toId(task.id)}`, {
+    operationId: toId(op.id),
+    serviceId: toId(op.service_id),
+    taskId: toId(task.id),
+    kind: op.kind,
+    attempts: Number(op.attempts),
+    code: error.code,
+    message: error.message,
+  });
 }
 
 interface HandOffRequest {

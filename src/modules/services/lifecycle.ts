@@ -18,6 +18,8 @@ import { AppError } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
 import { type Actor, actorUserId } from '../accounts/actor.js';
 import { postEntry } from '../accounts/ledger.js';
+import { queueEvent } from '../notify/events.js';
+import { queueMail } from '../notify/outbox.js';
 import { rowChangeOf } from './decisions.js';
 import { recordCharge, recordHistory } from './history.js';
 import { bindLicenseIp, licenseFamily, releaseLicenseIpClaim } from './license-ips.js';
@@ -234,7 +236,53 @@ export async function completeOperation(
       },
     },
   );
+  if (!decision.superseded) await tellOperationDone(tx, ctx, op, service, change);
   return decision.superseded ? 'superseded' : 'done';
+}
+
+/** Webhook events (and, for an open, the client's mail) of an operation that changed the service. */
+async function tellOperationDone(
+  tx: Tx,
+  ctx: AppContext,
+  op: OperationRow,
+  service: ServiceRow,
+  change: Partial<ServiceRow>,
+) {
+  const event = (
+    { open: 'service.activated', suspend: 'service.suspended', close: 'service.deleted' } as const
+  )[op.kind as 'open' | 'suspend' | 'close'];
+  if (!event) return;
+  const serviceId = toId(service.id);
+  const params = JSON.parse((change.params as string | undefined) ?? service.params) as Record<
+    string,
+    string
+  >;
+  const expiresOn = (change.expires_on as string | undefined) ?? service.expires_on;
+  await queueEvent(tx, ctx, event, `${serviceId}:${toId(op.id)}`, {
+    serviceId,
+    accountId: toId(service.account_id),
+    operationId: toId(op.id),
+    status: (change.status as string | undefined) ?? service.status,
+    expiresOn,
+  });
+  if (op.kind !== 'open') return;
+  const issued = await tx
+    .selectFrom('issued_licenses')
+    .select('license_key')
+    .where('service_id', '=', service.id)
+    .executeTakeFirst();
+  await queueMail(tx, ctx, {
+    accountId: toId(service.account_id),
+    kind: 'service_active',
+    facts: {
+      serviceId,
+      serviceName: service.name,
+      expiresOn,
+      licenseKey: issued?.license_key ?? params.key,
+      serverIp: params.ip,
+    },
+    dedupeKey: `service_active:${serviceId}`,
+  });
 }
 
 /**

@@ -12,6 +12,7 @@ import { type Actor, actorUserId } from '../accounts/actor.js';
 import { postEntry } from '../accounts/ledger.js';
 import type { TariffAggregate } from '../catalog/aggregate.js';
 import { type PricedRange, priceRange } from '../catalog/quote.js';
+import { queueEvent } from '../notify/events.js';
 import { addonValuesOf, getServiceFor, tariffOf } from './commands.js';
 import { decideOrThrow, writeDecision } from './decisions.js';
 import { recordCharge, recordHistory, storeLines } from './history.js';
@@ -239,5 +240,15 @@ export async function renewServiceTx(
       },
     },
   );
+  await queueEvent(tx, ctx, 'service.renewed', `${serviceId}:${plan.start.toString()}:${end}`, {
+    serviceId,
+    accountId: toId(service.account_id),
+    period,
+    start: plan.start.toString(),
+    expiresOn: end,
+    charged: formatAmount(plan.priced.totalMinor, currency),
+    currency,
+    automatic: opts.source === 'auto',
+  });
   return { service: await lockService(tx, serviceId), plan, replayed: false };
 }

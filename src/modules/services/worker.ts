@@ -1,5 +1,6 @@
 import type { AppContext } from '../../platform/context.js';
 import type { OperationRow } from '../../platform/db/index.js';
+import { claimDelivery, runDelivery } from '../notify/outbox.js';
 import { resolveHandler } from '../provisioning/dispatch.js';
 import { claimNext, newWorkerId, type OperationHandler, runClaimed } from './engine.js';
 
@@ -13,7 +14,8 @@ import { claimNext, newWorkerId, type OperationHandler, runClaimed } from './eng
 export const DEFAULT_POLL_MS = 1000;
 
 /**
- * A worker: `concurrency` slots, each claiming and running operations until stopped. Several
+ * A worker: `concurrency` slots, each claiming and running operations — and deliveries from
+ * the outbox — until stopped. Several
  * worker processes (`billfold worker`) on one PostgreSQL share the queue safely: claims skip
  * locked rows and leases hand a dead worker's operation to another.
  */
@@ -48,20 +50,31 @@ export function startWorker(
       try {
         const seen = signalled;
         const op = await claimNext(ctx, worker, opts.leaseMs);
-        if (!op) {
-          // A signal that came while this slot was looking may be for a row it did not see yet.
-          if (signalled !== seen) continue;
-          await sleep(opts.pollMs ?? DEFAULT_POLL_MS);
-          continue;
+        if (op) {
+          const outcome = await runClaimed(
+            ctx,
+            op,
+            worker,
+            resolve(op),
+            opts.leaseMs ? { leaseMs: opts.leaseMs } : {},
+          );
+          ctx.logger.info(
+            { operationId: Number(op.id), kind: op.kind, outcome, worker },
+            'operation finished',
+          );
         }
-        const outcome = await runClaimed(
-          ctx,
-          op,
-          worker,
-          resolve(op),
-          opts.leaseMs ? { leaseMs: opts.leaseMs } : {},
-        );
-        ctx.logger.info({ operationId: Number(op.id), kind: op.kind, outcome, worker }, 'operation finished');
+        // The delivery outbox (mail, webhooks) is drained by the same slots, one after each
+        // operation, so neither queue starves the other.
+        const delivery = await claimDelivery(ctx, worker, opts.leaseMs);
+        if (delivery) {
+          const outcome = await runDelivery(ctx, delivery, worker);
+          ctx.logger.info(
+            { deliveryId: Number(delivery.id), channel: delivery.channel, outcome, worker },
+            'delivery finished',
+          );
+        }
+        // A signal that came while this slot was looking may be for a row it did not see yet.
+        if (!op && !delivery && signalled === seen) await sleep(opts.pollMs ?? DEFAULT_POLL_MS);
       } catch (err) {
         ctx.logger.error({ err, worker }, 'worker slot error');
         await sleep(opts.pollMs ?? DEFAULT_POLL_MS);

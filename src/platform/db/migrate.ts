@@ -16,6 +16,7 @@ import * as m0014 from './migrations/0014_license_ip_claims.js';
 import * as m0015 from './migrations/0015_bundled_licenses.js';
 import * as m0016 from './migrations/0016_operations_archive.js';
 import * as m0017 from './migrations/0017_signup.js';
+import * as m0018 from './migrations/0018_notify.js';
 
 /**
  * Migrations are listed here in order, statically imported: no directory scanning, so the
@@ -38,6 +39,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0015_bundled_licenses': m0015,
   '0016_operations_archive': m0016,
   '0017_signup': m0017,
+  '0018_notify': m0018,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

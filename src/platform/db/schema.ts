@@ -30,6 +30,7 @@ export interface ProviderTable {
 }
 
 export type AccountStatus = 'active' | 'blocked' | 'closed';
+export type Language = 'en' | 'ru';
 export interface AccountsTable {
   id: Id;
   name: string;
@@ -38,6 +39,8 @@ export interface AccountsTable {
   credit_limit_minor: Money;
   balance_minor: Money;
   status: AccountStatus;
+  /** The language of the account's mail (`en`, `ru`). */
+  language: ColumnType<Language, Language | undefined, Language>;
   created_at: Instant;
   updated_at: Instant;
 }
@@ -390,6 +393,85 @@ export interface NotificationsTable {
   created_at: Instant;
 }
 
+// --- issue 16: notifications delivered (outbox, templates, preferences, webhooks) ---
+export type DeliveryChannel = 'email' | 'webhook';
+export type DeliveryStatus = 'queued' | 'running' | 'retry_wait' | 'held' | 'done' | 'failed';
+/** The outbox: one row per message that leaves the system (see migration 0016). */
+export interface DeliveriesTable {
+  id: Id;
+  channel: DeliveryChannel;
+  kind: string;
+  account_id: NullableRef;
+  notification_id: NullableRef;
+  webhook_id: NullableRef;
+  /** An email address or a URL. */
+  target: string;
+  /** JSON: the rendered mail `{subject, text, html}`, or the webhook's event body. */
+  payload: string;
+  status: DeliveryStatus;
+  attempts: ColumnType<bigint | number, number | undefined, number>;
+  next_attempt_at: Instant;
+  lease_owner: string | null;
+  lease_expires_at: Instant | null;
+  last_error: string | null;
+  dedupe_key: string;
+  created_at: Instant;
+  updated_at: Instant;
+  sent_at: Instant | null;
+}
+
+export interface DeliveryAttemptsTable {
+  id: Id;
+  delivery_id: Ref;
+  attempt: ColumnType<bigint | number, number, number>;
+  worker: string;
+  outcome: 'sent' | 'held' | 'error';
+  status_code: ColumnType<bigint | number | null, number | null, number | null>;
+  error: string | null;
+  started_at: Instant;
+  finished_at: Instant;
+}
+
+export interface NotificationTemplatesTable {
+  id: Id;
+  kind: string;
+  language: Language;
+  subject: string;
+  text_body: string;
+  html_body: string;
+  updated_by: string;
+  updated_at: Instant;
+}
+
+export interface NotificationOptOutsTable {
+  account_id: Ref;
+  kind: string;
+  created_at: Instant;
+}
+
+export interface WebhooksTable {
+  id: Id;
+  url: string;
+  /** Sealed with the master key (`ctx.secrets`). */
+  secret: string;
+  /** JSON array of event kinds. */
+  events: string;
+  status: 'active' | 'disabled';
+  description: string | null;
+  created_at: Instant;
+  updated_at: Instant;
+}
+
+/** A one-time password-reset token (its SHA-256); single use, expiring. */
+export interface PasswordResetsTable {
+  id: Id;
+  user_id: Ref;
+  token_hash: string;
+  created_at: Instant;
+  expires_at: Instant;
+  used_at: Instant | null;
+}
+
 export interface StaffTasksTable {
   id: Id;
   operation_id: NullableRef;
@@ -575,6 +657,12 @@ export interface Database {
   mgr_login_keys: MgrLoginKeysTable;
   license_ips: LicenseIpsTable;
   bundled_licenses: BundledLicensesTable;
+  deliveries: DeliveriesTable;
+  delivery_attempts: DeliveryAttemptsTable;
+  notification_templates: NotificationTemplatesTable;
+  notification_opt_outs: NotificationOptOutsTable;
+  webhooks: WebhooksTable;
+  password_resets: PasswordResetsTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
@@ -602,6 +690,9 @@ export type ServiceChargeRow = Selectable<ServiceChargesTable>;
 export type ServiceHistoryRow = Selectable<ServiceHistoryTable>;
 export type OperationRow = Selectable<OperationsTable>;
 export type NotificationRow = Selectable<NotificationsTable>;
+export type DeliveryRow = Selectable<DeliveriesTable>;
+export type DeliveryAttemptRow = Selectable<DeliveryAttemptsTable>;
+export type WebhookRow = Selectable<WebhooksTable>;
 export type StaffTaskRow = Selectable<StaffTasksTable>;
 export type ProcessingModuleRow = Selectable<ProcessingModulesTable>;
 export type TariffModuleRow = Selectable<TariffModulesTable>;

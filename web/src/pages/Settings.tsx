@@ -2,11 +2,13 @@ import {
   Alert,
   Badge,
   Button,
+  Checkbox,
   Code,
   Group,
   Modal,
   Paper,
   PasswordInput,
+  SegmentedControl,
   Stack,
   Table,
   Text,
@@ -39,6 +41,7 @@ export function SettingsPage() {
     <Stack gap="md">
       <Title order={2}>{t.accountArea.settingsTitle}</Title>
       <PasswordChange />
+      <NotificationPreferences />
       <ApiTokens />
     </Stack>
   );
@@ -280,6 +283,92 @@ export function ApiTokens() {
           </Group>
         </Stack>
       </Modal>
+    </Paper>
+  );
+}
+
+// — issue 16: notification preferences —
+type Preferences =
+  paths['/api/v1/me/notification-preferences']['get']['responses'][200]['content']['application/json'];
+const PREFS_KEY = ['me', 'notification-preferences'] as const;
+
+/** The account's mail language and the reminder kinds it gets (a staff user has no account: nothing shown). */
+function NotificationPreferences() {
+  const { t } = useI18n();
+  const queryClient = useQueryClient();
+  const prefs = useQuery({
+    queryKey: PREFS_KEY,
+    queryFn: () => call(api.GET('/api/v1/me/notification-preferences')),
+    retry: false,
+  });
+  const [draft, setDraft] = useState<Preferences | null>(null);
+  const save = useMutation({
+    mutationFn: (body: Preferences) => call(api.PUT('/api/v1/me/notification-preferences', { body })),
+    onSuccess: (r) => {
+      queryClient.setQueryData(PREFS_KEY, r);
+      setDraft(null);
+      notifications.show({ color: 'teal', message: t.notifyPrefs.saved });
+    },
+  });
+  if (prefs.isError && codeOf(prefs.error) === 'no_account') return null;
+  const current = draft ?? prefs.data;
+  return (
+    <Paper withBorder p="md" component="section" aria-labelledby="notify-title">
+      <Stack gap="sm" maw={560}>
+        <Title order={3} size="h4" id="notify-title">
+          {t.notifyPrefs.title}
+        </Title>
+        {prefs.isPending ? (
+          <Loading />
+        ) : prefs.isError || !current ? (
+          <ErrorState error={prefs.error} onRetry={() => prefs.refetch()} />
+        ) : (
+          <>
+            {save.isError && (
+              <Alert color="red" role="alert">
+                {errorSentence(t, codeOf(save.error))}
+              </Alert>
+            )}
+            <Text size="sm" fw={500} id="notify-language">
+              {t.notifyPrefs.language}
+            </Text>
+            <SegmentedControl
+              aria-labelledby="notify-language"
+              value={current.language}
+              onChange={(v) => setDraft({ ...current, language: v as Preferences['language'] })}
+              data={(['en', 'ru'] as const).map((l) => ({
+                value: l,
+                label: t.notifyPrefs.languages[l] ?? l,
+              }))}
+              style={{ alignSelf: 'flex-start' }}
+            />
+            <Text size="sm" fw={500}>
+              {t.notifyPrefs.reminders}
+            </Text>
+            {(['renewal_reminder', 'low_balance'] as const).map((kind) => (
+              <Checkbox
+                key={kind}
+                label={t.notifyPrefs[kind]}
+                checked={current.reminders[kind]}
+                onChange={(e) =>
+                  setDraft({
+                    ...current,
+                    reminders: { ...current.reminders, [kind]: e.currentTarget.checked },
+                  })
+                }
+              />
+            ))}
+            <Text size="sm" c="dimmed">
+              {t.notifyPrefs.alwaysSent}
+            </Text>
+            <Group>
+              <Button onClick={() => save.mutate(current)} loading={save.isPending} disabled={draft === null}>
+                {t.notifyPrefs.save}
+              </Button>
+            </Group>
+          </>
+        )}
+      </Stack>
     </Paper>
   );
 }

@@ -74,6 +74,9 @@ export function SignIn() {
             <Button type="submit" loading={login.isPending}>
               {t.signIn}
             </Button>
+            <Anchor component={Link} href="/forgot-password" size="sm">
+              {t.passwordReset.forgotLink}
+            </Anchor>
             {options.data?.signupEnabled && (
               <Text size="sm">
                 {t.signUp.noAccount}{' '}

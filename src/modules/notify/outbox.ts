@@ -1,0 +1,385 @@
+import { sql } from 'kysely';
+import { formatAmount } from '../../domain/money.js';
+import { providerTimeZone } from '../../platform/calendar.js';
+import { isoNow } from '../../platform/clock.js';
+import type { AppContext } from '../../platform/context.js';
+import {
+  type DeliveryRow,
+  inTransaction,
+  type Language,
+  lockRows,
+  type Tx,
+} from '../../platform/db/index.js';
+import { conflict, notFound } from '../../platform/errors.js';
+import { toId } from '../../platform/ids.js';
+import { type Actor, requireStaff } from '../accounts/actor.js';
+import { backoffMs, DEFAULT_LEASE_MS, MAX_ATTEMPTS, OperationError } from '../services/engine.js';
+import { DeliveryError } from './delivery-error.js';
+import { sendMail } from './mail.js';
+import { BUILTIN, isMailKind, type MailKind, OPTIONAL_KINDS, render, type Template } from './templates.js';
+import { sendWebhook } from './webhook-send.js';
+
+/**
+ * The delivery outbox (decisions.md D-notify-outbox): every email and webhook call is a
+ * `deliveries` row written in the transaction that causes it, drained by the operations
+ * worker with the engine's lease, backoff and attempt limit. Delivery is at least once: a
+ * worker that dies after the SMTP server (or the endpoint) accepted a message but before
+ * `done` was written leaves a lease that expires; the message is sent again, with the same
+ * Message-ID (`<delivery-<id>@<host>>`) or `Billfold-Delivery` header, so it can be recognised.
+ */
+
+type Fact = string | number | bigint | null | undefined;
+
+/**
+ * The variables a template sees, formatted for the reader: a `…Minor` amount as money in
+ * `currency` (named without the suffix), a `…On` date and an `…At` instant in the provider's
+ * time zone, in the account's language. Unset facts are left out.
+ */
+export function formatVariables(
+  facts: Readonly<Record<string, Fact>>,
+  f: { language: Language; currency: string; zone: string },
+): Record<string, string> {
+  const locale = f.language === 'ru' ? 'ru-RU' : 'en-GB';
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(facts)) {
+    if (value === null || value === undefined) continue;
+    if (key.endsWith('Minor')) {
+      const amount = formatAmount(BigInt(value), f.currency);
+      // Intl formats a decimal string exactly (no binary floating point).
+      out[key.slice(0, -5)] = new Intl.NumberFormat(locale, {
+        style: 'currency',
+        currency: f.currency,
+      }).format(amount as unknown as number);
+    } else if (key.endsWith('On') && /^\d{4}-\d{2}-\d{2}$/.test(String(value))) {
+      out[key] = new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeZone: 'UTC' }).format(
+        new Date(`${String(value)}T00:00:00Z`),
+      );
+    } else if (key.endsWith('At') && !Number.isNaN(Date.parse(String(value)))) {
+      out[key] = new Intl.DateTimeFormat(locale, {
+        dateStyle: 'long',
+        timeStyle: 'short',
+        timeZone: f.zone,
+      }).format(new Date(String(value)));
+    } else out[key] = String(value);
+  }
+  return out;
+}
+
+/** The template in force for a kind and language: staff's override, else the built-in one. */
+export async function templateFor(tx: Tx, kind: MailKind, language: Language): Promise<Template> {
+  const o = await tx
+    .selectFrom('notification_templates')
+    .selectAll()
+    .where('kind', '=', kind)
+    .where('language', '=', language)
+    .executeTakeFirst();
+  return o ? { subject: o.subject, text: o.text_body, html: o.html_body } : BUILTIN[kind][language];
+}
+
+/**
+ * Queues a mail of `kind` to an account, rendered now (in `tx`, the transaction that causes
+ * it). Nothing is queued when the account turned this (optional) kind off, or when a mail
+ * with `dedupeKey` was queued already. Returns the delivery's id, or null.
+ */
+export async function queueMail(
+  tx: Tx,
+  ctx: AppContext,
+  m: {
+    /** Null: a user without a client account (staff); then `to` is required and the mail is in English. */
+    accountId: number | null;
+    kind: MailKind;
+    facts: Readonly<Record<string, Fact>>;
+    dedupeKey: string;
+    notificationId?: number | null;
+    /** Another address than the account's (a user's login email). */
+    to?: string;
+  },
+): Promise<number | null> {
+  if (m.accountId !== null && (OPTIONAL_KINDS as readonly string[]).includes(m.kind)) {
+    const off = await tx
+      .selectFrom('notification_opt_outs')
+      .select('kind')
+      .where('account_id', '=', m.accountId)
+      .where('kind', '=', m.kind)
+      .executeTakeFirst();
+    if (off) return null;
+  }
+  const provider = await tx
+    .selectFrom('provider')
+    .select(['name', 'currency'])
+    .where('id', '=', 1)
+    .executeTakeFirstOrThrow();
+  const account =
+    m.accountId === null
+      ? { email: m.to!, name: m.to!, language: 'en' as const, currency: provider.currency }
+      : await tx
+          .selectFrom('accounts')
+          .select(['email', 'name', 'language', 'currency'])
+          .where('id', '=', m.accountId)
+          .executeTakeFirstOrThrow();
+  const zone = await providerTimeZone(ctx, tx);
+  const vars = {
+    providerName: provider.name,
+    accountName: account.name,
+    ...formatVariables(m.facts, { language: account.language, currency: account.currency, zone }),
+  };
+  const mail = render(await templateFor(tx, m.kind, account.language), vars);
+  const now = isoNow(ctx.clock);
+  const row = await tx
+    .insertInto('deliveries')
+    .values({
+      channel: 'email',
+      kind: m.kind,
+      account_id: m.accountId,
+      notification_id: m.notificationId ?? null,
+      webhook_id: null,
+      target: m.to ?? account.email,
+      payload: JSON.stringify(mail),
+      status: 'queued',
+      next_attempt_at: now,
+      dedupe_key: `email:${m.dedupeKey}`,
+      created_at: now,
+      updated_at: now,
+    })
+    .onConflict((oc) => oc.column('dedupe_key').doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  if (!row) return null;
+  // Idle workers drain it as soon as this transaction commits (D-wake).
+  await ctx.db.signals.notify(tx, 'operations');
+  return toId(row.id);
+}
+
+/**
+ * A notification row (what the daily run and others record) and its mail, in one
+ * transaction; the notification's `dedupeKey` keeps both to one.
+ */
+export async function notifyAccount(
+  tx: Tx,
+  ctx: AppContext,
+  n: {
+    accountId: number;
+    serviceId: number | null;
+    kind: string;
+    payload: Record<string, unknown>;
+    dedupeKey: string;
+    /** The mail's variables (default: the payload). */
+    facts?: Readonly<Record<string, Fact>>;
+  },
+): Promise<void> {
+  const row = await tx
+    .insertInto('notifications')
+    .values({
+      account_id: n.accountId,
+      service_id: n.serviceId,
+      kind: n.kind,
+      payload: JSON.stringify(n.payload),
+      dedupe_key: n.dedupeKey,
+      created_at: isoNow(ctx.clock),
+    })
+    .onConflict((oc) => oc.column('dedupe_key').doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  if (!row || !isMailKind(n.kind)) return;
+  await queueMail(tx, ctx, {
+    accountId: n.accountId,
+    kind: n.kind,
+    facts: n.facts ?? (n.payload as Record<string, Fact>),
+    dedupeKey: `notification:${toId(row.id)}`,
+    notificationId: toId(row.id),
+  });
+}
+
+/** Claims the next delivery due for `worker`, or null. */
+export async function claimDelivery(
+  ctx: AppContext,
+  worker: string,
+  leaseMs = DEFAULT_LEASE_MS,
+): Promise<DeliveryRow | null> {
+  for (;;) {
+    const now = isoNow(ctx.clock);
+    const r = await inTransaction(ctx.db, async (tx) => {
+      const candidate = await tx
+        .selectFrom('deliveries')
+        .selectAll()
+        .where('status', 'in', ['queued', 'retry_wait', 'running', 'held'])
+        .where((eb) =>
+          eb.or([
+            eb.and([eb('status', 'in', ['queued', 'retry_wait']), eb('next_attempt_at', '<=', now)]),
+            eb.and([eb('status', '=', 'running'), eb('lease_expires_at', '<', now)]),
+            // Mail held while no SMTP server was configured goes once one is.
+            ...(ctx.config.mail.smtpUrl
+              ? [eb.and([eb('status', '=', 'held'), eb('channel', '=', 'email')])]
+              : []),
+          ]),
+        )
+        .orderBy('id')
+        .limit(1)
+        .$call((q) => lockRows(tx, q, { skipLocked: true }))
+        .executeTakeFirst();
+      if (!candidate) return null;
+      // A worker that keeps dying while sending: failed after the attempt limit, not forever.
+      if (candidate.status === 'running' && Number(candidate.attempts) >= MAX_ATTEMPTS) {
+        await finish(tx, ctx, candidate, {
+          status: 'failed',
+          lastError: { code: 'worker_lost', message: 'The worker stopped before finishing, too often.' },
+        });
+        return 'again' as const;
+      }
+      return tx
+        .updateTable('deliveries')
+        .set({
+          status: 'running',
+          lease_owner: worker,
+          lease_expires_at: new Date(ctx.clock.now().getTime() + leaseMs).toISOString(),
+          attempts: candidate.status === 'held' ? 1 : sql<number>`attempts + 1`,
+          updated_at: now,
+        })
+        .where('id', '=', candidate.id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+    });
+    if (r !== 'again') return r;
+  }
+}
+
+async function finish(
+  tx: Tx,
+  ctx: AppContext,
+  d: DeliveryRow,
+  o: {
+    status: DeliveryRow['status'];
+    lastError?: { code: string; message: string } | null;
+    nextAttemptAt?: string;
+    sentAt?: string;
+  },
+) {
+  const now = isoNow(ctx.clock);
+  await tx
+    .updateTable('deliveries')
+    .set({
+      status: o.status,
+      lease_owner: null,
+      lease_expires_at: null,
+      ...(o.lastError !== undefined
+        ? { last_error: o.lastError ? JSON.stringify({ ...o.lastError, at: now }) : null }
+        : {}),
+      ...(o.nextAttemptAt ? { next_attempt_at: o.nextAttemptAt } : {}),
+      ...(o.sentAt ? { sent_at: o.sentAt } : {}),
+      updated_at: now,
+    })
+    .where('id', '=', d.id)
+    .execute();
+}
+
+export type SendOutcome = { sent: true; statusCode?: number } | { held: true };
+
+/** Sends one claimed delivery and records the outcome. Returns the status it ended in, or `lost`. */
+export async function runDelivery(
+  ctx: AppContext,
+  d: DeliveryRow,
+  worker: string,
+  opts: { random?: () => number } = {},
+): Promise<DeliveryRow['status'] | 'lost'> {
+  const startedAt = isoNow(ctx.clock);
+  const attempts = Number(d.attempts);
+  let outcome: SendOutcome | undefined;
+  let failure: DeliveryError | undefined;
+  try {
+    outcome = d.channel === 'email' ? await sendMail(ctx, d) : await sendWebhook(ctx, d);
+  } catch (err) {
+    failure =
+      err instanceof DeliveryError
+        ? err
+        : err instanceof OperationError
+          ? new DeliveryError(err.code, err.message, err.retryable)
+          : new DeliveryError('internal_error', err instanceof Error ? err.message : String(err), true);
+  }
+  return inTransaction(ctx.db, async (tx) => {
+    const now = isoNow(ctx.clock);
+    await tx
+      .insertInto('delivery_attempts')
+      .values({
+        delivery_id: d.id,
+        attempt: attempts,
+        worker,
+        outcome: outcome ? ('held' in outcome ? 'held' : 'sent') : 'error',
+        status_code:
+          outcome && 'sent' in outcome ? (outcome.statusCode ?? null) : (failure?.statusCode ?? null),
+        error: failure ? `${failure.code}: ${failure.message}` : null,
+        started_at: startedAt,
+        finished_at: now,
+      })
+      .execute();
+    const current = await tx
+      .selectFrom('deliveries')
+      .selectAll()
+      .where('id', '=', d.id)
+      .$call((q) => lockRows(tx, q))
+      .executeTakeFirstOrThrow();
+    // Our lease expired and another worker took it over: its outcome is the one that counts.
+    if (current.status !== 'running' || current.lease_owner !== worker) return 'lost' as const;
+    if (outcome && 'held' in outcome) {
+      await finish(tx, ctx, d, { status: 'held', lastError: null });
+      return 'held' as const;
+    }
+    if (outcome) {
+      await finish(tx, ctx, d, { status: 'done', lastError: null, sentAt: now });
+      return 'done' as const;
+    }
+    const f = failure!;
+    if (f.retryable && attempts < MAX_ATTEMPTS) {
+      const delay = backoffMs(attempts, (opts.random ?? Math.random)());
+      await finish(tx, ctx, d, {
+        status: 'retry_wait',
+        lastError: { code: f.code, message: f.message },
+        nextAttemptAt: new Date(ctx.clock.now().getTime() + delay).toISOString(),
+      });
+      return 'retry_wait' as const;
+    }
+    await finish(tx, ctx, d, { status: 'failed', lastError: { code: f.code, message: f.message } });
+    ctx.logger.warn({ deliveryId: toId(d.id), code: f.code, attempts }, 'delivery failed');
+    return 'failed' as const;
+  });
+}
+
+/** Sends every delivery due now, one after another; returns how many ended `done`. */
+export async function drainDeliveries(ctx: AppContext, opts: { worker?: string; limit?: number } = {}) {
+  const worker = opts.worker ?? `drain-${process.pid}`;
+  let done = 0;
+  for (let i = 0; i < (opts.limit ?? 10_000); i++) {
+    const d = await claimDelivery(ctx, worker);
+    if (!d) break;
+    if ((await runDelivery(ctx, d, worker)) === 'done') done++;
+  }
+  return done;
+}
+
+/** Staff: send a failed, waiting or held delivery again now, with a fresh attempt budget. */
+export async function retryDelivery(ctx: AppContext, actor: Actor, id: number): Promise<DeliveryRow> {
+  requireStaff(actor);
+  return inTransaction(ctx.db, async (tx) => {
+    const d = await tx
+      .selectFrom('deliveries')
+      .selectAll()
+      .where('id', '=', id)
+      .$call((q) => lockRows(tx, q))
+      .executeTakeFirst();
+    if (!d) throw notFound('delivery');
+    if (d.status !== 'failed' && d.status !== 'retry_wait' && d.status !== 'held')
+      throw conflict('delivery_not_retryable', `A ${d.status} delivery cannot be retried.`, {
+        status: d.status,
+      });
+    return tx
+      .updateTable('deliveries')
+      .set({
+        status: 'queued',
+        attempts: 0,
+        next_attempt_at: isoNow(ctx.clock),
+        updated_at: isoNow(ctx.clock),
+      })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  });
+}

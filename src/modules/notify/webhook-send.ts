@@ -1,0 +1,120 @@
+import { createHmac } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import type { AppContext } from '../../platform/context.js';
+import type { DeliveryRow } from '../../platform/db/index.js';
+import { toId } from '../../platform/ids.js';
+import { DeliveryError } from './delivery-error.js';
+import type { SendOutcome } from './outbox.js';
+
+/**
+ * Webhook calls. Each is a POST of the event's JSON, signed (docs/api.md "Webhooks"):
+ * `Billfold-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t + "." + body)>`.
+ */
+export const SIGNATURE_HEADER = 'Billfold-Signature';
+const TIMEOUT_MS = 10_000;
+
+export function signature(secret: string, timestamp: number, body: string): string {
+  return createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
+}
+
+export const signatureHeader = (secret: string, timestamp: number, body: string): string =>
+  `t=${timestamp},v1=${signature(secret, timestamp, body)}`;
+
+/** Whether an IP address is loopback, private, link-local, unspecified or otherwise not public. */
+export function isPrivateAddress(ip: string): boolean {
+  const v = ip.toLowerCase();
+  if (isIP(v) === 4) {
+    const [a, b] = v.split('.').map(Number) as [number, number];
+    return (
+      a === 0 ||
+      a === 10 ||
+      a === 127 ||
+      (a === 100 && b >= 64 && b <= 127) ||
+      (a === 169 && b === 254) ||
+      (a === 172 && b >= 16 && b <= 31) ||
+      (a === 192 && b === 168) ||
+      (a === 198 && (b === 18 || b === 19)) ||
+      a >= 224
+    );
+  }
+  if (v.startsWith('::ffff:')) return isPrivateAddress(v.slice(7));
+  return (
+    v === '::' ||
+    v === '::1' ||
+    v.startsWith('fc') ||
+    v.startsWith('fd') ||
+    v.startsWith('fe8') ||
+    v.startsWith('fe9') ||
+    v.startsWith('fea') ||
+    v.startsWith('feb') ||
+    v.startsWith('ff')
+  );
+}
+
+/**
+ * Why a webhook URL may not be called (SSRF), or null: it must be http(s), and its host must
+ * resolve to public addresses only — unless the configuration allows private ones (tests).
+ */
+export async function urlProblem(ctx: AppContext, raw: string): Promise<string | null> {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return 'not a URL';
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'not an http or https URL';
+  if (url.username || url.password) return 'credentials in the URL';
+  if (ctx.config.webhooksAllowPrivate) return null;
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  let addresses: string[];
+  try {
+    addresses = isIP(host) ? [host] : (await lookup(host, { all: true })).map((a) => a.address);
+  } catch {
+    return 'the host does not resolve';
+  }
+  if (addresses.length === 0 || addresses.some(isPrivateAddress)) return 'a private or loopback address';
+  return null;
+}
+
+export async function sendWebhook(ctx: AppContext, d: DeliveryRow): Promise<SendOutcome> {
+  const hook = d.webhook_id
+    ? await ctx.db.kysely.selectFrom('webhooks').selectAll().where('id', '=', d.webhook_id).executeTakeFirst()
+    : undefined;
+  if (hook?.status !== 'active')
+    throw new DeliveryError('webhook_disabled', 'The endpoint was deleted or disabled.', false);
+  // Checked again at send time: the name may resolve elsewhere than when it was registered.
+  const problem = await urlProblem(ctx, d.target);
+  if (problem)
+    throw new DeliveryError('webhook_url_refused', `The endpoint's URL is refused: ${problem}.`, false);
+  const timestamp = Math.floor(ctx.clock.now().getTime() / 1000);
+  const body = d.payload;
+  let res: Response;
+  try {
+    res = await fetch(d.target, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': 'Billfold-Webhooks/1',
+        [SIGNATURE_HEADER]: signatureHeader(ctx.secrets.open(hook.secret), timestamp, body),
+        'Billfold-Event': d.kind,
+        'Billfold-Delivery': String(toId(d.id)),
+      },
+      body,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
+    await res.arrayBuffer().catch(() => undefined);
+  } catch (err) {
+    throw new DeliveryError('webhook_unreachable', err instanceof Error ? err.message : String(err), true);
+  }
+  if (res.status >= 200 && res.status < 300) return { sent: true, statusCode: res.status };
+  // 4xx other than a timeout or a rate limit: the endpoint refuses this call for good.
+  const retryable = res.status >= 500 || res.status === 408 || res.status === 429 || res.status < 400;
+  throw new DeliveryError(
+    'webhook_http_error',
+    `The endpoint answered HTTP ${res.status}.`,
+    retryable,
+    res.status,
+  );
+}
