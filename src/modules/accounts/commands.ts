@@ -1,4 +1,5 @@
 import { MoneyError, parseAmount } from '../../domain/money.js';
+import { parseVatRate } from '../../domain/vat.js';
 import { forgetTimeZone } from '../../platform/calendar.js';
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
@@ -11,6 +12,7 @@ import {
   type UserRow,
 } from '../../platform/db/index.js';
 import { AppError, conflict, invalid, notFound } from '../../platform/errors.js';
+import { issueReceipt } from '../invoices/issue.js';
 import { type Actor, actorUserId, assertAccountVisible, requireStaff } from './actor.js';
 import { postEntry } from './ledger.js';
 import { hashPassword } from './passwords.js';
@@ -50,6 +52,21 @@ export function amountIn(
     });
   }
   return minor;
+}
+
+/** The legal-details columns an update names (undefined: unchanged; null: cleared). */
+function legalDetailsUpdate(input: {
+  legalName?: string | null | undefined;
+  legalAddress?: string | null | undefined;
+  taxId?: string | null | undefined;
+  vatNumber?: string | null | undefined;
+}) {
+  return {
+    ...(input.legalName !== undefined ? { legal_name: input.legalName } : {}),
+    ...(input.legalAddress !== undefined ? { legal_address: input.legalAddress } : {}),
+    ...(input.taxId !== undefined ? { tax_id: input.taxId } : {}),
+    ...(input.vatNumber !== undefined ? { vat_number: input.vatNumber } : {}),
+  };
 }
 
 async function loadAccount(ctx: AppContext, id: number): Promise<AccountRow> {
@@ -154,6 +171,7 @@ export async function updateAccount(
         ...(input.name !== undefined ? { name: input.name } : {}),
         ...(input.status !== undefined ? { status: input.status } : {}),
         ...(creditLimit !== undefined ? { credit_limit_minor: creditLimit } : {}),
+        ...legalDetailsUpdate(input),
         updated_at: isoNow(ctx.clock),
       })
       .where('id', '=', id)
@@ -244,7 +262,7 @@ export async function setUserStatus(
 }
 
 /**
- * Staff rename the provider, set its time zone, or change its currency — the last only while
+ * Staff rename the provider, set its time zone, legal details and VAT rate, or change its currency — the last only while
  * no account or tariff uses the current one (their amounts are in it; changing it would
  * silently re-denominate them).
  */
@@ -289,6 +307,10 @@ export async function updateProvider(ctx: AppContext, actor: Actor, input: Updat
         ...(input.name !== undefined ? { name: input.name } : {}),
         ...(input.currency !== undefined ? { currency: input.currency } : {}),
         ...(input.timeZone !== undefined ? { time_zone: input.timeZone } : {}),
+        ...legalDetailsUpdate(input),
+        ...(input.vatRate !== undefined
+          ? { vat_rate_bp: input.vatRate === null ? null : parseVatRate(input.vatRate) }
+          : {}),
         updated_at: isoNow(ctx.clock),
       })
       .where('id', '=', 1)
@@ -363,6 +385,8 @@ export async function recordPayment(
         .set({ ref_type: 'payment', ref_id: payment.id })
         .where('id', '=', entry.id)
         .execute();
+      // Numbered in this transaction: a payment that rolls back takes its number back.
+      await issueReceipt(tx, ctx, payment);
       await ctx.hooks.afterCredit(tx, ctx, accountId);
       return payment;
     });

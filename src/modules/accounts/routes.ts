@@ -29,6 +29,7 @@ import {
   presentBalance,
   presentLedgerEntry,
   presentPayment,
+  presentProvider,
   presentUser,
 } from './presenters.js';
 import {
@@ -255,10 +256,7 @@ export function registerAccountRoutes(root: FastifyInstance, ctx: AppContext): v
         response: { 200: ProviderView, ...errorResponses(401, 403) },
       },
     },
-    async () => {
-      const p = await getProvider(ctx);
-      return { name: p.name, currency: p.currency, timeZone: p.time_zone, updatedAt: p.updated_at };
-    },
+    async () => presentProvider(await getProvider(ctx)),
   );
 
   app.patch(
@@ -268,15 +266,12 @@ export function registerAccountRoutes(root: FastifyInstance, ctx: AppContext): v
       schema: {
         tags: ['provider'],
         summary:
-          'Rename the provider, set its time zone, or change its currency (only while nothing uses it)',
+          'Rename the provider, set its time zone, legal details and VAT rate, or change its currency (only while nothing uses it)',
         body: UpdateProviderInput,
         response: { 200: ProviderView, ...errorResponses(400, 401, 403, 409) },
       },
     },
-    async (request) => {
-      const p = await updateProvider(ctx, requireActor(request), request.body);
-      return { name: p.name, currency: p.currency, timeZone: p.time_zone, updatedAt: p.updated_at };
-    },
+    async (request) => presentProvider(await updateProvider(ctx, requireActor(request), request.body)),
   );
 
   // ---------- accounts ----------

@@ -19,6 +19,7 @@ import { type Actor, actorLabel, actorUserId, assertAccountVisible, isStaff } fr
 import { lockAccount, postEntry } from '../accounts/ledger.js';
 import { loadTariffAggregates, type TariffAggregate } from '../catalog/aggregate.js';
 import { type PricedRange, priceRange, validateServiceParams } from '../catalog/quote.js';
+import { issueOrderInvoice } from '../invoices/issue.js';
 import { writeDecision } from '../services/decisions.js';
 import { recordCharge, recordHistory, storeLines } from '../services/history.js';
 import { bindLicenseIp, ipTaken, licenseFamily, licenseIpHolder } from '../services/license-ips.js';
@@ -291,6 +292,8 @@ export async function payOrderTx(tx: Tx, ctx: AppContext, actor: Actor, order: O
     .execute();
   const today = await todayIn(ctx, tx);
   for (const item of items) await createService(tx, ctx, actor, order, item, ledgerEntryId, today);
+  // The invoice for what was charged, numbered in this transaction (a free order has none).
+  if (ledgerEntryId !== null) await issueOrderInvoice(tx, ctx, order, ledgerEntryId);
   return tx
     .updateTable('orders')
     .set({ ledger_entry_id: ledgerEntryId })

@@ -14,6 +14,7 @@ import * as m0012 from './migrations/0012_reselling.js';
 import * as m0013 from './migrations/0013_reconciliation.js';
 import * as m0014 from './migrations/0014_license_ip_claims.js';
 import * as m0015 from './migrations/0015_bundled_licenses.js';
+import * as m0016 from './migrations/0016_invoices.js';
 
 /**
  * Migrations are listed here in order, statically imported: no directory scanning, so the
@@ -34,6 +35,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0013_reconciliation': m0013,
   '0014_license_ip_claims': m0014,
   '0015_bundled_licenses': m0015,
+  '0016_invoices': m0016,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -23,6 +23,13 @@ export interface ProviderTable {
   currency: string;
   /** IANA time zone: "today" everywhere is the calendar date here. */
   time_zone: ColumnType<string, string | undefined, string>;
+  /** Legal details printed on invoices and receipts (migration 0016). */
+  legal_name: ColumnType<string | null, string | null | undefined, string | null>;
+  legal_address: ColumnType<string | null, string | null | undefined, string | null>;
+  tax_id: ColumnType<string | null, string | null | undefined, string | null>;
+  vat_number: ColumnType<string | null, string | null | undefined, string | null>;
+  /** VAT rate in basis points (2000 = 20 %), included in prices; null: no VAT (migration 0016). */
+  vat_rate_bp: ColumnType<bigint | number | null, number | null | undefined, number | null>;
   created_at: Instant;
   updated_at: Instant;
 }
@@ -36,6 +43,11 @@ export interface AccountsTable {
   credit_limit_minor: Money;
   balance_minor: Money;
   status: AccountStatus;
+  /** Legal details of the buyer, printed on its invoices and receipts (migration 0016). */
+  legal_name: ColumnType<string | null, string | null | undefined, string | null>;
+  legal_address: ColumnType<string | null, string | null | undefined, string | null>;
+  tax_id: ColumnType<string | null, string | null | undefined, string | null>;
+  vat_number: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Instant;
   updated_at: Instant;
 }
@@ -528,6 +540,37 @@ export interface LicenseIpsTable {
   operation_id: NullableRef;
 }
 
+/** The next document number per provider, locked by whoever issues one (migration 0016). */
+export interface DocumentCountersTable {
+  provider_id: ColumnType<IdValue, number, never>;
+  next_number: Money;
+}
+
+export type DocumentKind = 'receipt' | 'invoice';
+/** An issued receipt or invoice: immutable, numbered gap-free per provider (migration 0016). */
+export interface DocumentsTable {
+  id: Id;
+  provider_id: ColumnType<IdValue, number, never>;
+  number: ColumnType<bigint, bigint, never>;
+  kind: DocumentKind;
+  account_id: Ref;
+  /** The ledger entry the document records: one document per entry. */
+  ledger_entry_id: Ref;
+  payment_id: NullableRef;
+  order_id: NullableRef;
+  service_id: NullableRef;
+  currency: string;
+  net_minor: Money;
+  vat_minor: Money;
+  total_minor: Money;
+  vat_rate_bp: ColumnType<bigint | number | null, number | null, never>;
+  /** YYYY-MM-DD in the provider's time zone. */
+  issued_on: string;
+  /** JSON snapshot of what the document says (parties, lines, totals), taken at issue time. */
+  content: string;
+  created_at: Instant;
+}
+
 export interface Database {
   provider: ProviderTable;
   accounts: AccountsTable;
@@ -566,6 +609,8 @@ export interface Database {
   mgr_login_keys: MgrLoginKeysTable;
   license_ips: LicenseIpsTable;
   bundled_licenses: BundledLicensesTable;
+  document_counters: DocumentCountersTable;
+  documents: DocumentsTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
@@ -597,3 +642,5 @@ export type StaffTaskRow = Selectable<StaffTasksTable>;
 export type ProcessingModuleRow = Selectable<ProcessingModulesTable>;
 export type TariffModuleRow = Selectable<TariffModulesTable>;
 export type IssuedLicenseRow = Selectable<IssuedLicensesTable>;
+export type ProviderRow = Selectable<ProviderTable>;
+export type DocumentRow = Selectable<DocumentsTable>;
