@@ -113,6 +113,8 @@ const en = {
     password_changed_meanwhile:
       'The password was changed elsewhere meanwhile. Sign in again with the new one.',
     api_token_not_found: 'There is no such token. Reload the page to see your tokens.',
+    // — invoices (issue 16) —
+    invoice_not_found: 'There is no such document in your account.',
   } as Record<string, string>,
   unknownError: (code: string) => `The request was refused (${code}). Try again or contact your provider.`,
   // — order —
@@ -302,6 +304,25 @@ const en = {
     cancel: 'Cancel',
     tokenRevoked: (name: string) => `Token "${name}" is revoked.`,
   },
+  // — invoices and receipts (issue 16) —
+  documents: {
+    title: 'Documents',
+    help: 'A receipt for every payment and an invoice for every order and renewal charged.',
+    none: 'No documents yet: they appear with your first payment.',
+    number: 'No.',
+    date: 'Date',
+    document: 'Document',
+    kind: { receipt: 'Receipt', invoice: 'Invoice' } as Record<string, string>,
+    vat: 'VAT',
+    noVat: 'no VAT',
+    total: 'Total',
+    download: 'PDF',
+    downloadLabel: (kind: string, n: number) =>
+      `Download ${kind === 'receipt' ? 'receipt' : 'invoice'} No. ${n} as PDF`,
+    forOrder: (id: number) => `order #${id}`,
+    forService: (id: number) => `renewal of service #${id}`,
+    pages: 'Document pages',
+  },
 };
 
 type Messages = typeof en;
@@ -414,6 +435,8 @@ const ru: Messages = {
     password_unchanged: 'Новый пароль совпадает с текущим. Выберите другой.',
     password_changed_meanwhile: 'Пароль только что изменили в другом месте. Войдите снова с новым паролем.',
     api_token_not_found: 'Такого токена нет. Обновите страницу, чтобы увидеть ваши токены.',
+    // — invoices (issue 16) —
+    invoice_not_found: 'В вашем кабинете нет такого документа.',
   },
   unknownError: (code: string) => `Запрос отклонён (${code}). Попробуйте снова или обратитесь к провайдеру.`,
   // — order —
@@ -599,6 +622,25 @@ const ru: Messages = {
     revokeWarning: 'Скрипты с этим токеном сразу перестанут работать. Это действие нельзя отменить.',
     cancel: 'Отмена',
     tokenRevoked: (name: string) => `Токен «${name}» отозван.`,
+  },
+  // — invoices and receipts (issue 16) —
+  documents: {
+    title: 'Документы',
+    help: 'Квитанция на каждый платёж и счёт на каждое списание за заказ или продление.',
+    none: 'Документов пока нет: они появятся с первым платежом.',
+    number: '№',
+    date: 'Дата',
+    document: 'Документ',
+    kind: { receipt: 'Квитанция', invoice: 'Счёт' } as Record<string, string>,
+    vat: 'НДС',
+    noVat: 'без НДС',
+    total: 'Сумма',
+    download: 'PDF',
+    downloadLabel: (kind: string, n: number) =>
+      `Скачать ${kind === 'receipt' ? 'квитанцию' : 'счёт'} № ${n} в PDF`,
+    forOrder: (id: number) => `заказ №${id}`,
+    forService: (id: number) => `продление услуги №${id}`,
+    pages: 'Страницы документов',
   },
 };
 
