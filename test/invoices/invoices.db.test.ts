@@ -354,6 +354,26 @@ describe('invoices for charges', () => {
     await orderPaid(shop, alpha, licenseItem(shop, { tariffId: shop.tariffs.trial, period: -100 }));
     expect(await list()).toHaveLength(count);
   });
+
+  it('the daily run’s automatic renewal gets its invoice too, issued on the provider’s date', async () => {
+    ok(
+      await call(shop, 'PATCH', '/api/v1/provider', shop.admin, { timeZone: 'Europe/Moscow', vatRate: '20' }),
+    );
+    await payIn(shop, alpha.accountId, '30.00');
+    const { serviceId } = await orderPaid(shop, alpha, licenseItem(shop, { autoprolong: 1 }));
+    await runBillingHttp(shop);
+    expect((await getService(shop, serviceId)).expiresOn).toBe('2022-01-16');
+    // 2022-01-14 22:30 UTC is already 2022-01-15 in Moscow: one day before the end, renewed.
+    shop.ctx.clock.set('2022-01-14T22:30:00Z');
+    await runBillingHttp(shop);
+    expect((await getService(shop, serviceId)).expiresOn).toBe('2022-02-16');
+    const [auto] = await list(alpha.auth, '?kind=invoice');
+    const doc = ok(await call(shop, 'GET', `/api/v1/invoices/${auto!.id}`, alpha.auth));
+    expect(doc).toMatchObject({ number: 3, serviceId, issuedOn: '2022-01-15', total: '10.00', vat: '1.67' });
+    expect(doc.lines).toEqual([
+      expect.objectContaining({ start: '2022-01-16', end: '2022-02-16', amount: '10.00', net: '8.33' }),
+    ]);
+  });
 });
 
 describe('who sees documents', () => {
