@@ -50,10 +50,10 @@ const LABELS = {
     buyer: 'Покупатель',
     taxId: 'ИНН',
     vatNumber: 'Номер плательщика НДС',
-    account: 'Счёт клиента',
+    account: 'Лицевой счёт',
     description: 'Наименование',
     period: 'Период',
-    qty: 'Кол-во',
+    qty: 'Кол.',
     net: 'Без НДС',
     vat: 'НДС',
     amount: 'Сумма',
@@ -130,11 +130,11 @@ export function renderDocumentPdf(content: DocumentContent, lang: PdfLanguage = 
 
   // The lines: description | period | qty | net | VAT | amount.
   const cols = [
-    { key: 'description', w: width - 330, align: 'left' },
-    { key: 'period', w: 110, align: 'left' },
-    { key: 'qty', w: 40, align: 'right' },
-    { key: 'net', w: 60, align: 'right' },
-    { key: 'vat', w: 60, align: 'right' },
+    { key: 'description', w: width - 340, align: 'left' },
+    { key: 'period', w: 140, align: 'left' },
+    { key: 'qty', w: 35, align: 'right' },
+    { key: 'net', w: 55, align: 'right' },
+    { key: 'vat', w: 50, align: 'right' },
     { key: 'amount', w: 60, align: 'right' },
   ] as const;
   const row = (cells: readonly string[], font: 'body' | 'bold') => {
@@ -143,7 +143,8 @@ export function renderDocumentPdf(content: DocumentContent, lang: PdfLanguage = 
     let x = left;
     let bottom = y;
     cols.forEach((c, i) => {
-      doc.text(cells[i] ?? '', x, y, { width: c.w - 6, align: c.align });
+      // A gap after every column but the last, which ends flush with the totals below it.
+      doc.text(cells[i] ?? '', x, y, { width: i === cols.length - 1 ? c.w : c.w - 6, align: c.align });
       bottom = Math.max(bottom, doc.y);
       x += c.w;
     });
