@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { appHooks } from '../../src/app/hooks.js';
 import { recordPayment } from '../../src/modules/accounts/index.js';
 import type { AppContext } from '../../src/platform/context.js';
 import { expectLedgerBalanced } from '../helpers/context.js';
@@ -336,7 +337,7 @@ describe('invoices for charges', () => {
     expect((await pdfOf(doc.id, alpha.auth)).text).toContain('2022-01-16 – 2023-01-16');
 
     // An order waiting for money is paid by the payment that covers it, in its transaction:
-    // receipt first, then the order's invoice.
+    // the order's invoice, then the payment's receipt.
     const waiting = ok(
       await call(shop, 'POST', '/api/v1/orders', bravo.auth, { items: [licenseItem(shop)], payNow: false }),
       201,
@@ -345,8 +346,8 @@ describe('invoices for charges', () => {
     await payIn(shop, bravo.accountId, '10.00');
     const bravoDocs = await list(bravo.auth);
     expect(bravoDocs.map((d) => [d.number, d.kind, d.total, d.orderId])).toEqual([
-      [6, 'invoice', '10.00', waiting.id],
-      [5, 'receipt', '10.00', null],
+      [6, 'receipt', '10.00', null],
+      [5, 'invoice', '10.00', waiting.id],
     ]);
 
     // A free trial charges nothing and issues nothing.
@@ -411,6 +412,29 @@ describe('who sees documents', () => {
   });
 });
 
+/**
+ * A context whose payments fail after a number was drawn in their transaction: the credit hook
+ * pays the account's waiting orders as always (issuing their invoices), then throws.
+ */
+function failsAfterNumbering(ctx: AppContext): AppContext {
+  return {
+    ...ctx,
+    hooks: {
+      async afterCredit(tx, c, accountId) {
+        await appHooks.afterCredit(tx, c, accountId);
+        const last = await tx
+          .selectFrom('documents')
+          .select('number')
+          .where('account_id', '=', accountId)
+          .orderBy('number', 'desc')
+          .executeTakeFirst();
+        if (!last) throw new Error('test set-up: nothing was numbered in this transaction');
+        throw new Error(`rolled back after issuing No. ${last.number}`);
+      },
+    },
+  };
+}
+
 describe('numbering', () => {
   const numbers = async () =>
     (await shop.ctx.db.kysely.selectFrom('documents').select('number').orderBy('number').execute()).map((r) =>
@@ -419,27 +443,29 @@ describe('numbering', () => {
 
   it('a payment rolled back after it was numbered takes its number back: the next one gets it', async () => {
     await payIn(shop, alpha.accountId, '1.00');
-    // The payment's transaction fails after the receipt was issued (its credit hook throws).
-    const failing: AppContext = {
-      ...shop.ctx,
-      hooks: {
-        afterCredit: async () => {
-          throw new Error('the bank feed broke mid-transaction');
-        },
-      },
-    };
+    const waiting = ok(
+      await call(shop, 'POST', '/api/v1/orders', alpha.auth, { items: [licenseItem(shop)], payNow: false }),
+      201,
+    );
     const before = await snapshot(shop.ctx);
+    // The payment pays the waiting order (its invoice takes No. 2), then its transaction fails.
     await expect(
-      recordPayment(failing, staffActor, alpha.accountId, {
-        amount: '5.00',
+      recordPayment(failsAfterNumbering(shop.ctx), staffActor, alpha.accountId, {
+        amount: '10.00',
         method: 'bank',
         reference: 'LOST-1',
       }),
-    ).rejects.toThrow(/bank feed/);
+    ).rejects.toThrow('rolled back after issuing No. 2');
     expect(await snapshot(shop.ctx)).toBe(before);
     expect(await numbers()).toEqual([1]);
-    await payIn(shop, alpha.accountId, '2.00');
-    expect(await numbers()).toEqual([1, 2]);
+    // The next payment pays the order: its invoice gets No. 2 again, the receipt No. 3.
+    await payIn(shop, alpha.accountId, '10.00');
+    expect(await numbers()).toEqual([1, 2, 3]);
+    expect((await list(alpha.auth)).map((d) => [d.number, d.kind, d.orderId])).toEqual([
+      [3, 'receipt', null],
+      [2, 'invoice', waiting.id],
+      [1, 'receipt', null],
+    ]);
   });
 
   it(`20 concurrent payments (some rolled back) are numbered without gaps or repeats${TEST_ENGINE === 'postgres' ? ' on 20 connections' : ''}`, async () => {
@@ -457,20 +483,20 @@ describe('numbering', () => {
     // PostgreSQL: half the payments come over HTTP (the app's pool, 10 connections), half
     // through the command on a second pool of 10, so 20 transactions can be open at once.
     // SQLite serialises them in its one writer. Of the command ones, every other one fails
-    // after its receipt was numbered (its credit hook throws) and rolls back.
+    // after a number was drawn in its transaction, and rolls back.
     const second: AppContext =
       TEST_ENGINE === 'postgres' ? { ...shop.ctx, db: shop.ctx.testDb.openAnother() } : shop.ctx;
-    const failing: AppContext = {
-      ...second,
-      hooks: {
-        afterCredit: async () => {
-          throw new Error('rolled back');
-        },
-      },
-    };
+    const failing = failsAfterNumbering(second);
+    // Each payment that will fail first pays a waiting order, so it draws a number before it fails.
+    for (const [i, a] of accounts.entries())
+      if (i % 4 === 3)
+        ok(
+          await call(shop, 'POST', '/api/v1/orders', a.auth, { items: [licenseItem(shop)], payNow: false }),
+          201,
+        );
     const results = await Promise.allSettled(
       accounts.map((a, i) => {
-        const body = { amount: `${i + 1}.00`, method: 'bank', reference: `R-${i}` };
+        const body = { amount: i % 4 === 3 ? '10.00' : `${i + 1}.00`, method: 'bank', reference: `R-${i}` };
         if (i % 2 === 0) return call(shop, 'POST', `/api/v1/accounts/${a.id}/payments`, shop.admin, body);
         return recordPayment(i % 4 === 3 ? failing : second, staffActor, a.id, body);
       }),
@@ -481,6 +507,8 @@ describe('numbering', () => {
     const rolledBack = results.filter((r) => r.status === 'rejected');
     expect(committed).toHaveLength(15);
     expect(rolledBack).toHaveLength(5);
+    for (const r of rolledBack)
+      expect((r as PromiseRejectedResult).reason.message).toMatch(/^rolled back after issuing No\. \d+$/);
     expect(await numbers()).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
     // Each committed payment has exactly its own receipt, for its amount.
     const docs = await shop.ctx.db.kysely.selectFrom('documents').selectAll().execute();

@@ -385,9 +385,11 @@ export async function recordPayment(
         .set({ ref_type: 'payment', ref_id: payment.id })
         .where('id', '=', entry.id)
         .execute();
-      // Numbered in this transaction: a payment that rolls back takes its number back.
-      await issueReceipt(tx, ctx, payment);
       await ctx.hooks.afterCredit(tx, ctx, accountId);
+      // Numbered in this transaction (a payment that rolls back takes its number back), and
+      // last: the counter is the last lock the transaction takes, after the orders it paid
+      // (whose invoices come first) have taken theirs, so it is held as briefly as it can be.
+      await issueReceipt(tx, ctx, payment);
       return payment;
     });
   } catch (err) {
