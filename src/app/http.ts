@@ -14,6 +14,7 @@ import { registerBillingRoutes } from '../modules/billing/index.js';
 import { registerReportRoutes } from '../modules/billing/report-routes.js';
 import { type BillmgrOptions, mgrErrorDialect, registerBillmgrRoutes } from '../modules/billmgr/routes.js';
 import { registerCatalogRoutes } from '../modules/catalog/index.js';
+import { registerInvoiceRoutes } from '../modules/invoices/index.js';
 import { registerLicenseRoutes } from '../modules/licenses/index.js';
 import { registerNotifyRoutes } from '../modules/notify/routes.js';
 import { registerOrderRoutes } from '../modules/orders/index.js';
@@ -138,5 +139,6 @@ export async function buildHttpApp(
   registerBillingRoutes(app, ctx);
   registerReportRoutes(app, ctx);
   registerNotifyRoutes(app, ctx);
+  registerInvoiceRoutes(app, ctx);
   return app;
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatAmount } from '../domain/money.js';
 import { parseDate } from '../domain/periods.js';
@@ -23,6 +24,13 @@ import { runBilling } from '../modules/billing/index.js';
 import { CONTROL_PANEL_ENUMERATION, seedControlPanels } from '../modules/catalog/index.js';
 import { seedDemo } from '../modules/catalog/seed-demo.js';
 import { LICENSE_MODULE_NAME, seedIspsystem } from '../modules/catalog/seed-ispsystem.js';
+import {
+  getDocumentByNumber,
+  type PdfLanguage,
+  parseContent,
+  presentDocument,
+  renderDocumentPdf,
+} from '../modules/invoices/index.js';
 import { runQueuedOperations } from '../modules/services/index.js';
 import { startWorker } from '../modules/services/worker.js';
 import { today as todayIn } from '../platform/calendar.js';
@@ -450,6 +458,46 @@ ledger
           `account ${m.accountId}: stored ${m.stored}, entries sum ${m.sumOfEntries}, credit limit ${m.creditLimit}`,
         );
       throw new CliError(`${bad.length} account(s) out of balance.`, 3);
+    });
+  });
+
+const invoice = cli.command('invoice').description('invoices and receipts');
+invoice
+  .command('show')
+  .description('print a receipt or invoice by its number, and write its PDF with --pdf')
+  .argument('<number>', 'the document number', positiveId)
+  .option('--pdf <file>', 'write the PDF to this file')
+  .addOption(new Option('--lang <lang>', 'language of the PDF').choices(['en', 'ru']).default('en'))
+  .option('--json', 'print JSON')
+  .action(async (number: number, opts: { pdf?: string; lang: PdfLanguage; json?: boolean }) => {
+    await withContext({}, async (ctx) => {
+      const doc = await getDocumentByNumber(ctx, cliActor, number);
+      const view = presentDocument(doc);
+      if (opts.json) out(JSON.stringify(view, null, 2));
+      else {
+        out(
+          `${view.kind === 'receipt' ? 'Receipt' : 'Invoice'} ${view.number} of ${view.issuedOn} (id ${view.id})`,
+        );
+        out(`  seller: ${view.seller.legalName ?? view.seller.name}`);
+        out(
+          `  buyer:  ${view.buyer.legalName ?? view.buyer.name} <${view.buyer.email}> (account ${view.accountId})`,
+        );
+        for (const l of view.lines) {
+          const period =
+            l.start && l.end ? `${l.start} – ${l.end}` : l.months !== null ? `${l.months} mo.` : '';
+          out(`    ${l.description.padEnd(40)} ${period.padEnd(24)} ${l.amount.padStart(12)}`);
+        }
+        out(`  net:    ${view.net} ${view.currency}`);
+        out(
+          `  VAT:    ${view.vat} ${view.currency}${view.vatRate === null ? ' (no VAT)' : ` (${view.vatRate} %, included)`}`,
+        );
+        out(`  total:  ${view.total} ${view.currency}`);
+      }
+      if (opts.pdf) {
+        const pdf = await renderDocumentPdf(parseContent(doc.content), opts.lang);
+        writeFileSync(opts.pdf, pdf);
+        (opts.json ? process.stderr : process.stdout).write(`Wrote ${opts.pdf} (${pdf.length} bytes).\n`);
+      }
     });
   });
 

@@ -443,11 +443,11 @@ describe('a simulated year of billing, day by day', () => {
       // on both due days (expiresOn ≤ today + 1); suspended at its end.
       ['2022-11-11', 'S1', 'low_balance', 5, '10000'],
       ['2022-11-13', 'S1', 'low_balance', 3, '10000'],
-      ['2022-11-15', 'S1', 'renewal_failed', 'insufficient_balance'],
+      ['2022-11-15', 'S1', 'renewal_failed', 'insufficient_balance', '10000'],
       ['2022-11-15', 'S1', 'low_balance', 1, '10000'],
       // bob: balance 0.00 after his last renewal, S3 ends 2022-11-20.
       ['2022-11-15', 'S3', 'low_balance', 5, '1000'],
-      ['2022-11-16', 'S1', 'renewal_failed', 'insufficient_balance'],
+      ['2022-11-16', 'S1', 'renewal_failed', 'insufficient_balance', '10000'],
       ['2022-11-16', 'S1', 'service_suspended', 'expired'],
       ['2022-11-16', 'S1', 'low_balance', 0, '10000'],
     ]);

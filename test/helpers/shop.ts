@@ -221,6 +221,7 @@ const TABLES = [
   'payments',
   'product_types',
   'tariffs',
+  'documents',
 ] as const;
 
 /**

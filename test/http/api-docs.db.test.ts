@@ -201,6 +201,13 @@ describe.skipIf(TEST_ENGINE === 'postgres')('docs/api.md examples are real answe
     });
     await step('tariffs', 'GET', '/api/v1/tariffs?productType=vps', 'admin');
 
+    // Staff set the seller's details and VAT rate printed on invoices.
+    await step('provider', 'PATCH', '/api/v1/provider', 'admin', {
+      legalName: 'Example Hosting Ltd',
+      legalAddress: '1 Example Street, London',
+      vatNumber: 'GB123456789',
+      vatRate: '20',
+    });
     // Staff take on a client with a login and record a payment.
     const { account } = await step('account', 'POST', '/api/v1/accounts', 'admin', {
       name: 'Alpha Hosting',
@@ -230,6 +237,8 @@ describe.skipIf(TEST_ENGINE === 'postgres')('docs/api.md examples are real answe
     await step('service', 'GET', `/api/v1/services/${serviceId}`, 'client');
     await step('renew', 'POST', `/api/v1/services/${serviceId}/renew`, 'client', { period: 1 });
     await step('balance', 'GET', `/api/v1/accounts/${account.id}/balance`, 'client');
+    const docs = await step('invoices', 'GET', '/api/v1/invoices?kind=invoice', 'client');
+    await step('invoice', 'GET', `/api/v1/invoices/${docs.items[docs.items.length - 1].id}`, 'client');
   });
   afterAll(async () => {
     await t?.close();

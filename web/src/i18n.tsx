@@ -181,6 +181,8 @@ const en = {
     webhook_url_refused: 'This webhook address is refused: it must be a public http(s) address.',
     delivery_not_retryable: 'This delivery is not waiting or failed, so it cannot be retried.',
     reset_token_invalid: 'This reset link is unknown, expired or used already. Ask for a new one.',
+    // — invoices (issue 16) —
+    invoice_not_found: 'There is no such document in your account.',
   } as Record<string, string>,
   unknownError: (code: string) => `The request was refused (${code}). Try again or contact your provider.`,
   // — order —
@@ -813,6 +815,25 @@ const en = {
     done: 'Your password is set. Sign in with it; you were signed out everywhere else.',
     backToSignIn: 'Back to sign-in',
   },
+  // — invoices and receipts (issue 16) —
+  documents: {
+    title: 'Documents',
+    help: 'A receipt for every payment and an invoice for every order and renewal charged.',
+    none: 'No documents yet: they appear with your first payment.',
+    number: 'No.',
+    date: 'Date',
+    document: 'Document',
+    kind: { receipt: 'Receipt', invoice: 'Invoice' } as Record<string, string>,
+    vat: 'VAT',
+    noVat: 'no VAT',
+    total: 'Total',
+    download: 'PDF',
+    downloadLabel: (kind: string, n: number) =>
+      `Download ${kind === 'receipt' ? 'receipt' : 'invoice'} No. ${n} as PDF`,
+    forOrder: (id: number) => `order #${id}`,
+    forService: (id: number) => `renewal of service #${id}`,
+    pages: 'Document pages',
+  },
 };
 
 type Messages = typeof en;
@@ -995,6 +1016,8 @@ const ru: Messages = {
     webhook_url_refused: 'Этот адрес вебхука не принимается: нужен публичный адрес http(s).',
     delivery_not_retryable: 'Эта доставка не ожидает и не завершилась ошибкой — повторять нечего.',
     reset_token_invalid: 'Ссылка для сброса неизвестна, устарела или уже использована. Запросите новую.',
+    // — invoices (issue 16) —
+    invoice_not_found: 'В вашем кабинете нет такого документа.',
   },
   unknownError: (code: string) => `Запрос отклонён (${code}). Попробуйте снова или обратитесь к провайдеру.`,
   // — order —
@@ -1617,6 +1640,25 @@ const ru: Messages = {
     setPassword: 'Задать пароль',
     done: 'Пароль задан. Войдите с ним; на всех остальных устройствах вы вышли.',
     backToSignIn: 'Вернуться ко входу',
+  },
+  // — invoices and receipts (issue 16) —
+  documents: {
+    title: 'Документы',
+    help: 'Квитанция на каждый платёж и счёт на каждое списание за заказ или продление.',
+    none: 'Документов пока нет: они появятся с первым платежом.',
+    number: '№',
+    date: 'Дата',
+    document: 'Документ',
+    kind: { receipt: 'Квитанция', invoice: 'Счёт' } as Record<string, string>,
+    vat: 'НДС',
+    noVat: 'без НДС',
+    total: 'Сумма',
+    download: 'PDF',
+    downloadLabel: (kind: string, n: number) =>
+      `Скачать ${kind === 'receipt' ? 'квитанцию' : 'счёт'} № ${n} в PDF`,
+    forOrder: (id: number) => `заказ №${id}`,
+    forService: (id: number) => `продление услуги №${id}`,
+    pages: 'Страницы документов',
   },
 };
 

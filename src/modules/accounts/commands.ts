@@ -1,4 +1,5 @@
 import { formatAmount, MoneyError, parseAmount } from '../../domain/money.js';
+import { parseVatRate } from '../../domain/vat.js';
 import { forgetTimeZone } from '../../platform/calendar.js';
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
@@ -13,6 +14,7 @@ import {
 } from '../../platform/db/index.js';
 import { AppError, conflict, invalid, notFound } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
+import { issueReceipt } from '../invoices/issue.js';
 import { queueEvent } from '../notify/events.js';
 import { queueMail } from '../notify/outbox.js';
 import { type Actor, actorUserId, assertAccountVisible, requireStaff } from './actor.js';
@@ -54,6 +56,21 @@ export function amountIn(
     });
   }
   return minor;
+}
+
+/** The legal-details columns an update names (undefined: unchanged; null: cleared). */
+function legalDetailsUpdate(input: {
+  legalName?: string | null | undefined;
+  legalAddress?: string | null | undefined;
+  taxId?: string | null | undefined;
+  vatNumber?: string | null | undefined;
+}) {
+  return {
+    ...(input.legalName !== undefined ? { legal_name: input.legalName } : {}),
+    ...(input.legalAddress !== undefined ? { legal_address: input.legalAddress } : {}),
+    ...(input.taxId !== undefined ? { tax_id: input.taxId } : {}),
+    ...(input.vatNumber !== undefined ? { vat_number: input.vatNumber } : {}),
+  };
 }
 
 async function loadAccount(ctx: AppContext, id: number): Promise<AccountRow> {
@@ -171,6 +188,7 @@ export async function updateAccount(
         ...(input.name !== undefined ? { name: input.name } : {}),
         ...(input.status !== undefined ? { status: input.status } : {}),
         ...(creditLimit !== undefined ? { credit_limit_minor: creditLimit } : {}),
+        ...legalDetailsUpdate(input),
         updated_at: isoNow(ctx.clock),
       })
       .where('id', '=', id)
@@ -261,7 +279,7 @@ export async function setUserStatus(
 }
 
 /**
- * Staff rename the provider, set its time zone, or change its currency — the last only while
+ * Staff rename the provider, set its time zone, legal details and VAT rate, or change its currency — the last only while
  * no account or tariff uses the current one (their amounts are in it; changing it would
  * silently re-denominate them).
  */
@@ -307,6 +325,10 @@ export async function updateProvider(ctx: AppContext, actor: Actor, input: Updat
         ...(input.currency !== undefined ? { currency: input.currency } : {}),
         ...(input.timeZone !== undefined ? { time_zone: input.timeZone } : {}),
         ...(input.signupEnabled !== undefined ? { signup: input.signupEnabled ? 'open' : 'closed' } : {}),
+        ...legalDetailsUpdate(input),
+        ...(input.vatRate !== undefined
+          ? { vat_rate_bp: input.vatRate === null ? null : parseVatRate(input.vatRate) }
+          : {}),
         updated_at: isoNow(ctx.clock),
       })
       .where('id', '=', 1)
@@ -407,6 +429,10 @@ export async function recordPayment(
         .execute();
       await ctx.hooks.afterCredit(tx, ctx, accountId);
       await tellPayment(tx, ctx, payment);
+      // Numbered in this transaction (a payment that rolls back takes its number back), and
+      // last: the counter is the last lock the transaction takes, after the orders it paid
+      // (whose invoices come first) have taken theirs, so it is held as briefly as it can be.
+      await issueReceipt(tx, ctx, payment);
       return payment;
     });
   } catch (err) {

@@ -25,6 +25,7 @@ export {
   presentBalance,
   presentLedgerEntry,
   presentPayment,
+  presentProvider,
   presentUser,
 } from './presenters.js';
 export { findAccountByEmail, findLedgerMismatches, getAccount, getProvider, listLedger } from './queries.js';

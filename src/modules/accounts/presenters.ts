@@ -1,6 +1,30 @@
 import { formatAmount } from '../../domain/money.js';
-import type { AccountRow, LedgerEntryRow, PaymentRow, UserRow } from '../../platform/db/index.js';
+import { formatVatRate } from '../../domain/vat.js';
+import type {
+  AccountRow,
+  LedgerEntryRow,
+  PaymentRow,
+  ProviderRow,
+  UserRow,
+} from '../../platform/db/index.js';
 import { toId } from '../../platform/ids.js';
+
+export const presentLegalDetails = (r: {
+  legal_name: string | null;
+  legal_address: string | null;
+  tax_id: string | null;
+  vat_number: string | null;
+}) => ({ legalName: r.legal_name, legalAddress: r.legal_address, taxId: r.tax_id, vatNumber: r.vat_number });
+
+export const presentProvider = (p: ProviderRow) => ({
+  name: p.name,
+  currency: p.currency,
+  timeZone: p.time_zone,
+  signupEnabled: p.signup === 'open',
+  ...presentLegalDetails(p),
+  vatRate: p.vat_rate_bp === null ? null : formatVatRate(Number(p.vat_rate_bp)),
+  updatedAt: p.updated_at,
+});
 
 /** Rows → API objects: ids as numbers, money as decimal strings in the record's currency. */
 export const presentAccount = (a: AccountRow) => ({
@@ -11,6 +35,7 @@ export const presentAccount = (a: AccountRow) => ({
   status: a.status,
   balance: formatAmount(a.balance_minor, a.currency),
   creditLimit: formatAmount(a.credit_limit_minor, a.currency),
+  ...presentLegalDetails(a),
   createdAt: a.created_at,
   updatedAt: a.updated_at,
 });

@@ -34,6 +34,7 @@ import {
   presentBalance,
   presentLedgerEntry,
   presentPayment,
+  presentProvider,
   presentUser,
 } from './presenters.js';
 import {
@@ -84,14 +85,6 @@ const MeView = z.object({
     .meta({
       description: `Echo in the ${CSRF_HEADER} header on state-changing requests made with the session cookie`,
     }),
-});
-
-const presentProvider = (p: Awaited<ReturnType<typeof getProvider>>) => ({
-  name: p.name,
-  currency: p.currency,
-  timeZone: p.time_zone,
-  signupEnabled: p.signup === 'open',
-  updatedAt: p.updated_at,
 });
 
 const presentToken = (t: {
@@ -360,10 +353,7 @@ export function registerAccountRoutes(root: FastifyInstance, ctx: AppContext): v
         response: { 200: ProviderView, ...errorResponses(401, 403) },
       },
     },
-    async () => {
-      const p = await getProvider(ctx);
-      return presentProvider(p);
-    },
+    async () => presentProvider(await getProvider(ctx)),
   );
 
   app.patch(
@@ -373,15 +363,12 @@ export function registerAccountRoutes(root: FastifyInstance, ctx: AppContext): v
       schema: {
         tags: ['provider'],
         summary:
-          'Rename the provider, set its time zone, or change its currency (only while nothing uses it)',
+          'Rename the provider, set its time zone, legal details and VAT rate, or change its currency (only while nothing uses it)',
         body: UpdateProviderInput,
         response: { 200: ProviderView, ...errorResponses(400, 401, 403, 409) },
       },
     },
-    async (request) => {
-      const p = await updateProvider(ctx, requireActor(request), request.body);
-      return presentProvider(p);
-    },
+    async (request) => presentProvider(await updateProvider(ctx, requireActor(request), request.body)),
   );
 
   // ---------- accounts ----------

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isCurrency } from '../../domain/money.js';
+import { parseVatRate } from '../../domain/vat.js';
 import { isTimeZone } from '../../platform/calendar.js';
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './passwords.js';
 
@@ -44,6 +45,24 @@ export const IdText = z
   .refine(Number.isSafeInteger, { error: 'is too large' });
 export const IdParam = z.strictObject({ id: IdText });
 
+/**
+ * Legal details printed on invoices and receipts (migration 0019): the seller's on the provider,
+ * the buyer's on an account. `null` clears one; documents already issued keep what they printed.
+ */
+const DetailText = (max: number) => z.string().trim().min(1).max(max).nullable();
+export const LegalDetailsInput = {
+  legalName: DetailText(300).optional(),
+  legalAddress: DetailText(1000).optional(),
+  taxId: DetailText(64).optional(),
+  vatNumber: DetailText(64).optional(),
+};
+export const LegalDetailsView = {
+  legalName: z.string().nullable(),
+  legalAddress: z.string().nullable(),
+  taxId: z.string().nullable(),
+  vatNumber: z.string().nullable(),
+};
+
 export const CreateAccountInput = z.strictObject({
   name: Name,
   email: Email,
@@ -57,6 +76,7 @@ export const UpdateAccountInput = z.strictObject({
   name: Name.optional(),
   creditLimit: AmountText.optional(),
   status: z.enum(['active', 'blocked', 'closed']).optional(),
+  ...LegalDetailsInput,
 });
 export type UpdateAccountInput = z.infer<typeof UpdateAccountInput>;
 
@@ -80,6 +100,16 @@ export const UpdateProviderInput = z.strictObject({
   timeZone: TimeZone.optional(),
   /** Whether people may create their own client account (`POST /auth/signup`). */
   signupEnabled: z.boolean().optional(),
+  ...LegalDetailsInput,
+  /** Percent, VAT included in prices (D-invoices); null: no VAT is charged. */
+  vatRate: z
+    .string()
+    .refine((v) => parseVatRate(v) !== null, {
+      error: 'must be a percentage from 0 to 100, e.g. "20" or "8.5"',
+    })
+    .nullable()
+    .optional()
+    .meta({ example: '20' }),
 });
 export type UpdateProviderInput = z.infer<typeof UpdateProviderInput>;
 
@@ -152,6 +182,7 @@ export const AccountView = z.object({
   status: z.enum(['active', 'blocked', 'closed']),
   balance: Money,
   creditLimit: Money,
+  ...LegalDetailsView,
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -204,6 +235,8 @@ export const ProviderView = z.object({
   currency: z.string(),
   timeZone: z.string(),
   signupEnabled: z.boolean(),
+  ...LegalDetailsView,
+  vatRate: z.string().nullable().meta({ description: 'Percent, included in prices; null: no VAT' }),
   updatedAt: z.string(),
 });
 

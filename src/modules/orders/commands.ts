@@ -19,6 +19,7 @@ import { type Actor, actorLabel, actorUserId, assertAccountVisible, isStaff } fr
 import { lockAccount, postEntry } from '../accounts/ledger.js';
 import { loadTariffAggregates, type TariffAggregate } from '../catalog/aggregate.js';
 import { type PricedRange, priceRange, validateServiceParams } from '../catalog/quote.js';
+import { issueOrderInvoice } from '../invoices/issue.js';
 import { queueMail } from '../notify/outbox.js';
 import { writeDecision } from '../services/decisions.js';
 import { recordCharge, recordHistory, storeLines } from '../services/history.js';
@@ -298,6 +299,8 @@ export async function payOrderTx(tx: Tx, ctx: AppContext, actor: Actor, order: O
     facts: { orderId, totalMinor: order.total_minor },
     dedupeKey: `order_paid:${orderId}`,
   });
+  // The invoice for what was charged, numbered in this transaction (a free order has none).
+  if (ledgerEntryId !== null) await issueOrderInvoice(tx, ctx, order, ledgerEntryId);
   return tx
     .updateTable('orders')
     .set({ ledger_entry_id: ledgerEntryId })

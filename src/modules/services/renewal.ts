@@ -12,6 +12,7 @@ import { type Actor, actorUserId } from '../accounts/actor.js';
 import { postEntry } from '../accounts/ledger.js';
 import type { TariffAggregate } from '../catalog/aggregate.js';
 import { type PricedRange, priceRange } from '../catalog/quote.js';
+import { issueRenewalInvoice } from '../invoices/issue.js';
 import { queueEvent } from '../notify/events.js';
 import { addonValuesOf, getServiceFor, tariffOf } from './commands.js';
 import { decideOrThrow, writeDecision } from './decisions.js';
@@ -221,6 +222,17 @@ export async function renewServiceTx(
     ledgerEntryId: entryId,
     requestKey: opts.idempotencyKey ?? null,
   });
+  if (entryId !== null)
+    await issueRenewalInvoice(tx, ctx, {
+      accountId: toId(service.account_id),
+      serviceId,
+      period,
+      start: plan.start.toString(),
+      end,
+      currency,
+      lines: storeLines(plan.priced.order.lines, currency),
+      ledgerEntryId: entryId,
+    });
   await recordHistory(
     tx,
     ctx,

@@ -17,6 +17,7 @@ import * as m0015 from './migrations/0015_bundled_licenses.js';
 import * as m0016 from './migrations/0016_operations_archive.js';
 import * as m0017 from './migrations/0017_signup.js';
 import * as m0018 from './migrations/0018_notify.js';
+import * as m0019 from './migrations/0019_invoices.js';
 
 /**
  * Migrations are listed here in order, statically imported: no directory scanning, so the
@@ -40,6 +41,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0016_operations_archive': m0016,
   '0017_signup': m0017,
   '0018_notify': m0018,
+  '0019_invoices': m0019,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -25,6 +25,13 @@ export interface ProviderTable {
   time_zone: ColumnType<string, string | undefined, string>;
   /** Whether people may sign up for a client account themselves (`POST /auth/signup`). */
   signup: ColumnType<'open' | 'closed', 'open' | 'closed' | undefined, 'open' | 'closed'>;
+  /** Legal details printed on invoices and receipts (migration 0019). */
+  legal_name: ColumnType<string | null, string | null | undefined, string | null>;
+  legal_address: ColumnType<string | null, string | null | undefined, string | null>;
+  tax_id: ColumnType<string | null, string | null | undefined, string | null>;
+  vat_number: ColumnType<string | null, string | null | undefined, string | null>;
+  /** VAT rate in basis points (2000 = 20 %), included in prices; null: no VAT (migration 0019). */
+  vat_rate_bp: ColumnType<bigint | number | null, number | null | undefined, number | null>;
   created_at: Instant;
   updated_at: Instant;
 }
@@ -41,6 +48,11 @@ export interface AccountsTable {
   status: AccountStatus;
   /** The language of the account's mail (`en`, `ru`). */
   language: ColumnType<Language, Language | undefined, Language>;
+  /** Legal details of the buyer, printed on its invoices and receipts (migration 0019). */
+  legal_name: ColumnType<string | null, string | null | undefined, string | null>;
+  legal_address: ColumnType<string | null, string | null | undefined, string | null>;
+  tax_id: ColumnType<string | null, string | null | undefined, string | null>;
+  vat_number: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Instant;
   updated_at: Instant;
 }
@@ -358,7 +370,7 @@ export interface OperationsTable {
   completed_at: Instant | null;
 }
 
-/** Finished operations moved out of `operations` (migration 0016): same columns, same ids. */
+/** Finished operations moved out of `operations` (migration 0019): same columns, same ids. */
 export interface OperationsArchiveTable extends Omit<OperationsTable, 'id'> {
   id: Ref;
   archived_at: Instant;
@@ -396,7 +408,7 @@ export interface NotificationsTable {
 // --- issue 16: notifications delivered (outbox, templates, preferences, webhooks) ---
 export type DeliveryChannel = 'email' | 'webhook';
 export type DeliveryStatus = 'queued' | 'running' | 'retry_wait' | 'held' | 'done' | 'failed';
-/** The outbox: one row per message that leaves the system (see migration 0016). */
+/** The outbox: one row per message that leaves the system (see migration 0018). */
 export interface DeliveriesTable {
   id: Id;
   channel: DeliveryChannel;
@@ -618,6 +630,37 @@ export interface LicenseIpsTable {
   operation_id: NullableRef;
 }
 
+/** The next document number per provider, locked by whoever issues one (migration 0019). */
+export interface DocumentCountersTable {
+  provider_id: ColumnType<IdValue, number, never>;
+  next_number: Money;
+}
+
+export type DocumentKind = 'receipt' | 'invoice';
+/** An issued receipt or invoice: immutable, numbered gap-free per provider (migration 0019). */
+export interface DocumentsTable {
+  id: Id;
+  provider_id: ColumnType<IdValue, number, never>;
+  number: ColumnType<bigint, bigint, never>;
+  kind: DocumentKind;
+  account_id: Ref;
+  /** The ledger entry the document records: one document per entry. */
+  ledger_entry_id: Ref;
+  payment_id: NullableRef;
+  order_id: NullableRef;
+  service_id: NullableRef;
+  currency: string;
+  net_minor: Money;
+  vat_minor: Money;
+  total_minor: Money;
+  vat_rate_bp: ColumnType<bigint | number | null, number | null, never>;
+  /** YYYY-MM-DD in the provider's time zone. */
+  issued_on: string;
+  /** JSON snapshot of what the document says (parties, lines, totals), taken at issue time. */
+  content: string;
+  created_at: Instant;
+}
+
 export interface Database {
   provider: ProviderTable;
   accounts: AccountsTable;
@@ -663,6 +706,8 @@ export interface Database {
   notification_opt_outs: NotificationOptOutsTable;
   webhooks: WebhooksTable;
   password_resets: PasswordResetsTable;
+  document_counters: DocumentCountersTable;
+  documents: DocumentsTable;
 }
 
 export type AccountRow = Selectable<AccountsTable>;
@@ -697,3 +742,5 @@ export type StaffTaskRow = Selectable<StaffTasksTable>;
 export type ProcessingModuleRow = Selectable<ProcessingModulesTable>;
 export type TariffModuleRow = Selectable<TariffModulesTable>;
 export type IssuedLicenseRow = Selectable<IssuedLicensesTable>;
+export type ProviderRow = Selectable<ProviderTable>;
+export type DocumentRow = Selectable<DocumentsTable>;

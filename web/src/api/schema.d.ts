@@ -62,6 +62,10 @@ export interface paths {
                                  * @example 12.50
                                  */
                                 creditLimit: string;
+                                legalName: string | null;
+                                legalAddress: string | null;
+                                taxId: string | null;
+                                vatNumber: string | null;
                                 createdAt: string;
                                 updatedAt: string;
                             } | null;
@@ -206,6 +210,10 @@ export interface paths {
                                  * @example 12.50
                                  */
                                 creditLimit: string;
+                                legalName: string | null;
+                                legalAddress: string | null;
+                                taxId: string | null;
+                                vatNumber: string | null;
                                 createdAt: string;
                                 updatedAt: string;
                             } | null;
@@ -457,6 +465,10 @@ export interface paths {
                                  * @example 12.50
                                  */
                                 creditLimit: string;
+                                legalName: string | null;
+                                legalAddress: string | null;
+                                taxId: string | null;
+                                vatNumber: string | null;
                                 createdAt: string;
                                 updatedAt: string;
                             } | null;
@@ -776,6 +788,12 @@ export interface paths {
                             currency: string;
                             timeZone: string;
                             signupEnabled: boolean;
+                            legalName: string | null;
+                            legalAddress: string | null;
+                            taxId: string | null;
+                            vatNumber: string | null;
+                            /** @description Percent, included in prices; null: no VAT */
+                            vatRate: string | null;
                             updatedAt: string;
                         };
                     };
@@ -805,7 +823,7 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Rename the provider, set its time zone, or change its currency (only while nothing uses it) */
+        /** Rename the provider, set its time zone, legal details and VAT rate, or change its currency (only while nothing uses it) */
         patch: {
             parameters: {
                 query?: never;
@@ -821,6 +839,12 @@ export interface paths {
                         /** @example Europe/Moscow */
                         timeZone?: string;
                         signupEnabled?: boolean;
+                        legalName?: string | null;
+                        legalAddress?: string | null;
+                        taxId?: string | null;
+                        vatNumber?: string | null;
+                        /** @example 20 */
+                        vatRate?: string | null;
                     };
                 };
             };
@@ -836,6 +860,12 @@ export interface paths {
                             currency: string;
                             timeZone: string;
                             signupEnabled: boolean;
+                            legalName: string | null;
+                            legalAddress: string | null;
+                            taxId: string | null;
+                            vatNumber: string | null;
+                            /** @description Percent, included in prices; null: no VAT */
+                            vatRate: string | null;
                             updatedAt: string;
                         };
                     };
@@ -926,6 +956,10 @@ export interface paths {
                                  * @example 12.50
                                  */
                                 creditLimit: string;
+                                legalName: string | null;
+                                legalAddress: string | null;
+                                taxId: string | null;
+                                vatNumber: string | null;
                                 createdAt: string;
                                 updatedAt: string;
                             }[];
@@ -1008,6 +1042,10 @@ export interface paths {
                                  * @example 12.50
                                  */
                                 creditLimit: string;
+                                legalName: string | null;
+                                legalAddress: string | null;
+                                taxId: string | null;
+                                vatNumber: string | null;
                                 createdAt: string;
                                 updatedAt: string;
                             };
@@ -1111,6 +1149,10 @@ export interface paths {
                              * @example 12.50
                              */
                             creditLimit: string;
+                            legalName: string | null;
+                            legalAddress: string | null;
+                            taxId: string | null;
+                            vatNumber: string | null;
                             createdAt: string;
                             updatedAt: string;
                         };
@@ -1159,6 +1201,10 @@ export interface paths {
                         creditLimit?: string;
                         /** @enum {string} */
                         status?: "active" | "blocked" | "closed";
+                        legalName?: string | null;
+                        legalAddress?: string | null;
+                        taxId?: string | null;
+                        vatNumber?: string | null;
                     };
                 };
             };
@@ -1186,6 +1232,10 @@ export interface paths {
                              * @example 12.50
                              */
                             creditLimit: string;
+                            legalName: string | null;
+                            legalAddress: string | null;
+                            taxId: string | null;
+                            vatNumber: string | null;
                             createdAt: string;
                             updatedAt: string;
                         };
@@ -11142,6 +11192,310 @@ export interface paths {
                 };
             };
         };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invoices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Receipts and invoices, newest first (clients: their own) */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    before?: string;
+                    /** @description Staff: one account only (clients always see their own) */
+                    accountId?: string;
+                    kind?: "receipt" | "invoice";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                id: number;
+                                /** @description Gap-free per provider, receipts and invoices in one sequence */
+                                number: number;
+                                /** @enum {string} */
+                                kind: "receipt" | "invoice";
+                                accountId: number;
+                                issuedOn: string;
+                                currency: string;
+                                /**
+                                 * @description Decimal amount in the currency of the record
+                                 * @example 12.50
+                                 */
+                                net: string;
+                                /**
+                                 * @description Decimal amount in the currency of the record
+                                 * @example 12.50
+                                 */
+                                vat: string;
+                                /**
+                                 * @description Decimal amount in the currency of the record
+                                 * @example 12.50
+                                 */
+                                total: string;
+                                /** @description Percent ("20"); null: no VAT charged */
+                                vatRate: string | null;
+                                paymentId: number | null;
+                                orderId: number | null;
+                                serviceId: number | null;
+                                ledgerEntryId: number;
+                                createdAt: string;
+                            }[];
+                            nextBefore: number | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invoices/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One receipt or invoice with its lines and parties as issued (clients: their own) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: number;
+                            /** @description Gap-free per provider, receipts and invoices in one sequence */
+                            number: number;
+                            /** @enum {string} */
+                            kind: "receipt" | "invoice";
+                            accountId: number;
+                            issuedOn: string;
+                            currency: string;
+                            /**
+                             * @description Decimal amount in the currency of the record
+                             * @example 12.50
+                             */
+                            net: string;
+                            /**
+                             * @description Decimal amount in the currency of the record
+                             * @example 12.50
+                             */
+                            vat: string;
+                            /**
+                             * @description Decimal amount in the currency of the record
+                             * @example 12.50
+                             */
+                            total: string;
+                            /** @description Percent ("20"); null: no VAT charged */
+                            vatRate: string | null;
+                            paymentId: number | null;
+                            orderId: number | null;
+                            serviceId: number | null;
+                            ledgerEntryId: number;
+                            createdAt: string;
+                            seller: {
+                                name: string;
+                                legalName: string | null;
+                                address: string | null;
+                                taxId: string | null;
+                                vatNumber: string | null;
+                            };
+                            buyer: {
+                                name: string;
+                                legalName: string | null;
+                                address: string | null;
+                                taxId: string | null;
+                                vatNumber: string | null;
+                                accountId: number;
+                                email: string;
+                            };
+                            /** @enum {boolean} */
+                            pricesIncludeVat: true;
+                            lines: {
+                                description: string;
+                                serviceId: number | null;
+                                months: number | null;
+                                start: string | null;
+                                end: string | null;
+                                quantity: number;
+                                /**
+                                 * @description What the client pays for the line, VAT included
+                                 * @example 12.50
+                                 */
+                                amount: string;
+                                /**
+                                 * @description Decimal amount in the currency of the record
+                                 * @example 12.50
+                                 */
+                                net: string;
+                                /**
+                                 * @description Decimal amount in the currency of the record
+                                 * @example 12.50
+                                 */
+                                vat: string;
+                            }[];
+                            payment: {
+                                id: number;
+                                method: string;
+                                reference: string;
+                            } | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invoices/{id}/pdf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The document as a PDF (clients: their own) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Language of the labels */
+                    lang?: "en" | "ru";
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description application/pdf */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/pdf": unknown;
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/pdf": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/pdf": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/pdf": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;

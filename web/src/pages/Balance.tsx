@@ -1,4 +1,4 @@
-import { Badge, Group, Paper, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
+import { Anchor, Badge, Group, Paper, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { api, call } from '../api/client';
 import { useI18n } from '../i18n';
@@ -17,7 +17,8 @@ const day = (iso: string) => new Date(iso).toLocaleDateString();
 /**
  * The client's money: the balance (and what the credit limit adds to it), the ledger newest
  * first with the balance after each entry — stored with the entry when it was posted, so every
- * page shows the true running balance without adding anything up here — and the payments.
+ * page shows the true running balance without adding anything up here — the payments, and the
+ * receipts and invoices issued for them.
  */
 export function BalancePage({ me }: { me: Me }) {
   const { t } = useI18n();
@@ -29,6 +30,7 @@ export function BalancePage({ me }: { me: Me }) {
       <BalanceSummary id={id} />
       <Ledger id={id} />
       <Payments id={id} />
+      <Documents />
     </Stack>
   );
 }
@@ -209,6 +211,108 @@ function Payments({ id }: { id: string }) {
         busy={payments.isFetching}
         label={t.accountArea.paymentPages}
       />
+    </Paper>
+  );
+}
+
+/**
+ * Receipts and invoices (issue 16): the client's documents newest first, each with a link to
+ * its PDF, labelled in the language the page is shown in. The link is a plain GET with the
+ * session cookie, so the browser downloads the file itself.
+ */
+function Documents() {
+  const { t, lang } = useI18n();
+  const pages = useCursorPages();
+  const docs = useQuery({
+    queryKey: ['invoices', pages.before],
+    queryFn: () =>
+      call(
+        api.GET('/api/v1/invoices', {
+          params: {
+            query: { limit: PAGE, ...(pages.before !== undefined ? { before: String(pages.before) } : {}) },
+          },
+        }),
+      ),
+    placeholderData: keepPreviousData,
+  });
+  const d = t.documents;
+  return (
+    <Paper withBorder p={{ base: 'sm', sm: 'md' }}>
+      <Title order={3} size="h4" mb={4}>
+        {d.title}
+      </Title>
+      <Text size="sm" c="dimmed" mb="sm">
+        {d.help}
+      </Text>
+      {docs.isPending ? (
+        <Loading />
+      ) : docs.isError ? (
+        <ErrorState error={docs.error} onRetry={() => docs.refetch()} />
+      ) : docs.data.items.length === 0 ? (
+        <EmptyState text={d.none} />
+      ) : (
+        <Table.ScrollContainer minWidth={300}>
+          <Table striped aria-label={d.title}>
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>{d.number}</Table.Th>
+                <Table.Th>{d.document}</Table.Th>
+                <Table.Th visibleFrom="sm">{d.vat}</Table.Th>
+                <Table.Th ta="right">{d.total}</Table.Th>
+                <Table.Th ta="right">{d.download}</Table.Th>
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {docs.data.items.map((doc) => {
+                const kind = d.kind[doc.kind] ?? doc.kind;
+                const about =
+                  doc.orderId !== null
+                    ? d.forOrder(doc.orderId)
+                    : doc.serviceId !== null
+                      ? d.forService(doc.serviceId)
+                      : null;
+                return (
+                  <Table.Tr key={doc.id}>
+                    <Table.Td fw={600}>{doc.number}</Table.Td>
+                    <Table.Td>
+                      <Group gap={6} wrap="wrap">
+                        <Badge variant="light" color={doc.kind === 'receipt' ? 'teal' : 'blue'} size="sm">
+                          {kind}
+                        </Badge>
+                        <Text size="sm" style={{ whiteSpace: 'nowrap' }}>
+                          {doc.issuedOn}
+                        </Text>
+                      </Group>
+                      {about && (
+                        <Text size="xs" c="dimmed">
+                          {about}
+                        </Text>
+                      )}
+                    </Table.Td>
+                    <Table.Td visibleFrom="sm" style={{ whiteSpace: 'nowrap' }}>
+                      {doc.vatRate === null ? d.noVat : `${doc.vat} (${doc.vatRate} %)`}
+                    </Table.Td>
+                    <Table.Td ta="right" style={{ whiteSpace: 'nowrap' }}>
+                      {money(doc.total, doc.currency)}
+                    </Table.Td>
+                    <Table.Td ta="right">
+                      <Anchor
+                        href={`/api/v1/invoices/${doc.id}/pdf?lang=${lang}`}
+                        download={`${doc.kind}-${doc.number}.pdf`}
+                        aria-label={d.downloadLabel(doc.kind, doc.number)}
+                        size="sm"
+                      >
+                        {d.download}
+                      </Anchor>
+                    </Table.Td>
+                  </Table.Tr>
+                );
+              })}
+            </Table.Tbody>
+          </Table>
+        </Table.ScrollContainer>
+      )}
+      <Pager pages={pages} nextBefore={docs.data?.nextBefore} busy={docs.isFetching} label={d.pages} />
     </Paper>
   );
 }
