@@ -243,7 +243,13 @@ export async function placeOrder(
  * Pays an order inside the caller's transaction: the charge (refused with
  * insufficient_balance, rolling everything back), the services, their `open` operations.
  */
-export async function payOrderTx(tx: Tx, ctx: AppContext, actor: Actor, order: OrderRow): Promise<OrderRow> {
+export async function payOrderTx(
+  tx: Tx,
+  ctx: AppContext,
+  actor: Actor,
+  order: OrderRow,
+  opts: { deferInvoice?: boolean } = {},
+): Promise<OrderRow> {
   const now = isoNow(ctx.clock);
   const orderId = toId(order.id);
   const accountId = toId(order.account_id);
@@ -299,8 +305,9 @@ export async function payOrderTx(tx: Tx, ctx: AppContext, actor: Actor, order: O
     facts: { orderId, totalMinor: order.total_minor },
     dedupeKey: `order_paid:${orderId}`,
   });
-  // The invoice for what was charged, numbered in this transaction (a free order has none).
-  if (ledgerEntryId !== null) await issueOrderInvoice(tx, ctx, order, ledgerEntryId);
+  // The invoice for what was charged, numbered in this transaction (a free order has none);
+  // a caller paying several orders issues them itself, after all of them (payAwaitingOrdersTx).
+  if (ledgerEntryId !== null && !opts.deferInvoice) await issueOrderInvoice(tx, ctx, order, ledgerEntryId);
   return tx
     .updateTable('orders')
     .set({ ledger_entry_id: ledgerEntryId })
@@ -499,6 +506,7 @@ export async function payAwaitingOrdersTx(
       .execute();
     cancelled.push(toId(order.id));
   };
+  const invoices: { order: OrderRow; entryId: number }[] = [];
   for (const order of awaiting) {
     try {
       await assertItemsStillOrderable(tx, order, today);
@@ -516,13 +524,20 @@ export async function payAwaitingOrdersTx(
     try {
       // In a savepoint: an address a concurrent order took after the check above cancels this
       // order, and never rolls back the credit that is paying it.
-      await withSavepoint(tx, 'pay_awaiting_order', () => payOrderTx(tx, ctx, actor, order));
+      const row = await withSavepoint(tx, 'pay_awaiting_order', () =>
+        payOrderTx(tx, ctx, actor, order, { deferInvoice: true }),
+      );
       paid.push(toId(order.id));
+      if (row.ledger_entry_id !== null) invoices.push({ order, entryId: toId(row.ledger_entry_id) });
     } catch (err) {
       if (!(err instanceof AppError && err.code === 'ip_taken')) throw err;
       await cancel(order, err);
     }
   }
+  // The invoices last, in order: the document counter is held from the first one to the commit,
+  // so no order's license address may be claimed after it (a payer elsewhere holding that address
+  // and waiting for the counter would deadlock with us).
+  for (const { order, entryId } of invoices) await issueOrderInvoice(tx, ctx, order, entryId);
   return { paid, cancelled };
 }
 
