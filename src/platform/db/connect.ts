@@ -8,6 +8,7 @@ import {
   Kysely,
   PostgresDialect,
   type SchemaMetadata,
+  SqliteAdapter,
   SqliteDialect,
   SqliteDriver,
   sql,
@@ -46,6 +47,19 @@ class ImmediateSqliteDriver extends SqliteDriver {
   }
 }
 
+/**
+ * SQLite changes its schema inside transactions, but Kysely's adapter says it cannot, so its
+ * Migrator would run migrations bare: a migration failing half-way (a table rebuild between its
+ * drop and its rename) would leave the database neither before nor after it, and unmigratable.
+ * Saying it can makes the Migrator apply the pending migrations in one transaction, as on
+ * PostgreSQL: all of them or none.
+ */
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+
 class ImmediateSqliteDialect extends SqliteDialect {
   readonly #config: ConstructorParameters<typeof SqliteDialect>[0];
   constructor(config: ConstructorParameters<typeof SqliteDialect>[0]) {
@@ -54,6 +68,9 @@ class ImmediateSqliteDialect extends SqliteDialect {
   }
   override createDriver() {
     return new ImmediateSqliteDriver(this.#config);
+  }
+  override createAdapter() {
+    return new TransactionalDdlSqliteAdapter();
   }
 }
 

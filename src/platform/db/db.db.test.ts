@@ -1,3 +1,4 @@
+import { type Kysely, Migrator, sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDb, TEST_ENGINE, type TestDb } from '../../../test/helpers/db.js';
 import { isCheckViolation, isUniqueViolation, migrateToLatest, migrationStatus } from './index.js';
@@ -103,3 +104,37 @@ describe(`database on ${TEST_ENGINE}`, () => {
     expect(await t.db.kysely.selectFrom('accounts').selectAll().execute()).toEqual([]);
   });
 });
+
+describe('migrations are all or nothing', () => {
+  it('a migration failing half-way leaves no trace of the pending ones (SQLite as PostgreSQL)', async () => {
+    const created = (db: Kysely<unknown>, name: string) =>
+      sql`create table ${sql.table(name)} (id integer primary key)`.execute(db);
+    const migrator = new Migrator({
+      db: t.db.kysely,
+      provider: {
+        getMigrations: async () => ({
+          '9001_first': { up: (db: Kysely<unknown>) => created(db, 'bf_first').then(() => undefined) },
+          '9002_breaks': {
+            up: async (db: Kysely<unknown>) => {
+              await created(db, 'bf_half');
+              throw new Error('half-way');
+            },
+          },
+        }),
+      },
+      migrationTableName: 'bf_test_migrations',
+      migrationLockTableName: 'bf_test_migrations_lock',
+      ...(TEST_ENGINE === 'postgres' ? { migrationTableSchema: await currentSchema() } : {}),
+    });
+    const { error } = await migrator.migrateToLatest();
+    expect(String(error)).toMatch(/half-way/);
+    const tables = (await t.db.kysely.introspection.getTables()).map((x) => x.name);
+    expect(tables).not.toContain('bf_first');
+    expect(tables).not.toContain('bf_half');
+  });
+});
+
+async function currentSchema(): Promise<string> {
+  const { rows } = await sql<{ s: string }>`select current_schema() as s`.execute(t.db.kysely);
+  return rows[0]!.s;
+}

@@ -68,7 +68,10 @@ async function createMigrator(db: Db): Promise<Migrator> {
   return new Migrator({ db: db.kysely, provider, ...(schema ? { migrationTableSchema: schema } : {}) });
 }
 
-/** Applies every pending migration; each runs in its own transaction. Returns the names applied. */
+/**
+ * Applies every pending migration, all in one transaction on both engines (a failure leaves the
+ * database as it was; connect.ts says why SQLite can). Returns the names applied.
+ */
 export async function migrateToLatest(db: Db): Promise<string[]> {
   const migrator = await createMigrator(db);
   const { error, results } = await migrator.migrateToLatest();
