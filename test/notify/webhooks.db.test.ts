@@ -188,6 +188,11 @@ describe('webhooks', () => {
       'http://10.0.0.5/x',
       'http://[::1]:8080/x',
       'http://169.254.169.254/latest',
+      // IPv4 written as IPv6 (URL parsing makes it ::ffff:7f00:1), and NAT64 (found in review)
+      'http://[::ffff:127.0.0.1]:8080/x',
+      'http://[::ffff:a9fe:a9fe]/latest',
+      'http://[64:ff9b::a00:5]/x',
+      'http://[fd00::1]/x',
       'ftp://example.com/x',
     ])
       await expect(createWebhook(base, staff, { url, events: ['payment.recorded'] })).rejects.toMatchObject({

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
+import { BlockList, isIP, isIPv4 } from 'node:net';
+import { canonicalIp } from '../../domain/ip.js';
 import type { AppContext } from '../../platform/context.js';
 import type { DeliveryRow } from '../../platform/db/index.js';
 import { toId } from '../../platform/ids.js';
@@ -21,35 +22,38 @@ export function signature(secret: string, timestamp: number, body: string): stri
 export const signatureHeader = (secret: string, timestamp: number, body: string): string =>
   `t=${timestamp},v1=${signature(secret, timestamp, body)}`;
 
-/** Whether an IP address is loopback, private, link-local, unspecified or otherwise not public. */
+/** Addresses a webhook may not call: loopback, private, link-local, shared, benchmark, multicast… */
+const NOT_PUBLIC = new BlockList();
+for (const [net, prefix] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['224.0.0.0', 3],
+] as const)
+  NOT_PUBLIC.addSubnet(net, prefix, 'ipv4');
+for (const [net, prefix] of [
+  ['::', 127], // unspecified and loopback
+  ['64:ff9b::', 96], // NAT64: an IPv4 address behind a translator
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['ff00::', 8],
+] as const)
+  NOT_PUBLIC.addSubnet(net, prefix, 'ipv6');
+
+/**
+ * Whether an IP address is loopback, private, link-local, unspecified or otherwise not public.
+ * The address is read in its canonical form first (domain/ip.ts), so an IPv4 address written as
+ * IPv6 (`::ffff:127.0.0.1`, which URL parsing turns into `::ffff:7f00:1`) is judged as IPv4.
+ */
 export function isPrivateAddress(ip: string): boolean {
-  const v = ip.toLowerCase();
-  if (isIP(v) === 4) {
-    const [a, b] = v.split('.').map(Number) as [number, number];
-    return (
-      a === 0 ||
-      a === 10 ||
-      a === 127 ||
-      (a === 100 && b >= 64 && b <= 127) ||
-      (a === 169 && b === 254) ||
-      (a === 172 && b >= 16 && b <= 31) ||
-      (a === 192 && b === 168) ||
-      (a === 198 && (b === 18 || b === 19)) ||
-      a >= 224
-    );
-  }
-  if (v.startsWith('::ffff:')) return isPrivateAddress(v.slice(7));
-  return (
-    v === '::' ||
-    v === '::1' ||
-    v.startsWith('fc') ||
-    v.startsWith('fd') ||
-    v.startsWith('fe8') ||
-    v.startsWith('fe9') ||
-    v.startsWith('fea') ||
-    v.startsWith('feb') ||
-    v.startsWith('ff')
-  );
+  const c = canonicalIp(ip);
+  if (c === null) return true;
+  return NOT_PUBLIC.check(c, isIPv4(c) ? 'ipv4' : 'ipv6');
 }
 
 /**
