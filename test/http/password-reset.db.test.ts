@@ -83,3 +83,15 @@ it('a link expires after an hour; a newer password makes older links useless', a
   expect((await confirm(second, 'bravo-new-password-1')).statusCode).toBe(204);
   expectError(await confirm(first, 'bravo-new-password-2'), 400, 'reset_token_invalid');
 });
+
+it('at most three links an hour per user: more requests get the same answer and no mail (found in review)', async () => {
+  const answers = [];
+  for (let i = 0; i < 5; i++) answers.push(await ask('alpha@example.com'));
+  expect(answers.map((a) => a.statusCode)).toEqual([202, 202, 202, 202, 202]);
+  expect(new Set(answers.map((a) => a.body)).size).toBe(1);
+  expect(await resetMails()).toHaveLength(3);
+  // An hour later the user may ask again.
+  shop.ctx.clock.advance(60 * 60_000 + 1);
+  await ask('alpha@example.com');
+  expect(await resetMails()).toHaveLength(4);
+});

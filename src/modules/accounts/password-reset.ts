@@ -1,6 +1,6 @@
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
-import { inTransaction } from '../../platform/db/index.js';
+import { inTransaction, lockRows } from '../../platform/db/index.js';
 import { invalid } from '../../platform/errors.js';
 import { randomToken, sha256, toId } from '../../platform/ids.js';
 import { queueMail } from '../notify/outbox.js';
@@ -10,10 +10,16 @@ import { hashPassword } from './passwords.js';
  * Password reset by mail: a request mails a one-time link; the token is random (256 bits),
  * stored only as its SHA-256, valid for an hour, used once (a conditional update, so two
  * confirmations at once cannot both use it). The request answers the same whatever the address
- * (no account enumeration): an unknown or disabled address simply gets no mail. A new password
+ * (no account enumeration): an unknown or disabled address simply gets no mail, nor does one
+ * already mailed `RESETS_PER_HOUR` links in the last hour. A new password
  * ends every session of the user and every other outstanding reset link.
  */
 export const RESET_TTL_MS = 60 * 60_000;
+/**
+ * Links a user may be mailed per `RESET_TTL_MS`: more requests answer the same and mail nothing,
+ * so nobody can flood an address (or the outbox) through the public endpoint.
+ */
+export const RESETS_PER_HOUR = 3;
 
 export async function requestPasswordReset(ctx: AppContext, email: string): Promise<void> {
   const user = await ctx.db.kysely
@@ -26,6 +32,15 @@ export async function requestPasswordReset(ctx: AppContext, email: string): Prom
   const now = ctx.clock.now();
   const expiresAt = new Date(now.getTime() + RESET_TTL_MS).toISOString();
   await inTransaction(ctx.db, async (tx) => {
+    // The user's row, locked: concurrent requests count one after the other.
+    await lockRows(tx, tx.selectFrom('users').select('id').where('id', '=', user.id)).execute();
+    const recent = await tx
+      .selectFrom('password_resets')
+      .select((e) => e.fn.countAll<bigint>().as('n'))
+      .where('user_id', '=', user.id)
+      .where('created_at', '>', new Date(now.getTime() - RESET_TTL_MS).toISOString())
+      .executeTakeFirstOrThrow();
+    if (Number(recent.n) >= RESETS_PER_HOUR) return;
     const row = await tx
       .insertInto('password_resets')
       .values({
