@@ -28,14 +28,16 @@ export function App() {
   const path = usePath();
   const signedIn = !!me.data;
   const staff = me.data?.user.role === 'admin';
-  const misplaced = signedIn && (staff ? !isStaffPath(path) : isStaffPath(path));
+  // A mailed reset link works whoever is signed in on this browser (the link's user is reset).
+  const anyone = path === '/forgot-password' || path === '/reset-password';
+  const misplaced = signedIn && !anyone && (staff ? !isStaffPath(path) : isStaffPath(path));
 
   useEffect(() => {
-    if (!signedIn) return;
+    if (!signedIn || anyone) return;
     if (staff && !isStaffPath(path)) navigate('/staff', { replace: true });
     else if (!staff && (path === '/' || path === '/sign-in' || path === '/sign-up' || isStaffPath(path)))
       navigate('/services', { replace: true });
-  }, [signedIn, staff, path]);
+  }, [signedIn, staff, path, anyone]);
 
   if (me.isPending)
     return (
@@ -44,16 +46,9 @@ export function App() {
       </Center>
     );
   if (me.isError) return <ErrorState error={me.error} onRetry={() => me.refetch()} />;
-  if (!me.data)
-    return path === '/sign-up' ? (
-      <SignUp />
-    ) : path === '/forgot-password' ? (
-      <ForgotPassword />
-    ) : path === '/reset-password' ? (
-      <ResetPassword />
-    ) : (
-      <SignIn />
-    );
+  if (path === '/forgot-password') return <ForgotPassword />;
+  if (path === '/reset-password') return <ResetPassword />;
+  if (!me.data) return path === '/sign-up' ? <SignUp /> : <SignIn />;
   if (misplaced) return null;
   if (staff)
     return (
