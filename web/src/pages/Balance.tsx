@@ -5,7 +5,7 @@ import { useI18n } from '../i18n';
 import type { Me } from '../session';
 import { Pager, useCursorPages } from './paging';
 import { ResponsiveTable } from './ResponsiveTable';
-import { EmptyState, ErrorState, Loading } from './states';
+import { EmptyState, ErrorState, Loading, QueryView } from './states';
 
 const PAGE = 20;
 
@@ -89,59 +89,59 @@ function Ledger({ id }: { id: string }) {
       <Title order={3} size="h4" mb="sm">
         {t.accountArea.ledger}
       </Title>
-      {ledger.isPending ? (
-        <Loading />
-      ) : ledger.isError ? (
-        <ErrorState error={ledger.error} onRetry={() => ledger.refetch()} />
-      ) : ledger.data.items.length === 0 ? (
-        <EmptyState text={t.accountArea.noLedgerEntries} />
-      ) : (
-        <ResponsiveTable minWidth={300}>
-          <Table striped aria-label={t.accountArea.ledger}>
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th visibleFrom="sm">{t.accountArea.date}</Table.Th>
-                <Table.Th>{t.accountArea.entry}</Table.Th>
-                <Table.Th ta="right">{t.accountArea.amount}</Table.Th>
-                <Table.Th ta="right">{t.accountArea.balanceAfter}</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {ledger.data.items.map((e) => (
-                <Table.Tr key={e.id}>
-                  <Table.Td visibleFrom="sm" style={{ whiteSpace: 'nowrap' }}>
-                    {day(e.createdAt)}
-                  </Table.Td>
-                  <Table.Td>
-                    {/* On a phone the date column gives way: the date goes over the entry. */}
-                    <div>
-                      <Text size="xs" c="dimmed" hiddenFrom="sm">
-                        {day(e.createdAt)}
-                      </Text>
-                      <Group gap={6} wrap="wrap">
-                        <Badge variant="light" color={e.amount.startsWith('-') ? 'gray' : 'teal'} size="sm">
-                          {t.accountArea.ledgerKind[e.kind] ?? e.kind}
-                        </Badge>
-                        <Text size="sm">{e.description}</Text>
-                      </Group>
-                    </div>
-                  </Table.Td>
-                  <Table.Td
-                    ta="right"
-                    c={e.amount.startsWith('-') ? undefined : 'teal'}
-                    style={{ whiteSpace: 'nowrap' }}
-                  >
-                    {signed(e.amount)}
-                  </Table.Td>
-                  <Table.Td ta="right" fw={600} style={{ whiteSpace: 'nowrap' }}>
-                    {e.balanceAfter}
-                  </Table.Td>
+      <QueryView
+        query={ledger}
+        isEmpty={(data) => data.items.length === 0}
+        empty={t.accountArea.noLedgerEntries}
+      >
+        {(data) => (
+          <ResponsiveTable minWidth={300}>
+            <Table striped aria-label={t.accountArea.ledger}>
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th visibleFrom="sm">{t.accountArea.date}</Table.Th>
+                  <Table.Th>{t.accountArea.entry}</Table.Th>
+                  <Table.Th ta="right">{t.accountArea.amount}</Table.Th>
+                  <Table.Th ta="right">{t.accountArea.balanceAfter}</Table.Th>
                 </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </ResponsiveTable>
-      )}
+              </Table.Thead>
+              <Table.Tbody>
+                {data.items.map((e) => (
+                  <Table.Tr key={e.id}>
+                    <Table.Td visibleFrom="sm" style={{ whiteSpace: 'nowrap' }}>
+                      {day(e.createdAt)}
+                    </Table.Td>
+                    <Table.Td>
+                      {/* On a phone the date column gives way: the date goes over the entry. */}
+                      <div>
+                        <Text size="xs" c="dimmed" hiddenFrom="sm">
+                          {day(e.createdAt)}
+                        </Text>
+                        <Group gap={6} wrap="wrap">
+                          <Badge variant="light" color={e.amount.startsWith('-') ? 'gray' : 'teal'} size="sm">
+                            {t.accountArea.ledgerKind[e.kind] ?? e.kind}
+                          </Badge>
+                          <Text size="sm">{e.description}</Text>
+                        </Group>
+                      </div>
+                    </Table.Td>
+                    <Table.Td
+                      ta="right"
+                      c={e.amount.startsWith('-') ? undefined : 'teal'}
+                      style={{ whiteSpace: 'nowrap' }}
+                    >
+                      {signed(e.amount)}
+                    </Table.Td>
+                    <Table.Td ta="right" fw={600} style={{ whiteSpace: 'nowrap' }}>
+                      {e.balanceAfter}
+                    </Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          </ResponsiveTable>
+        )}
+      </QueryView>
       <Pager
         pages={pages}
         nextBefore={ledger.data?.nextBefore}
@@ -173,38 +173,38 @@ function Payments({ id }: { id: string }) {
       <Title order={3} size="h4" mb="sm">
         {t.accountArea.payments}
       </Title>
-      {payments.isPending ? (
-        <Loading />
-      ) : payments.isError ? (
-        <ErrorState error={payments.error} onRetry={() => payments.refetch()} />
-      ) : payments.data.items.length === 0 ? (
-        <EmptyState text={t.accountArea.noPayments} />
-      ) : (
-        <ResponsiveTable minWidth={300}>
-          <Table striped aria-label={t.accountArea.payments}>
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>{t.accountArea.date}</Table.Th>
-                <Table.Th visibleFrom="sm">{t.accountArea.paymentMethod}</Table.Th>
-                <Table.Th>{t.accountArea.paymentReference}</Table.Th>
-                <Table.Th ta="right">{t.accountArea.amount}</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {payments.data.items.map((p) => (
-                <Table.Tr key={p.id}>
-                  <Table.Td style={{ whiteSpace: 'nowrap' }}>{day(p.createdAt)}</Table.Td>
-                  <Table.Td visibleFrom="sm">{p.method}</Table.Td>
-                  <Table.Td style={{ wordBreak: 'break-all' }}>{p.reference}</Table.Td>
-                  <Table.Td ta="right" style={{ whiteSpace: 'nowrap' }}>
-                    {money(p.amount, p.currency)}
-                  </Table.Td>
+      <QueryView
+        query={payments}
+        isEmpty={(data) => data.items.length === 0}
+        empty={t.accountArea.noPayments}
+      >
+        {(data) => (
+          <ResponsiveTable minWidth={300}>
+            <Table striped aria-label={t.accountArea.payments}>
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th>{t.accountArea.date}</Table.Th>
+                  <Table.Th visibleFrom="sm">{t.accountArea.paymentMethod}</Table.Th>
+                  <Table.Th>{t.accountArea.paymentReference}</Table.Th>
+                  <Table.Th ta="right">{t.accountArea.amount}</Table.Th>
                 </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </ResponsiveTable>
-      )}
+              </Table.Thead>
+              <Table.Tbody>
+                {data.items.map((p) => (
+                  <Table.Tr key={p.id}>
+                    <Table.Td style={{ whiteSpace: 'nowrap' }}>{day(p.createdAt)}</Table.Td>
+                    <Table.Td visibleFrom="sm">{p.method}</Table.Td>
+                    <Table.Td style={{ wordBreak: 'break-all' }}>{p.reference}</Table.Td>
+                    <Table.Td ta="right" style={{ whiteSpace: 'nowrap' }}>
+                      {money(p.amount, p.currency)}
+                    </Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          </ResponsiveTable>
+        )}
+      </QueryView>
       <Pager
         pages={pages}
         nextBefore={payments.data?.nextBefore}
@@ -244,74 +244,70 @@ function Documents() {
       <Text size="sm" c="dimmed" mb="sm">
         {d.help}
       </Text>
-      {docs.isPending ? (
-        <Loading />
-      ) : docs.isError ? (
-        <ErrorState error={docs.error} onRetry={() => docs.refetch()} />
-      ) : docs.data.items.length === 0 ? (
-        <EmptyState text={d.none} />
-      ) : (
-        <Table.ScrollContainer minWidth={300}>
-          <Table striped aria-label={d.title}>
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>{d.number}</Table.Th>
-                <Table.Th>{d.document}</Table.Th>
-                <Table.Th visibleFrom="sm">{d.vat}</Table.Th>
-                <Table.Th ta="right">{d.total}</Table.Th>
-                <Table.Th ta="right">{d.download}</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {docs.data.items.map((doc) => {
-                const kind = d.kind[doc.kind] ?? doc.kind;
-                const about =
-                  doc.orderId !== null
-                    ? d.forOrder(doc.orderId)
-                    : doc.serviceId !== null
-                      ? d.forService(doc.serviceId)
-                      : null;
-                return (
-                  <Table.Tr key={doc.id}>
-                    <Table.Td fw={600}>{doc.number}</Table.Td>
-                    <Table.Td>
-                      <Group gap={6} wrap="wrap">
-                        <Badge variant="light" color={doc.kind === 'receipt' ? 'teal' : 'blue'} size="sm">
-                          {kind}
-                        </Badge>
-                        <Text size="sm" style={{ whiteSpace: 'nowrap' }}>
-                          {doc.issuedOn}
-                        </Text>
-                      </Group>
-                      {about && (
-                        <Text size="xs" c="dimmed">
-                          {about}
-                        </Text>
-                      )}
-                    </Table.Td>
-                    <Table.Td visibleFrom="sm" style={{ whiteSpace: 'nowrap' }}>
-                      {doc.vatRate === null ? d.noVat : `${doc.vat} (${doc.vatRate} %)`}
-                    </Table.Td>
-                    <Table.Td ta="right" style={{ whiteSpace: 'nowrap' }}>
-                      {money(doc.total, doc.currency)}
-                    </Table.Td>
-                    <Table.Td ta="right">
-                      <Anchor
-                        href={`/api/v1/invoices/${doc.id}/pdf?lang=${lang}`}
-                        download={`${doc.kind}-${doc.number}.pdf`}
-                        aria-label={d.downloadLabel(doc.kind, doc.number)}
-                        size="sm"
-                      >
-                        {d.download}
-                      </Anchor>
-                    </Table.Td>
-                  </Table.Tr>
-                );
-              })}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
-      )}
+      <QueryView query={docs} isEmpty={(data) => data.items.length === 0} empty={d.none}>
+        {(data) => (
+          <Table.ScrollContainer minWidth={300}>
+            <Table striped aria-label={d.title}>
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th>{d.number}</Table.Th>
+                  <Table.Th>{d.document}</Table.Th>
+                  <Table.Th visibleFrom="sm">{d.vat}</Table.Th>
+                  <Table.Th ta="right">{d.total}</Table.Th>
+                  <Table.Th ta="right">{d.download}</Table.Th>
+                </Table.Tr>
+              </Table.Thead>
+              <Table.Tbody>
+                {data.items.map((doc) => {
+                  const kind = d.kind[doc.kind] ?? doc.kind;
+                  const about =
+                    doc.orderId !== null
+                      ? d.forOrder(doc.orderId)
+                      : doc.serviceId !== null
+                        ? d.forService(doc.serviceId)
+                        : null;
+                  return (
+                    <Table.Tr key={doc.id}>
+                      <Table.Td fw={600}>{doc.number}</Table.Td>
+                      <Table.Td>
+                        <Group gap={6} wrap="wrap">
+                          <Badge variant="light" color={doc.kind === 'receipt' ? 'teal' : 'blue'} size="sm">
+                            {kind}
+                          </Badge>
+                          <Text size="sm" style={{ whiteSpace: 'nowrap' }}>
+                            {doc.issuedOn}
+                          </Text>
+                        </Group>
+                        {about && (
+                          <Text size="xs" c="dimmed">
+                            {about}
+                          </Text>
+                        )}
+                      </Table.Td>
+                      <Table.Td visibleFrom="sm" style={{ whiteSpace: 'nowrap' }}>
+                        {doc.vatRate === null ? d.noVat : `${doc.vat} (${doc.vatRate} %)`}
+                      </Table.Td>
+                      <Table.Td ta="right" style={{ whiteSpace: 'nowrap' }}>
+                        {money(doc.total, doc.currency)}
+                      </Table.Td>
+                      <Table.Td ta="right">
+                        <Anchor
+                          href={`/api/v1/invoices/${doc.id}/pdf?lang=${lang}`}
+                          download={`${doc.kind}-${doc.number}.pdf`}
+                          aria-label={d.downloadLabel(doc.kind, doc.number)}
+                          size="sm"
+                        >
+                          {d.download}
+                        </Anchor>
+                      </Table.Td>
+                    </Table.Tr>
+                  );
+                })}
+              </Table.Tbody>
+            </Table>
+          </Table.ScrollContainer>
+        )}
+      </QueryView>
       <Pager pages={pages} nextBefore={docs.data?.nextBefore} busy={docs.isFetching} label={d.pages} />
     </Paper>
   );

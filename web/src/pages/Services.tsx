@@ -5,7 +5,7 @@ import { useI18n } from '../i18n';
 import { Link } from '../router';
 import { Pager, useCursorPages } from './paging';
 import { ResponsiveTable } from './ResponsiveTable';
-import { EmptyState, ErrorState, Loading } from './states';
+import { QueryView } from './states';
 import { StatusBadge } from './status';
 
 const PAGE = 20;
@@ -31,44 +31,40 @@ export function ServicesPage() {
       <Title order={2} mb="md">
         {t.services}
       </Title>
-      {list.isPending ? (
-        <Loading />
-      ) : list.isError ? (
-        <ErrorState error={list.error} onRetry={() => list.refetch()} />
-      ) : list.data.items.length === 0 ? (
-        <EmptyState text={t.noServices} />
-      ) : (
-        <Paper withBorder p={{ base: 'sm', xs: 0 }}>
-          <ResponsiveTable minWidth={320}>
-            <Table striped highlightOnHover aria-label={t.services}>
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th>{t.service}</Table.Th>
-                  <Table.Th>{t.status}</Table.Th>
-                  <Table.Th>{t.expires}</Table.Th>
-                  <Table.Th visibleFrom="sm">{t.ip}</Table.Th>
-                </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {list.data.items.map((s) => (
-                  <Table.Tr key={s.id}>
-                    <Table.Td>
-                      <Anchor component={Link} href={`/services/${s.id}`}>
-                        {s.name}
-                      </Anchor>
-                    </Table.Td>
-                    <Table.Td>
-                      <StatusBadge status={s.status} />
-                    </Table.Td>
-                    <Table.Td>{s.expiresOn ?? t.never}</Table.Td>
-                    <Table.Td visibleFrom="sm">{s.params.ip ?? t.never}</Table.Td>
+      <QueryView query={list} isEmpty={(data) => data.items.length === 0} empty={t.noServices}>
+        {(data) => (
+          <Paper withBorder p={{ base: 'sm', xs: 0 }}>
+            <ResponsiveTable minWidth={320}>
+              <Table striped highlightOnHover aria-label={t.services}>
+                <Table.Thead>
+                  <Table.Tr>
+                    <Table.Th>{t.service}</Table.Th>
+                    <Table.Th>{t.status}</Table.Th>
+                    <Table.Th>{t.expires}</Table.Th>
+                    <Table.Th visibleFrom="sm">{t.ip}</Table.Th>
                   </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
-          </ResponsiveTable>
-        </Paper>
-      )}
+                </Table.Thead>
+                <Table.Tbody>
+                  {data.items.map((s) => (
+                    <Table.Tr key={s.id}>
+                      <Table.Td>
+                        <Anchor component={Link} href={`/services/${s.id}`}>
+                          {s.name}
+                        </Anchor>
+                      </Table.Td>
+                      <Table.Td>
+                        <StatusBadge status={s.status} />
+                      </Table.Td>
+                      <Table.Td>{s.expiresOn ?? t.never}</Table.Td>
+                      <Table.Td visibleFrom="sm">{s.params.ip ?? t.never}</Table.Td>
+                    </Table.Tr>
+                  ))}
+                </Table.Tbody>
+              </Table>
+            </ResponsiveTable>
+          </Paper>
+        )}
+      </QueryView>
       <Pager pages={pages} nextBefore={list.data?.nextBefore} busy={list.isFetching} label={t.services} />
     </>
   );

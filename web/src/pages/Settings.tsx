@@ -23,7 +23,7 @@ import type { paths } from '../api/schema';
 import { errorSentence, useI18n } from '../i18n';
 import { CopyValue } from './CopyValue';
 import { ResponsiveTable } from './ResponsiveTable';
-import { EmptyState, ErrorState, Loading } from './states';
+import { ErrorState, Loading, QueryView } from './states';
 
 type Token =
   paths['/api/v1/me/tokens']['get']['responses'][200]['content']['application/json']['items'][number];
@@ -213,54 +213,50 @@ export function ApiTokens() {
         )}
       </form>
 
-      {tokens.isPending ? (
-        <Loading />
-      ) : tokens.isError ? (
-        <ErrorState error={tokens.error} onRetry={() => tokens.refetch()} />
-      ) : tokens.data.items.length === 0 ? (
-        <EmptyState text={t.accountArea.noTokens} />
-      ) : (
-        <ResponsiveTable minWidth={340}>
-          <Table aria-label={t.accountArea.apiTokens}>
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>{t.accountArea.tokenName}</Table.Th>
-                <Table.Th>{t.accountArea.token}</Table.Th>
-                <Table.Th visibleFrom="sm">{t.accountArea.lastUsed}</Table.Th>
-                <Table.Th />
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {tokens.data.items.map((tok) => (
-                <Table.Tr key={tok.id}>
-                  <Table.Td>{tok.name}</Table.Td>
-                  <Table.Td>
-                    <Code>{tok.hint}</Code>
-                  </Table.Td>
-                  <Table.Td visibleFrom="sm">{when(tok.lastUsedAt, t.never)}</Table.Td>
-                  <Table.Td ta="right">
-                    {tok.revokedAt ? (
-                      <Badge color="gray" variant="light">
-                        {t.accountArea.revoked}
-                      </Badge>
-                    ) : (
-                      <Button
-                        size="xs"
-                        variant="light"
-                        color="red"
-                        aria-label={t.accountArea.revokeToken(tok.name)}
-                        onClick={() => setRevoking(tok)}
-                      >
-                        {t.accountArea.revoke}
-                      </Button>
-                    )}
-                  </Table.Td>
+      <QueryView query={tokens} isEmpty={(data) => data.items.length === 0} empty={t.accountArea.noTokens}>
+        {(data) => (
+          <ResponsiveTable minWidth={340}>
+            <Table aria-label={t.accountArea.apiTokens}>
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th>{t.accountArea.tokenName}</Table.Th>
+                  <Table.Th>{t.accountArea.token}</Table.Th>
+                  <Table.Th visibleFrom="sm">{t.accountArea.lastUsed}</Table.Th>
+                  <Table.Th />
                 </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </ResponsiveTable>
-      )}
+              </Table.Thead>
+              <Table.Tbody>
+                {data.items.map((tok) => (
+                  <Table.Tr key={tok.id}>
+                    <Table.Td>{tok.name}</Table.Td>
+                    <Table.Td>
+                      <Code>{tok.hint}</Code>
+                    </Table.Td>
+                    <Table.Td visibleFrom="sm">{when(tok.lastUsedAt, t.never)}</Table.Td>
+                    <Table.Td ta="right">
+                      {tok.revokedAt ? (
+                        <Badge color="gray" variant="light">
+                          {t.accountArea.revoked}
+                        </Badge>
+                      ) : (
+                        <Button
+                          size="xs"
+                          variant="light"
+                          color="red"
+                          aria-label={t.accountArea.revokeToken(tok.name)}
+                          onClick={() => setRevoking(tok)}
+                        >
+                          {t.accountArea.revoke}
+                        </Button>
+                      )}
+                    </Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          </ResponsiveTable>
+        )}
+      </QueryView>
 
       <Modal
         opened={revoking !== null}

@@ -1,4 +1,6 @@
 import { Alert, Button, Center, Loader, Stack, Text } from '@mantine/core';
+import type { UseQueryResult } from '@tanstack/react-query';
+import type { ReactNode } from 'react';
 import { ApiError } from '../api/client';
 import { errorSentence, useI18n } from '../i18n';
 
@@ -33,4 +35,25 @@ export function EmptyState({ text }: { text: string }) {
       {text}
     </Text>
   );
+}
+
+/**
+ * A query's page section: loading, failed (with a retry), empty (when `isEmpty` says so), or
+ * `children` with the data — the same three states in the same words on every page.
+ */
+export function QueryView<T>({
+  query,
+  isEmpty,
+  empty,
+  children,
+}: {
+  query: UseQueryResult<T>;
+  isEmpty?: (data: T) => boolean;
+  empty?: string;
+  children: (data: T) => ReactNode;
+}) {
+  if (query.isPending) return <Loading />;
+  if (query.isError) return <ErrorState error={query.error} onRetry={() => query.refetch()} />;
+  if (isEmpty?.(query.data) && empty !== undefined) return <EmptyState text={empty} />;
+  return children(query.data);
 }

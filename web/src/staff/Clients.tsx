@@ -18,7 +18,7 @@ import { ApiError, api, call } from '../api/client';
 import { errorSentence, useI18n } from '../i18n';
 import { NotFound } from '../pages/NotFound';
 import { Pager, useCursorPages } from '../pages/paging';
-import { EmptyState, ErrorState, Loading } from '../pages/states';
+import { ErrorState, Loading, QueryView } from '../pages/states';
 import { StatusBadge } from '../pages/status';
 import { Link, navigate } from '../router';
 
@@ -82,44 +82,40 @@ export function ClientsPage() {
           </Button>
         </Group>
       </form>
-      {list.isPending ? (
-        <Loading />
-      ) : list.isError ? (
-        <ErrorState error={list.error} onRetry={() => list.refetch()} />
-      ) : list.data.items.length === 0 ? (
-        <EmptyState text={s.noClients} />
-      ) : (
-        <Paper withBorder>
-          <Table.ScrollContainer minWidth={360}>
-            <Table striped highlightOnHover aria-label={s.clients}>
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th>{s.clientName}</Table.Th>
-                  <Table.Th>{t.email}</Table.Th>
-                  <Table.Th>{s.balance}</Table.Th>
-                  <Table.Th visibleFrom="sm">{t.status}</Table.Th>
-                </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {list.data.items.map((a) => (
-                  <Table.Tr key={a.id}>
-                    <Table.Td>
-                      <Anchor component={Link} href={`/staff/clients/${a.id}`}>
-                        {a.name}
-                      </Anchor>
-                    </Table.Td>
-                    <Table.Td>{a.email}</Table.Td>
-                    <Table.Td>
-                      {a.balance} {a.currency}
-                    </Table.Td>
-                    <Table.Td visibleFrom="sm">{s.accountStatus[a.status] ?? a.status}</Table.Td>
+      <QueryView query={list} isEmpty={(data) => data.items.length === 0} empty={s.noClients}>
+        {(data) => (
+          <Paper withBorder>
+            <Table.ScrollContainer minWidth={360}>
+              <Table striped highlightOnHover aria-label={s.clients}>
+                <Table.Thead>
+                  <Table.Tr>
+                    <Table.Th>{s.clientName}</Table.Th>
+                    <Table.Th>{t.email}</Table.Th>
+                    <Table.Th>{s.balance}</Table.Th>
+                    <Table.Th visibleFrom="sm">{t.status}</Table.Th>
                   </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
-          </Table.ScrollContainer>
-        </Paper>
-      )}
+                </Table.Thead>
+                <Table.Tbody>
+                  {data.items.map((a) => (
+                    <Table.Tr key={a.id}>
+                      <Table.Td>
+                        <Anchor component={Link} href={`/staff/clients/${a.id}`}>
+                          {a.name}
+                        </Anchor>
+                      </Table.Td>
+                      <Table.Td>{a.email}</Table.Td>
+                      <Table.Td>
+                        {a.balance} {a.currency}
+                      </Table.Td>
+                      <Table.Td visibleFrom="sm">{s.accountStatus[a.status] ?? a.status}</Table.Td>
+                    </Table.Tr>
+                  ))}
+                </Table.Tbody>
+              </Table>
+            </Table.ScrollContainer>
+          </Paper>
+        )}
+      </QueryView>
       <Pager pages={pages} nextBefore={list.data?.nextBefore} busy={list.isFetching} label={s.clients} />
       <CreateClient />
     </Stack>
@@ -443,33 +439,29 @@ function ClientServices({ id }: { id: number }) {
       <Title order={3} size="h4" mb="sm">
         {t.services}
       </Title>
-      {list.isPending ? (
-        <Loading />
-      ) : list.isError ? (
-        <ErrorState error={list.error} onRetry={() => list.refetch()} />
-      ) : list.data.items.length === 0 ? (
-        <EmptyState text={s.clientHasNoServices} />
-      ) : (
-        <Table.ScrollContainer minWidth={320}>
-          <Table aria-label={s.clientServices}>
-            <Table.Tbody>
-              {list.data.items.map((sv) => (
-                <Table.Tr key={sv.id}>
-                  <Table.Td>
-                    <Anchor component={Link} href={`/staff/services/${sv.id}`}>
-                      {sv.name}
-                    </Anchor>
-                  </Table.Td>
-                  <Table.Td>
-                    <StatusBadge status={sv.status} />
-                  </Table.Td>
-                  <Table.Td>{sv.expiresOn ?? t.never}</Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
-      )}
+      <QueryView query={list} isEmpty={(data) => data.items.length === 0} empty={s.clientHasNoServices}>
+        {(data) => (
+          <Table.ScrollContainer minWidth={320}>
+            <Table aria-label={s.clientServices}>
+              <Table.Tbody>
+                {data.items.map((sv) => (
+                  <Table.Tr key={sv.id}>
+                    <Table.Td>
+                      <Anchor component={Link} href={`/staff/services/${sv.id}`}>
+                        {sv.name}
+                      </Anchor>
+                    </Table.Td>
+                    <Table.Td>
+                      <StatusBadge status={sv.status} />
+                    </Table.Td>
+                    <Table.Td>{sv.expiresOn ?? t.never}</Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          </Table.ScrollContainer>
+        )}
+      </QueryView>
       <Pager
         pages={pages}
         nextBefore={list.data?.nextBefore}
@@ -506,38 +498,34 @@ function ClientOrders({ id }: { id: number }) {
       <Title order={3} size="h4" mb="sm">
         {s.orders}
       </Title>
-      {list.isPending ? (
-        <Loading />
-      ) : list.isError ? (
-        <ErrorState error={list.error} onRetry={() => list.refetch()} />
-      ) : list.data.items.length === 0 ? (
-        <EmptyState text={s.noOrders} />
-      ) : (
-        <Table.ScrollContainer minWidth={320}>
-          <Table aria-label={s.orders}>
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>#</Table.Th>
-                <Table.Th>{t.status}</Table.Th>
-                <Table.Th>{s.total}</Table.Th>
-                <Table.Th>{s.placed}</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {list.data.items.map((o) => (
-                <Table.Tr key={o.id}>
-                  <Table.Td>{o.id}</Table.Td>
-                  <Table.Td>{s.orderStatus[o.status] ?? o.status}</Table.Td>
-                  <Table.Td>
-                    {o.total} {o.currency}
-                  </Table.Td>
-                  <Table.Td>{new Date(o.createdAt).toLocaleString()}</Table.Td>
+      <QueryView query={list} isEmpty={(data) => data.items.length === 0} empty={s.noOrders}>
+        {(data) => (
+          <Table.ScrollContainer minWidth={320}>
+            <Table aria-label={s.orders}>
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th>#</Table.Th>
+                  <Table.Th>{t.status}</Table.Th>
+                  <Table.Th>{s.total}</Table.Th>
+                  <Table.Th>{s.placed}</Table.Th>
                 </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
-      )}
+              </Table.Thead>
+              <Table.Tbody>
+                {data.items.map((o) => (
+                  <Table.Tr key={o.id}>
+                    <Table.Td>{o.id}</Table.Td>
+                    <Table.Td>{s.orderStatus[o.status] ?? o.status}</Table.Td>
+                    <Table.Td>
+                      {o.total} {o.currency}
+                    </Table.Td>
+                    <Table.Td>{new Date(o.createdAt).toLocaleString()}</Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          </Table.ScrollContainer>
+        )}
+      </QueryView>
       <Pager pages={pages} nextBefore={list.data?.nextBefore} busy={list.isFetching} label={s.orders} />
     </Paper>
   );
@@ -566,41 +554,41 @@ function Ledger({ id }: { id: number }) {
       <Title order={3} size="h4" mb="sm">
         {t.accountArea.ledger}
       </Title>
-      {list.isPending ? (
-        <Loading />
-      ) : list.isError ? (
-        <ErrorState error={list.error} onRetry={() => list.refetch()} />
-      ) : list.data.items.length === 0 ? (
-        <EmptyState text={t.accountArea.noLedgerEntries} />
-      ) : (
-        <Table.ScrollContainer minWidth={420}>
-          <Table striped aria-label={t.accountArea.ledger}>
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>{t.when}</Table.Th>
-                <Table.Th>{t.what}</Table.Th>
-                <Table.Th ta="right">{t.accountArea.amount}</Table.Th>
-                <Table.Th ta="right">{t.accountArea.balanceAfter}</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {list.data.items.map((e) => (
-                <Table.Tr key={e.id}>
-                  <Table.Td>{new Date(e.createdAt).toLocaleString()}</Table.Td>
-                  <Table.Td>
-                    {t.accountArea.ledgerKind[e.kind] ?? e.kind}
-                    <Text size="xs" c="dimmed">
-                      {e.description}
-                    </Text>
-                  </Table.Td>
-                  <Table.Td ta="right">{e.amount}</Table.Td>
-                  <Table.Td ta="right">{e.balanceAfter}</Table.Td>
+      <QueryView
+        query={list}
+        isEmpty={(data) => data.items.length === 0}
+        empty={t.accountArea.noLedgerEntries}
+      >
+        {(data) => (
+          <Table.ScrollContainer minWidth={420}>
+            <Table striped aria-label={t.accountArea.ledger}>
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th>{t.when}</Table.Th>
+                  <Table.Th>{t.what}</Table.Th>
+                  <Table.Th ta="right">{t.accountArea.amount}</Table.Th>
+                  <Table.Th ta="right">{t.accountArea.balanceAfter}</Table.Th>
                 </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
-      )}
+              </Table.Thead>
+              <Table.Tbody>
+                {data.items.map((e) => (
+                  <Table.Tr key={e.id}>
+                    <Table.Td>{new Date(e.createdAt).toLocaleString()}</Table.Td>
+                    <Table.Td>
+                      {t.accountArea.ledgerKind[e.kind] ?? e.kind}
+                      <Text size="xs" c="dimmed">
+                        {e.description}
+                      </Text>
+                    </Table.Td>
+                    <Table.Td ta="right">{e.amount}</Table.Td>
+                    <Table.Td ta="right">{e.balanceAfter}</Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          </Table.ScrollContainer>
+        )}
+      </QueryView>
       <Pager
         pages={pages}
         nextBefore={list.data?.nextBefore}

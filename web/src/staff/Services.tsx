@@ -21,7 +21,7 @@ import { useI18n } from '../i18n';
 import { NotFound } from '../pages/NotFound';
 import { Pager, useCursorPages } from '../pages/paging';
 import { Delete, History } from '../pages/ServiceActions';
-import { EmptyState, ErrorState, Loading } from '../pages/states';
+import { ErrorState, Loading, QueryView } from '../pages/states';
 import { type Service, StatusBadge } from '../pages/status';
 import { Link } from '../router';
 import { Field, useRefusal } from './Clients';
@@ -125,48 +125,44 @@ export function StaffServicesPage() {
           />
         </SimpleGrid>
       </Paper>
-      {list.isPending ? (
-        <Loading />
-      ) : list.isError ? (
-        <ErrorState error={list.error} onRetry={() => list.refetch()} />
-      ) : list.data.items.length === 0 ? (
-        <EmptyState text={s.noMatchingServices} />
-      ) : (
-        <Paper withBorder>
-          <Table.ScrollContainer minWidth={360}>
-            <Table striped highlightOnHover aria-label={t.services}>
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th>{t.service}</Table.Th>
-                  <Table.Th>{t.status}</Table.Th>
-                  <Table.Th>{t.expires}</Table.Th>
-                  <Table.Th visibleFrom="sm">{s.client}</Table.Th>
-                </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {list.data.items.map((sv) => (
-                  <Table.Tr key={sv.id}>
-                    <Table.Td>
-                      <Anchor component={Link} href={`/staff/services/${sv.id}`}>
-                        {sv.name}
-                      </Anchor>
-                    </Table.Td>
-                    <Table.Td>
-                      <StatusBadge status={sv.status} />
-                    </Table.Td>
-                    <Table.Td>{sv.expiresOn ?? t.never}</Table.Td>
-                    <Table.Td visibleFrom="sm">
-                      <Anchor component={Link} href={`/staff/clients/${sv.accountId}`}>
-                        #{sv.accountId}
-                      </Anchor>
-                    </Table.Td>
+      <QueryView query={list} isEmpty={(data) => data.items.length === 0} empty={s.noMatchingServices}>
+        {(data) => (
+          <Paper withBorder>
+            <Table.ScrollContainer minWidth={360}>
+              <Table striped highlightOnHover aria-label={t.services}>
+                <Table.Thead>
+                  <Table.Tr>
+                    <Table.Th>{t.service}</Table.Th>
+                    <Table.Th>{t.status}</Table.Th>
+                    <Table.Th>{t.expires}</Table.Th>
+                    <Table.Th visibleFrom="sm">{s.client}</Table.Th>
                   </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
-          </Table.ScrollContainer>
-        </Paper>
-      )}
+                </Table.Thead>
+                <Table.Tbody>
+                  {data.items.map((sv) => (
+                    <Table.Tr key={sv.id}>
+                      <Table.Td>
+                        <Anchor component={Link} href={`/staff/services/${sv.id}`}>
+                          {sv.name}
+                        </Anchor>
+                      </Table.Td>
+                      <Table.Td>
+                        <StatusBadge status={sv.status} />
+                      </Table.Td>
+                      <Table.Td>{sv.expiresOn ?? t.never}</Table.Td>
+                      <Table.Td visibleFrom="sm">
+                        <Anchor component={Link} href={`/staff/clients/${sv.accountId}`}>
+                          #{sv.accountId}
+                        </Anchor>
+                      </Table.Td>
+                    </Table.Tr>
+                  ))}
+                </Table.Tbody>
+              </Table>
+            </Table.ScrollContainer>
+          </Paper>
+        )}
+      </QueryView>
       <Pager pages={pages} nextBefore={list.data?.nextBefore} busy={list.isFetching} label={t.services} />
     </Stack>
   );

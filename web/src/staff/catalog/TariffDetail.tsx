@@ -17,7 +17,7 @@ import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, call } from '../../api/client';
 import { useI18n } from '../../i18n';
-import { EmptyState, ErrorState, Loading } from '../../pages/states';
+import { EmptyState, ErrorState, Loading, QueryView } from '../../pages/states';
 import { Link } from '../../router';
 import { AddonForm } from './AddonForm';
 import { type Addon, idPath, periodLabel, RefusalAlert, type Tariff, useStaffMutation } from './common';
@@ -237,40 +237,36 @@ function History({ id }: { id: number }) {
   return (
     <Stack gap="xs">
       <Title order={3}>{s.history}</Title>
-      {history.isPending ? (
-        <Loading />
-      ) : history.isError ? (
-        <ErrorState error={history.error} onRetry={() => history.refetch()} />
-      ) : history.data.items.length === 0 ? (
-        <EmptyState text={s.noHistory} />
-      ) : (
-        <Table.ScrollContainer minWidth={560}>
-          <Table aria-label={s.history} fz="sm">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>{s.when}</Table.Th>
-                <Table.Th>{s.who}</Table.Th>
-                <Table.Th>{s.change}</Table.Th>
-                <Table.Th>{s.changed}</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {history.data.items.map((h) => (
-                <Table.Tr key={h.id}>
-                  <Table.Td>{h.createdAt.slice(0, 16).replace('T', ' ')}</Table.Td>
-                  <Table.Td>{h.actor.label}</Table.Td>
-                  <Table.Td>{s.historyChange[h.change] ?? h.change}</Table.Td>
-                  <Table.Td>
-                    <Text size="xs" style={{ wordBreak: 'break-word' }}>
-                      {changedFields(h.before, h.after)}
-                    </Text>
-                  </Table.Td>
+      <QueryView query={history} isEmpty={(data) => data.items.length === 0} empty={s.noHistory}>
+        {(data) => (
+          <Table.ScrollContainer minWidth={560}>
+            <Table aria-label={s.history} fz="sm">
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th>{s.when}</Table.Th>
+                  <Table.Th>{s.who}</Table.Th>
+                  <Table.Th>{s.change}</Table.Th>
+                  <Table.Th>{s.changed}</Table.Th>
                 </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
-      )}
+              </Table.Thead>
+              <Table.Tbody>
+                {data.items.map((h) => (
+                  <Table.Tr key={h.id}>
+                    <Table.Td>{h.createdAt.slice(0, 16).replace('T', ' ')}</Table.Td>
+                    <Table.Td>{h.actor.label}</Table.Td>
+                    <Table.Td>{s.historyChange[h.change] ?? h.change}</Table.Td>
+                    <Table.Td>
+                      <Text size="xs" style={{ wordBreak: 'break-word' }}>
+                        {changedFields(h.before, h.after)}
+                      </Text>
+                    </Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          </Table.ScrollContainer>
+        )}
+      </QueryView>
     </Stack>
   );
 }

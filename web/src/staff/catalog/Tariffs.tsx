@@ -17,7 +17,7 @@ import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, call } from '../../api/client';
 import { useI18n } from '../../i18n';
-import { EmptyState, ErrorState, Loading } from '../../pages/states';
+import { QueryView } from '../../pages/states';
 import { Link, navigate } from '../../router';
 import {
   explicitPrices,
@@ -85,50 +85,46 @@ export function TariffsPage() {
           onChange={setStatus}
         />
       </Group>
-      {tariffs.isPending ? (
-        <Loading />
-      ) : tariffs.isError ? (
-        <ErrorState error={tariffs.error} onRetry={() => tariffs.refetch()} />
-      ) : tariffs.data.items.length === 0 ? (
-        <EmptyState text={s.noTariffs} />
-      ) : (
-        <Table.ScrollContainer minWidth={640}>
-          <Table striped aria-label={s.tariffs}>
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>{s.id}</Table.Th>
-                <Table.Th>{s.name}</Table.Th>
-                <Table.Th>{s.productType}</Table.Th>
-                <Table.Th>{s.prices}</Table.Th>
-                <Table.Th>{s.expiresOn}</Table.Th>
-                <Table.Th>{t.status}</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {tariffs.data.items.map((x) => (
-                <Table.Tr key={x.id}>
-                  <Table.Td>{x.id}</Table.Td>
-                  <Table.Td>
-                    <Anchor component={Link} href={`/staff/catalog/tariffs/${x.id}`}>
-                      {x.name}
-                    </Anchor>
-                  </Table.Td>
-                  <Table.Td>{typeName(x.productType)}</Table.Td>
-                  <Table.Td>
-                    {x.periods.map((p) => `${periodLabel(t, p.period)}: ${p.price ?? t.never}`).join(' · ')}
-                  </Table.Td>
-                  <Table.Td>{x.expiresOn ?? t.never}</Table.Td>
-                  <Table.Td>
-                    <Badge variant="light" color={statusColor(x.status)}>
-                      {s.tariffStatus[x.status] ?? x.status}
-                    </Badge>
-                  </Table.Td>
+      <QueryView query={tariffs} isEmpty={(data) => data.items.length === 0} empty={s.noTariffs}>
+        {(data) => (
+          <Table.ScrollContainer minWidth={640}>
+            <Table striped aria-label={s.tariffs}>
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th>{s.id}</Table.Th>
+                  <Table.Th>{s.name}</Table.Th>
+                  <Table.Th>{s.productType}</Table.Th>
+                  <Table.Th>{s.prices}</Table.Th>
+                  <Table.Th>{s.expiresOn}</Table.Th>
+                  <Table.Th>{t.status}</Table.Th>
                 </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
-      )}
+              </Table.Thead>
+              <Table.Tbody>
+                {data.items.map((x) => (
+                  <Table.Tr key={x.id}>
+                    <Table.Td>{x.id}</Table.Td>
+                    <Table.Td>
+                      <Anchor component={Link} href={`/staff/catalog/tariffs/${x.id}`}>
+                        {x.name}
+                      </Anchor>
+                    </Table.Td>
+                    <Table.Td>{typeName(x.productType)}</Table.Td>
+                    <Table.Td>
+                      {x.periods.map((p) => `${periodLabel(t, p.period)}: ${p.price ?? t.never}`).join(' · ')}
+                    </Table.Td>
+                    <Table.Td>{x.expiresOn ?? t.never}</Table.Td>
+                    <Table.Td>
+                      <Badge variant="light" color={statusColor(x.status)}>
+                        {s.tariffStatus[x.status] ?? x.status}
+                      </Badge>
+                    </Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          </Table.ScrollContainer>
+        )}
+      </QueryView>
       <Modal opened={creating} onClose={() => setCreating(false)} title={s.newTariff} size="lg">
         {creating ? (
           <TariffForm tariff={null} onDone={(x) => navigate(`/staff/catalog/tariffs/${x.id}`)} />
