@@ -93,7 +93,19 @@ cli
     '--demo',
     'on an empty database: start a fake VMmanager 6, a fake DCImanager 6 and a selling Billfold in this process, seed the bundled-license demo and a demo client, and print how to order',
   )
-  .action(async (opts: { port?: number; host?: string; worker?: boolean; demo?: boolean }) => serve(opts));
+  .option(
+    '--starter-catalog',
+    'on a database without tariffs: create the ISPsystem license tariffs (catalog seed-ispsystem) so clients have something to order (npm start does)',
+  )
+  .action(
+    async (opts: {
+      port?: number;
+      host?: string;
+      worker?: boolean;
+      demo?: boolean;
+      starterCatalog?: boolean;
+    }) => serve(opts),
+  );
 
 const admin = cli.command('admin').description('staff users');
 admin

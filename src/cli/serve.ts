@@ -1,8 +1,10 @@
 import { createContext } from '../app/context.js';
 import { buildHttpApp } from '../app/http.js';
-import { ensureInitialAdmin } from '../modules/accounts/index.js';
+import { ensureInitialAdmin, systemActor } from '../modules/accounts/index.js';
 import { startBackgroundJobs } from '../modules/billing/index.js';
+import { seedIspsystem } from '../modules/catalog/seed-ispsystem.js';
 import { loadConfig } from '../platform/config.js';
+import type { AppContext } from '../platform/context.js';
 import { migrateToLatest } from '../platform/db/index.js';
 import { createLogger } from '../platform/logger.js';
 import { CliError } from './context.js';
@@ -18,6 +20,7 @@ export async function serve(opts: {
   host?: string;
   worker?: boolean;
   demo?: boolean;
+  starterCatalog?: boolean;
 }): Promise<void> {
   // The demo's VMs and licenses come from the worker: without it nothing would happen.
   if (opts.demo && opts.worker === false)
@@ -30,11 +33,15 @@ export async function serve(opts: {
   let app: Awaited<ReturnType<typeof buildHttpApp>> | undefined;
   let admin: Awaited<ReturnType<typeof ensureInitialAdmin>>;
   let demo: Demo | undefined;
+  let starter = 0;
   try {
     const applied = await migrateToLatest(ctx.db);
     if (applied.length > 0) logger.info({ applied }, 'database migrated');
     if (opts.demo) await assertDemoPossible(ctx, config);
     admin = await ensureInitialAdmin(ctx);
+    // `npm start`: a database with no tariff yet gets the ISPsystem license catalog, so a
+    // newcomer's first client has something to order (licenses issued by Billfold itself).
+    if (opts.starterCatalog && !opts.demo) starter = await seedStarterCatalog(ctx);
     app = await buildHttpApp(ctx);
     await app.listen({ port, host });
     // The demo seeds only once the port is ours: a busy port must not leave a seeded database
@@ -68,6 +75,10 @@ export async function serve(opts: {
         : `\nFirst start: created the admin user ${admin.email} with BILLFOLD_ADMIN_PASSWORD.\n\n`,
     );
   }
+  if (starter > 0)
+    process.stdout.write(
+      `Empty catalog: created ${starter} ISPsystem license tariffs (billfold catalog seed-ispsystem); clients can order them now.\n\n`,
+    );
   if (demo) process.stdout.write(demo.banner(url));
   const jobs = opts.worker === false ? null : startBackgroundJobs(ctx);
   let stopping = false;
@@ -98,6 +109,14 @@ export async function serve(opts: {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/** The ISPsystem license tariffs on a database that has no tariff; how many were created. */
+async function seedStarterCatalog(ctx: AppContext): Promise<number> {
+  const any = await ctx.db.kysely.selectFrom('tariffs').select('id').limit(1).executeTakeFirst();
+  if (any) return 0;
+  const summary = await seedIspsystem(ctx, systemActor('starter-catalog'));
+  return summary.tariffs.created.length;
 }
 
 /** Longer than any request or operation step should take; a stuck one must not keep the process. */

@@ -674,6 +674,21 @@ describe(`billfold serve (${TEST_ENGINE})`, () => {
     await stop(server, url);
   });
 
+  it('`--starter-catalog` (npm start) gives a database without tariffs the ISPsystem license catalog, once', async () => {
+    const catalogOf = async (url: string) => (await fetch(`${url}/api/v1/catalog`)).text();
+    const first = startServer({}, 'main', ['--starter-catalog']);
+    const url = await urlOf(first);
+    await waitFor(first, (out) => /Empty catalog: created (\d+) ISPsystem license tariffs/.exec(out));
+    expect(first.output().stdout).toMatch(/created 13 ISPsystem license tariffs/);
+    expect(await catalogOf(url)).toContain('ISPmanager');
+    await stop(first, url);
+    // Tariffs exist now: a second start leaves the catalog alone and says nothing about it.
+    const second = startServer({}, 'main', ['--starter-catalog']);
+    const url2 = await urlOf(second);
+    expect(second.output().stdout).not.toContain('Empty catalog');
+    await stop(second, url2);
+  });
+
   it('`npm start` then SIGTERM to npm: the server stops answering and the whole process tree exits', async () => {
     // npm runs the script through a shell; the signal must still reach the server. The npm
     // process leads a process group of its own, so "the tree exited" is "the group is empty".
