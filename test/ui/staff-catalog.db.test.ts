@@ -288,11 +288,18 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: staff build the catalog', 
       await password.fill(VM_ADMIN.password);
       await page.getByRole('button', { name: 'Save' }).click();
       await page.getByText('"VM cluster" is saved.').waitFor();
-      // (Enter submits: the notification of the last save covers the button's corner.)
+      // The save refetches the module and the form takes it: type only once that is done (on a
+      // loaded machine the refetch can land after the typing and put the old name back). Enter
+      // submits: the notification of the last save covers the button's corner.
+      await page.waitForLoadState('networkidle');
       const moduleName = page.getByRole('textbox', { name: 'Name', exact: true });
       await moduleName.fill('VM cluster A');
       await moduleName.press('Enter');
-      await page.getByText('"VM cluster A" is saved.').waitFor();
+      // The save is read back from the API (its notification may come and go while a loaded
+      // machine is slow to look).
+      await expect
+        .poll(async () => (await admin('GET', `/api/v1/modules/${moduleId}`)).body.name, { timeout: 30_000 })
+        .toBe('VM cluster A');
       await page.getByRole('button', { name: 'Check connection' }).click();
       await page.getByRole('alert').filter({ hasText: 'Connection works' }).waitFor();
       const module = (await admin('GET', `/api/v1/modules/${moduleId}`)).body;
@@ -534,6 +541,8 @@ describe.skipIf(TEST_ENGINE === 'postgres')('web app: staff build the catalog', 
       await provider.getByRole('textbox', { name: 'Time zone' }).fill('Europe/Moscow');
       await provider.getByRole('button', { name: 'Save' }).click();
       await page.getByText('Provider settings are saved.').waitFor();
+      // The save refetches the provider into the form: type only once that is done.
+      await page.waitForLoadState('networkidle');
       await provider.getByRole('textbox', { name: 'Time zone' }).fill('Mars/Olympus');
       await provider.getByRole('button', { name: 'Save' }).click();
       await provider.getByRole('alert').waitFor();
