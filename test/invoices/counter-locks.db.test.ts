@@ -37,7 +37,9 @@ it.runIf(TEST_ENGINE === 'postgres')(
     const ip2 = freshIp();
     const x = await client(ctx, 'x@example.com');
     for (const ip of [freshIp(), ip2])
-      await placeOrder(ctx, x.actor, { items: [{ tariffId: tariff.id, period: 1, params: { ip, licname: 'x' } }] });
+      await placeOrder(ctx, x.actor, {
+        items: [{ tariffId: tariff.id, period: 1, params: { ip, licname: 'x' } }],
+      });
     const y = await client(ctx, 'y@example.com', '100.00');
     const other = await orderLicense(ctx, y.actor, tariff.id);
     const held = latch();
