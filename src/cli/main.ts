@@ -437,9 +437,6 @@ cli
   .action(async (opts: { concurrency: number }) => {
     await withContext({ logLevel: 'info' }, async (ctx) => {
       const worker = startWorker(ctx, { concurrency: opts.concurrency });
-      process.stderr.write(
-        `worker ${worker.id} running ${opts.concurrency} slot(s); stop with SIGTERM or Ctrl-C\n`,
-      );
       await new Promise<void>((resolve) => {
         // Once: Ctrl-C under `npm run billfold` delivers SIGINT twice (terminal and npm).
         let stopping = false;
@@ -450,6 +447,11 @@ cli
         };
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
+        // Announced only once a signal is handled: a supervisor that signals on this line
+        // must get a clean stop.
+        process.stderr.write(
+          `worker ${worker.id} running ${opts.concurrency} slot(s); stop with SIGTERM or Ctrl-C\n`,
+        );
       });
     });
   });

@@ -67,19 +67,6 @@ export async function serve(opts: {
   const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
   const url = `http://${shown}:${boundPort}`;
   const where = config.database.kind === 'sqlite' ? config.database.file : 'PostgreSQL (DATABASE_URL)';
-  process.stdout.write(`\nBillfold is running at ${url}  (API docs: ${url}/api/docs; database: ${where})\n`);
-  if (admin) {
-    process.stdout.write(
-      admin.password
-        ? `\nFirst start: created the admin user\n  email:    ${admin.email}\n  password: ${admin.password}\nIt is shown only this once.\n\n`
-        : `\nFirst start: created the admin user ${admin.email} with BILLFOLD_ADMIN_PASSWORD.\n\n`,
-    );
-  }
-  if (starter > 0)
-    process.stdout.write(
-      `Empty catalog: created ${starter} ISPsystem license tariffs (billfold catalog seed-ispsystem); clients can order them now.\n\n`,
-    );
-  if (demo) process.stdout.write(demo.banner(url));
   const jobs = opts.worker === false ? null : startBackgroundJobs(ctx);
   let stopping = false;
   /**
@@ -107,8 +94,23 @@ export async function serve(opts: {
       process.exit(1);
     }
   };
+  // The handlers go in before the banner: a supervisor (or a test) that reads "running" and
+  // signals at once must get a clean shutdown, not the default action of an unhandled signal.
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.stdout.write(`\nBillfold is running at ${url}  (API docs: ${url}/api/docs; database: ${where})\n`);
+  if (admin) {
+    process.stdout.write(
+      admin.password
+        ? `\nFirst start: created the admin user\n  email:    ${admin.email}\n  password: ${admin.password}\nIt is shown only this once.\n\n`
+        : `\nFirst start: created the admin user ${admin.email} with BILLFOLD_ADMIN_PASSWORD.\n\n`,
+    );
+  }
+  if (starter > 0)
+    process.stdout.write(
+      `Empty catalog: created ${starter} ISPsystem license tariffs (billfold catalog seed-ispsystem); clients can order them now.\n\n`,
+    );
+  if (demo) process.stdout.write(demo.banner(url));
 }
 
 /** The ISPsystem license tariffs on a database that has no tariff; how many were created. */
