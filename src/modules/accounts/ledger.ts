@@ -1,5 +1,12 @@
+import type { Insertable } from 'kysely';
 import { formatAmount } from '../../domain/money.js';
-import { type LedgerEntryRow, type LedgerKind, lockRows, type Tx } from '../../platform/db/index.js';
+import {
+  type Database,
+  type LedgerEntryRow,
+  type LedgerKind,
+  lockRows,
+  type Tx,
+} from '../../platform/db/index.js';
 import { AppError, conflict, invalid, notFound } from '../../platform/errors.js';
 
 export interface PostEntryInput {
@@ -49,12 +56,60 @@ export async function lockAccount(tx: Tx, accountId: number): Promise<void> {
     .executeTakeFirst();
 }
 
-export async function postEntry(tx: Tx, input: PostEntryInput): Promise<PostedEntry> {
+function assertSign(input: PostEntryInput): void {
   if (!SIGN_RULE[input.kind](input.amountMinor)) {
     throw invalid('invalid_amount', `A ${input.kind} entry cannot have amount ${input.amountMinor}.`, {
       kind: input.kind,
     });
   }
+}
+
+/** What an account's row must say for an entry to be checked against it (locked by the caller). */
+export interface LedgerAccount {
+  readonly balance_minor: bigint;
+  readonly credit_limit_minor: bigint;
+  readonly currency: string;
+}
+
+/**
+ * The rules of one entry against the account as it is: the sign its kind allows, and the
+ * credit floor a debit must not cross. The row to append and the balance after it; the caller
+ * writes both (one entry now, or a chunk's entries at once, D-chunked-run).
+ */
+export function ledgerEntryRow(
+  account: LedgerAccount,
+  input: PostEntryInput,
+): { row: Insertable<Database['ledger_entries']>; balanceAfter: bigint } {
+  assertSign(input);
+  const balanceAfter = account.balance_minor + input.amountMinor;
+  if (input.amountMinor < 0n && balanceAfter < -account.credit_limit_minor) {
+    const available = account.balance_minor + account.credit_limit_minor;
+    throw new AppError('conflict', 'insufficient_balance', 'The balance is not enough for this charge.', {
+      required: formatAmount(-input.amountMinor, account.currency),
+      available: formatAmount(available < 0n ? 0n : available, account.currency),
+      currency: account.currency,
+    });
+  }
+  return {
+    balanceAfter,
+    row: {
+      account_id: input.accountId,
+      kind: input.kind,
+      amount_minor: input.amountMinor,
+      currency: account.currency,
+      balance_after_minor: balanceAfter,
+      idempotency_key: input.idempotencyKey ?? null,
+      description: input.description,
+      ref_type: input.refType ?? null,
+      ref_id: input.refId ?? null,
+      created_by_user_id: input.createdByUserId ?? null,
+      created_at: input.now,
+    },
+  };
+}
+
+export async function postEntry(tx: Tx, input: PostEntryInput): Promise<PostedEntry> {
+  assertSign(input);
   const account = await tx
     .selectFrom('accounts')
     .select(['id', 'balance_minor', 'credit_limit_minor', 'currency'])
@@ -83,33 +138,8 @@ export async function postEntry(tx: Tx, input: PostEntryInput): Promise<PostedEn
     }
   }
 
-  const balanceAfter = account.balance_minor + input.amountMinor;
-  if (input.amountMinor < 0n && balanceAfter < -account.credit_limit_minor) {
-    const available = account.balance_minor + account.credit_limit_minor;
-    throw new AppError('conflict', 'insufficient_balance', 'The balance is not enough for this charge.', {
-      required: formatAmount(-input.amountMinor, account.currency),
-      available: formatAmount(available < 0n ? 0n : available, account.currency),
-      currency: account.currency,
-    });
-  }
-
-  const entry = await tx
-    .insertInto('ledger_entries')
-    .values({
-      account_id: input.accountId,
-      kind: input.kind,
-      amount_minor: input.amountMinor,
-      currency: account.currency,
-      balance_after_minor: balanceAfter,
-      idempotency_key: input.idempotencyKey ?? null,
-      description: input.description,
-      ref_type: input.refType ?? null,
-      ref_id: input.refId ?? null,
-      created_by_user_id: input.createdByUserId ?? null,
-      created_at: input.now,
-    })
-    .returningAll()
-    .executeTakeFirstOrThrow();
+  const { row, balanceAfter } = ledgerEntryRow(account, input);
+  const entry = await tx.insertInto('ledger_entries').values(row).returningAll().executeTakeFirstOrThrow();
   await tx
     .updateTable('accounts')
     .set({ balance_minor: balanceAfter, updated_at: input.now })

@@ -1,14 +1,18 @@
+import type { Insertable } from 'kysely';
 import { formatAmount, parseAmount } from '../../domain/money.js';
 import { formatVatRate, splitVat, totalOf, type VatSplit } from '../../domain/vat.js';
 import { today as todayIn } from '../../platform/calendar.js';
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
 import {
+  type AccountRow,
+  type Database,
   type DocumentKind,
   type DocumentRow,
   lockRows,
   type OrderRow,
   type PaymentRow,
+  type ProviderRow,
   type Tx,
 } from '../../platform/db/index.js';
 import { toId } from '../../platform/ids.js';
@@ -27,7 +31,7 @@ interface LineDraft {
   readonly amountMinor: bigint;
 }
 
-interface DocumentDraft {
+export interface DocumentDraft {
   readonly kind: DocumentKind;
   readonly accountId: number;
   readonly ledgerEntryId: bigint | number;
@@ -67,18 +71,7 @@ async function issueDocument(tx: Tx, ctx: AppContext, draft: DocumentDraft): Pro
     .where('ledger_entry_id', '=', draft.ledgerEntryId)
     .executeTakeFirst();
   if (existing) return existing;
-  const counter = await tx
-    .selectFrom('document_counters')
-    .select('next_number')
-    .where('provider_id', '=', PROVIDER_ID)
-    .$call((q) => lockRows(tx, q))
-    .executeTakeFirstOrThrow();
-  const number = counter.next_number;
-  await tx
-    .updateTable('document_counters')
-    .set({ next_number: number + 1n })
-    .where('provider_id', '=', PROVIDER_ID)
-    .execute();
+  const number = await takeDocumentNumbers(tx, 1);
 
   const provider = await tx
     .selectFrom('provider')
@@ -90,6 +83,23 @@ async function issueDocument(tx: Tx, ctx: AppContext, draft: DocumentDraft): Pro
     .selectAll()
     .where('id', '=', draft.accountId)
     .executeTakeFirstOrThrow();
+  const issuedOn = (await todayIn(ctx, tx)).toString();
+  return tx
+    .insertInto('documents')
+    .values(documentRow(draft, { provider, account, number, issuedOn, now: isoNow(ctx.clock) }))
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/**
+ * A document's row, its content frozen: the seller and buyer as they are now, the lines with
+ * their VAT, the totals. `number` is the counter's, taken by the caller in the same transaction.
+ */
+export function documentRow(
+  draft: DocumentDraft,
+  at: { provider: ProviderRow; account: AccountRow; number: bigint; issuedOn: string; now: string },
+): Insertable<Database['documents']> {
+  const { provider, account, number, issuedOn, now } = at;
   const rateBp = provider.vat_rate_bp === null ? null : Number(provider.vat_rate_bp);
   const fmt = (minor: bigint) => formatAmount(minor, draft.currency);
   const splits: VatSplit[] = draft.lines.map((l) => splitVat(l.amountMinor, rateBp));
@@ -105,8 +115,6 @@ async function issueDocument(tx: Tx, ctx: AppContext, draft: DocumentDraft): Pro
     net: fmt(splits[i]!.netMinor),
     vat: fmt(splits[i]!.vatMinor),
   }));
-  const now = isoNow(ctx.clock);
-  const issuedOn = (await todayIn(ctx, tx)).toString();
   const content: DocumentContent = {
     version: 1,
     kind: draft.kind,
@@ -126,28 +134,24 @@ async function issueDocument(tx: Tx, ctx: AppContext, draft: DocumentDraft): Pro
     orderId: draft.orderId ?? null,
     serviceId: draft.serviceId ?? null,
   };
-  return tx
-    .insertInto('documents')
-    .values({
-      provider_id: PROVIDER_ID,
-      number,
-      kind: draft.kind,
-      account_id: draft.accountId,
-      ledger_entry_id: draft.ledgerEntryId,
-      payment_id: draft.payment ? draft.payment.id : null,
-      order_id: draft.orderId ?? null,
-      service_id: draft.serviceId ?? null,
-      currency: draft.currency,
-      net_minor: totals.netMinor,
-      vat_minor: totals.vatMinor,
-      total_minor: totals.grossMinor,
-      vat_rate_bp: rateBp,
-      issued_on: issuedOn,
-      content: JSON.stringify(content),
-      created_at: now,
-    })
-    .returningAll()
-    .executeTakeFirstOrThrow();
+  return {
+    provider_id: PROVIDER_ID,
+    number,
+    kind: draft.kind,
+    account_id: draft.accountId,
+    ledger_entry_id: draft.ledgerEntryId,
+    payment_id: draft.payment ? draft.payment.id : null,
+    order_id: draft.orderId ?? null,
+    service_id: draft.serviceId ?? null,
+    currency: draft.currency,
+    net_minor: totals.netMinor,
+    vat_minor: totals.vatMinor,
+    total_minor: totals.grossMinor,
+    vat_rate_bp: rateBp,
+    issued_on: issuedOn,
+    content: JSON.stringify(content),
+    created_at: now,
+  };
 }
 
 /** A receipt for money received, issued in the payment's transaction. */
@@ -234,22 +238,20 @@ export async function issueOrderInvoice(
   });
 }
 
-/** An invoice for a renewal: the charge's lines for the range it bought. */
-export async function issueRenewalInvoice(
-  tx: Tx,
-  ctx: AppContext,
-  renewal: {
-    accountId: number;
-    serviceId: number;
-    period: number;
-    start: string;
-    end: string;
-    currency: string;
-    lines: string;
-    ledgerEntryId: bigint | number;
-  },
-): Promise<DocumentRow> {
-  return issueDocument(tx, ctx, {
+export interface RenewalInvoice {
+  accountId: number;
+  serviceId: number;
+  period: number;
+  start: string;
+  end: string;
+  currency: string;
+  lines: string;
+  ledgerEntryId: bigint | number;
+}
+
+/** A renewal's invoice as a draft: the charge's lines for the range it bought. */
+export function renewalInvoiceDraft(renewal: RenewalInvoice): DocumentDraft {
+  return {
     kind: 'invoice',
     accountId: renewal.accountId,
     ledgerEntryId: renewal.ledgerEntryId,
@@ -261,5 +263,33 @@ export async function issueRenewalInvoice(
       start: renewal.start,
       end: renewal.end,
     }),
-  });
+  };
+}
+
+/** An invoice for a renewal, issued in the transaction that charged it. */
+export async function issueRenewalInvoice(
+  tx: Tx,
+  ctx: AppContext,
+  renewal: RenewalInvoice,
+): Promise<DocumentRow> {
+  return issueDocument(tx, ctx, renewalInvoiceDraft(renewal));
+}
+
+/**
+ * Takes `count` consecutive numbers from the counter (locked until the transaction ends, as a
+ * single issue takes one): the first of them.
+ */
+export async function takeDocumentNumbers(tx: Tx, count: number): Promise<bigint> {
+  const counter = await tx
+    .selectFrom('document_counters')
+    .select('next_number')
+    .where('provider_id', '=', PROVIDER_ID)
+    .$call((q) => lockRows(tx, q))
+    .executeTakeFirstOrThrow();
+  await tx
+    .updateTable('document_counters')
+    .set({ next_number: counter.next_number + BigInt(count) })
+    .where('provider_id', '=', PROVIDER_ID)
+    .execute();
+  return counter.next_number;
 }

@@ -1,9 +1,10 @@
-import { sql } from 'kysely';
+import { type Insertable, sql } from 'kysely';
 import { formatAmount } from '../../domain/money.js';
 import { providerTimeZone } from '../../platform/calendar.js';
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
 import {
+  type Database,
   type DeliveryRow,
   inTransaction,
   type Language,
@@ -28,7 +29,7 @@ import { sendWebhook } from './webhook-send.js';
  * Message-ID (`<delivery-<id>@<host>>`) or `Billfold-Delivery` header, so it can be recognised.
  */
 
-type Fact = string | number | bigint | null | undefined;
+export type Fact = string | number | bigint | null | undefined;
 
 /**
  * The variables a template sees, formatted for the reader: a `…Minor` amount as money in
@@ -76,25 +77,67 @@ export async function templateFor(tx: Tx, kind: MailKind, language: Language): P
   return o ? { subject: o.subject, text: o.text_body, html: o.html_body } : BUILTIN[kind][language];
 }
 
+export interface MailRequest {
+  /** Null: a user without a client account (staff); then `to` is required and the mail is in English. */
+  accountId: number | null;
+  kind: MailKind;
+  facts: Readonly<Record<string, Fact>>;
+  dedupeKey: string;
+  notificationId?: number | null;
+  /** Another address than the account's (a user's login email). */
+  to?: string;
+}
+
+/** Who a mail is for and what it is rendered with. */
+export interface MailAddressee {
+  readonly provider: { readonly name: string };
+  readonly account: {
+    readonly email: string;
+    readonly name: string;
+    readonly language: Language;
+    readonly currency: string;
+  };
+  readonly zone: string;
+  readonly template: Template;
+}
+
+/** A mail rendered now, as its outbox row. */
+export function mailDeliveryRow(
+  m: MailRequest,
+  to: MailAddressee,
+  now: string,
+): Insertable<Database['deliveries']> {
+  const vars = {
+    providerName: to.provider.name,
+    accountName: to.account.name,
+    ...formatVariables(m.facts, {
+      language: to.account.language,
+      currency: to.account.currency,
+      zone: to.zone,
+    }),
+  };
+  return {
+    channel: 'email',
+    kind: m.kind,
+    account_id: m.accountId,
+    notification_id: m.notificationId ?? null,
+    webhook_id: null,
+    target: m.to ?? to.account.email,
+    payload: JSON.stringify(render(to.template, vars)),
+    status: 'queued',
+    next_attempt_at: now,
+    dedupe_key: `email:${m.dedupeKey}`,
+    created_at: now,
+    updated_at: now,
+  };
+}
+
 /**
  * Queues a mail of `kind` to an account, rendered now (in `tx`, the transaction that causes
  * it). Nothing is queued when the account turned this (optional) kind off, or when a mail
  * with `dedupeKey` was queued already. Returns the delivery's id, or null.
  */
-export async function queueMail(
-  tx: Tx,
-  ctx: AppContext,
-  m: {
-    /** Null: a user without a client account (staff); then `to` is required and the mail is in English. */
-    accountId: number | null;
-    kind: MailKind;
-    facts: Readonly<Record<string, Fact>>;
-    dedupeKey: string;
-    notificationId?: number | null;
-    /** Another address than the account's (a user's login email). */
-    to?: string;
-  },
-): Promise<number | null> {
+export async function queueMail(tx: Tx, ctx: AppContext, m: MailRequest): Promise<number | null> {
   if (m.accountId !== null && (OPTIONAL_KINDS as readonly string[]).includes(m.kind)) {
     const off = await tx
       .selectFrom('notification_opt_outs')
@@ -118,29 +161,10 @@ export async function queueMail(
           .where('id', '=', m.accountId)
           .executeTakeFirstOrThrow();
   const zone = await providerTimeZone(ctx, tx);
-  const vars = {
-    providerName: provider.name,
-    accountName: account.name,
-    ...formatVariables(m.facts, { language: account.language, currency: account.currency, zone }),
-  };
-  const mail = render(await templateFor(tx, m.kind, account.language), vars);
-  const now = isoNow(ctx.clock);
+  const template = await templateFor(tx, m.kind, account.language);
   const row = await tx
     .insertInto('deliveries')
-    .values({
-      channel: 'email',
-      kind: m.kind,
-      account_id: m.accountId,
-      notification_id: m.notificationId ?? null,
-      webhook_id: null,
-      target: m.to ?? account.email,
-      payload: JSON.stringify(mail),
-      status: 'queued',
-      next_attempt_at: now,
-      dedupe_key: `email:${m.dedupeKey}`,
-      created_at: now,
-      updated_at: now,
-    })
+    .values(mailDeliveryRow(m, { provider, account, zone, template }, isoNow(ctx.clock)))
     .onConflict((oc) => oc.column('dedupe_key').doNothing())
     .returning('id')
     .executeTakeFirst();
@@ -150,44 +174,53 @@ export async function queueMail(
   return toId(row.id);
 }
 
+export interface AccountNotice {
+  accountId: number;
+  serviceId: number | null;
+  kind: string;
+  payload: Record<string, unknown>;
+  dedupeKey: string;
+  /** The mail's variables (default: the payload). */
+  facts?: Readonly<Record<string, Fact>>;
+}
+
+export function notificationRow(n: AccountNotice, now: string): Insertable<Database['notifications']> {
+  return {
+    account_id: n.accountId,
+    service_id: n.serviceId,
+    kind: n.kind,
+    payload: JSON.stringify(n.payload),
+    dedupe_key: n.dedupeKey,
+    created_at: now,
+  };
+}
+
+/** The mail of a notification (none for a kind that has no mail), once its row has an id. */
+export function noticeMail(n: AccountNotice, notificationId: number): MailRequest | null {
+  if (!isMailKind(n.kind)) return null;
+  return {
+    accountId: n.accountId,
+    kind: n.kind,
+    facts: n.facts ?? (n.payload as Record<string, Fact>),
+    dedupeKey: `notification:${notificationId}`,
+    notificationId,
+  };
+}
+
 /**
  * A notification row (what the daily run and others record) and its mail, in one
  * transaction; the notification's `dedupeKey` keeps both to one.
  */
-export async function notifyAccount(
-  tx: Tx,
-  ctx: AppContext,
-  n: {
-    accountId: number;
-    serviceId: number | null;
-    kind: string;
-    payload: Record<string, unknown>;
-    dedupeKey: string;
-    /** The mail's variables (default: the payload). */
-    facts?: Readonly<Record<string, Fact>>;
-  },
-): Promise<void> {
+export async function notifyAccount(tx: Tx, ctx: AppContext, n: AccountNotice): Promise<void> {
   const row = await tx
     .insertInto('notifications')
-    .values({
-      account_id: n.accountId,
-      service_id: n.serviceId,
-      kind: n.kind,
-      payload: JSON.stringify(n.payload),
-      dedupe_key: n.dedupeKey,
-      created_at: isoNow(ctx.clock),
-    })
+    .values(notificationRow(n, isoNow(ctx.clock)))
     .onConflict((oc) => oc.column('dedupe_key').doNothing())
     .returning('id')
     .executeTakeFirst();
-  if (!row || !isMailKind(n.kind)) return;
-  await queueMail(tx, ctx, {
-    accountId: n.accountId,
-    kind: n.kind,
-    facts: n.facts ?? (n.payload as Record<string, Fact>),
-    dedupeKey: `notification:${toId(row.id)}`,
-    notificationId: toId(row.id),
-  });
+  if (!row) return;
+  const mail = noticeMail(n, toId(row.id));
+  if (mail) await queueMail(tx, ctx, mail);
 }
 
 /** Claims the next delivery due for `worker`, or null. */

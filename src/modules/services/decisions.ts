@@ -56,19 +56,8 @@ export async function writeDecision(
 ): Promise<OperationRow[]> {
   const id = toId(service.id);
   const now = isoNow(ctx.clock);
-  const operations = [...d.operations];
-  for (const op of d.supersede) {
-    if (await withdrawOperation(tx, ctx, op.id)) {
-      await recordHistory(tx, ctx, actor, id, `operation_${op.kind}_superseded`, {
-        details: { operationId: op.id },
-      });
-    } else if (!operations.some((o) => o.kind === 'resume')) {
-      // A worker took it between our read and the withdrawal: it runs, then this undoes it.
-      operations.push({ kind: 'resume', reason: 'renewal' });
-    }
-  }
-  const c = d.change;
-  const set = rowChangeOf(c, now);
+  const operations = await withdrawSuperseded(tx, ctx, actor, id, d);
+  const { set, queue } = decisionWrites(service, d, operations, opts, now);
   if (Object.keys(set).length > 0) {
     await tx
       .updateTable('services')
@@ -76,10 +65,58 @@ export async function writeDecision(
       .where('id', '=', id)
       .execute();
   }
-  const expiresOn = c.expiresOn?.toString() ?? service.expires_on ?? '';
   const queued: OperationRow[] = [];
-  for (const op of operations) {
-    const { key, payload } = operationOf(id, op, {
+  for (const op of queue) queued.push(await enqueueOperation(tx, ctx, id, op.kind, op.payload, op.key));
+  return queued;
+}
+
+/**
+ * Withdraws the operations the decision supersedes (now: whether a worker took one first is
+ * only known by trying) and returns the operations to queue: the decided ones, plus a `resume`
+ * undoing a superseded one that is already under way.
+ */
+export async function withdrawSuperseded(
+  tx: Tx,
+  ctx: AppContext,
+  actor: Actor,
+  serviceId: number,
+  d: Decision,
+): Promise<Decision['operations'][number][]> {
+  const operations = [...d.operations];
+  for (const op of d.supersede) {
+    if (await withdrawOperation(tx, ctx, op.id)) {
+      await recordHistory(tx, ctx, actor, serviceId, `operation_${op.kind}_superseded`, {
+        details: { operationId: op.id },
+      });
+    } else if (!operations.some((o) => o.kind === 'resume')) {
+      // A worker took it between our read and the withdrawal: it runs, then this undoes it.
+      operations.push({ kind: 'resume', reason: 'renewal' });
+    }
+  }
+  return operations;
+}
+
+export interface QueuedOperation {
+  readonly kind: Decision['operations'][number]['kind'];
+  readonly key: string;
+  readonly payload: OperationPayload;
+}
+
+/** What a decision writes: the service row's columns and the operations to queue, with their keys. */
+export function decisionWrites(
+  service: ServiceRow,
+  d: Decision,
+  operations: readonly Decision['operations'][number][],
+  opts: WriteOptions,
+  now: string,
+): { set: Partial<ServiceRow>; queue: QueuedOperation[] } {
+  const id = toId(service.id);
+  const c = d.change;
+  const set = rowChangeOf(c, now);
+  const expiresOn = c.expiresOn?.toString() ?? service.expires_on ?? '';
+  const queue = operations.map((op) => ({
+    kind: op.kind,
+    ...operationOf(id, op, {
       now,
       expiresOn,
       previousExpiresOn: service.expires_on,
@@ -88,10 +125,9 @@ export async function writeDecision(
       tariffId: opts.tariffId,
       change: opts.change,
       reason: opts.reason,
-    });
-    queued.push(await enqueueOperation(tx, ctx, id, op.kind, payload, key));
-  }
-  return queued;
+    }),
+  }));
+  return { set, queue };
 }
 
 /** A decided change as the columns of the service's row (`activate` is the caller's: it prices the activated range). */

@@ -1,68 +1,96 @@
+import type { Insertable } from 'kysely';
 import { formatAmount } from '../../domain/money.js';
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
-import type { ServiceChargeRow, ServiceStatus, Tx } from '../../platform/db/index.js';
+import type { Database, ServiceChargeRow, ServiceStatus, Tx } from '../../platform/db/index.js';
 import { type Actor, actorLabel, actorUserId } from '../accounts/actor.js';
 
-/** A service's history: one row per event, with who did it and what changed. */
+export interface HistoryChange {
+  from?: ServiceStatus | null;
+  to?: ServiceStatus | null;
+  details?: Record<string, unknown>;
+}
+
+/** A service's history row: one per event, with who did it and what changed. */
+export function historyRow(
+  ctx: AppContext,
+  actor: Actor,
+  serviceId: number,
+  event: string,
+  change: HistoryChange = {},
+): Insertable<Database['service_history']> {
+  return {
+    service_id: serviceId,
+    event,
+    from_status: change.from ?? null,
+    to_status: change.to ?? null,
+    details: JSON.stringify(change.details ?? {}),
+    actor_user_id: actorUserId(actor),
+    actor: actorLabel(actor),
+    created_at: isoNow(ctx.clock),
+  };
+}
+
+/** Records one history event now (`historyRow`). */
 export async function recordHistory(
   tx: Tx,
   ctx: AppContext,
   actor: Actor,
   serviceId: number,
   event: string,
-  change: { from?: ServiceStatus | null; to?: ServiceStatus | null; details?: Record<string, unknown> } = {},
+  change: HistoryChange = {},
 ): Promise<void> {
   await tx
     .insertInto('service_history')
-    .values({
-      service_id: serviceId,
-      event,
-      from_status: change.from ?? null,
-      to_status: change.to ?? null,
-      details: JSON.stringify(change.details ?? {}),
-      actor_user_id: actorUserId(actor),
-      actor: actorLabel(actor),
-      created_at: isoNow(ctx.clock),
-    })
+    .values(historyRow(ctx, actor, serviceId, event, change))
     .execute();
+}
+
+export interface ChargeRecord {
+  kind: ServiceChargeRow['kind'];
+  period: number | null;
+  start: string | null;
+  end: string | null;
+  amountMinor: bigint;
+  /** The priced lines (`storeLines`); credits and differences have none. */
+  lines?: string;
+  ledgerEntryId: bigint | number | null;
+  /** A renewal request's idempotency key. */
+  requestKey?: string | null;
 }
 
 /**
  * What a service was charged or credited, kept with the range it bought (`service_charges`):
  * refunds prorate what a range actually cost, never today's prices.
  */
+export function chargeRow(
+  ctx: AppContext,
+  serviceId: number | bigint,
+  c: ChargeRecord,
+): Insertable<Database['service_charges']> {
+  return {
+    service_id: serviceId,
+    kind: c.kind,
+    period: c.period,
+    start_on: c.start,
+    end_on: c.end,
+    amount_minor: c.amountMinor,
+    lines: c.lines ?? '[]',
+    ledger_entry_id: c.ledgerEntryId,
+    request_key: c.requestKey ?? null,
+    created_at: isoNow(ctx.clock),
+  };
+}
+
 export async function recordCharge(
   tx: Tx,
   ctx: AppContext,
   serviceId: number | bigint,
-  c: {
-    kind: ServiceChargeRow['kind'];
-    period: number | null;
-    start: string | null;
-    end: string | null;
-    amountMinor: bigint;
-    /** The priced lines (`storeLines`); credits and differences have none. */
-    lines?: string;
-    ledgerEntryId: bigint | number | null;
-    /** A renewal request's idempotency key. */
-    requestKey?: string | null;
-  },
+  c: ChargeRecord,
 ): Promise<void> {
   await tx
     .insertInto('service_charges')
-    .values({
-      service_id: serviceId,
-      kind: c.kind,
-      period: c.period,
-      start_on: c.start,
-      end_on: c.end,
-      amount_minor: c.amountMinor,
-      lines: c.lines ?? '[]',
-      ledger_entry_id: c.ledgerEntryId,
-      request_key: c.requestKey ?? null,
-      created_at: isoNow(ctx.clock),
-    })
+    .values(chargeRow(ctx, serviceId, c))
     .execute();
 }
 

@@ -1,8 +1,8 @@
-import { sql } from 'kysely';
+import { type Insertable, sql } from 'kysely';
 import type { OperationKind } from '../../domain/lifecycle.js';
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
-import type { OperationRow, Tx } from '../../platform/db/index.js';
+import type { Database, OperationRow, Tx } from '../../platform/db/index.js';
 import { releaseLicenseIpClaim } from './license-ips.js';
 
 /**
@@ -31,6 +31,27 @@ export const originalKey = (key: string): string => {
   return at < 0 ? key : key.slice(0, at);
 };
 
+/** A queued operation's row. */
+export function operationRow(
+  serviceId: number,
+  kind: OperationKind,
+  payload: OperationPayload,
+  idempotencyKey: string,
+  now: string,
+): Insertable<Database['operations']> {
+  return {
+    service_id: serviceId,
+    kind,
+    payload: JSON.stringify(payload),
+    idempotency_key: idempotencyKey,
+    status: 'queued',
+    attempts: 0,
+    next_attempt_at: now,
+    created_at: now,
+    updated_at: now,
+  };
+}
+
 export async function enqueueOperation(
   tx: Tx,
   ctx: AppContext,
@@ -48,17 +69,7 @@ export async function enqueueOperation(
   if (existing) return existing;
   const op = await tx
     .insertInto('operations')
-    .values({
-      service_id: serviceId,
-      kind,
-      payload: JSON.stringify(payload),
-      idempotency_key: idempotencyKey,
-      status: 'queued',
-      attempts: 0,
-      next_attempt_at: now,
-      created_at: now,
-      updated_at: now,
-    })
+    .values(operationRow(serviceId, kind, payload, idempotencyKey, now))
     .returningAll()
     .executeTakeFirstOrThrow();
   // An idle worker starts it as soon as this transaction commits, not at its next poll.

@@ -1,5 +1,5 @@
 import { Temporal } from 'temporal-polyfill';
-import type { Decision } from '../../domain/lifecycle.js';
+import type { Decision, ServiceState } from '../../domain/lifecycle.js';
 import { formatAmount } from '../../domain/money.js';
 import { isTariffEnded } from '../../domain/periods.js';
 import { today as todayIn } from '../../platform/calendar.js';
@@ -9,14 +9,14 @@ import { inTransaction, type ServiceRow, type Tx } from '../../platform/db/index
 import { conflict } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
 import { type Actor, actorUserId } from '../accounts/actor.js';
-import { postEntry } from '../accounts/ledger.js';
+import { type PostEntryInput, postEntry } from '../accounts/ledger.js';
 import type { TariffAggregate } from '../catalog/aggregate.js';
 import { type PricedRange, priceRange } from '../catalog/quote.js';
-import { issueRenewalInvoice } from '../invoices/issue.js';
+import { issueRenewalInvoice, type RenewalInvoice } from '../invoices/issue.js';
 import { queueEvent } from '../notify/events.js';
 import { addonValuesOf, getServiceFor, tariffOf } from './commands.js';
 import { decideOrThrow, writeDecision } from './decisions.js';
-import { recordCharge, recordHistory, storeLines } from './history.js';
+import { type ChargeRecord, type HistoryChange, recordCharge, recordHistory, storeLines } from './history.js';
 import { lockService, serviceState } from './repository.js';
 
 /**
@@ -69,14 +69,25 @@ export async function planRenewal(
     agg = await tariffOf(db, tariffId);
     opts.tariffCache?.set(tariffId, agg);
   }
-  const tariff = agg;
+  return renewalPlanOf(await serviceState(db, service), service, agg, period, today, opts.source ?? 'manual');
+}
+
+/** The pure part of `planRenewal`: the lifecycle's decision on the service as read, priced with its tariff. */
+export function renewalPlanOf(
+  state: ServiceState,
+  service: ServiceRow,
+  tariff: TariffAggregate,
+  period: number,
+  today: Temporal.PlainDate,
+  source: 'manual' | 'auto',
+): RenewalPlan | null {
   let priced: PricedRange | undefined;
   const decision = decideOrThrow(
-    await serviceState(db, service),
+    state,
     {
       type: 'renew',
       period,
-      source: opts.source ?? 'manual',
+      source,
       price: (start, p) => {
         assertRenewable(tariff, today);
         priced = priceRange(tariff, p, addonValuesOf(service), start, {
@@ -149,6 +160,89 @@ export async function renewService(
   });
 }
 
+/**
+ * What a renewal records, whoever writes it (one renewal now, or the daily run's chunk at
+ * once): the charge's ledger entry (none when free), the charge and its invoice (both name the
+ * entry, written first), the history event and the webhook event.
+ */
+export function renewalRecords(
+  plan: RenewalPlan,
+  period: number,
+  at: { actor: Actor; now: string; source: 'manual' | 'auto'; idempotencyKey: string | null },
+): {
+  entry: PostEntryInput | null;
+  charge: Omit<ChargeRecord, 'ledgerEntryId'>;
+  invoice: Omit<RenewalInvoice, 'ledgerEntryId'>;
+  history: { event: string; change: HistoryChange };
+  event: { key: string; data: Record<string, unknown> };
+} {
+  const service = plan.service;
+  const serviceId = toId(service.id);
+  const accountId = toId(service.account_id);
+  const currency = plan.priced.order.currency;
+  const start = plan.start.toString();
+  const end = plan.priced.cut.end.toString();
+  const total = plan.priced.totalMinor;
+  const lines = storeLines(plan.priced.order.lines, currency);
+  return {
+    entry:
+      total > 0n
+        ? {
+            accountId,
+            kind: 'charge',
+            amountMinor: -total,
+            description: `Renewal of service #${serviceId} until ${end}`,
+            // A caller's key is namespaced: it can never match another kind of ledger entry's key.
+            idempotencyKey: at.idempotencyKey
+              ? `renew-request:${serviceId}:${at.idempotencyKey}`
+              : `renew:${serviceId}:${start}:${period}`,
+            refType: 'service',
+            refId: serviceId,
+            createdByUserId: actorUserId(at.actor),
+            now: at.now,
+          }
+        : null,
+    charge: {
+      kind: 'renewal',
+      period,
+      start,
+      end,
+      amountMinor: total,
+      lines,
+      requestKey: at.idempotencyKey,
+    },
+    invoice: { accountId, serviceId, period, start, end, currency, lines },
+    history: {
+      event: at.source === 'auto' ? 'renewed_automatically' : 'renewed',
+      change: {
+        from: service.status,
+        to: service.status,
+        details: {
+          period,
+          start,
+          expiresOn: end,
+          cut: plan.priced.cut.cut,
+          charged: formatAmount(total, currency),
+          ...(plan.resumes ? { resumes: true } : {}),
+        },
+      },
+    },
+    event: {
+      key: `${serviceId}:${start}:${end}`,
+      data: {
+        serviceId,
+        accountId,
+        period,
+        start,
+        expiresOn: end,
+        charged: formatAmount(total, currency),
+        currency,
+        automatic: at.source === 'auto',
+      },
+    },
+  };
+}
+
 export async function renewServiceTx(
   tx: Tx,
   ctx: AppContext,
@@ -191,76 +285,18 @@ export async function renewServiceTx(
   });
   if (!plan) return { skipped: 'not_due' };
   const now = isoNow(ctx.clock);
-  const currency = plan.priced.order.currency;
-  const end = plan.priced.cut.end.toString();
-  let entryId: bigint | number | null = null;
-  if (plan.priced.totalMinor > 0n) {
-    const { entry } = await postEntry(tx, {
-      accountId: toId(service.account_id),
-      kind: 'charge',
-      amountMinor: -plan.priced.totalMinor,
-      description: `Renewal of service #${serviceId} until ${end}`,
-      // A caller's key is namespaced: it can never match another kind of ledger entry's key.
-      idempotencyKey: opts.idempotencyKey
-        ? `renew-request:${serviceId}:${opts.idempotencyKey}`
-        : `renew:${serviceId}:${plan.start.toString()}:${period}`,
-      refType: 'service',
-      refId: serviceId,
-      createdByUserId: actorUserId(actor),
-      now,
-    });
-    entryId = entry.id;
-  }
-  await writeDecision(tx, ctx, actor, service, plan.decision, { today: opts.today });
-  await recordCharge(tx, ctx, serviceId, {
-    kind: 'renewal',
-    period,
-    start: plan.start.toString(),
-    end,
-    amountMinor: plan.priced.totalMinor,
-    lines: storeLines(plan.priced.order.lines, currency),
-    ledgerEntryId: entryId,
-    requestKey: opts.idempotencyKey ?? null,
-  });
-  if (entryId !== null)
-    await issueRenewalInvoice(tx, ctx, {
-      accountId: toId(service.account_id),
-      serviceId,
-      period,
-      start: plan.start.toString(),
-      end,
-      currency,
-      lines: storeLines(plan.priced.order.lines, currency),
-      ledgerEntryId: entryId,
-    });
-  await recordHistory(
-    tx,
-    ctx,
+  const r = renewalRecords(plan, period, {
     actor,
-    serviceId,
-    opts.source === 'auto' ? 'renewed_automatically' : 'renewed',
-    {
-      from: service.status,
-      to: service.status,
-      details: {
-        period,
-        start: plan.start.toString(),
-        expiresOn: end,
-        cut: plan.priced.cut.cut,
-        charged: formatAmount(plan.priced.totalMinor, currency),
-        ...(plan.resumes ? { resumes: true } : {}),
-      },
-    },
-  );
-  await queueEvent(tx, ctx, 'service.renewed', `${serviceId}:${plan.start.toString()}:${end}`, {
-    serviceId,
-    accountId: toId(service.account_id),
-    period,
-    start: plan.start.toString(),
-    expiresOn: end,
-    charged: formatAmount(plan.priced.totalMinor, currency),
-    currency,
-    automatic: opts.source === 'auto',
+    now,
+    source: opts.source ?? 'manual',
+    idempotencyKey: opts.idempotencyKey ?? null,
   });
+  let entryId: bigint | number | null = null;
+  if (r.entry) entryId = (await postEntry(tx, r.entry)).entry.id;
+  await writeDecision(tx, ctx, actor, service, plan.decision, { today: opts.today });
+  await recordCharge(tx, ctx, serviceId, { ...r.charge, ledgerEntryId: entryId });
+  if (entryId !== null) await issueRenewalInvoice(tx, ctx, { ...r.invoice, ledgerEntryId: entryId });
+  await recordHistory(tx, ctx, actor, serviceId, r.history.event, r.history.change);
+  await queueEvent(tx, ctx, 'service.renewed', r.event.key, r.event.data);
   return { service: await lockService(tx, serviceId), plan, replayed: false };
 }

@@ -1,0 +1,161 @@
+import { type Insertable, sql } from 'kysely';
+import type { Tx } from './connect.js';
+import type { Database } from './schema.js';
+
+/**
+ * Set-based writes for work done in chunks (the daily run, D-chunked-run): rows are collected
+ * while a chunk is decided in memory and sent at the end as multi-row INSERTs and one UPDATE per
+ * table and column set, in the chunk's one transaction. Whoever builds a row builds it with the
+ * same function a single write uses (`historyRow`, `ledgerEntryRow`, …): the batch only changes
+ * how many rows a statement carries, never what a row says.
+ *
+ * A row may need the id of a row inserted in the same batch (a charge names its ledger entry):
+ * the producing row is added with a `Ref` that is filled from `RETURNING`, matched on a unique
+ * column (not on the order of the returned rows, which SQLite does not promise), and the
+ * dependent row is added as a function evaluated at flush time. Tables whose rows fill refs are
+ * written first, the others after, each in the order first used.
+ */
+export type TableName = keyof Database & string;
+type Row<T extends TableName> = Insertable<Database[T]>;
+
+/** An id that exists once the batch has written its row. */
+export class Ref {
+  #value: number | null = null;
+  get value(): number {
+    if (this.#value === null) throw new Error('batch ref read before its row was written');
+    return this.#value;
+  }
+  set(v: number): void {
+    this.#value = v;
+  }
+}
+
+interface Pending {
+  readonly row: unknown;
+  readonly ref?: { ref: Ref; by: string };
+}
+
+/** Rows a statement carries at most: below SQLite's and PostgreSQL's parameter limits for our widest table. */
+const ROWS_PER_STATEMENT = 500;
+
+/** A column value the UPDATE sets: the engines agree on text and NULL, numbers get a cast. */
+type UpdateValue = string | number | bigint | null;
+
+function getOr<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  let v = map.get(key);
+  if (v === undefined) {
+    v = make();
+    map.set(key, v);
+  }
+  return v;
+}
+
+export class WriteBatch {
+  private readonly inserts = new Map<TableName, Pending[]>();
+  private readonly producers = new Set<TableName>();
+  /** table → "col1,col2" → id → values */
+  private readonly updates = new Map<TableName, Map<string, Map<number, UpdateValue[]>>>();
+
+  insert<T extends TableName>(
+    table: T,
+    row: Row<T> | (() => Row<T>),
+    ref?: { ref: Ref; by: keyof Row<T> & string },
+  ): void {
+    const list = getOr(this.inserts, table, () => []);
+    list.push(ref ? { row, ref } : { row });
+    if (ref) this.producers.add(table);
+  }
+
+  /**
+   * Sets columns of the row `id` of `table`. Rows setting the same columns go in one statement
+   * (`set c = case id when … end where id in (…)`); a later update of the same row and columns
+   * replaces the earlier one.
+   */
+  update(table: TableName, id: number, set: Readonly<Record<string, UpdateValue>>): void {
+    const columns = Object.keys(set).sort();
+    if (columns.length === 0) return;
+    const byColumns = getOr(this.updates, table, () => new Map());
+    const rows = getOr(byColumns, columns.join(','), () => new Map());
+    rows.set(
+      id,
+      columns.map((c) => set[c]!),
+    );
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const l of this.inserts.values()) n += l.length;
+    for (const t of this.updates.values()) for (const r of t.values()) n += r.size;
+    return n;
+  }
+
+  /** Sends everything, in the caller's transaction. The batch is empty afterwards. */
+  async flush(tx: Tx): Promise<void> {
+    const order = [
+      ...[...this.inserts.keys()].filter((t) => this.producers.has(t)),
+      ...[...this.inserts.keys()].filter((t) => !this.producers.has(t)),
+    ];
+    for (const table of order) {
+      const pending = this.inserts.get(table)!;
+      for (let i = 0; i < pending.length; i += ROWS_PER_STATEMENT) {
+        await insertRows(tx, table, pending.slice(i, i + ROWS_PER_STATEMENT));
+      }
+    }
+    for (const [table, byColumns] of this.updates) {
+      for (const [key, rows] of byColumns) {
+        const columns = key.split(',');
+        const entries = [...rows.entries()];
+        for (let i = 0; i < entries.length; i += ROWS_PER_STATEMENT) {
+          await updateRows(tx, table, columns, entries.slice(i, i + ROWS_PER_STATEMENT));
+        }
+      }
+    }
+    this.inserts.clear();
+    this.producers.clear();
+    this.updates.clear();
+  }
+}
+
+async function insertRows(tx: Tx, table: TableName, pending: readonly Pending[]): Promise<void> {
+  const rows = pending.map((p) => (typeof p.row === 'function' ? (p.row as () => unknown)() : p.row));
+  const by = pending.find((p) => p.ref)?.ref?.by;
+  // biome-ignore lint/suspicious/noExplicitAny: rows of whichever table the batch holds
+  const q = tx.insertInto(table).values(rows as any);
+  if (by === undefined) {
+    await q.execute();
+    return;
+  }
+  // biome-ignore lint/suspicious/noExplicitAny: the unique column names the row
+  const returned = (await q.returning(['id', by as any]).execute()) as Record<string, unknown>[];
+  const ids = new Map(returned.map((r) => [String(r[by]), Number(r.id)]));
+  pending.forEach((p, i) => {
+    if (!p.ref) return;
+    const key = String((rows[i] as Record<string, unknown>)[p.ref.by]);
+    const id = ids.get(key);
+    if (id === undefined) throw new Error(`batch insert into ${table}: no id returned for ${key}`);
+    p.ref.ref.set(id);
+  });
+}
+
+const castOf = (v: UpdateValue) =>
+  typeof v === 'bigint'
+    ? sql`cast(${v} as bigint)`
+    : typeof v === 'number'
+      ? sql`cast(${v} as integer)`
+      : sql`${v}`;
+
+async function updateRows(
+  tx: Tx,
+  table: TableName,
+  columns: readonly string[],
+  rows: readonly (readonly [number, UpdateValue[]])[],
+): Promise<void> {
+  const ids = rows.map(([id]) => id);
+  const sets = columns.map((c, ci) => {
+    const whens = rows.map(([id, values]) => sql`when ${id} then ${castOf(values[ci]!)}`);
+    return sql`${sql.ref(c)} = case ${sql.ref('id')} ${sql.join(whens, sql` `)} end`;
+  });
+  await sql`update ${sql.table(table)} set ${sql.join(sets, sql`, `)} where ${sql.ref('id')} in (${sql.join(ids)})`.execute(
+    tx,
+  );
+}
