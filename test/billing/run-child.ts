@@ -2,7 +2,8 @@
  * A daily billing run in a process of its own, for run.db.test.ts to kill with SIGKILL half-way.
  * Started as `node --import tsx test/billing/run-child.ts` with:
  * - RUN_CHILD_SQLITE_FILE=<file>, or RUN_CHILD_PG_URL=<url> and RUN_CHILD_PG_SCHEMA=<schema>;
- * - RUN_CHILD_DATE=YYYY-MM-DD (the run's date; the clock stands at 00:30 UTC that day).
+ * - RUN_CHILD_DATE=YYYY-MM-DD (the run's date; the clock stands at 00:30 UTC that day);
+ * - RUN_CHILD_CHUNK=<n>: services per chunk transaction (small, so a kill lands between chunks and inside one).
  * Prints `started` once connected, then the run's summary as JSON when it completes.
  */
 import { randomBytes } from 'node:crypto';
@@ -40,6 +41,7 @@ const ctx: AppContext = {
 
 await db.kysely.selectFrom('provider').select('id').executeTakeFirstOrThrow();
 process.stdout.write('started\n');
-const summary = await runBilling(ctx, { date });
+const chunkSize = env.RUN_CHILD_CHUNK ? Number(env.RUN_CHILD_CHUNK) : undefined;
+const summary = await runBilling(ctx, { date, ...(chunkSize ? { chunkSize } : {}) });
 process.stdout.write(`${JSON.stringify(summary)}\n`);
 await db.close();

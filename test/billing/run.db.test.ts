@@ -556,7 +556,7 @@ describe('a run killed mid-way (separate process, kill -9) then rerun', () => {
   async function runAndKill(c: TestContext, after: number): Promise<{ seen: number; output: string }> {
     const proc = spawn(process.execPath, ['--import', 'tsx', CHILD], {
       cwd: ROOT,
-      env: { ...process.env, ...(await childEnv(c)), RUN_CHILD_DATE: RUN_DATE },
+      env: { ...process.env, ...(await childEnv(c)), RUN_CHILD_DATE: RUN_DATE, RUN_CHILD_CHUNK: '10' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child = proc;

@@ -1,6 +1,6 @@
 import { Temporal } from 'temporal-polyfill';
 import { decide } from '../../domain/lifecycle.js';
-import { formatAmount, parseAmount } from '../../domain/money.js';
+import { formatAmount } from '../../domain/money.js';
 import { DEFAULT_REMINDER_DAYS, reminderDue, TRIAL_PERIOD } from '../../domain/periods.js';
 import { providerTimeZone, startOfDay } from '../../platform/calendar.js';
 import { FixedClock, todayOf } from '../../platform/clock.js';
@@ -14,18 +14,20 @@ import { notifyAccount } from '../notify/outbox.js';
 import { payAwaitingOrders } from '../orders/commands.js';
 import { type DailyReconciliation, reconcileEnabledModules } from '../provisioning/reconcile.js';
 import { type DailyUpkeep, runModuleUpkeep } from '../provisioning/upkeep.js';
-import { writeDecision } from '../services/decisions.js';
 import { deleteServiceTx } from '../services/deletion.js';
-import { recordHistory } from '../services/history.js';
-import { planRenewal, renewServiceTx } from '../services/renewal.js';
-import {
-  lockService,
-  pendingOperations,
-  productTypeOf,
-  serviceState,
-  stateOf,
-} from '../services/repository.js';
+import { planRenewal } from '../services/renewal.js';
+import { lockService, pendingOperations, productTypeOf, stateOf } from '../services/repository.js';
 import { archiveOperations } from '../services/retention.js';
+import {
+  type ChunkEnv,
+  notifyChunk,
+  renewChunk,
+  type Step,
+  type StepResult,
+  serviceNotice,
+  stepRow,
+  suspendChunk,
+} from './chunks.js';
 
 /**
  * The daily billing run (BILLING.md "The daily billing run"), for one calendar date:
@@ -43,7 +45,10 @@ import { archiveOperations } from '../services/retention.js';
  * service is recorded (outcome `error`, a staff task) and the run goes on. A dry run decides
  * the same things and writes nothing.
  */
-export type Step = 'renew' | 'suspend' | 'delete' | 'notify';
+export type { Step } from './chunks.js';
+
+/** Services a chunk of the run takes in one transaction (D-chunked-run). */
+export const DEFAULT_CHUNK_SIZE = 500;
 
 export interface RunSummary {
   date: string;
@@ -79,6 +84,8 @@ export interface RunOptions {
   readonly afterList?: (step: Step, serviceIds: readonly number[]) => Promise<void>;
   /** Reconcile the modules after the run (default true; only a real run for today does). */
   readonly reconcile?: boolean;
+  /** Services per chunk transaction (DEFAULT_CHUNK_SIZE). */
+  readonly chunkSize?: number;
 }
 
 const actor = systemActor('billing');
@@ -120,18 +127,11 @@ async function markStep(
 ) {
   await tx
     .insertInto('billing_steps')
-    .values({
-      service_id: serviceId,
-      run_date: date,
-      step,
-      outcome,
-      amount_minor: amount,
-      created_at: ctx.clock.now().toISOString(),
-    })
+    .values(stepRow(ctx, serviceId, date, step, outcome, amount))
     .execute();
 }
 
-/** A notification and its mail (the outbox), in the step's transaction; `dedupeKey` keeps both to one. */
+/** A notification about a service and its mail (the outbox), in the step's transaction. */
 async function notify(
   tx: Tx,
   ctx: AppContext,
@@ -140,20 +140,7 @@ async function notify(
   payload: Record<string, unknown>,
   dedupeKey: string,
 ) {
-  const { needed, ...rest } = payload as Record<string, string | number | null | undefined>;
-  await notifyAccount(tx, ctx, {
-    accountId: toId(service.account_id),
-    serviceId: toId(service.id),
-    kind,
-    payload,
-    dedupeKey,
-    facts: {
-      serviceId: toId(service.id),
-      serviceName: service.name,
-      ...rest,
-      ...(needed !== undefined ? { neededMinor: needed } : {}),
-    },
-  });
+  await notifyAccount(tx, ctx, serviceNotice(service, kind, payload, dedupeKey));
 }
 
 /**
@@ -326,6 +313,9 @@ async function runSteps(ctx: AppContext, opts: RunOptions, summary: RunSummary):
   const date = opts.date.toString();
   const db = ctx.db.kysely;
   const currency = summary.currency;
+  const dryRun = opts.dryRun ?? false;
+  const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  const env: ChunkEnv = { ctx, actor, date, today: opts.date };
   let renewedMinor = 0n;
   const act = (serviceId: number, step: Step, outcome: string, amount?: bigint, cur = currency) => {
     if (opts.listActions)
@@ -338,7 +328,7 @@ async function runSteps(ctx: AppContext, opts: RunOptions, summary: RunSummary):
   };
   const tomorrow = opts.date.add({ days: 1 }).toString();
   const done = await DoneSteps.load(db, date);
-  // Tariffs read once per run for pricing that writes nothing (renewals load theirs fresh in their transaction).
+  // Tariffs read once per run for pricing that writes nothing (the dry run's).
   const tariffCache = new Map<number, TariffAggregate>();
   // Dry runs track the balance they would spend, per account, to tell which renewals would fail
   // and which notices would then go out, and the services they would renew (those are then
@@ -352,12 +342,67 @@ async function runSteps(ctx: AppContext, opts: RunOptions, summary: RunSummary):
     } catch (err) {
       summary.errors++;
       act(id, step, 'error');
-      if (!opts.dryRun) await recordError(ctx, done, id, date, step, err);
+      if (!dryRun) await recordError(ctx, done, id, date, step, err);
     }
   };
+  /** Counts what a chunk did for one service. */
+  const tally = (step: Step, r: StepResult) => {
+    if (r.outcome === 'already_done') {
+      summary.alreadyDone++;
+      return;
+    }
+    done.add(r.serviceId, step);
+    if (step === 'renew' && r.failed) summary.renewFailed++;
+    else if (step === 'renew') {
+      summary.renewed++;
+      renewedMinor += r.amount ?? 0n;
+    } else if (step === 'suspend') summary.suspended++;
+    else if (r.outcome === 'low_balance') summary.lowBalance++;
+    else summary.reminders++;
+    act(r.serviceId, step, r.outcome, r.amount);
+  };
+  /**
+   * A step over the listed services in chunks of `chunkSize`, one transaction each (D-chunked-run).
+   * A chunk that fails is rolled back whole and its services are tried again one at a time, so
+   * one bad service is recorded as an error (a staff task) without holding back the others.
+   */
+  const chunked = async (
+    step: Step,
+    listed: readonly number[],
+    fn: (tx: Tx, ids: readonly number[]) => Promise<StepResult[]>,
+  ) => {
+    const ids = listed.filter((id) => {
+      if (!done.has(id, step)) return true;
+      summary.alreadyDone++;
+      return false;
+    });
+    let n = listed.length - ids.length;
+    if (ids.length === 0 && n > 0) opts.onProgress?.(n, listed.length, step);
+    for (let i = 0; i < ids.length; i += chunkSize) {
+      const chunk = ids.slice(i, i + chunkSize);
+      try {
+        for (const r of await inTransaction(ctx.db, (tx) => fn(tx, chunk))) tally(step, r);
+      } catch (err) {
+        if (chunk.length > 1)
+          ctx.logger.warn(
+            { err, step, date, from: chunk[0], to: chunk.at(-1) },
+            'daily billing run: a chunk failed; its services are tried one at a time',
+          );
+        for (const id of chunk) {
+          await guarded(id, step, async () => {
+            if (chunk.length === 1) throw err;
+            for (const r of await inTransaction(ctx.db, (tx) => fn(tx, [id]))) tally(step, r);
+          });
+        }
+      }
+      n += chunk.length;
+      opts.onProgress?.(n, listed.length, step);
+    }
+  };
+  const idsOf = (rows: readonly { id: number | bigint }[]) => rows.map((r) => toId(r.id));
 
   // 0. awaiting orders the balance covers by now
-  if (!opts.dryRun) {
+  if (!dryRun) {
     const accounts = await db
       .selectFrom('orders')
       .select('account_id')
@@ -380,27 +425,27 @@ async function runSteps(ctx: AppContext, opts: RunOptions, summary: RunSummary):
   }
 
   // 1. auto-renew
-  const due = await db
+  const dueList = db
     .selectFrom('services')
-    .selectAll()
     .where('status', '=', 'active')
     .where('autoprolong', 'is not', null)
     .where('expires_on', '<=', tomorrow)
-    .orderBy('id')
-    .execute();
-  await opts.afterList?.(
-    'renew',
-    due.map((s) => toId(s.id)),
-  );
-  let n = 0;
-  for (const listed of due) {
-    const id = toId(listed.id);
-    await guarded(id, 'renew', async () => {
-      if (done.has(id, 'renew')) {
-        summary.alreadyDone++;
-        return;
-      }
-      if (opts.dryRun) {
+    .orderBy('id');
+  if (!dryRun) {
+    const ids = idsOf(await dueList.select('id').execute());
+    await opts.afterList?.('renew', ids);
+    await chunked('renew', ids, (tx, chunk) => renewChunk(tx, env, chunk));
+  } else {
+    const due = await dueList.selectAll().execute();
+    await opts.afterList?.('renew', idsOf(due));
+    let n = 0;
+    for (const listed of due) {
+      const id = toId(listed.id);
+      await guarded(id, 'renew', async () => {
+        if (done.has(id, 'renew')) {
+          summary.alreadyDone++;
+          return;
+        }
         try {
           const plan = await planRenewal(db, ctx, listed, Number(listed.autoprolong), {
             today: opts.date,
@@ -429,122 +474,44 @@ async function runSteps(ctx: AppContext, opts: RunOptions, summary: RunSummary):
           summary.renewFailed++;
           act(id, 'renew', err.code);
         }
-        return;
-      }
-      let failure: AppError | null = null;
-      let state: ServiceRow = listed;
-      const r = await once(ctx, done, id, date, 'renew', async (tx) => {
-        // Re-read under the lock: the list above is only where to look.
-        state = await lockService(tx, id);
-        if (state.autoprolong === null) return null;
-        try {
-          const renewed = await renewServiceTx(tx, ctx, actor, id, Number(state.autoprolong), {
-            source: 'auto',
-            today: opts.date,
-          });
-          if ('skipped' in renewed) return null;
-          return { outcome: 'renewed', amount: renewed.plan.priced.totalMinor };
-        } catch (err) {
-          // Roll the renewal back; the failure is recorded below in a transaction of its own.
-          if (err instanceof AppError) failure = err;
-          throw err;
-        }
-      }).catch((err: unknown) => {
-        if (err === failure) return null;
-        throw err;
       });
-      if (r === 'already_done') summary.alreadyDone++;
-      else if (r) {
-        summary.renewed++;
-        renewedMinor += r.amount ?? 0n;
-        act(id, 'renew', r.outcome, r.amount);
-      } else if (failure) {
-        const f: AppError = failure;
-        const recorded = await once(ctx, done, id, date, 'renew', async (tx) => {
-          await notify(
-            tx,
-            ctx,
-            state,
-            'renewal_failed',
-            {
-              reason: f.code,
-              expiresOn: state.expires_on,
-              period: Number(state.autoprolong),
-              // What the renewal needed (the ledger's refusal says), for the mail.
-              ...(typeof f.details?.required === 'string' && typeof f.details.currency === 'string'
-                ? { needed: parseAmount(f.details.required, f.details.currency).toString() }
-                : {}),
-            },
-            `renewal_failed:${id}:${date}`,
-          );
-          await recordHistory(tx, ctx, actor, id, 'auto_renewal_failed', { details: { reason: f.code } });
-          return { outcome: f.code };
-        });
-        if (recorded !== 'already_done') {
-          summary.renewFailed++;
-          act(id, 'renew', f.code);
-        }
-      }
-    });
-    opts.onProgress?.(++n, due.length, 'renew');
+      opts.onProgress?.(++n, due.length, 'renew');
+    }
   }
   summary.renewedAmount = formatAmount(renewedMinor, currency);
 
   // 2. suspend expired (a dry run pretends the renewals above happened)
-  const expired = await db
+  const expiredList = db
     .selectFrom('services')
-    .selectAll()
     .where('status', '=', 'active')
     .where('expires_on', '<=', date)
-    .orderBy('id')
-    .execute();
-  await opts.afterList?.(
-    'suspend',
-    expired.map((s) => toId(s.id)),
-  );
-  n = 0;
-  for (const listed of expired) {
-    const id = toId(listed.id);
-    await guarded(id, 'suspend', async () => {
-      if (done.has(id, 'suspend')) {
-        summary.alreadyDone++;
-        return;
-      }
-      if (opts.dryRun) {
+    .orderBy('id');
+  if (!dryRun) {
+    const ids = idsOf(await expiredList.select('id').execute());
+    await opts.afterList?.('suspend', ids);
+    await chunked('suspend', ids, (tx, chunk) => suspendChunk(tx, env, chunk));
+  } else {
+    const expired = await expiredList.selectAll().execute();
+    await opts.afterList?.('suspend', idsOf(expired));
+    let n = 0;
+    for (const listed of expired) {
+      const id = toId(listed.id);
+      await guarded(id, 'suspend', async () => {
+        if (done.has(id, 'suspend')) {
+          summary.alreadyDone++;
+          return;
+        }
         if (renewedInDryRun.has(id)) return;
         const d = decide(stateOf(listed, await pendingOperations(db, id)), { type: 'expire' }, opts.date);
         if (d.skip) return;
         summary.suspended++;
         act(id, 'suspend', 'expired');
-        return;
-      }
-      const r = await once(ctx, done, id, date, 'suspend', async (tx) => {
-        const service = await lockService(tx, id);
-        const d = decide(await serviceState(tx, service), { type: 'expire' }, opts.date);
-        if (d.skip) return null;
-        await writeDecision(tx, ctx, actor, service, d, { today: opts.date });
-        await recordHistory(tx, ctx, actor, id, 'suspend_requested', {
-          details: { reason: 'expired', expiresOn: service.expires_on },
-        });
-        await notify(
-          tx,
-          ctx,
-          service,
-          'service_suspended',
-          { reason: 'expired', expiresOn: service.expires_on },
-          `suspended:${id}:${service.expires_on}`,
-        );
-        return { outcome: 'expired' };
       });
-      if (r === 'already_done') summary.alreadyDone++;
-      else if (r) {
-        summary.suspended++;
-        act(id, 'suspend', 'expired');
-      }
-    });
-    opts.onProgress?.(++n, expired.length, 'suspend');
+      opts.onProgress?.(++n, expired.length, 'suspend');
+    }
   }
 
+  let n = 0;
   // 3. delete: suspended (whatever the reason) and past expiresOn + the product type's delay
   const suspended = await db
     .selectFrom('services as s')
@@ -608,17 +575,19 @@ async function runSteps(ctx: AppContext, opts: RunOptions, summary: RunSummary):
   // 4. notifications: reminders for services that do not renew themselves, low balance for those that do
   // Only the reminder days (5, 3, 1, 0 before expiry), not the whole range between them.
   const reminderDates = DEFAULT_REMINDER_DAYS.map((d) => opts.date.add({ days: d }).toString());
-  const soon = await db
+  const soonList = db
     .selectFrom('services')
-    .selectAll()
     .where('status', '=', 'active')
     .where('expires_on', 'in', reminderDates)
-    .orderBy('id')
-    .execute();
-  await opts.afterList?.(
-    'notify',
-    soon.map((s) => toId(s.id)),
-  );
+    .orderBy('id');
+  if (!dryRun) {
+    const ids = idsOf(await soonList.select('id').execute());
+    await opts.afterList?.('notify', ids);
+    await chunked('notify', ids, (tx, chunk) => notifyChunk(tx, env, chunk, reminderDates));
+    return;
+  }
+  const soon = await soonList.selectAll().execute();
+  await opts.afterList?.('notify', idsOf(soon));
   n = 0;
   for (const service of soon) {
     const id = toId(service.id);
@@ -631,7 +600,6 @@ async function runSteps(ctx: AppContext, opts: RunOptions, summary: RunSummary):
       }
       if (days === null || Number(service.period) === TRIAL_PERIOD || renewedInDryRun.has(id)) return;
       let kind: 'renewal_reminder' | 'low_balance' | null = 'renewal_reminder';
-      let need: bigint | null = null;
       if (service.autoprolong !== null) {
         kind = null;
         try {
@@ -645,54 +613,18 @@ async function runSteps(ctx: AppContext, opts: RunOptions, summary: RunSummary):
             .where('id', '=', service.account_id)
             .executeTakeFirstOrThrow();
           // A dry run counts what its own renewals above would have spent.
-          const used = opts.dryRun ? (spent.get(toId(service.account_id)) ?? 0n) : 0n;
-          if (plan && account.balance_minor - used + account.credit_limit_minor < plan.priced.totalMinor) {
+          const used = spent.get(toId(service.account_id)) ?? 0n;
+          if (plan && account.balance_minor - used + account.credit_limit_minor < plan.priced.totalMinor)
             kind = 'low_balance';
-            need = plan.priced.totalMinor;
-          }
         } catch (err) {
           if (!(err instanceof AppError)) throw err;
           kind = 'renewal_reminder';
         }
       }
       if (!kind) return;
-      const k = kind;
-      if (opts.dryRun) {
-        if (k === 'low_balance') summary.lowBalance++;
-        else summary.reminders++;
-        act(id, 'notify', k);
-        return;
-      }
-      const r = await once(ctx, done, id, date, 'notify', async (tx) => {
-        // Re-read under the lock: a service renewed, suspended or switched to automatic
-        // renewal since the list was read gets no notice with stale dates.
-        const fresh = await lockService(tx, id);
-        if (
-          fresh.status !== 'active' ||
-          fresh.expires_on !== service.expires_on ||
-          fresh.autoprolong !== service.autoprolong
-        )
-          return null;
-        await notify(
-          tx,
-          ctx,
-          service,
-          k,
-          {
-            daysLeft: days,
-            expiresOn: service.expires_on,
-            ...(need !== null ? { needed: need.toString() } : {}),
-          },
-          `${k}:${id}:${date}`,
-        );
-        return { outcome: k };
-      });
-      if (r === 'already_done') summary.alreadyDone++;
-      else if (r) {
-        if (k === 'low_balance') summary.lowBalance++;
-        else summary.reminders++;
-        act(id, 'notify', k);
-      }
+      if (kind === 'low_balance') summary.lowBalance++;
+      else summary.reminders++;
+      act(id, 'notify', kind);
     });
     opts.onProgress?.(++n, soon.length, 'notify');
   }

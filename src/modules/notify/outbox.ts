@@ -3,6 +3,7 @@ import { formatAmount } from '../../domain/money.js';
 import { providerTimeZone } from '../../platform/calendar.js';
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
+import { Ref, type WriteBatch } from '../../platform/db/batch.js';
 import {
   type Database,
   type DeliveryRow,
@@ -415,4 +416,81 @@ export async function retryDelivery(ctx: AppContext, actor: Actor, id: number): 
       .returningAll()
       .executeTakeFirstOrThrow();
   });
+}
+
+/**
+ * The notifications of a chunk of work (the daily run's, D-chunked-run) and their mails, added
+ * to its batch: what `notifyAccount` writes for each, read in a few queries for all of them —
+ * the dedupe keys already used, the accounts' opt-outs, the provider, the templates.
+ * Returns the notices written (a dedupe key used before writes nothing, as one at a time).
+ */
+export async function batchNotices(
+  tx: Tx,
+  ctx: AppContext,
+  batch: WriteBatch,
+  notices: readonly AccountNotice[],
+  accounts: ReadonlyMap<number, MailAddressee['account']>,
+): Promise<AccountNotice[]> {
+  if (notices.length === 0) return [];
+  const used = new Set(
+    (
+      await tx
+        .selectFrom('notifications')
+        .select('dedupe_key')
+        .where(
+          'dedupe_key',
+          'in',
+          notices.map((n) => n.dedupeKey),
+        )
+        .execute()
+    ).map((r) => r.dedupe_key),
+  );
+  const fresh: AccountNotice[] = [];
+  for (const n of notices) {
+    if (used.has(n.dedupeKey)) continue;
+    used.add(n.dedupeKey);
+    fresh.push(n);
+  }
+  const mailed = fresh.filter((n) => isMailKind(n.kind));
+  const accountIds = [...new Set(mailed.map((n) => n.accountId))];
+  const optedOut = new Set(
+    accountIds.length === 0
+      ? []
+      : (
+          await tx
+            .selectFrom('notification_opt_outs')
+            .select(['account_id', 'kind'])
+            .where('account_id', 'in', accountIds)
+            .execute()
+        ).map((r) => `${toId(r.account_id)}:${r.kind}`),
+  );
+  const provider =
+    mailed.length === 0
+      ? null
+      : await tx
+          .selectFrom('provider')
+          .select(['name', 'currency'])
+          .where('id', '=', 1)
+          .executeTakeFirstOrThrow();
+  const zone = mailed.length === 0 ? 'UTC' : await providerTimeZone(ctx, tx);
+  const templates = new Map<string, Template>();
+  const now = isoNow(ctx.clock);
+  for (const n of fresh) {
+    const ref = new Ref();
+    batch.insert('notifications', notificationRow(n, now), { ref, by: 'dedupe_key' });
+    if (!isMailKind(n.kind) || provider === null) continue;
+    if ((OPTIONAL_KINDS as readonly string[]).includes(n.kind) && optedOut.has(`${n.accountId}:${n.kind}`))
+      continue;
+    const account = accounts.get(n.accountId);
+    if (!account) throw new Error(`batchNotices: account ${n.accountId} not given`);
+    const tkey = `${n.kind}:${account.language}`;
+    let template = templates.get(tkey);
+    if (!template) {
+      template = await templateFor(tx, n.kind, account.language);
+      templates.set(tkey, template);
+    }
+    const to: MailAddressee = { provider, account, zone, template };
+    batch.insert('deliveries', () => mailDeliveryRow(noticeMail(n, ref.value)!, to, now));
+  }
+  return fresh;
 }

@@ -39,19 +39,57 @@ export async function findService(db: Reader, id: number): Promise<ServiceRow> {
 
 /** The service's operations not yet finished, oldest first. */
 export async function pendingOperations(db: Reader, serviceId: number): Promise<PendingOperation[]> {
+  return (await pendingOperationsOf(db, [serviceId])).get(serviceId) ?? [];
+}
+
+/** The operations not yet finished of several services (a chunk of the daily run), oldest first, by service. */
+export async function pendingOperationsOf(
+  db: Reader,
+  serviceIds: readonly number[],
+): Promise<Map<number, PendingOperation[]>> {
+  const out = new Map<number, PendingOperation[]>();
+  if (serviceIds.length === 0) return out;
   const rows = await db
     .selectFrom('operations')
-    .select(['id', 'kind', 'status', 'payload'])
-    .where('service_id', '=', serviceId)
+    .select(['id', 'service_id', 'kind', 'status', 'payload'])
+    .where(
+      'service_id',
+      serviceIds.length === 1 ? '=' : 'in',
+      serviceIds.length === 1 ? serviceIds[0]! : serviceIds,
+    )
     .where('status', 'in', [...PENDING_OPERATION])
     .orderBy('id')
     .execute();
-  return rows.map((r) => ({
-    id: toId(r.id),
-    kind: r.kind,
-    reason: (JSON.parse(r.payload) as { reason?: string }).reason,
-    running: r.status === 'running',
-  }));
+  for (const r of rows) {
+    const sid = toId(r.service_id);
+    let list = out.get(sid);
+    if (!list) {
+      list = [];
+      out.set(sid, list);
+    }
+    list.push({
+      id: toId(r.id),
+      kind: r.kind,
+      reason: (JSON.parse(r.payload) as { reason?: string }).reason,
+      running: r.status === 'running',
+    });
+  }
+  return out;
+}
+
+/**
+ * Locks several services' rows together (a chunk of the daily run), in id order so that two
+ * lockers of overlapping chunks queue instead of deadlocking; returns them as they are now.
+ */
+export async function lockServices(tx: Tx, ids: readonly number[]): Promise<ServiceRow[]> {
+  if (ids.length === 0) return [];
+  return tx
+    .selectFrom('services')
+    .selectAll()
+    .where('id', 'in', ids)
+    .orderBy('id')
+    .$call((q) => lockRows(tx, q))
+    .execute();
 }
 
 /** What the pure lifecycle decides on. */
