@@ -314,7 +314,10 @@ describe('the daily run is idempotent per (service, date, step)', () => {
     expect(real.dryRun).toBe(false);
   });
 
-  it('two runs of one date at once (two schedulers, two connections) write what one run writes', async () => {
+  it.each([
+    ['one chunk each', undefined],
+    ['chunks of 2, interleaved', 2],
+  ])('two runs of one date at once (two schedulers, two connections) write what one run writes: %s', async (_, chunkSize) => {
     licenses = 0;
     await bookFor20211215(ctx);
     extra = await createTestContext({ now: '2021-10-15T10:00:00Z' });
@@ -328,8 +331,8 @@ describe('the daily run is idempotent per (service, date, step)', () => {
         ? contextOn(ctx.testDb.openAnother(), ctx.testDb, undefined, ctx.clock)
         : ctx;
     const [a, b] = await Promise.all([
-      runBilling(ctx, { date: day('2021-12-15') }),
-      runBilling(twin, { date: day('2021-12-15') }),
+      runBilling(ctx, { date: day('2021-12-15'), chunkSize }),
+      runBilling(twin, { date: day('2021-12-15'), chunkSize }),
     ]);
     await runBilling(extra, { date: day('2021-12-15') });
     expect(await image(ctx)).toEqual(await image(extra));

@@ -33,6 +33,22 @@ import { sendWebhook } from './webhook-send.js';
 export type Fact = string | number | bigint | null | undefined;
 
 /**
+ * Intl formatters by locale, currency and zone: building one costs far more than formatting
+ * with it (a daily run renders thousands of mails). Bounded by the few locales, currencies and
+ * zones an installation uses.
+ */
+const formatters = new Map<string, { format(v: number | Date): string }>();
+function formatter(key: string, make: () => { format(v: number | Date): string }) {
+  let f = formatters.get(key);
+  if (!f) {
+    if (formatters.size > 200) formatters.clear();
+    f = make();
+    formatters.set(key, f);
+  }
+  return f;
+}
+
+/**
  * The variables a template sees, formatted for the reader: a `…Minor` amount as money in
  * `currency` (named without the suffix), a `…On` date and an `…At` instant in the provider's
  * time zone, in the account's language. Unset facts are left out.
@@ -48,20 +64,20 @@ export function formatVariables(
     if (key.endsWith('Minor')) {
       const amount = formatAmount(BigInt(value), f.currency);
       // Intl formats a decimal string exactly (no binary floating point).
-      out[key.slice(0, -5)] = new Intl.NumberFormat(locale, {
-        style: 'currency',
-        currency: f.currency,
-      }).format(amount as unknown as number);
+      out[key.slice(0, -5)] = formatter(
+        `n:${locale}:${f.currency}`,
+        () => new Intl.NumberFormat(locale, { style: 'currency', currency: f.currency }),
+      ).format(amount as unknown as number);
     } else if (key.endsWith('On') && /^\d{4}-\d{2}-\d{2}$/.test(String(value))) {
-      out[key] = new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeZone: 'UTC' }).format(
-        new Date(`${String(value)}T00:00:00Z`),
-      );
+      out[key] = formatter(
+        `d:${locale}`,
+        () => new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeZone: 'UTC' }),
+      ).format(new Date(`${String(value)}T00:00:00Z`));
     } else if (key.endsWith('At') && !Number.isNaN(Date.parse(String(value)))) {
-      out[key] = new Intl.DateTimeFormat(locale, {
-        dateStyle: 'long',
-        timeStyle: 'short',
-        timeZone: f.zone,
-      }).format(new Date(String(value)));
+      out[key] = formatter(
+        `t:${locale}:${f.zone}`,
+        () => new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeStyle: 'short', timeZone: f.zone }),
+      ).format(new Date(String(value)));
     } else out[key] = String(value);
   }
   return out;
