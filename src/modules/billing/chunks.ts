@@ -22,7 +22,13 @@ import { loadTariffAggregates, type TariffAggregate } from '../catalog/aggregate
 import { documentRow, renewalInvoiceDraft, takeDocumentNumbers } from '../invoices/issue.js';
 import { activeWebhooks, eventDeliveryRows } from '../notify/events.js';
 import { type AccountNotice, batchNotices } from '../notify/outbox.js';
-import { decisionWrites, type QueuedOperation, withdrawSuperseded } from '../services/decisions.js';
+import {
+  decideOrThrow,
+  decisionWrites,
+  type QueuedOperation,
+  withdrawSuperseded,
+} from '../services/decisions.js';
+import { deletionHistory } from '../services/deletion.js';
 import { chargeRow, historyRow } from '../services/history.js';
 import { operationRow } from '../services/operations.js';
 import { renewalPlanOf, renewalRecords } from '../services/renewal.js';
@@ -326,6 +332,66 @@ export async function suspendChunk(tx: Tx, env: ChunkEnv, ids: readonly number[]
     suspended.push(s);
   }
   await closeChunk(tx, env, batch, ops, notices, await accountsOf(tx, suspended, false));
+  return results;
+}
+
+/** Why the daily run deletes a service (kept with its `close` and its history). */
+export const DELETION_REASON = 'suspended past its paid time too long';
+
+/**
+ * Step 3: deletion of suspended services past their paid time plus their product type's delay
+ * (no refund: nothing of the paid time is left).
+ */
+export async function deleteChunk(tx: Tx, env: ChunkEnv, ids: readonly number[]): Promise<StepResult[]> {
+  const { ctx, actor, date, today } = env;
+  const now = isoNow(ctx.clock);
+  const { services, results, state } = await openChunk(tx, env, ids, 'delete');
+  const typeIds = [...new Set(services.map((s) => toId(s.product_type_id)))];
+  const delays = new Map(
+    typeIds.length === 0
+      ? []
+      : (
+          await tx
+            .selectFrom('product_types')
+            .select(['id', 'deletion_delay_days'])
+            .where('id', 'in', typeIds)
+            .execute()
+        ).map((t) => [toId(t.id), Number(t.deletion_delay_days)]),
+  );
+  const batch = new WriteBatch();
+  const ops: { serviceId: number; op: QueuedOperation }[] = [];
+  const notices: AccountNotice[] = [];
+  const deleted: ServiceRow[] = [];
+  for (const s of services) {
+    const id = toId(s.id);
+    const d = decideOrThrow(
+      state(s),
+      { type: 'deletion_due', deletionDelayDays: delays.get(toId(s.product_type_id))! },
+      today,
+    );
+    if (d.skip) continue;
+    const operations =
+      d.supersede.length > 0 ? await withdrawSuperseded(tx, ctx, actor, id, d) : d.operations;
+    const { set, queue } = decisionWrites(s, d, operations, { today, reason: DELETION_REASON }, now);
+    if (Object.keys(set).length > 0) batch.update('services', id, { ...set, updated_at: now } as never);
+    for (const op of queue) ops.push({ serviceId: id, op });
+    batch.insert(
+      'service_history',
+      historyRow(ctx, actor, id, 'delete_requested', deletionHistory(DELETION_REASON, 0n, null)),
+    );
+    notices.push(
+      serviceNotice(
+        s,
+        'service_deleted',
+        { suspendedOn: s.suspended_on, expiresOn: s.expires_on },
+        `deleted:${id}`,
+      ),
+    );
+    batch.insert('billing_steps', stepRow(ctx, id, date, 'delete', 'suspended_too_long'));
+    results.push({ serviceId: id, outcome: 'suspended_too_long' });
+    deleted.push(s);
+  }
+  await closeChunk(tx, env, batch, ops, notices, await accountsOf(tx, deleted, false));
   return results;
 }
 

@@ -5,26 +5,24 @@ import { DEFAULT_REMINDER_DAYS, reminderDue, TRIAL_PERIOD } from '../../domain/p
 import { providerTimeZone, startOfDay } from '../../platform/calendar.js';
 import { FixedClock, todayOf } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
-import { inTransaction, isUniqueViolation, type ServiceRow, type Tx } from '../../platform/db/index.js';
+import { inTransaction, isUniqueViolation, type Tx } from '../../platform/db/index.js';
 import { AppError } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
 import { systemActor } from '../accounts/actor.js';
 import type { TariffAggregate } from '../catalog/aggregate.js';
-import { notifyAccount } from '../notify/outbox.js';
 import { payAwaitingOrders } from '../orders/commands.js';
 import { type DailyReconciliation, reconcileEnabledModules } from '../provisioning/reconcile.js';
 import { type DailyUpkeep, runModuleUpkeep } from '../provisioning/upkeep.js';
-import { deleteServiceTx } from '../services/deletion.js';
 import { planRenewal } from '../services/renewal.js';
-import { lockService, pendingOperations, productTypeOf, stateOf } from '../services/repository.js';
+import { pendingOperations, stateOf } from '../services/repository.js';
 import { archiveOperations } from '../services/retention.js';
 import {
   type ChunkEnv,
+  deleteChunk,
   notifyChunk,
   renewChunk,
   type Step,
   type StepResult,
-  serviceNotice,
   stepRow,
   suspendChunk,
 } from './chunks.js';
@@ -38,12 +36,13 @@ import {
  * 3. delete suspended services whose `expiresOn` + their product type's delay ≤ date, whatever
  *    the reason, and enqueue `close`;
  * 4. notify: reminders 5, 3, 1, 0 days before expiry; low balance for auto-renewing services.
- * Each step of each service locks the service, re-reads it and decides again with the pure
- * lifecycle — the lists read before the loops only say which services to look at. Every step
- * writes a row keyed (service, date, step) in the same transaction as its effect, so a rerun —
- * or a run killed half-way and started again — does nothing twice. An unexpected error on one
- * service is recorded (outcome `error`, a staff task) and the run goes on. A dry run decides
- * the same things and writes nothing.
+ * A step takes its listed services in chunks (chunks.ts, D-chunked-run): a chunk's services are
+ * locked together, re-read, and decided again with the pure lifecycle — the lists read before
+ * say only which services to look at. Every step of a service writes a row keyed (service,
+ * date, step) in its chunk's transaction, with its effect, so a rerun — or a run killed
+ * half-way and started again — does nothing twice. A chunk that fails is retried one service
+ * at a time; a service that fails alone is recorded (outcome `error`, a staff task) and the run
+ * goes on. A dry run decides the same things, one service at a time, and writes nothing.
  */
 export type { Step } from './chunks.js';
 
@@ -129,18 +128,6 @@ async function markStep(
     .insertInto('billing_steps')
     .values(stepRow(ctx, serviceId, date, step, outcome, amount))
     .execute();
-}
-
-/** A notification about a service and its mail (the outbox), in the step's transaction. */
-async function notify(
-  tx: Tx,
-  ctx: AppContext,
-  service: ServiceRow,
-  kind: string,
-  payload: Record<string, unknown>,
-  dedupeKey: string,
-) {
-  await notifyAccount(tx, ctx, serviceNotice(service, kind, payload, dedupeKey));
 }
 
 /**
@@ -357,6 +344,7 @@ async function runSteps(ctx: AppContext, opts: RunOptions, summary: RunSummary):
       summary.renewed++;
       renewedMinor += r.amount ?? 0n;
     } else if (step === 'suspend') summary.suspended++;
+    else if (step === 'delete') summary.deleted++;
     else if (r.outcome === 'low_balance') summary.lowBalance++;
     else summary.reminders++;
     act(r.serviceId, step, r.outcome, r.amount);
@@ -513,63 +501,38 @@ async function runSteps(ctx: AppContext, opts: RunOptions, summary: RunSummary):
 
   let n = 0;
   // 3. delete: suspended (whatever the reason) and past expiresOn + the product type's delay
-  const suspended = await db
+  const suspendedList = db
     .selectFrom('services as s')
-    .innerJoin('product_types as t', 't.id', 's.product_type_id')
-    .selectAll('s')
-    .select('t.deletion_delay_days')
     .where('s.status', '=', 'suspended')
     .where('s.expires_on', '<=', date)
-    .orderBy('s.id')
-    .execute();
-  await opts.afterList?.(
-    'delete',
-    suspended.map((s) => toId(s.id)),
-  );
-  n = 0;
-  for (const row of suspended) {
-    const { deletion_delay_days, ...listed } = row;
-    const id = toId(listed.id);
-    await guarded(id, 'delete', async () => {
-      if (done.has(id, 'delete')) {
-        summary.alreadyDone++;
-        return;
-      }
-      const event = { type: 'deletion_due', deletionDelayDays: Number(deletion_delay_days) } as const;
-      if (opts.dryRun) {
+    .orderBy('s.id');
+  if (!dryRun) {
+    const ids = idsOf(await suspendedList.select('s.id').execute());
+    await opts.afterList?.('delete', ids);
+    await chunked('delete', ids, (tx, chunk) => deleteChunk(tx, env, chunk));
+  } else {
+    const suspended = await suspendedList
+      .innerJoin('product_types as t', 't.id', 's.product_type_id')
+      .selectAll('s')
+      .select('t.deletion_delay_days')
+      .execute();
+    await opts.afterList?.('delete', idsOf(suspended));
+    for (const row of suspended) {
+      const { deletion_delay_days, ...listed } = row;
+      const id = toId(listed.id);
+      await guarded(id, 'delete', async () => {
+        if (done.has(id, 'delete')) {
+          summary.alreadyDone++;
+          return;
+        }
+        const event = { type: 'deletion_due', deletionDelayDays: Number(deletion_delay_days) } as const;
         const d = decide(stateOf(listed, await pendingOperations(db, id)), event, opts.date);
         if (d.skip) return;
         summary.deleted++;
         act(id, 'delete', 'suspended_too_long');
-        return;
-      }
-      const r = await once(ctx, done, id, date, 'delete', async (tx) => {
-        const service = await lockService(tx, id);
-        const type = await productTypeOf(tx, service);
-        const deleted = await deleteServiceTx(tx, ctx, actor, service, {
-          event: { type: 'deletion_due', deletionDelayDays: Number(type.deletion_delay_days) },
-          refundUnused: false,
-          reason: 'suspended past its paid time too long',
-          today: opts.date,
-        });
-        if (deleted.skipped) return null;
-        await notify(
-          tx,
-          ctx,
-          service,
-          'service_deleted',
-          { suspendedOn: service.suspended_on, expiresOn: service.expires_on },
-          `deleted:${id}`,
-        );
-        return { outcome: 'suspended_too_long' };
       });
-      if (r === 'already_done') summary.alreadyDone++;
-      else if (r) {
-        summary.deleted++;
-        act(id, 'delete', r.outcome);
-      }
-    });
-    opts.onProgress?.(++n, suspended.length, 'delete');
+      opts.onProgress?.(++n, suspended.length, 'delete');
+    }
   }
 
   // 4. notifications: reminders for services that do not renew themselves, low balance for those that do

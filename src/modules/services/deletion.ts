@@ -12,7 +12,7 @@ import { type Actor, actorUserId, isStaff } from '../accounts/actor.js';
 import { postEntry } from '../accounts/ledger.js';
 import { getServiceFor } from './commands.js';
 import { decideOrThrow, writeDecision } from './decisions.js';
-import { recordCharge, recordHistory } from './history.js';
+import { type HistoryChange, recordCharge, recordHistory } from './history.js';
 import { lockService, productTypeOf, type Reader, serviceState } from './repository.js';
 
 /**
@@ -162,6 +162,11 @@ export async function quoteDeletion(
  * the daily run, which the lifecycle may find no longer due). Returns `skipped` with the
  * reason when there is nothing to do.
  */
+/** The `delete_requested` history event's details: why, and what was refunded. */
+export function deletionHistory(reason: string, refunded: bigint, currency: string | null): HistoryChange {
+  return { details: { reason, refunded: currency ? formatAmount(refunded, currency) : '0' } };
+}
+
 export async function deleteServiceTx(
   tx: Tx,
   ctx: AppContext,
@@ -211,9 +216,14 @@ export async function deleteServiceTx(
       await ctx.hooks.afterCredit(tx, ctx, toId(service.account_id));
     }
   }
-  await recordHistory(tx, ctx, actor, serviceId, 'delete_requested', {
-    details: { reason: opts.reason, refunded: currency ? formatAmount(refunded, currency) : '0' },
-  });
+  await recordHistory(
+    tx,
+    ctx,
+    actor,
+    serviceId,
+    'delete_requested',
+    deletionHistory(opts.reason, refunded, currency),
+  );
   return { service: await lockService(tx, serviceId) };
 }
 
