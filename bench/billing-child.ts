@@ -38,7 +38,20 @@ const STEPS: readonly Step[] = ['renew', 'suspend', 'delete', 'notify'];
 
 export type ChildMessage =
   | { type: 'result'; runs: ChildRun[]; maxRssBytes: number }
-  | { type: 'error'; message: string };
+  | { type: 'error'; message: string }
+  /** Between the runs: the parent captures what the first run wrote, then sends `continue`. */
+  | { type: 'first-run-done' };
+
+/** Tells the parent the first run is over and waits until it says to go on. */
+function pauseForParent(): Promise<void> {
+  if (!process.send) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    process.once('message', (m: { type?: string }) =>
+      m?.type === 'continue' ? resolve() : reject(new Error(`unexpected message ${JSON.stringify(m)}`)),
+    );
+    process.send?.({ type: 'first-run-done' } satisfies ChildMessage);
+  });
+}
 
 async function counts(ctx: AppContext) {
   const db = ctx.db.kysely;
@@ -109,6 +122,7 @@ async function main(input: ChildInput): Promise<ChildMessage> {
         topQueries,
         steps,
       });
+      if (pass === 'first run') await pauseForParent();
     }
   } finally {
     await db.close();
