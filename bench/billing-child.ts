@@ -2,7 +2,8 @@
  * Child process of the daily-run benchmark: opens the database the parent generated, runs
  * `runBilling` for the date twice (the second run is the idempotent rerun) and reports wall
  * time, the summary and memory to the parent over IPC. A process of its own, so its peak RSS
- * is the run's and not the book generator's.
+ * is the run's and not the book generator's. Between the two runs it waits for the parent, which
+ * captures what the first run wrote for the write floor (bench/floor.ts).
  */
 import { performance } from 'node:perf_hooks';
 import { Temporal } from 'temporal-polyfill';

@@ -99,7 +99,7 @@ function panel(p: Panel, x0: number, y0: number, w: number, h: number, sizes: re
     const y = sy(p.reference.y);
     out.push(
       `<line x1="${left}" y1="${f(y)}" x2="${right}" y2="${f(y)}" stroke="#111827" stroke-dasharray="2 3"/>`,
-      `<text x="${right - 4}" y="${f(y - 4)}" text-anchor="end" font-size="11" fill="#111827">${esc(p.reference.label)}</text>`,
+      `<text x="${left + 4}" y="${f(y - 4)}" font-size="11" fill="#111827">${esc(p.reference.label)}</text>`,
     );
   }
   for (const s of p.series) {
@@ -171,7 +171,7 @@ export function dailyRunChart(results: readonly BillingResult[]): string | null 
       dashed: false,
       points: of(e).map((r) => {
         const v = r.book.services / r.first.seconds;
-        return { x: r.book.services, y: v, text: tickLabel(Math.round(v)) };
+        return { x: r.book.services, y: v, text: String(Math.round(v)) };
       }),
     })),
   };
