@@ -271,8 +271,10 @@ class PostgresDriver implements Driver {
     this.#pgForm = pgForm;
     this.form =
       pgForm === 'multi-row'
-        ? '`pg`, multi-row parameterised statements of up to 1 000 rows (named prepared statements), one transaction each'
-        : '`pg`, one named prepared statement executed per row, 1 000 rows a transaction';
+        ? '`pg`, multi-row parameterised statements of up to 1 000 rows (named prepared statements), one transaction each: ' +
+          'the faster form here (`BENCH_FLOOR_PG=per-row` measures one prepared statement per row instead)'
+        : '`pg`, one named prepared statement executed per row, 1 000 rows a transaction (`BENCH_FLOOR_PG=per-row`; ' +
+          'multi-row statements, the default, are faster)';
   }
 
   static async open(url: string, schema: string | undefined, pgForm: PgForm): Promise<PostgresDriver> {
