@@ -2,7 +2,8 @@
  * Child process of the daily-run benchmark: opens the database the parent generated, runs
  * `runBilling` for the date twice (the second run is the idempotent rerun) and reports wall
  * time, the summary and memory to the parent over IPC. A process of its own, so its peak RSS
- * is the run's and not the book generator's.
+ * is the run's and not the book generator's. Between the two runs it waits for the parent, which
+ * captures what the first run wrote for the write floor (bench/floor.ts).
  */
 import { performance } from 'node:perf_hooks';
 import { Temporal } from 'temporal-polyfill';
@@ -38,7 +39,20 @@ const STEPS: readonly Step[] = ['renew', 'suspend', 'delete', 'notify'];
 
 export type ChildMessage =
   | { type: 'result'; runs: ChildRun[]; maxRssBytes: number }
-  | { type: 'error'; message: string };
+  | { type: 'error'; message: string }
+  /** Between the runs: the parent captures what the first run wrote, then sends `continue`. */
+  | { type: 'first-run-done' };
+
+/** Tells the parent the first run is over and waits until it says to go on. */
+function pauseForParent(): Promise<void> {
+  if (!process.send) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    process.once('message', (m: { type?: string }) =>
+      m?.type === 'continue' ? resolve() : reject(new Error(`unexpected message ${JSON.stringify(m)}`)),
+    );
+    process.send?.({ type: 'first-run-done' } satisfies ChildMessage);
+  });
+}
 
 async function counts(ctx: AppContext) {
   const db = ctx.db.kysely;
@@ -109,6 +123,7 @@ async function main(input: ChildInput): Promise<ChildMessage> {
         topQueries,
         steps,
       });
+      if (pass === 'first run') await pauseForParent();
     }
   } finally {
     await db.close();

@@ -2,14 +2,19 @@
  * The daily billing run over a generated book: generate (bulk inserts), run `runBilling` for the
  * date in a child process (wall time, memory), run it again (the idempotent rerun), then check
  * what it wrote: the ledger invariant, the outcomes per step, and that the rerun did nothing.
+ * Around the first run the write floor (bench/floor.ts) snapshots the database and captures
+ * what the run wrote; after the rerun it writes the same rows again with plain batched SQL,
+ * which gives the run's time as a multiple of its writes' own cost.
  */
 import { fork } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Temporal } from 'temporal-polyfill';
 import { findLedgerMismatches } from '../src/modules/accounts/index.js';
 import type { ChildInput, ChildMessage, ChildRun } from './billing-child.js';
 import { type Book, generateBook } from './book.js';
 import type { EngineHandle, EngineName } from './engine.js';
+import { type FloorResult, type PgForm, type TableWrites, WriteFloor } from './floor.js';
 
 export const BILLING_DATE = '2021-12-16';
 /** The run happens early on its day, as the scheduler would start it. */
@@ -26,11 +31,27 @@ export interface BillingResult {
   readonly notifications: readonly { kind: string; count: number }[];
   readonly operations: readonly { kind: string; count: number }[];
   readonly accountsChecked: number;
+  /** What the first run wrote (rows per table) and the floor's replay of it. */
+  readonly writes: readonly TableWrites[];
+  readonly floor: FloorResult;
+  /** Snapshot before the run plus the capture after it, seconds (not in any timing). */
+  readonly floorPrepSeconds: number;
+  /** Peak RSS of the benchmark process itself so far (book generation, floor), bytes. */
+  readonly benchMaxRssBytes: number;
+}
+
+export interface BillingOptions {
+  /** PostgreSQL: how the floor writes (bench/floor.ts). */
+  readonly pgForm?: PgForm;
 }
 
 const EXPECTED_RENEW_FAILURES = new Set(['insufficient_balance', 'tariff_expired']);
 
-function runChild(input: ChildInput, engine: EngineName): Promise<Extract<ChildMessage, { type: 'result' }>> {
+function runChild(
+  input: ChildInput,
+  engine: EngineName,
+  betweenRuns: () => Promise<void>,
+): Promise<Extract<ChildMessage, { type: 'result' }>> {
   const execArgv = [...process.execArgv];
   const profDir = process.env.BENCH_CPU_PROF;
   if (profDir)
@@ -41,13 +62,26 @@ function runChild(input: ChildInput, engine: EngineName): Promise<Extract<ChildM
   });
   return new Promise((resolve, reject) => {
     let message: ChildMessage | null = null;
+    let failed: unknown = null;
     child.on('message', (m) => {
-      message = m as ChildMessage;
+      const msg = m as ChildMessage;
+      if (msg.type !== 'first-run-done') {
+        message = msg;
+        return;
+      }
+      betweenRuns().then(
+        () => child.send({ type: 'continue' }),
+        (err: unknown) => {
+          failed = err;
+          child.kill();
+        },
+      );
     });
     child.on('error', reject);
     child.on('exit', (code, signal) => {
       const m = message as ChildMessage | null;
-      if (m?.type === 'result' && code === 0) resolve(m);
+      if (failed) reject(failed);
+      else if (m?.type === 'result' && code === 0) resolve(m);
       else
         reject(
           new Error(
@@ -59,19 +93,60 @@ function runChild(input: ChildInput, engine: EngineName): Promise<Extract<ChildM
   });
 }
 
-export async function billingBenchmark(h: EngineHandle, services: number): Promise<BillingResult> {
+export async function billingBenchmark(
+  h: EngineHandle,
+  services: number,
+  opts: BillingOptions = {},
+): Promise<BillingResult> {
   const { ctx, engine } = h;
   const date = Temporal.PlainDate.from(BILLING_DATE);
   process.stderr.write(`[${engine}] generating a book of ${services} services…\n`);
   const book = await generateBook(ctx, { services, date });
   process.stderr.write(
-    `[${engine}] book ready in ${book.seconds.toFixed(1)} s (${book.due} due); running the daily run…\n`,
+    `[${engine}] book ready in ${book.seconds.toFixed(1)} s (${book.due} due); snapshot for the write floor…\n`,
   );
-  const { runs, maxRssBytes } = await runChild(
-    { label: engine, target: h.target, date: BILLING_DATE, now: BILLING_NOW },
-    engine,
-  );
-  const [first, rerun] = runs as [ChildRun, ChildRun];
+  const floor = await WriteFloor.open(h.target, opts.pgForm ? { pgForm: opts.pgForm } : {});
+  let writes: TableWrites[] = [];
+  let floorResult: FloorResult;
+  let floorPrepSeconds = 0;
+  let first: ChildRun;
+  let rerun: ChildRun;
+  let maxRssBytes: number;
+  try {
+    let t0 = performance.now();
+    await floor.snapshot();
+    floorPrepSeconds += (performance.now() - t0) / 1000;
+    process.stderr.write(`[${engine}] running the daily run…\n`);
+    const child = await runChild(
+      { label: engine, target: h.target, date: BILLING_DATE, now: BILLING_NOW },
+      engine,
+      async () => {
+        const t = performance.now();
+        writes = await floor.capture();
+        floorPrepSeconds += (performance.now() - t) / 1000;
+      },
+    );
+    [first, rerun] = child.runs as [ChildRun, ChildRun];
+    maxRssBytes = child.maxRssBytes;
+    process.stderr.write(`[${engine}] the write floor: replaying the first run's writes…\n`);
+    t0 = performance.now();
+    floorResult = await floor.replay();
+    process.stderr.write(
+      `[${engine}] floor ${floorResult.seconds.toFixed(2)} s in ${floorResult.transactions} transactions ` +
+        `(replay ${((performance.now() - t0) / 1000).toFixed(1)} s with the reads; snapshot and capture ${floorPrepSeconds.toFixed(1)} s)\n`,
+    );
+  } finally {
+    await floor.close();
+  }
+  // The floor wrote what the run wrote, as the database counted it.
+  const replayed = new Map(floorResult.tables.map((t) => [t.table, t]));
+  for (const w of writes) {
+    const r = replayed.get(w.table);
+    if (!r || r.inserted !== w.inserted || r.updated !== w.updated || r.deleted !== w.deleted)
+      throw new Error(
+        `write floor on ${engine}: ${w.table} captured ${JSON.stringify(w)}, replayed ${JSON.stringify(r)}`,
+      );
+  }
 
   const db = ctx.db.kysely;
   const bad = await findLedgerMismatches(ctx);
@@ -136,5 +211,9 @@ export async function billingBenchmark(h: EngineHandle, services: number): Promi
     notifications,
     operations,
     accountsChecked: Number(accounts.n),
+    writes,
+    floor: floorResult,
+    floorPrepSeconds,
+    benchMaxRssBytes: process.resourceUsage().maxRSS * 1024,
   };
 }

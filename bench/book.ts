@@ -207,8 +207,9 @@ export async function generateBook(
     }
     return choices[choices.length - 1]![1];
   };
-  const rows = [];
-  for (let i = 0; i < opts.services; i++) {
+  // Generated and inserted 1 000 at a time, in one transaction: a book of a million services
+  // never holds more than one batch of rows in memory.
+  const serviceRow = (i: number) => {
     const category = pick<Category>([
       [0.85 / 30, 'due_autorenew'],
       [0.15 / 30, 'due_manual'],
@@ -279,7 +280,7 @@ export async function generateBook(
     byTariff[tariffName.get(tariffId)!] = (byTariff[tariffName.get(tariffId)!] ?? 0) + 1;
     const isVds = tariffId === vds.id;
     const start = expires.subtract({ months: period });
-    rows.push({
+    return {
       account_id: accountIds[Math.floor(rand() * accountIds.length)]!,
       tariff_id: tariffId,
       product_type_id: typeOf.get(tariffId)!,
@@ -300,9 +301,15 @@ export async function generateBook(
       suspended_on: suspendedOn,
       created_at: now,
       updated_at: now,
-    });
-  }
-  await insertBatches(ctx, rows, (tx, batch) => tx.insertInto('services').values(batch).execute());
+    };
+  };
+  await inTransaction(ctx.db, async (tx) => {
+    for (let i = 0; i < opts.services; i += BATCH) {
+      const batch = [];
+      for (let j = i; j < Math.min(i + BATCH, opts.services); j++) batch.push(serviceRow(j));
+      await tx.insertInto('services').values(batch).execute();
+    }
+  });
   // Planner statistics, as a live database would have them.
   await sql`analyze`.execute(db);
   return {

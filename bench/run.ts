@@ -5,7 +5,10 @@
  *
  * Environment:
  * - BENCH_N: ledger operations per scenario (3000);
- * - BENCH_SERVICES: services in the daily-run book (100000);
+ * - BENCH_SERVICES: services in the daily-run book (100000), or several book sizes, comma-separated
+ *   (`10000,100000,1000000`): one daily-run benchmark per engine and size;
+ * - BENCH_FLOOR_PG: how the daily run's write floor writes on PostgreSQL: `multi-row` (default) or
+ *   `per-row` (bench/floor.ts);
  * - BENCH_ONLY: `ledger`, `billing`, `operations` or `billmgr` to run one benchmark;
  * - BENCH_OPS: operations per throughput scenario of the operations benchmark (2000);
  * - BENCH_OPS_WORKERS: worker process counts, comma-separated (1,2,4);
@@ -16,7 +19,8 @@
  * - BENCH_MGR_ORDERS, BENCH_MGR_ORDER_CONNECTIONS, BENCH_MGR_ORDER_SECONDS: `soft.order.param`
  *   orders per run (1000), the connection counts, one run each (1,4), and a run's time limit (60);
  * - BENCH_ENGINES: `sqlite`, `postgres` or both, comma-separated (both);
- * - BENCH_OUT: where to write the report (docs/benchmarks.md);
+ * - BENCH_OUT: where to write the report (docs/benchmarks.md); the daily run's chart goes next to it
+ *   (benchmarks-daily-run.svg);
  * - BENCH_CPU_PROF: a directory: the daily-run child writes a V8 CPU profile there (--cpu-prof).
  */
 import fs from 'node:fs';
@@ -25,6 +29,7 @@ import path from 'node:path';
 import { DEFAULT_POLL_MS } from '../src/modules/services/worker.js';
 import { type BillingResult, billingBenchmark } from './billing.js';
 import { type BillmgrOptions, type BillmgrResult, billmgrBenchmark } from './billmgr.js';
+import { DAILY_RUN_CHART, dailyRunChart } from './chart.js';
 import { type EngineName, withEngine } from './engine.js';
 import { type LedgerRow, ledgerBenchmarks } from './ledger.js';
 import { type OperationsOptions, type OperationsResult, operationsBenchmark } from './operations.js';
@@ -50,7 +55,14 @@ function positiveInt(name: string, fallback: number): number {
 
 async function main() {
   const N = positiveInt('BENCH_N', 3000);
-  const services = positiveInt('BENCH_SERVICES', 100_000);
+  const sizes = (process.env.BENCH_SERVICES || '100000').split(',').map((w) => {
+    const n = Number(w.trim());
+    if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`BENCH_SERVICES: not a book size: ${w}`);
+    return n;
+  });
+  const pgForm = process.env.BENCH_FLOOR_PG || 'multi-row';
+  if (pgForm !== 'multi-row' && pgForm !== 'per-row')
+    throw new Error(`BENCH_FLOOR_PG must be multi-row or per-row, got ${pgForm}`);
   const only = process.env.BENCH_ONLY || undefined;
   if (only !== undefined && !['ledger', 'billing', 'operations', 'billmgr'].includes(only))
     throw new Error(`BENCH_ONLY must be ledger, billing, operations or billmgr, got ${only}`);
@@ -93,7 +105,8 @@ async function main() {
       ledger.push(...(await withEngine(engine, LEDGER_NOW, ({ ctx }) => ledgerBenchmarks(engine, ctx, N))));
     }
     if (only === undefined || only === 'billing')
-      billing.push(await withEngine(engine, LEDGER_NOW, (h) => billingBenchmark(h, services)));
+      for (const services of [...sizes].sort((a, b) => a - b))
+        billing.push(await withEngine(engine, LEDGER_NOW, (h) => billingBenchmark(h, services, { pgForm })));
     if (only === undefined || only === 'operations')
       for (const w of opsOptions.workers) {
         process.stderr.write(`[${engine}] operations benchmark, ${w} worker process(es)…\n`);
@@ -107,7 +120,12 @@ async function main() {
 
   const env = [
     ...(only === undefined || only === 'ledger' ? [`BENCH_N=${N}`] : []),
-    ...(only === undefined || only === 'billing' ? [`BENCH_SERVICES=${services}`] : []),
+    ...(only === undefined || only === 'billing'
+      ? [
+          `BENCH_SERVICES=${sizes.join(',')}`,
+          ...(process.env.BENCH_FLOOR_PG ? [`BENCH_FLOOR_PG=${process.env.BENCH_FLOOR_PG}`] : []),
+        ]
+      : []),
     ...(only === undefined || only === 'operations'
       ? (
           [
@@ -180,6 +198,13 @@ async function main() {
     }
   }
   fs.writeFileSync(file, report);
+  // The daily run's chart, next to the report that links it.
+  const chart = dailyRunChart(billing);
+  if (chart !== null) {
+    const svg = path.join(path.dirname(file), DAILY_RUN_CHART);
+    fs.writeFileSync(svg, chart);
+    process.stderr.write(`chart written to ${svg}\n`);
+  }
   process.stdout.write(`${report}\nwritten to ${file}\n`);
 }
 
