@@ -317,29 +317,32 @@ describe('the daily run is idempotent per (service, date, step)', () => {
   it.each([
     ['one chunk each', undefined],
     ['chunks of 2, interleaved', 2],
-  ])('two runs of one date at once (two schedulers, two connections) write what one run writes: %s', async (_, chunkSize) => {
-    licenses = 0;
-    await bookFor20211215(ctx);
-    extra = await createTestContext({ now: '2021-10-15T10:00:00Z' });
-    licenses = 0;
-    await bookFor20211215(extra);
-    expect(await image(ctx)).toEqual(await image(extra));
-    // On SQLite one process has one connection (better-sqlite3 is synchronous): the two runs
-    // interleave their transactions on it; on PostgreSQL each has its own pool.
-    const twin: TestContext =
-      TEST_ENGINE === 'postgres'
-        ? contextOn(ctx.testDb.openAnother(), ctx.testDb, undefined, ctx.clock)
-        : ctx;
-    const [a, b] = await Promise.all([
-      runBilling(ctx, { date: day('2021-12-15'), chunkSize }),
-      runBilling(twin, { date: day('2021-12-15'), chunkSize }),
-    ]);
-    await runBilling(extra, { date: day('2021-12-15') });
-    expect(await image(ctx)).toEqual(await image(extra));
-    expect(a.renewed + b.renewed).toBe(3);
-    expect(a.suspended + b.suspended).toBe(1);
-    expect(a.deleted + b.deleted).toBe(1);
-  });
+  ])(
+    'two runs of one date at once (two schedulers, two connections) write what one run writes: %s',
+    async (_, chunkSize) => {
+      licenses = 0;
+      await bookFor20211215(ctx);
+      extra = await createTestContext({ now: '2021-10-15T10:00:00Z' });
+      licenses = 0;
+      await bookFor20211215(extra);
+      expect(await image(ctx)).toEqual(await image(extra));
+      // On SQLite one process has one connection (better-sqlite3 is synchronous): the two runs
+      // interleave their transactions on it; on PostgreSQL each has its own pool.
+      const twin: TestContext =
+        TEST_ENGINE === 'postgres'
+          ? contextOn(ctx.testDb.openAnother(), ctx.testDb, undefined, ctx.clock)
+          : ctx;
+      const [a, b] = await Promise.all([
+        runBilling(ctx, { date: day('2021-12-15'), chunkSize }),
+        runBilling(twin, { date: day('2021-12-15'), chunkSize }),
+      ]);
+      await runBilling(extra, { date: day('2021-12-15') });
+      expect(await image(ctx)).toEqual(await image(extra));
+      expect(a.renewed + b.renewed).toBe(3);
+      expect(a.suspended + b.suspended).toBe(1);
+      expect(a.deleted + b.deleted).toBe(1);
+    },
+  );
 
   it('a dry run after the real run predicts nothing more: it reports the steps as already done', async () => {
     await bookFor20211215(ctx);
