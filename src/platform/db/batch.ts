@@ -137,25 +137,31 @@ async function insertRows(tx: Tx, table: TableName, pending: readonly Pending[])
   });
 }
 
-const castOf = (v: UpdateValue) =>
-  typeof v === 'bigint'
-    ? sql`cast(${v} as bigint)`
-    : typeof v === 'number'
-      ? sql`cast(${v} as integer)`
-      : sql`${v}`;
+/** The SQL type a column's values are cast to (PostgreSQL types a VALUES list of parameters as text). */
+function typeOf(values: readonly UpdateValue[]): string {
+  const v = values.find((x) => x !== null);
+  return typeof v === 'bigint' ? 'bigint' : typeof v === 'number' ? 'integer' : 'text';
+}
 
+/**
+ * `update t set c = v.column2 … from (values (id, c…), …) as v where t.id = v.column1`: one statement for
+ * the rows, each found by its key (SQLite ≥ 3.33 and PostgreSQL alike).
+ */
 async function updateRows(
   tx: Tx,
   table: TableName,
   columns: readonly string[],
   rows: readonly (readonly [number, UpdateValue[]])[],
 ): Promise<void> {
-  const ids = rows.map(([id]) => id);
-  const sets = columns.map((c, ci) => {
-    const whens = rows.map(([id, values]) => sql`when ${id} then ${castOf(values[ci]!)}`);
-    return sql`${sql.ref(c)} = case ${sql.ref('id')} ${sql.join(whens, sql` `)} end`;
-  });
-  await sql`update ${sql.table(table)} set ${sql.join(sets, sql`, `)} where ${sql.ref('id')} in (${sql.join(ids)})`.execute(
+  // A VALUES list's columns are column1, column2, … on both engines (SQLite takes no alias list).
+  const types = columns.map((_, ci) => typeOf(rows.map(([, values]) => values[ci]!)));
+  const values = rows.map(
+    ([id, vs]) => sql`(${sql.join([sql`cast(${id} as bigint)`, ...vs.map((v) => sql`${v}`)])})`,
+  );
+  const sets = columns.map(
+    (c, i) => sql`${sql.ref(c)} = cast(${sql.ref(`v.column${i + 2}`)} as ${sql.raw(types[i]!)})`,
+  );
+  await sql`update ${sql.table(table)} set ${sql.join(sets, sql`, `)} from (values ${sql.join(values)}) as v where ${sql.table(table)}.${sql.ref('id')} = ${sql.ref('v.column1')}`.execute(
     tx,
   );
 }
