@@ -208,7 +208,9 @@ function record(
     period: Number(s.period),
     createdate: s.created_at.slice(0, 10),
     expiredate: s.expires_on ?? '',
-    autoprolong: s.autoprolong === null ? 'null' : Number(s.autoprolong),
+    // No auto-renewal is an empty element, as every unset field (the mgr API's `null` is a
+    // value a request may send to turn it off, not text an answer carries).
+    autoprolong: s.autoprolong === null ? null : Number(s.autoprolong),
     status: STATUS_CODE[s.status],
     remoteid: s.remote_id ?? '',
     real_ipchange: license?.ip_changed_on ?? '',
