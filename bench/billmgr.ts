@@ -20,7 +20,10 @@
  * The clock is the system clock (see the report section for why).
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import fs from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -135,6 +138,41 @@ async function setUp(ctx: AppContext, orders: number): Promise<number> {
   return Number(account.id);
 }
 
+/**
+ * BENCH_CPU_PROF: a V8 CPU profile of the server (this process: the load generator is the child)
+ * over each measured load, written to that directory as `billmgr-<engine>-<scenario>.cpuprofile`
+ * (summarise one with `npx tsx bench/cpuprofile.ts <file>`).
+ */
+class ServerProfiler {
+  readonly #dir = process.env.BENCH_CPU_PROF || undefined;
+  #session: Session | null = null;
+
+  async start(): Promise<void> {
+    if (!this.#dir) return;
+    const session = new Session();
+    session.connect();
+    await session.post('Profiler.enable');
+    // 100 µs between samples (V8's default is 1 ms): a request takes well under a millisecond.
+    await session.post('Profiler.setSamplingInterval', { interval: 100 });
+    await session.post('Profiler.start');
+    this.#session = session;
+  }
+
+  async stop(name: string): Promise<void> {
+    const session = this.#session;
+    if (!this.#dir || !session) return;
+    this.#session = null;
+    const { profile } = await session.post('Profiler.stop');
+    session.disconnect();
+    fs.mkdirSync(this.#dir, { recursive: true });
+    const file = path.join(this.#dir, `billmgr-${name.replace(/[^a-z0-9]+/gi, '-')}.cpuprofile`);
+    fs.writeFileSync(file, JSON.stringify(profile));
+    process.stderr.write(`  CPU profile of the server: ${file}\n`);
+  }
+}
+
+const profiler = new ServerProfiler();
+
 /** One autocannon run in a child process; `counters` are reset when its warm-up is over. */
 function load(
   input: LoadInput,
@@ -154,31 +192,38 @@ function load(
     child.on('message', (raw) => {
       const m = raw as LoadChildMessage;
       if (m.type === 'warm') {
-        counter.reset();
-        errors.reset();
-        cpu0 = process.cpuUsage();
-        child.send({ type: 'go' } satisfies LoadParentMessage);
+        void profiler.start().then(() => {
+          counter.reset();
+          errors.reset();
+          cpu0 = process.cpuUsage();
+          child.send({ type: 'go' } satisfies LoadParentMessage);
+        }, reject);
       } else if (m.type === 'result') {
         const cpu = process.cpuUsage(cpu0);
         const { type: _t, ...result } = m;
         settled = true;
-        if (result.errors > 0 || result.timeouts > 0)
-          reject(
-            new Error(
-              `billmgr benchmark (${engine}, ${scenario}): ${result.errors} errors (non-2xx ${result.non2xx}, ` +
-                `wrong answers ${result.mismatches}), ${result.timeouts} timeouts; e.g. ${result.sample ?? '-'}`,
-            ),
-          );
-        else
-          resolve({
-            scenario,
-            connections: input.connections,
-            load: result,
-            serverCpuMs: (cpu.user + cpu.system) / 1000,
-            queries: counter.total,
-            statements: counter.top(12),
-            serverErrors: { ...errors.byMessage },
-          });
+        const queries = counter.total;
+        const statements = counter.top(12);
+        const serverErrors = { ...errors.byMessage };
+        profiler.stop(`${engine}-${scenario}-${input.connections}`).then(() => {
+          if (result.errors > 0 || result.timeouts > 0)
+            reject(
+              new Error(
+                `billmgr benchmark (${engine}, ${scenario}): ${result.errors} errors (non-2xx ${result.non2xx}, ` +
+                  `wrong answers ${result.mismatches}), ${result.timeouts} timeouts; e.g. ${result.sample ?? '-'}`,
+              ),
+            );
+          else
+            resolve({
+              scenario,
+              connections: input.connections,
+              load: result,
+              serverCpuMs: (cpu.user + cpu.system) / 1000,
+              queries,
+              statements,
+              serverErrors,
+            });
+        }, reject);
       } else {
         settled = true;
         reject(new Error(`billmgr load generator (${engine}, ${scenario}) failed:\n${m.message}`));

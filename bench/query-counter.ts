@@ -2,8 +2,12 @@
  * A Kysely plugin that counts the queries a piece of code sends, by statement and table
  * (`select tariffs`, `insert billing_steps`, …). Transactions opened through the counted
  * instance are counted too; BEGIN/COMMIT are not (they bypass plugins).
+ *
+ * A query is named when it is compiled (transformQuery) and counted when its result comes back
+ * (transformResult, same queryId): a prepared query (src/platform/db/prepared.ts) is compiled
+ * once and run many times, and each run counts. A query that fails is not counted.
  */
-import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs } from 'kysely';
+import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryId } from 'kysely';
 
 type Node = { kind: string; [key: string]: unknown };
 
@@ -25,6 +29,7 @@ function tableOf(node: unknown): string {
 export class QueryCounter implements KyselyPlugin {
   readonly counts = new Map<string, number>();
   total = 0;
+  readonly #names = new WeakMap<QueryId, string>();
 
   transformQuery(args: PluginTransformQueryArgs) {
     const n = args.node as unknown as Node;
@@ -37,13 +42,14 @@ export class QueryCounter implements KyselyPlugin {
           : n.kind === 'UpdateQueryNode'
             ? tableOf(n.table)
             : '';
-    const key = `${verb} ${table}`.trim();
-    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
-    this.total++;
+    this.#names.set(args.queryId, `${verb} ${table}`.trim());
     return args.node;
   }
 
   transformResult(args: PluginTransformResultArgs) {
+    const key = this.#names.get(args.queryId) ?? '?';
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+    this.total++;
     return Promise.resolve(args.result);
   }
 

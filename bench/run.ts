@@ -21,7 +21,8 @@
  * - BENCH_ENGINES: `sqlite`, `postgres` or both, comma-separated (both);
  * - BENCH_OUT: where to write the report (docs/benchmarks.md); the daily run's chart goes next to it
  *   (benchmarks-daily-run.svg);
- * - BENCH_CPU_PROF: a directory: the daily-run child writes a V8 CPU profile there (--cpu-prof).
+ * - BENCH_CPU_PROF: a directory: the daily-run child writes a V8 CPU profile there (--cpu-prof), and
+ *   the BILLmanager API benchmark one of its server per measured load (bench/cpuprofile.ts sums one up).
  */
 import fs from 'node:fs';
 import os from 'node:os';

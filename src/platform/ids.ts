@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 /**
  * Identifiers: business objects get numeric ids from the database (the BILLmanager API
@@ -7,7 +7,8 @@ import { createHash, randomBytes } from 'node:crypto';
  */
 export const randomToken = (bytes = 32): string => randomBytes(bytes).toString('base64url');
 
-export const sha256 = (value: string): string => createHash('sha256').update(value).digest('hex');
+/** One-shot `crypto.hash`: no Hash object per call (every session and authinfo request hashes one). */
+export const sha256 = (value: string): string => hash('sha256', value, 'hex');
 
 /** API tokens carry a recognisable prefix so secret scanners and people can spot them. */
 export const API_TOKEN_PREFIX = 'bf_';

@@ -151,6 +151,50 @@ describe("account A touching account B's license", () => {
     }));
 });
 
+describe('soft.edit views by session (the caller and the license in one read)', () => {
+  it('a dead session is auth, even on a license of its own; B’s, an unknown id or another family is access', () =>
+    withSeller(async (s) => {
+      const a = s.alpha.authinfo;
+      const signIn = async (authinfo: string) => {
+        const at = authinfo.indexOf(':');
+        const res = await mgr(s, {
+          func: 'auth',
+          username: authinfo.slice(0, at),
+          password: authinfo.slice(at + 1),
+        });
+        return /<auth id="([0-9a-f]+)"/.exec(res.body)![1]!;
+      };
+      const sid = await signIn(a);
+      const mine = await orderLicense(s, a, { ip: '203.0.113.10', licname: 'alpha-1' });
+      const theirs = await orderLicense(s, s.bravo.authinfo, {
+        ip: '192.0.2.77',
+        licname: 'bravo-secret-box',
+      });
+      const view = (auth: string, elid: string, func = 'soft.edit') => mgr(s, { auth, func, elid });
+      expect((await view(sid, String(mine))).body).toContain('<licname>alpha-1</licname>');
+      for (const [elid, func] of [
+        [String(theirs), 'soft.edit'],
+        ['999999', 'soft.edit'],
+        [String(mine), 'platform.edit'],
+        [String(mine), 'softexternal.edit'],
+      ] as const) {
+        const res = await view(sid, elid, func);
+        expectXml(res, ACCESS);
+        expect(res.body).not.toContain('bravo');
+      }
+      // An unknown session: auth, whatever the license.
+      for (const elid of [String(mine), String(theirs), '999999'])
+        expectXml(
+          await view('f'.repeat(32), elid),
+          errorXml('auth', 'The session has expired or does not exist; sign in again.'),
+        );
+      // Bravo's own session sees Bravo's license.
+      expect((await view(await signIn(s.bravo.authinfo), String(theirs))).body).toContain(
+        '<licname>bravo-secret-box</licname>',
+      );
+    }));
+});
+
 describe('missed and value errors on an order', () => {
   it('missing ip (missed), bad ip / unknown pricelist / period not offered (value), nothing charged', () =>
     withSeller(async (s) => {

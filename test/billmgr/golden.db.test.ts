@@ -43,7 +43,7 @@ const viewOf = (id: number, extra: Record<string, string> = {}): Record<string, 
   period: '1',
   createdate: '2021-12-16',
   expiredate: '2022-01-16',
-  autoprolong: 'null',
+  autoprolong: '',
   status: '2',
   remoteid: 'l1042',
   real_ipchange: '',
@@ -273,6 +273,44 @@ describe('golden: soft and soft.edit', () => {
         model: editView(id),
         id: { v: String(id) },
       });
+    }));
+
+  it('autoprolong: an empty element when off (ordered with null, off or none), the period when on', () =>
+    withSeller(async (s) => {
+      const a = s.alpha.authinfo;
+      const [username, password] = [a.slice(0, a.indexOf(':')), a.slice(a.indexOf(':') + 1)];
+      const sid = /<auth id="([0-9a-f]+)"/.exec(
+        (await mgr(s, { func: 'auth', username, password })).body,
+      )?.[1];
+      expect(sid).toBeDefined();
+      const orders: [Params, string][] = [
+        [{ autoprolong: 'null' }, ''],
+        [{ autoprolong: 'off' }, ''],
+        [{}, ''],
+        [{ autoprolong: '1' }, '1'],
+        [{ autoprolong: '12' }, '12'],
+      ];
+      for (const [i, [extra, shown]] of orders.entries()) {
+        const ip = `203.0.113.${30 + i}`;
+        const id = await orderLicense(s, a, { ...ORDER, ip, remoteid: `ap-${i}`, ...extra });
+        const field = shown === '' ? '<autoprolong/>' : `<autoprolong>${shown}</autoprolong>`;
+        // The view by authinfo and by session, and the license in the list.
+        for (const who of [{ authinfo: a }, { auth: sid! }] as Params[]) {
+          const xml = await mgr(s, { ...who, func: 'soft.edit', elid: String(id) });
+          expect(xml.body, JSON.stringify(extra)).toContain(`</expiredate>${field}<status>`);
+          const json = JSON.parse(
+            (await mgr(s, { ...who, func: 'soft.edit', elid: String(id), out: 'json' })).body,
+          ) as { doc: Record<string, unknown> };
+          expect(json.doc.autoprolong).toEqual(shown === '' ? {} : { $: shown });
+          const bjson = JSON.parse(
+            (await mgr(s, { ...who, func: 'soft.edit', elid: String(id), out: 'bjson' })).body,
+          ) as { model: Record<string, unknown> };
+          expect(bjson.model.autoprolong).toBe(shown);
+        }
+        const listed = await mgr(s, { authinfo: a, func: 'soft', elid: String(id) });
+        expect(listed.body).toContain(`</expiredate>${field}<status>`);
+        expect(listed.body).not.toContain('>null<');
+      }
     }));
 
   it('soft.edit with sok changes ip/licname/remoteid (ok) in xml, json, bjson', () =>
@@ -519,7 +557,7 @@ describe('golden: softexternal.* and platform.*', () => {
         period: '1',
         createdate: '2021-12-16',
         expiredate: '2022-01-16',
-        autoprolong: 'null',
+        autoprolong: '',
         status: '2',
         remoteid: 'vm-1',
         real_ipchange: '',

@@ -78,7 +78,8 @@ describe.each(['xml', 'json'] as const)('BILLmanager client against Billfold /bi
         createdOn: '2021-12-16',
         pricelist: '55227',
         period: 1,
-        autoprolong: 'null',
+        // Ordered without auto-renewal: an empty element, read as not set.
+        autoprolong: null,
         remoteId: 'l1042',
         key: expect.stringMatching(new RegExp(`^${id}-`)),
         ipChangedOn: null,

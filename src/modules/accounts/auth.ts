@@ -123,9 +123,19 @@ async function limitState(db: Conn, email: string, ip: string, now: number): Pro
  * `checkThrottle` only when it is true (nobody can be blocked without a failure in the window).
  */
 export function loginFailedRecently(emailRaw: string, ip: string, now: number): RawBuilder<boolean | bigint> {
-  const since = new Date(now - LOGIN_WINDOW_MS).toISOString();
+  return loginFailedSince(normalizeEmail(emailRaw), ip, loginWindowStart(now));
+}
+
+/** When the limits' window began, as `login_attempts.created_at` holds it. */
+export const loginWindowStart = (now: number): string => new Date(now - LOGIN_WINDOW_MS).toISOString();
+
+/**
+ * loginFailedRecently with its values worked out by the caller (`email` normalised, `since`
+ * from loginWindowStart), each used as a parameter only: for a prepared query (prepareQuery).
+ */
+export function loginFailedSince(email: string, ip: string, since: string): RawBuilder<boolean | bigint> {
   return sql<boolean | bigint>`(exists (select 1 from login_attempts
-      where email = ${normalizeEmail(emailRaw)} and outcome = 'failure' and created_at > ${since})
+      where email = ${email} and outcome = 'failure' and created_at > ${since})
     or exists (select 1 from login_attempts
       where ip = ${ip} and outcome = 'failure' and created_at > ${since}))`;
 }

@@ -1,14 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
-import type { UserRow } from '../../platform/db/index.js';
+import type { Conn, UserRow } from '../../platform/db/index.js';
+import { prepareQuery } from '../../platform/db/prepared.js';
 import { sha256 } from '../../platform/ids.js';
 import { type Actor, isStaff } from '../accounts/actor.js';
 import {
   authenticatePassword,
   checkThrottle,
   limitedAttempt,
-  loginFailedRecently,
+  loginFailedSince,
+  loginWindowStart,
+  normalizeEmail,
   userToActor,
 } from '../accounts/auth.js';
 import { MgrFault, missed } from './errors.js';
@@ -57,13 +60,13 @@ function callerOf(user: CallerUser): MgrCaller {
 }
 
 /** Users with their account's status: what decides whether a user may call. */
-const callers = (db: AppContext['db']['kysely']) =>
+export const callers = (db: Conn) =>
   db
     .selectFrom('users as u')
     .leftJoin('accounts as a', 'a.id', 'u.account_id')
     .select(['u.id', 'u.role', 'u.account_id', 'u.status', 'u.password_hash', 'a.status as account_status']);
 
-type CallerRow = CallerUser & { account_status: string | null };
+export type CallerRow = CallerUser & { account_status: string | null };
 const usable = <T extends CallerRow>(user: T | undefined): T | undefined =>
   user?.status === 'active' && user.account_status !== 'closed' ? user : undefined;
 
@@ -84,14 +87,59 @@ async function usableUser(
 
 const badSession = () => new MgrFault('auth', 'The session has expired or does not exist; sign in again.');
 
-/** A session's caller: the session, its user and the account in one read (a write once a minute). */
-async function bySession(ctx: AppContext, sid: string): Promise<MgrCaller> {
-  const id = sha256(sid);
-  const row = await callers(ctx.db.kysely)
+/**
+ * The caller's columns (callers) start every row of these reads; a function may read its own
+ * columns in the same statement (CallerReads), named so as not to clash with them.
+ */
+export type SessionRow = CallerRow & { last_seen_at: string };
+export type RememberedRow = CallerRow & { failed_recently: boolean | bigint };
+
+/**
+ * Reads that fetch the caller's row and, in the same statement, what a function needs (one row
+ * or several per caller). `session` by the hash of a session id, `remembered` by the user id of
+ * a remembered `authinfo` pair with the login limits' check (loginFailedSince); both find
+ * nothing when the session or user does not exist.
+ */
+export interface CallerReads<R> {
+  session(db: Conn, sessionHash: string): Promise<(SessionRow & R)[]>;
+  remembered(
+    db: Conn,
+    userId: number,
+    email: string,
+    ip: string,
+    since: string,
+  ): Promise<(RememberedRow & R)[]>;
+}
+
+/** A session (by the hash of its id) with its user and the user's account. */
+const sessionCaller = prepareQuery('mgr_session', 1, (db, id: string) =>
+  callers(db)
     .innerJoin('mgr_sessions as s', 's.user_id', 'u.id')
     .select('s.last_seen_at')
-    .where('s.id', '=', id)
-    .executeTakeFirst();
+    .where('s.id', '=', id),
+);
+
+/** A remembered `authinfo` user, and whether its email or the caller's address failed a sign-in since `since`. */
+const rememberedCaller = prepareQuery(
+  'mgr_authinfo',
+  4,
+  (db, userId: number, email: string, ip: string, since: string) =>
+    callers(db)
+      .select(loginFailedSince(email, ip, since).as('failed_recently'))
+      .where('u.id', '=', userId),
+);
+
+const callerOnly: CallerReads<object> = { session: sessionCaller, remembered: rememberedCaller };
+
+/** A session's caller: the session, its user and the account in one read (a write once a minute). */
+async function bySession<R>(
+  ctx: AppContext,
+  sid: string,
+  reads: CallerReads<R>,
+): Promise<{ caller: MgrCaller; rows: R[] }> {
+  const id = sha256(sid);
+  const rows = await reads.session(ctx.db.kysely, id);
+  const row = rows[0];
   const now = ctx.clock.now().getTime();
   if (!row || Date.parse(row.last_seen_at) + SESSION_IDLE_MS <= now) throw badSession();
   const user = usable(row);
@@ -103,13 +151,22 @@ async function bySession(ctx: AppContext, sid: string): Promise<MgrCaller> {
       .where('id', '=', id)
       .execute();
   }
-  return callerOf(user);
+  return { caller: callerOf(user), rows };
 }
 
 /** Remembered `authinfo` pairs, at most this many (the oldest goes first). */
 const AUTHINFO_CACHE_MAX = 10_000;
 
-async function byAuthinfo(ctx: AppContext, authinfo: string, ip: string): Promise<MgrCaller> {
+/**
+ * The caller of an `authinfo` pair; `rows` are the reads' rows when the pair was remembered
+ * and still holds, null when it was checked with argon2 (the reads did not run).
+ */
+async function byAuthinfo<R>(
+  ctx: AppContext,
+  authinfo: string,
+  ip: string,
+  reads: CallerReads<R>,
+): Promise<{ caller: MgrCaller; rows: R[] | null }> {
   const colon = authinfo.indexOf(':');
   if (colon <= 0) throw new MgrFault('auth', 'authinfo must be user:password.');
   const username = authinfo.slice(0, colon);
@@ -122,20 +179,24 @@ async function byAuthinfo(ctx: AppContext, authinfo: string, ip: string): Promis
     // One read: the user as it is now, and whether its email or the caller's address failed a
     // sign-in lately. The limits hold for a remembered password too, so when one did, the
     // full check decides (a blocked email or address is refused).
-    const row = await callers(ctx.db.kysely)
-      .select(loginFailedRecently(username, ip, now).as('failed_recently'))
-      .where('u.id', '=', hit.userId)
-      .executeTakeFirst();
+    const rows = await reads.remembered(
+      ctx.db.kysely,
+      hit.userId,
+      normalizeEmail(username),
+      ip,
+      loginWindowStart(now),
+    );
+    const row = rows[0];
     if (row && Number(row.failed_recently) !== 0) await checkThrottle(ctx, username, ip);
     const user = usable(row);
-    if (user && user.password_hash === hit.passwordHash) return callerOf(user);
+    if (user && user.password_hash === hit.passwordHash) return { caller: callerOf(user), rows };
     c.delete(key);
   }
   const user = await authenticatePassword(ctx, username, password, ip);
   c.delete(key);
   c.set(key, { userId: Number(user.id), passwordHash: user.password_hash, until: now + AUTHINFO_CACHE_MS });
   if (c.size > AUTHINFO_CACHE_MAX) c.delete(c.keys().next().value as string);
-  return callerOf(user);
+  return { caller: callerOf(user), rows: null };
 }
 
 /** The caller of a request, or null when it carries no credentials (public functions). */
@@ -144,8 +205,23 @@ export async function resolveCaller(
   p: Record<string, string>,
   ip: string,
 ): Promise<MgrCaller | null> {
-  if (p.auth) return bySession(ctx, p.auth);
-  if (p.authinfo !== undefined) return byAuthinfo(ctx, p.authinfo, ip);
+  return (await resolveCallerReading(ctx, p, ip, callerOnly))?.caller ?? null;
+}
+
+/**
+ * resolveCaller, reading what a function needs in the statement that reads the caller (one
+ * round trip instead of two for the calls repeated most). The checks are resolveCaller's, in
+ * its order, on the same rows. `rows` is null when the caller was not found by those reads
+ * (an `authinfo` pair checked with argon2): the function reads for itself.
+ */
+export async function resolveCallerReading<R>(
+  ctx: AppContext,
+  p: Record<string, string>,
+  ip: string,
+  reads: CallerReads<R>,
+): Promise<{ caller: MgrCaller; rows: R[] | null } | null> {
+  if (p.auth) return bySession(ctx, p.auth, reads);
+  if (p.authinfo !== undefined) return byAuthinfo(ctx, p.authinfo, ip, reads);
   return null;
 }
 

@@ -6,8 +6,10 @@ import { today as todayIn } from '../../platform/calendar.js';
 import type { AppContext } from '../../platform/context.js';
 import type { IssuedLicenseRow, ServiceRow } from '../../platform/db/index.js';
 import { isUniqueViolation } from '../../platform/db/index.js';
+import { prepareQuery } from '../../platform/db/prepared.js';
 import { toId } from '../../platform/ids.js';
 import { isStaff } from '../accounts/actor.js';
+import { loginFailedSince } from '../accounts/auth.js';
 import { loadTariffAggregates, type TariffAggregate } from '../catalog/aggregate.js';
 import { presentCatalogTariff } from '../catalog/presenters.js';
 import {
@@ -25,7 +27,7 @@ import { planRenewal, renewService } from '../services/renewal.js';
 import { serviceState } from '../services/repository.js';
 import { resumeService, suspendService } from '../services/suspension.js';
 import { changeTariff } from '../services/tariff-change.js';
-import type { MgrCaller } from './auth.js';
+import { type CallerReads, callers, type MgrCaller } from './auth.js';
 import { badValue, MgrFault, missed, noAccess } from './errors.js';
 import {
   el,
@@ -172,9 +174,25 @@ const periodLabel = (period: number, trialDays?: number) =>
       ? '1 month'
       : `${period} months`;
 
+/** The service columns a license answer shows (record) and its owner (mayCall). */
+type ShownService = Pick<
+  ServiceRow,
+  | 'id'
+  | 'account_id'
+  | 'tariff_id'
+  | 'name'
+  | 'params'
+  | 'period'
+  | 'created_at'
+  | 'expires_on'
+  | 'autoprolong'
+  | 'status'
+  | 'remote_id'
+>;
+
 function record(
   family: Family,
-  s: ServiceRow,
+  s: ShownService,
   tariff: TariffBrief | undefined,
   license: Pick<IssuedLicenseRow, 'license_key' | 'ip_changed_on' | 'key_changed_on'> | undefined,
 ) {
@@ -190,7 +208,9 @@ function record(
     period: Number(s.period),
     createdate: s.created_at.slice(0, 10),
     expiredate: s.expires_on ?? '',
-    autoprolong: s.autoprolong === null ? 'null' : Number(s.autoprolong),
+    // No auto-renewal is an empty element, as every unset field (the mgr API's `null` is a
+    // value a request may send to turn it off, not text an answer carries).
+    autoprolong: s.autoprolong === null ? null : Number(s.autoprolong),
     status: STATUS_CODE[s.status],
     remoteid: s.remote_id ?? '',
     real_ipchange: license?.ip_changed_on ?? '',
@@ -201,38 +221,170 @@ function record(
 }
 
 /**
- * `<family>.edit` without changes: the caller's license, its tariff and its key in one read, the
- * tariff's prices in a second — the call billing systems repeat most (PROTOCOL.md §5).
+ * What `<family>.edit` shows of a license, its tariff and its key, read with its tariff's prices:
+ * one row per period of the tariff (a tariff has a few), or one row with a null period if it has
+ * none. Named `lic_*` so as to sit next to the caller's columns (CallerReads). Columns are
+ * named, not `s.*`: a named prepared statement must not change its result's shape.
  */
-async function view(c: Call, family: Family, id: number): Promise<MgrNode> {
-  const row = await c.ctx.db.kysely
+const LICENSE_VIEW_COLUMNS = [
+  's.id as lic_id',
+  's.account_id as lic_account_id',
+  's.tariff_id as lic_tariff_id',
+  's.name as lic_name',
+  's.params as lic_params',
+  's.period as lic_period',
+  's.created_at as lic_created_at',
+  's.expires_on as lic_expires_on',
+  's.autoprolong as lic_autoprolong',
+  's.status as lic_status',
+  's.remote_id as lic_remote_id',
+  'tr.name as lic_tariff_name',
+  'tr.currency as lic_tariff_currency',
+  'l.license_key as lic_key',
+  'l.ip_changed_on as lic_ip_changed_on',
+  'l.key_changed_on as lic_key_changed_on',
+  'tp.period as lic_tariff_period',
+  'tp.price_minor as lic_tariff_price_minor',
+] as const;
+
+/** A row of LICENSE_VIEW_COLUMNS; the license's columns are null when it was not found (left joins). */
+type Nullable<T> = { [K in keyof T]: T[K] | null };
+type LicenseViewRow = Nullable<{
+  lic_id: ServiceRow['id'];
+  lic_account_id: ServiceRow['account_id'];
+  lic_tariff_id: ServiceRow['tariff_id'];
+  lic_name: ServiceRow['name'];
+  lic_params: ServiceRow['params'];
+  lic_period: ServiceRow['period'];
+  lic_created_at: ServiceRow['created_at'];
+  lic_expires_on: ServiceRow['expires_on'];
+  lic_autoprolong: ServiceRow['autoprolong'];
+  lic_status: ServiceRow['status'];
+  lic_remote_id: ServiceRow['remote_id'];
+  lic_tariff_name: string;
+  lic_tariff_currency: string;
+  lic_key: IssuedLicenseRow['license_key'];
+  lic_ip_changed_on: IssuedLicenseRow['ip_changed_on'];
+  lic_key_changed_on: IssuedLicenseRow['key_changed_on'];
+  lic_tariff_period: bigint | number;
+  lic_tariff_price_minor: bigint;
+}>;
+
+/** A license of a family (its id and family code), alone. */
+const licenseView = prepareQuery('mgr_license_view', 2, (db, id: number, family: string) =>
+  db
     .selectFrom('services as s')
     .innerJoin('product_types as t', 't.id', 's.product_type_id')
     .innerJoin('tariffs as tr', 'tr.id', 's.tariff_id')
     .leftJoin('issued_licenses as l', 'l.service_id', 's.id')
-    .selectAll('s')
-    .select([
-      'tr.name as tariff_name',
-      'tr.currency as tariff_currency',
-      'l.license_key',
-      'l.ip_changed_on',
-      'l.key_changed_on',
-    ])
+    .leftJoin('tariff_periods as tp', 'tp.tariff_id', 's.tariff_id')
+    .select(LICENSE_VIEW_COLUMNS)
     .where('s.id', '=', id)
-    .where('t.code', '=', family)
-    .executeTakeFirst();
-  const s = mayCall(c, row);
-  const tariff = briefOf(
-    { name: s.tariff_name, currency: s.tariff_currency },
-    await periodsOf(c.ctx, [toId(s.tariff_id)]),
+    .where('t.code', '=', family),
+);
+
+/**
+ * The same license next to the caller's row (CallerReads): the caller's row comes back whether
+ * or not the license exists, with the license's columns null when it does not.
+ */
+const sessionLicenseView = prepareQuery(
+  'mgr_session_license_view',
+  3,
+  (db, sessionHash: string, id: number, family: string) =>
+    callers(db)
+      .innerJoin('mgr_sessions as ms', 'ms.user_id', 'u.id')
+      .leftJoin('product_types as t', (j) => j.on('t.code', '=', family))
+      .leftJoin('services as s', (j) => j.onRef('s.product_type_id', '=', 't.id').on('s.id', '=', id))
+      .leftJoin('tariffs as tr', 'tr.id', 's.tariff_id')
+      .leftJoin('issued_licenses as l', 'l.service_id', 's.id')
+      .leftJoin('tariff_periods as tp', 'tp.tariff_id', 's.tariff_id')
+      .select('ms.last_seen_at')
+      .select(LICENSE_VIEW_COLUMNS)
+      .where('ms.id', '=', sessionHash),
+);
+
+const rememberedLicenseView = prepareQuery(
+  'mgr_authinfo_license_view',
+  6,
+  (db, userId: number, email: string, ip: string, since: string, id: number, family: string) =>
+    callers(db)
+      .select(loginFailedSince(email, ip, since).as('failed_recently'))
+      .leftJoin('product_types as t', (j) => j.on('t.code', '=', family))
+      .leftJoin('services as s', (j) => j.onRef('s.product_type_id', '=', 't.id').on('s.id', '=', id))
+      .leftJoin('tariffs as tr', 'tr.id', 's.tariff_id')
+      .leftJoin('issued_licenses as l', 'l.service_id', 's.id')
+      .leftJoin('tariff_periods as tp', 'tp.tariff_id', 's.tariff_id')
+      .select(LICENSE_VIEW_COLUMNS)
+      .where('u.id', '=', userId),
+);
+
+/** The reads that find the caller of `<family>.edit elid=id` and the license in one statement. */
+export const licenseViewReads = (family: Family, id: number): CallerReads<LicenseViewRow> => ({
+  session: (db, sessionHash) => sessionLicenseView(db, sessionHash, id, family),
+  remembered: (db, userId, email, ip, since) =>
+    rememberedLicenseView(db, userId, email, ip, since, id, family),
+});
+
+/**
+ * `<family>.edit` without `sok` and with one license id: the view (and not a change), the call
+ * billing systems repeat most (PROTOCOL.md §5). null for any other call.
+ */
+export function viewCallOf(p: Record<string, string>): { family: Family; id: number } | null {
+  if (acting(p) || !p.func?.endsWith('.edit') || !p.elid) return null;
+  const family = FAMILIES.find((f) => p.func === `${f}.edit`);
+  const ids = parseElids(p.elid);
+  if (!family || ids?.length !== 1) return null;
+  return { family, id: ids[0]! };
+}
+
+/**
+ * `<family>.edit` without changes: the caller's license, its tariff, its key and the tariff's
+ * prices in one read, or none when the caller's read brought them (`rows`, licenseViewReads).
+ */
+export async function view(
+  c: Call,
+  family: Family,
+  id: number,
+  rows?: readonly LicenseViewRow[] | null,
+): Promise<MgrNode> {
+  const read = rows ?? (await licenseView(c.ctx.db.kysely, id, family));
+  const first = read[0];
+  const s = mayCall(
+    c,
+    first && first.lic_id !== null && first.lic_tariff_name !== null ? shownOf(first) : undefined,
   );
-  const { base, lickey } = record(
-    family,
-    s,
-    tariff,
-    s.license_key === null ? undefined : { ...s, license_key: s.license_key },
-  );
+  const periods: PeriodPrice[] = [];
+  for (const r of read)
+    if (r.lic_tariff_period !== null)
+      periods.push({ period: r.lic_tariff_period, price_minor: r.lic_tariff_price_minor });
+  const tariff = briefOf({ name: first!.lic_tariff_name!, currency: first!.lic_tariff_currency! }, periods);
+  const license =
+    first!.lic_key === null
+      ? undefined
+      : {
+          license_key: first!.lic_key,
+          ip_changed_on: first!.lic_ip_changed_on,
+          key_changed_on: first!.lic_key_changed_on,
+        };
+  const { base, lickey } = record(family, s, tariff, license);
   return objectDoc({ ...base, lickey, webdomains: '' });
+}
+
+/** The service of a found license's row (its columns are not null: the license exists). */
+function shownOf(r: LicenseViewRow): ShownService {
+  return {
+    id: r.lic_id!,
+    account_id: r.lic_account_id!,
+    tariff_id: r.lic_tariff_id!,
+    name: r.lic_name!,
+    params: r.lic_params!,
+    period: r.lic_period!,
+    created_at: r.lic_created_at!,
+    expires_on: r.lic_expires_on,
+    autoprolong: r.lic_autoprolong,
+    status: r.lic_status!,
+    remote_id: r.lic_remote_id,
+  };
 }
 
 // ---------------------------------------------------------------- list

@@ -224,6 +224,31 @@ const XML_ESCAPES: Readonly<Record<string, string>> = {
 const escapeText = (s: string): string => s.replace(/[&<>\r]/g, (c) => XML_ESCAPES[c]!);
 const escapeAttr = (s: string): string => s.replace(/[&<>"'\t\n\r]/g, (c) => XML_ESCAPES[c]!);
 
+/**
+ * The xml of an element straight from the tree: the checks and cleaning of `clean`, in its
+ * order, and the bytes of `xmlElement(clean(node))`, without building the cleaned copy first
+ * (most answers are xml; soft.edit's view is rendered on every call).
+ */
+function xmlOf(node: MgrNode): string {
+  const name = checkName(node.name, 'element');
+  let out = `<${name}`;
+  if (node.attrs !== undefined) {
+    for (const [key, value] of Object.entries(node.attrs)) {
+      if (typeof value !== 'string') throw new TypeError(`Attribute ${name}/@${key} is not a string`);
+      out += ` ${checkName(key, 'attribute')}="${escapeAttr(stripInvalidXmlChars(value))}"`;
+    }
+  }
+  if (node.text !== undefined && typeof node.text !== 'string') {
+    throw new TypeError(`Text of <${name}> is not a string`);
+  }
+  const text = node.text === undefined ? '' : stripInvalidXmlChars(node.text);
+  const children = node.children ?? [];
+  if (text === '' && children.length === 0) return `${out}/>`;
+  out += `>${escapeText(text)}`;
+  for (const child of children) out += xmlOf(child);
+  return `${out}</${name}>`;
+}
+
 function xmlElement(node: Clean): string {
   const attrs = node.attrs.map(([k, v]) => ` ${k}="${escapeAttr(v)}"`).join('');
   if (node.text === '' && node.children.length === 0) return `<${node.name}${attrs}/>`;
@@ -353,11 +378,10 @@ function bjsonImage(doc: Clean): JsonObject {
  */
 export function renderMgr(doc: MgrNode, out: MgrOut, opts: RenderOptions = {}): MgrResponse {
   if (doc.name !== 'doc') throw new RangeError(`The response root must be <doc>, got <${doc.name}>`);
-  const root = clean(doc);
   const contentType = CONTENT_TYPES[out];
+  if (out === 'xml') return { contentType, body: `${XML_HEAD}${xmlOf(doc)}` };
+  const root = clean(doc);
   switch (out) {
-    case 'xml':
-      return { contentType, body: `${XML_HEAD}${xmlElement(root)}` };
     case 'json':
       return { contentType, body: JSON.stringify({ doc: jsonImage(root, null) }) };
     case 'sjson': {

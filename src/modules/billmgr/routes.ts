@@ -4,7 +4,7 @@ import { errorCodes, type FastifyInstance, type FastifyReply, type FastifyReques
 import type { AppContext } from '../../platform/context.js';
 import { AppError } from '../../platform/errors.js';
 import { type ErrorDialect, failureOf } from '../../platform/http/errors.js';
-import { type MgrCaller, mgrLogin, mgrNewKey, resolveCaller } from './auth.js';
+import { type MgrCaller, mgrLogin, mgrNewKey, resolveCaller, resolveCallerReading } from './auth.js';
 import { faultDoc, MgrFault, toMgrFault, transportFault } from './errors.js';
 import {
   type Call,
@@ -13,12 +13,15 @@ import {
   edit,
   FAMILIES,
   type Family,
+  licenseViewReads,
   list,
   orderParam,
   prolong,
   remove,
   resume,
   suspend,
+  view,
+  viewCallOf,
 } from './licenses.js';
 import { exportPricelist } from './pricelist.js';
 import {
@@ -129,8 +132,17 @@ export function registerBillmgrRoutes(
       const { sid, level } = await mgrLogin(ctx, p, ip);
       return mgrDoc([el('auth', sid, { id: sid, level: String(level) })]);
     }
+    const signedIn = Boolean(p.auth) || p.authinfo !== undefined;
+    const viewCall = signedIn ? viewCallOf(p) : null;
+    if (viewCall) {
+      // soft.edit's view, the call repeated most: the caller and the license in one read.
+      const { family, id } = viewCall;
+      const found = await resolveCallerReading(ctx, p, ip, licenseViewReads(family, id));
+      if (!found) throw new MgrFault('auth', 'Sign in: authinfo=user:password or auth=<session id>.');
+      return view({ ctx, caller: found.caller, p }, family, id, found.rows);
+    }
     let caller: MgrCaller | null = null;
-    if (p.auth || p.authinfo !== undefined) caller = await resolveCaller(ctx, p, ip);
+    if (signedIn) caller = await resolveCaller(ctx, p, ip);
     if (func === 'pricelist.export') return exportPricelist(ctx, caller, p);
     if (!caller) throw new MgrFault('auth', 'Sign in: authinfo=user:password or auth=<session id>.');
     if (func === 'session.newkey') {

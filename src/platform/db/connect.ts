@@ -16,6 +16,7 @@ import {
   type Transaction,
 } from 'kysely';
 import pg from 'pg';
+import { PREPARED_STATEMENTS } from './prepared.js';
 import type { Database } from './schema.js';
 import { postgresSignals, type Signals, sqliteSignals } from './signals.js';
 
@@ -161,6 +162,21 @@ class BillfoldPostgresDialect extends PostgresDialect {
   }
 }
 
+/**
+ * The statements of prepareQuery (prepared.ts) go as named prepared statements: PostgreSQL
+ * parses and plans each once per connection instead of on every call (node-postgres keeps
+ * the names it prepared per connection). Kysely calls `client.query(sql, parameters)`; any
+ * other SQL, and every other form of call, is passed on unchanged.
+ */
+function namePreparedStatements(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  client.query = ((...args: unknown[]) => {
+    const [text, values] = args;
+    const name = args.length === 2 && typeof text === 'string' ? PREPARED_STATEMENTS.get(text) : undefined;
+    return name === undefined ? query(...args) : query({ name, text, values });
+  }) as typeof client.query;
+}
+
 export function openPostgres(url: string, opts: { schema?: string; max?: number } = {}): Db {
   const pool = new pg.Pool({
     connectionString: url,
@@ -168,6 +184,7 @@ export function openPostgres(url: string, opts: { schema?: string; max?: number 
     types: pgTypes as pg.CustomTypesConfig,
     ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
   });
+  pool.on('connect', namePreparedStatements);
   const kysely = new Kysely<Database>({ dialect: new BillfoldPostgresDialect({ pool }) });
   return {
     kind: 'postgres',

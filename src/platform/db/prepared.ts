@@ -1,0 +1,55 @@
+import type { Compilable, CompiledQuery, Kysely } from 'kysely';
+import type { Database } from './schema.js';
+
+/**
+ * Queries built and compiled once, executed many times with new parameter values: for the
+ * handful of statements a hot path sends on every request (the BILLmanager API's session
+ * lookup and license view), where building the query tree and compiling it to SQL cost
+ * more CPU than SQLite takes to run it (bench/billmgr.ts, D-billmgr-fast).
+ *
+ * `build` receives one placeholder per parameter and must use each placeholder as a value
+ * only (`where(col, '=', p)`, `sql\`… ${p} …\``), never to decide the query's shape: it runs
+ * once per Kysely instance, with placeholders, not with the values of a call. The SQL text
+ * is the same object on every call, so the SQLite statement cache finds it without hashing
+ * it again, and on PostgreSQL it runs as a named prepared statement (PREPARED_STATEMENTS,
+ * connect.ts): parsed and planned once per connection.
+ *
+ * Plugins see the query once, when it is compiled (transformQuery), and every result
+ * (transformResult, with the same queryId each time).
+ */
+class Placeholder {
+  constructor(readonly index: number) {}
+}
+
+/** SQL text → statement name, for the PostgreSQL driver (connect.ts). Bounded: one per prepared query and dialect. */
+export const PREPARED_STATEMENTS = new Map<string, string>();
+
+export type PreparedQuery<A extends readonly unknown[], R> = (
+  db: Kysely<Database>,
+  ...args: A
+) => Promise<R[]>;
+
+export function prepareQuery<A extends readonly unknown[], R>(
+  name: string,
+  arity: A['length'],
+  build: (db: Kysely<Database>, ...params: A) => Compilable<R>,
+): PreparedQuery<A, R> {
+  const compiled = new WeakMap<Kysely<Database>, CompiledQuery<R>>();
+  const compile = (db: Kysely<Database>): CompiledQuery<R> => {
+    const params = Array.from({ length: arity }, (_, i) => new Placeholder(i)) as unknown as A;
+    const query = build(db, ...params).compile();
+    const used = new Set(query.parameters.filter((p) => p instanceof Placeholder).map((p) => p.index));
+    if (used.size !== arity)
+      throw new Error(`prepared query ${name}: uses ${used.size} of its ${arity} parameters`);
+    if (!PREPARED_STATEMENTS.has(query.sql))
+      PREPARED_STATEMENTS.set(query.sql, `bf_${name}_${PREPARED_STATEMENTS.size}`);
+    compiled.set(db, query);
+    return query;
+  };
+  return async (db, ...args) => {
+    const query = compiled.get(db) ?? compile(db);
+    const parameters = query.parameters.map((p) => (p instanceof Placeholder ? args[p.index] : p));
+    const result = await db.executeQuery<R>({ ...query, parameters });
+    return result.rows as R[];
+  };
+}
