@@ -27,7 +27,7 @@ import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
-import type { DbTarget } from '../src/platform/db/index.js';
+import { type DbTarget, SQLITE_PRAGMAS } from '../src/platform/db/index.js';
 import type { EngineName } from './engine.js';
 
 export const FLOOR_BATCH = 1000;
@@ -111,11 +111,8 @@ class SqliteDriver implements Driver {
   constructor(file: string) {
     if (file === ':memory:') throw new Error('the write floor needs a SQLite file');
     this.#db = new SqliteDatabase(file);
-    // The application's pragmas (src/platform/db/connect.ts).
-    this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('foreign_keys = ON');
-    this.#db.pragma('busy_timeout = 10000');
-    this.#db.pragma('synchronous = NORMAL');
+    // The application's pragmas.
+    for (const p of SQLITE_PRAGMAS) this.#db.pragma(p);
     this.#db.defaultSafeIntegers(true);
     this.#storeFile = `${file}.floor-store-${randomBytes(4).toString('hex')}`;
     this.#db.prepare('attach database ? as floor_store').run(this.#storeFile);

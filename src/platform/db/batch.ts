@@ -154,6 +154,7 @@ async function updateRows(
   rows: readonly (readonly [number, UpdateValue[]])[],
 ): Promise<void> {
   // A VALUES list's columns are column1, column2, … on both engines (SQLite takes no alias list).
+  // The `in` list makes SQLite look the rows up by key; without it, it scans the table for the join.
   const types = columns.map((_, ci) => typeOf(rows.map(([, values]) => values[ci]!)));
   const values = rows.map(
     ([id, vs]) => sql`(${sql.join([sql`cast(${id} as bigint)`, ...vs.map((v) => sql`${v}`)])})`,
@@ -161,7 +162,7 @@ async function updateRows(
   const sets = columns.map(
     (c, i) => sql`${sql.ref(c)} = cast(${sql.ref(`v.column${i + 2}`)} as ${sql.raw(types[i]!)})`,
   );
-  await sql`update ${sql.table(table)} set ${sql.join(sets, sql`, `)} from (values ${sql.join(values)}) as v where ${sql.table(table)}.${sql.ref('id')} = ${sql.ref('v.column1')}`.execute(
+  await sql`update ${sql.table(table)} set ${sql.join(sets, sql`, `)} from (values ${sql.join(values)}) as v where ${sql.table(table)}.${sql.ref('id')} = ${sql.ref('v.column1')} and ${sql.table(table)}.${sql.ref('id')} in (${sql.join(rows.map(([id]) => id))})`.execute(
     tx,
   );
 }

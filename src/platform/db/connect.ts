@@ -100,16 +100,27 @@ function withStatementCache(db: SqliteDatabase.Database, max = 500): SqliteDatab
   return db;
 }
 
+/**
+ * Every SQLite connection's settings: WAL (readers never wait for the writer), foreign keys,
+ * 10 s of waiting for another process's write lock, fsync at checkpoints only, and a 64 MiB page
+ * cache — the default 2 MiB re-reads index pages from the OS on every chunk of a daily run
+ * over a million services.
+ */
+export const SQLITE_PRAGMAS = [
+  'journal_mode = WAL',
+  'foreign_keys = ON',
+  'busy_timeout = 10000',
+  'synchronous = NORMAL',
+  'cache_size = -65536',
+] as const;
+
 export function openSqlite(file: string): Db {
   const fresh = file !== ':memory:' && !fs.existsSync(file);
   if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
   const sqlite = new SqliteDatabase(file);
   // Customers' data: readable by Billfold's user only (SQLite gives its -wal/-shm files the same mode).
   if (fresh) fs.chmodSync(file, 0o600);
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma('busy_timeout = 10000');
-  sqlite.pragma('synchronous = NORMAL');
+  for (const p of SQLITE_PRAGMAS) sqlite.pragma(p);
   // Every integer comes back as bigint: money must never pass through a JS number.
   sqlite.defaultSafeIntegers(true);
   const kysely = new Kysely<Database>({

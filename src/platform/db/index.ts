@@ -6,6 +6,7 @@ export {
   openDb,
   openPostgres,
   openSqlite,
+  SQLITE_PRAGMAS,
   type Tx,
 } from './connect.js';
 export { isCheckViolation, isUniqueViolation } from './errors.js';
