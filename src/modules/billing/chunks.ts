@@ -104,8 +104,13 @@ export function serviceNotice(
   };
 }
 
-/** The services of `ids` whose `step` is recorded for `date` (read after their lock). */
-async function stepsRecorded(tx: Tx, ids: readonly number[], date: string, step: Step): Promise<Set<number>> {
+/** The services of `ids` whose `step` is recorded for `date` (a chunk reads it after its lock). */
+export async function stepsRecorded(
+  tx: Tx | AppContext['db']['kysely'],
+  ids: readonly number[],
+  date: string,
+  step: Step,
+): Promise<Set<number>> {
   const rows = await tx
     .selectFrom('billing_steps')
     .select('service_id')
@@ -116,15 +121,34 @@ async function stepsRecorded(tx: Tx, ids: readonly number[], date: string, step:
   return new Set(rows.map((r) => toId(r.service_id)));
 }
 
-async function accountsOf(
-  tx: Tx,
-  services: readonly ServiceRow[],
-  lock: boolean,
-): Promise<Map<number, AccountRow>> {
-  const ids = [...new Set(services.map((s) => toId(s.account_id)))].sort((a, b) => a - b);
+function accountIdsOf(services: readonly ServiceRow[]): number[] {
+  return [...new Set(services.map((s) => toId(s.account_id)))].sort((a, b) => a - b);
+}
+
+/** The accounts a renewal chunk charges, locked (after their services, as a single renewal takes them). */
+async function lockAccountsOf(tx: Tx, services: readonly ServiceRow[]): Promise<Map<number, AccountRow>> {
+  const ids = accountIdsOf(services);
   if (ids.length === 0) return new Map();
   const q = tx.selectFrom('accounts').selectAll().where('id', 'in', ids).orderBy('id');
-  const rows = await (lock ? lockRows(tx, q) : q).execute();
+  return new Map((await lockRows(tx, q).execute()).map((a) => [toId(a.id), a]));
+}
+
+/** What the other steps read of the accounts: who gets the mail, and what the balance covers. */
+const NOTICE_COLUMNS = [
+  'id',
+  'email',
+  'name',
+  'language',
+  'currency',
+  'balance_minor',
+  'credit_limit_minor',
+] as const;
+type NoticeAccount = Pick<AccountRow, (typeof NOTICE_COLUMNS)[number]>;
+
+async function accountsOf(tx: Tx, services: readonly ServiceRow[]): Promise<Map<number, NoticeAccount>> {
+  const ids = accountIdsOf(services);
+  if (ids.length === 0) return new Map();
+  const rows = await tx.selectFrom('accounts').select(NOTICE_COLUMNS).where('id', 'in', ids).execute();
   return new Map(rows.map((a) => [toId(a.id), a]));
 }
 
@@ -157,7 +181,7 @@ async function closeChunk(
   batch: WriteBatch,
   ops: readonly { serviceId: number; op: QueuedOperation }[],
   notices: readonly AccountNotice[],
-  accounts: ReadonlyMap<number, AccountRow>,
+  accounts: ReadonlyMap<number, NoticeAccount>,
 ): Promise<void> {
   const { ctx } = env;
   const now = isoNow(ctx.clock);
@@ -195,7 +219,7 @@ export async function renewChunk(tx: Tx, env: ChunkEnv, ids: readonly number[]):
   const { services, results, state } = await openChunk(tx, env, ids, 'renew');
   // Whether a service is (still) due is the lifecycle's to say, on the row as locked.
   const due = services.filter((s) => s.autoprolong !== null);
-  const accounts = await accountsOf(tx, due, true);
+  const accounts = await lockAccountsOf(tx, due);
   const tariffs = await tariffsOf(tx, due);
   const hooks = await activeWebhooks(tx);
   const batch = new WriteBatch();
@@ -331,7 +355,7 @@ export async function suspendChunk(tx: Tx, env: ChunkEnv, ids: readonly number[]
     results.push({ serviceId: id, outcome: 'expired' });
     suspended.push(s);
   }
-  await closeChunk(tx, env, batch, ops, notices, await accountsOf(tx, suspended, false));
+  await closeChunk(tx, env, batch, ops, notices, await accountsOf(tx, suspended));
   return results;
 }
 
@@ -391,7 +415,7 @@ export async function deleteChunk(tx: Tx, env: ChunkEnv, ids: readonly number[])
     results.push({ serviceId: id, outcome: 'suspended_too_long' });
     deleted.push(s);
   }
-  await closeChunk(tx, env, batch, ops, notices, await accountsOf(tx, deleted, false));
+  await closeChunk(tx, env, batch, ops, notices, await accountsOf(tx, deleted));
   return results;
 }
 
@@ -416,7 +440,7 @@ export async function notifyChunk(
       reminderDates.includes(s.expires_on) &&
       Number(s.period) !== TRIAL_PERIOD,
   );
-  const accounts = await accountsOf(tx, listed, false);
+  const accounts = await accountsOf(tx, listed);
   const tariffs = await tariffsOf(
     tx,
     listed.filter((s) => s.autoprolong !== null),

@@ -24,6 +24,7 @@ import {
   type Step,
   type StepResult,
   stepRow,
+  stepsRecorded,
   suspendChunk,
 } from './chunks.js';
 
@@ -99,22 +100,6 @@ function clockFor(ctx: AppContext, date: Temporal.PlainDate, zone: string): Fixe
   return new FixedClock(todayOf(ctx.clock, zone).equals(date) ? now : startOfDay(date, zone));
 }
 
-async function stepDone(
-  db: AppContext['db']['kysely'],
-  serviceId: number,
-  date: string,
-  step: Step,
-): Promise<boolean> {
-  const row = await db
-    .selectFrom('billing_steps')
-    .select('id')
-    .where('service_id', '=', serviceId)
-    .where('run_date', '=', date)
-    .where('step', '=', step)
-    .executeTakeFirst();
-  return row !== undefined;
-}
-
 async function markStep(
   tx: Tx,
   ctx: AppContext,
@@ -174,7 +159,8 @@ async function once(
     if (result) done.add(id, step);
     return result;
   } catch (err) {
-    if (isUniqueViolation(err) && (await stepDone(ctx.db.kysely, id, date, step))) return 'already_done';
+    if (isUniqueViolation(err) && (await stepsRecorded(ctx.db.kysely, [id], date, step)).has(id))
+      return 'already_done';
     throw err;
   }
 }
