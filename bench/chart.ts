@@ -191,12 +191,12 @@ export function dailyRunChart(results: readonly BillingResult[]): string | null 
     );
     lx += 200;
   }
+  const TITLE = 'Daily billing run (runBilling) by book size: against its raw write floor, and throughput';
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif">`,
+    `<title>${esc(TITLE)}</title>`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${W / 2}" y="26" text-anchor="middle" font-size="17" font-weight="bold">${esc(
-      'Daily billing run (runBilling) by book size: against its raw write floor, and throughput',
-    )}</text>`,
+    `<text x="${W / 2}" y="26" text-anchor="middle" font-size="17" font-weight="bold">${esc(TITLE)}</text>`,
     ...legend,
     ...panel(ratioPanel, 0, panelTop, W / 2, H - panelTop, sizes),
     ...panel(throughputPanel, W / 2, panelTop, W / 2, H - panelTop, sizes),
