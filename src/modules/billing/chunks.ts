@@ -206,7 +206,7 @@ async function closeChunk(
     }
   }
   await batchNotices(tx, ctx, batch, notices, accounts);
-  const wakes = batch.size > 0 && (ops.length > 0 || notices.length > 0);
+  const wakes = batch.has('operations') || batch.has('deliveries');
   await batch.flush(tx);
   // Idle workers start the operations and deliveries as soon as the chunk commits (D-wake).
   if (wakes) await ctx.db.signals.notify(tx, 'operations');
@@ -289,8 +289,9 @@ export async function renewChunk(tx: Tx, env: ChunkEnv, ids: readonly number[]):
       'service_history',
       historyRow(ctx, actor, id, records.history.event, records.history.change),
     );
+    // An event queued already for an endpoint is not queued again (as `queueEvent`).
     for (const row of eventDeliveryRows(hooks, 'service.renewed', records.event.key, records.event.data, now))
-      batch.insert('deliveries', row);
+      batch.insert('deliveries', row, { ignoreConflictOn: 'dedupe_key' });
     batch.insert('billing_steps', stepRow(ctx, id, date, 'renew', 'renewed', plan.priced.totalMinor));
     results.push({ serviceId: id, outcome: 'renewed', amount: plan.priced.totalMinor });
   }

@@ -49,6 +49,7 @@ export type { Step } from './chunks.js';
 
 /** Services a chunk of the run takes in one transaction (D-chunked-run). */
 export const DEFAULT_CHUNK_SIZE = 500;
+export const MAX_CHUNK_SIZE = 5000;
 
 export interface RunSummary {
   date: string;
@@ -84,7 +85,7 @@ export interface RunOptions {
   readonly afterList?: (step: Step, serviceIds: readonly number[]) => Promise<void>;
   /** Reconcile the modules after the run (default true; only a real run for today does). */
   readonly reconcile?: boolean;
-  /** Services per chunk transaction (DEFAULT_CHUNK_SIZE). */
+  /** Services per chunk transaction (DEFAULT_CHUNK_SIZE, at most MAX_CHUNK_SIZE). */
   readonly chunkSize?: number;
 }
 
@@ -287,7 +288,8 @@ async function runSteps(ctx: AppContext, opts: RunOptions, summary: RunSummary):
   const db = ctx.db.kysely;
   const currency = summary.currency;
   const dryRun = opts.dryRun ?? false;
-  const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  // Bounded: a chunk's ids travel as `in (…)` lists, which both engines cap in parameters.
+  const chunkSize = Math.min(Math.max(1, Math.floor(opts.chunkSize ?? DEFAULT_CHUNK_SIZE)), MAX_CHUNK_SIZE);
   const env: ChunkEnv = { ctx, actor, date, today: opts.date };
   let renewedMinor = 0n;
   const act = (serviceId: number, step: Step, outcome: string, amount?: bigint, cur = currency) => {

@@ -506,7 +506,9 @@ export async function batchNotices(
       templates.set(tkey, template);
     }
     const to: MailAddressee = { provider, account, zone, template };
-    batch.insert('deliveries', () => mailDeliveryRow(noticeMail(n, ref.value)!, to, now));
+    batch.insert('deliveries', () => mailDeliveryRow(noticeMail(n, ref.value)!, to, now), {
+      ignoreConflictOn: 'dedupe_key',
+    });
   }
   return fresh;
 }

@@ -33,6 +33,8 @@ export class Ref {
 interface Pending {
   readonly row: unknown;
   readonly ref?: { ref: Ref; by: string };
+  /** A unique column whose clash means "written already": the row is skipped, as a single write's `on conflict do nothing`. */
+  readonly ignoreConflictOn?: string;
 }
 
 /** Rows a statement carries at most: below SQLite's and PostgreSQL's parameter limits for our widest table. */
@@ -53,23 +55,46 @@ function getOr<K, V>(map: Map<K, V>, key: K, make: () => V): V {
 export class WriteBatch {
   private readonly inserts = new Map<TableName, Pending[]>();
   private readonly producers = new Set<TableName>();
+  /** The unique values the refs of each table are matched on. */
+  private readonly refKeys = new Map<TableName, Set<string>>();
   /** table → "col1,col2" → id → values */
   private readonly updates = new Map<TableName, Map<string, Map<number, UpdateValue[]>>>();
 
+  /**
+   * Adds a row. With `ref`, the row's id is filled in from the unique column `by`, whose value
+   * must be set and not repeated in the batch; with `ignoreConflictOn`, a row whose unique
+   * column clashes with one already stored is skipped (it cannot also fill a ref).
+   */
   insert<T extends TableName>(
     table: T,
     row: Row<T> | (() => Row<T>),
-    ref?: { ref: Ref; by: keyof Row<T> & string },
+    opts: { ref?: Ref; by?: keyof Row<T> & string; ignoreConflictOn?: keyof Row<T> & string } = {},
   ): void {
     const list = getOr(this.inserts, table, () => []);
-    list.push(ref ? { row, ref } : { row });
-    if (ref) this.producers.add(table);
+    if (opts.ref) {
+      const by = opts.by;
+      if (by === undefined || typeof row === 'function')
+        throw new Error('a batch ref needs a row and its unique column');
+      if (opts.ignoreConflictOn) throw new Error('a row that may be skipped cannot fill a ref');
+      const key = (row as Record<string, unknown>)[by];
+      if (key === null || key === undefined) throw new Error(`batch insert into ${table}: ${by} is not set`);
+      const keys = getOr(this.refKeys, table, () => new Set<string>());
+      if (keys.has(String(key))) throw new Error(`batch insert into ${table}: ${by} ${String(key)} twice`);
+      keys.add(String(key));
+      list.push({ row, ref: { ref: opts.ref, by } });
+      this.producers.add(table);
+    } else list.push(opts.ignoreConflictOn ? { row, ignoreConflictOn: opts.ignoreConflictOn } : { row });
+  }
+
+  /** Whether rows for `table` are waiting (a chunk wakes the workers when it queued work for them). */
+  has(table: TableName): boolean {
+    return (this.inserts.get(table)?.length ?? 0) > 0;
   }
 
   /**
    * Sets columns of the row `id` of `table`. Rows setting the same columns go in one statement
-   * (`set c = case id when … end where id in (…)`); a later update of the same row and columns
-   * replaces the earlier one.
+   * (`update … from (values …)`); a later update of the same row and columns replaces the
+   * earlier one.
    */
   update(table: TableName, id: number, set: Readonly<Record<string, UpdateValue>>): void {
     const columns = Object.keys(set).sort();
@@ -112,6 +137,7 @@ export class WriteBatch {
     }
     this.inserts.clear();
     this.producers.clear();
+    this.refKeys.clear();
     this.updates.clear();
   }
 }
@@ -119,14 +145,19 @@ export class WriteBatch {
 async function insertRows(tx: Tx, table: TableName, pending: readonly Pending[]): Promise<void> {
   const rows = pending.map((p) => (typeof p.row === 'function' ? (p.row as () => unknown)() : p.row));
   const by = pending.find((p) => p.ref)?.ref?.by;
+  const ignore = pending.find((p) => p.ignoreConflictOn)?.ignoreConflictOn;
   // biome-ignore lint/suspicious/noExplicitAny: rows of whichever table the batch holds
-  const q = tx.insertInto(table).values(rows as any);
+  let q = tx.insertInto(table).values(rows as any);
+  // biome-ignore lint/suspicious/noExplicitAny: the unique column the rows name
+  if (ignore !== undefined) q = q.onConflict((oc) => oc.column(ignore as any).doNothing());
   if (by === undefined) {
     await q.execute();
     return;
   }
   // biome-ignore lint/suspicious/noExplicitAny: the unique column names the row
   const returned = (await q.returning(['id', by as any]).execute()) as Record<string, unknown>[];
+  if (returned.length !== rows.length)
+    throw new Error(`batch insert into ${table}: ${rows.length} rows sent, ${returned.length} returned`);
   const ids = new Map(returned.map((r) => [String(r[by]), Number(r.id)]));
   pending.forEach((p, i) => {
     if (!p.ref) return;
@@ -137,10 +168,15 @@ async function insertRows(tx: Tx, table: TableName, pending: readonly Pending[])
   });
 }
 
-/** The SQL type a column's values are cast to (PostgreSQL types a VALUES list of parameters as text). */
-function typeOf(values: readonly UpdateValue[]): string {
+/**
+ * The SQL type a column's values are cast to (PostgreSQL types a VALUES list of parameters as
+ * text): whole numbers as bigint (assigned to an integer column, PostgreSQL casts down), null
+ * when every value is null (the column is then set to NULL, whatever its type).
+ */
+function typeOf(values: readonly UpdateValue[]): string | null {
   const v = values.find((x) => x !== null);
-  return typeof v === 'bigint' ? 'bigint' : typeof v === 'number' ? 'integer' : 'text';
+  if (v === undefined) return null;
+  return typeof v === 'string' ? 'text' : 'bigint';
 }
 
 /**
@@ -159,9 +195,12 @@ async function updateRows(
   const values = rows.map(
     ([id, vs]) => sql`(${sql.join([sql`cast(${id} as bigint)`, ...vs.map((v) => sql`${v}`)])})`,
   );
-  const sets = columns.map(
-    (c, i) => sql`${sql.ref(c)} = cast(${sql.ref(`v.column${i + 2}`)} as ${sql.raw(types[i]!)})`,
-  );
+  const sets = columns.map((c, i) => {
+    const type = types[i] ?? null;
+    return type === null
+      ? sql`${sql.ref(c)} = null`
+      : sql`${sql.ref(c)} = cast(${sql.ref(`v.column${i + 2}`)} as ${sql.raw(type)})`;
+  });
   await sql`update ${sql.table(table)} set ${sql.join(sets, sql`, `)} from (values ${sql.join(values)}) as v where ${sql.table(table)}.${sql.ref('id')} = ${sql.ref('v.column1')} and ${sql.table(table)}.${sql.ref('id')} in (${sql.join(rows.map(([id]) => id))})`.execute(
     tx,
   );
