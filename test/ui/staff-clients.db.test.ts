@@ -142,8 +142,14 @@ describe('web app: staff panel — clients and services', () => {
       await row.click();
 
       await page.getByRole('heading', { name: 'lic-alpha' }).waitFor();
-      await page.getByRole('combobox', { name: 'Reason' }).click();
+      // The detail's queries must have landed: a refetch re-rendering the form under load put
+      // the reason back to its default between the pick and the click (CI, 2026-12-03).
+      await page.waitForLoadState('networkidle');
+      const reason = page.getByRole('combobox', { name: 'Reason' });
+      await reason.click();
       await page.getByRole('option', { name: 'abuse' }).click();
+      for (let i = 0; i < 100 && (await reason.inputValue()) !== 'abuse'; i++) await page.waitForTimeout(50);
+      expect(await reason.inputValue()).toBe('abuse');
       await page.getByRole('button', { name: 'Suspend' }).click();
       await page.getByText('Suspended: abuse.').waitFor({ timeout: 20_000 });
       let s = ok(await call(shop, 'GET', `/api/v1/services/${license}`, shop.admin));
