@@ -107,13 +107,6 @@ export class WriteBatch {
     );
   }
 
-  get size(): number {
-    let n = 0;
-    for (const l of this.inserts.values()) n += l.length;
-    for (const t of this.updates.values()) for (const r of t.values()) n += r.size;
-    return n;
-  }
-
   /** Sends everything, in the caller's transaction. The batch is empty afterwards. */
   async flush(tx: Tx): Promise<void> {
     const order = [
