@@ -539,7 +539,7 @@ export const OPERATIONS_NOTES: readonly string[] = [
   '  On a table last analysed while (nearly) empty, PostgreSQL may plan the claim as a nested-loop',
   '  anti join of two sequential scans, quadratic in the queued operations (15 ms for one claim',
   '  with 100 queued and 200 done, before the partial index); autovacuum analyses a busy table on',
-  '  its own. With statistics it scans `operations_pending` and probes `operations_service`.',
+  '  its own. With statistics it scans `operations_pending` and probes `operations_service_status`.',
   '- **Latency is the poll interval.** Nothing wakes an idle worker when an operation is enqueued:',
   '  a worker that finds the queue empty sleeps `pollMs`, so an operation waits for the next poll,',
   '  uniformly between 0 and `pollMs` (p50 ≈ `pollMs`/2, p99 ≈ `pollMs`), whatever the engine.',

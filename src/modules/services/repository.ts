@@ -58,8 +58,9 @@ export async function pendingOperationsOf(
       serviceIds.length === 1 ? serviceIds[0]! : serviceIds,
     )
     .where('status', 'in', [...PENDING_OPERATION])
-    // The order of the (service_id, id) index: ordering by id alone makes SQLite walk the whole
-    // table in id order for a list of services.
+    // Found through `operations_service_status` (service, status, id; migration 0020), then
+    // sorted: ordering by id alone makes SQLite walk the whole table in id order for a list of
+    // services.
     .orderBy('service_id')
     .orderBy('id')
     .execute();

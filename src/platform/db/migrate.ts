@@ -18,6 +18,7 @@ import * as m0016 from './migrations/0016_operations_archive.js';
 import * as m0017 from './migrations/0017_signup.js';
 import * as m0018 from './migrations/0018_notify.js';
 import * as m0019 from './migrations/0019_invoices.js';
+import * as m0020 from './migrations/0020_operations_by_service_status.js';
 
 /**
  * Migrations are listed here in order, statically imported: no directory scanning, so the
@@ -42,6 +43,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0017_signup': m0017,
   '0018_notify': m0018,
   '0019_invoices': m0019,
+  '0020_operations_by_service_status': m0020,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
