@@ -111,4 +111,37 @@ describe(`WriteBatch (${TEST_ENGINE})`, () => {
     await expect(inTransaction(t.db, (tx) => batch.flush(tx))).rejects.toThrow();
     expect(await t.db.kysely.selectFrom('ledger_entries').select('id').execute()).toHaveLength(2);
   });
+
+  it('writes any number of rows in their order, as statements of fixed sizes, rows with other columns in their own statements', async () => {
+    // 600 accounts: a first flush of 500 (256 + 128 + 64 + 32 + 16 + 4) and one of 100 (64 + 32 + 4).
+    const batch = new WriteBatch();
+    const refs = Array.from({ length: 600 }, () => new Ref());
+    refs.forEach((ref, i) => {
+      // Every 7th row also sets tax_id: a column set of its own, in the middle of the others.
+      const row =
+        i % 7 === 3 ? { ...account(`r${i}@example.com`), tax_id: `T${i}` } : account(`r${i}@example.com`);
+      batch.insert('accounts', row, { ref, by: 'email' });
+    });
+    refs.forEach((ref, i) => {
+      batch.insert('ledger_entries', () => entry(ref.value, `e${i}`, BigInt(i + 1)));
+    });
+    await inTransaction(t.db, (tx) => batch.flush(tx));
+    const accounts = await t.db.kysely
+      .selectFrom('accounts')
+      .select(['id', 'email', 'tax_id'])
+      .orderBy('id')
+      .execute();
+    // Inserted in the order added: ids rise with the rows, and every ref has its row's id.
+    expect(accounts.map((a) => a.email)).toEqual(refs.map((_, i) => `r${i}@example.com`));
+    expect(accounts.map((a) => Number(a.id))).toEqual(refs.map((r) => r.value));
+    expect(accounts.map((a) => a.tax_id)).toEqual(refs.map((_, i) => (i % 7 === 3 ? `T${i}` : null)));
+    const entries = await t.db.kysely
+      .selectFrom('ledger_entries')
+      .select(['account_id', 'idempotency_key', 'amount_minor'])
+      .orderBy('id')
+      .execute();
+    expect(entries.map((e) => [Number(e.account_id), e.idempotency_key, e.amount_minor])).toEqual(
+      refs.map((r, i) => [r.value, `e${i}`, BigInt(i + 1)]),
+    );
+  });
 });
