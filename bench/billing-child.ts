@@ -91,7 +91,7 @@ async function main(input: ChildInput): Promise<ChildMessage> {
             if (t - lastReport < 10_000 && done !== total) return;
             lastReport = t;
             process.stderr.write(
-              `  [${input.label}, ${pass}] ${step} ${done}/${total} at ${((t - t0) / 1000).toFixed(0)} s\n`,
+              `  [${input.label}, ${pass}] ${step} ${done}/${total} at ${((t - t0) / 1000).toFixed(1)} s\n`,
             );
           },
         }),
