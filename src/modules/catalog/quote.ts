@@ -32,17 +32,57 @@ export function toAppError(err: unknown): unknown {
   return fromDomainError(err);
 }
 
+/**
+ * Ranges priced already, per tariff as read (its aggregate object, which nobody changes):
+ * the daily run prices thousands of renewals and reminders of one tariff from the same few
+ * dates, and pricing is a pure function of the tariff, the period, the values, the start and
+ * the options, so each combination is priced once (1.5 s of a run over a million services).
+ * A range is shared by whoever asked for it and never changed. At most PRICED_PER_TARIFF a
+ * tariff: past that, ranges are priced and not kept.
+ */
+const PRICED = new WeakMap<TariffAggregate, Map<string, PricedRange>>();
+const PRICED_PER_TARIFF = 1000;
+
+type PriceRangeOptions = {
+  includeSetup: boolean;
+  existing?: boolean;
+  /** Values the service holds: its enumeration values are priced even if withdrawn since. */
+  kept?: Record<string, AddonValue>;
+};
+
 export function priceRange(
   agg: TariffAggregate,
   period: number,
   addonValues: ReadonlyMap<number, AddonValue> | Record<string, AddonValue>,
   start: Temporal.PlainDate,
-  opts: {
-    includeSetup: boolean;
-    existing?: boolean;
-    /** Values the service holds: its enumeration values are priced even if withdrawn since. */
-    kept?: Record<string, AddonValue>;
-  },
+  opts: PriceRangeOptions,
+): PricedRange {
+  let memo = PRICED.get(agg);
+  if (!memo) {
+    memo = new Map();
+    PRICED.set(agg, memo);
+  }
+  const key = JSON.stringify([
+    period,
+    start.toString(),
+    opts.includeSetup,
+    opts.existing ?? false,
+    addonValues instanceof Map ? [...addonValues] : addonValues,
+    opts.kept ?? null,
+  ]);
+  const known = memo.get(key);
+  if (known) return known;
+  const priced = priceRangeOnce(agg, period, addonValues, start, opts);
+  if (memo.size < PRICED_PER_TARIFF) memo.set(key, priced);
+  return priced;
+}
+
+function priceRangeOnce(
+  agg: TariffAggregate,
+  period: number,
+  addonValues: ReadonlyMap<number, AddonValue> | Record<string, AddonValue>,
+  start: Temporal.PlainDate,
+  opts: PriceRangeOptions,
 ): PricedRange {
   try {
     // A renewal prices what the service has: values withdrawn since are kept, addons the tariff
