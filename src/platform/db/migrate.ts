@@ -19,6 +19,7 @@ import * as m0017 from './migrations/0017_signup.js';
 import * as m0018 from './migrations/0018_notify.js';
 import * as m0019 from './migrations/0019_invoices.js';
 import * as m0020 from './migrations/0020_operations_by_service_status.js';
+import * as m0021 from './migrations/0021_services_due_covering.js';
 
 /**
  * Migrations are listed here in order, statically imported: no directory scanning, so the
@@ -44,6 +45,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0018_notify': m0018,
   '0019_invoices': m0019,
   '0020_operations_by_service_status': m0020,
+  '0021_services_due_covering': m0021,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
