@@ -7,13 +7,7 @@ import { today as todayIn } from '../../platform/calendar.js';
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
 import { Ref, WriteBatch } from '../../platform/db/batch.js';
-import {
-  type AccountRow,
-  type Database,
-  lockRows,
-  type ServiceRow,
-  type Tx,
-} from '../../platform/db/index.js';
+import { type AccountRow, type Database, lockRows, type Tx } from '../../platform/db/index.js';
 import { AppError } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
 import type { Actor } from '../accounts/actor.js';
@@ -32,7 +26,7 @@ import { deletionHistory } from '../services/deletion.js';
 import { chargeRow, historyRow } from '../services/history.js';
 import { operationRow } from '../services/operations.js';
 import { renewalPlanOf, renewalRecords } from '../services/renewal.js';
-import { lockServices, pendingOperationsOf, stateOf } from '../services/repository.js';
+import { type DecisionService, lockServices, pendingOperationsOf, stateOf } from '../services/repository.js';
 
 /**
  * The daily run's steps over a chunk of services in one transaction (D-chunked-run): the
@@ -83,7 +77,7 @@ export function stepRow(
 
 /** A notification about a service; the mail's facts are its payload, an amount needed as money. */
 export function serviceNotice(
-  service: ServiceRow,
+  service: Pick<DecisionService, 'id' | 'account_id' | 'name'>,
   kind: string,
   payload: Record<string, unknown>,
   dedupeKey: string,
@@ -121,12 +115,15 @@ export async function stepsRecorded(
   return new Set(rows.map((r) => toId(r.service_id)));
 }
 
-function accountIdsOf(services: readonly ServiceRow[]): number[] {
+function accountIdsOf(services: readonly DecisionService[]): number[] {
   return [...new Set(services.map((s) => toId(s.account_id)))].sort((a, b) => a - b);
 }
 
 /** The accounts a renewal chunk charges, locked (after their services, as a single renewal takes them). */
-async function lockAccountsOf(tx: Tx, services: readonly ServiceRow[]): Promise<Map<number, AccountRow>> {
+async function lockAccountsOf(
+  tx: Tx,
+  services: readonly DecisionService[],
+): Promise<Map<number, AccountRow>> {
   const ids = accountIdsOf(services);
   if (ids.length === 0) return new Map();
   const q = tx.selectFrom('accounts').selectAll().where('id', 'in', ids).orderBy('id');
@@ -145,14 +142,17 @@ const NOTICE_COLUMNS = [
 ] as const;
 type NoticeAccount = Pick<AccountRow, (typeof NOTICE_COLUMNS)[number]>;
 
-async function accountsOf(tx: Tx, services: readonly ServiceRow[]): Promise<Map<number, NoticeAccount>> {
+async function accountsOf(tx: Tx, services: readonly DecisionService[]): Promise<Map<number, NoticeAccount>> {
   const ids = accountIdsOf(services);
   if (ids.length === 0) return new Map();
   const rows = await tx.selectFrom('accounts').select(NOTICE_COLUMNS).where('id', 'in', ids).execute();
   return new Map(rows.map((a) => [toId(a.id), a]));
 }
 
-async function tariffsOf(tx: Tx, services: readonly ServiceRow[]): Promise<Map<number, TariffAggregate>> {
+async function tariffsOf(
+  tx: Tx,
+  services: readonly DecisionService[],
+): Promise<Map<number, TariffAggregate>> {
   const ids = [...new Set(services.map((s) => toId(s.tariff_id)))];
   return new Map((await loadTariffAggregates(tx, { ids })).map((a) => [toId(a.tariff.id), a]));
 }
@@ -170,7 +170,7 @@ async function openChunk(tx: Tx, env: ChunkEnv, ids: readonly number[], step: St
     services.map((s) => toId(s.id)),
   );
   const results: StepResult[] = [...done].map((serviceId) => ({ serviceId, outcome: 'already_done' }));
-  const state = (s: ServiceRow) => stateOf(s, pending.get(toId(s.id)) ?? []);
+  const state = (s: DecisionService) => stateOf(s, pending.get(toId(s.id)) ?? []);
   return { services, results, state };
 }
 
@@ -328,7 +328,7 @@ export async function suspendChunk(tx: Tx, env: ChunkEnv, ids: readonly number[]
   const batch = new WriteBatch();
   const ops: { serviceId: number; op: QueuedOperation }[] = [];
   const notices: AccountNotice[] = [];
-  const suspended: ServiceRow[] = [];
+  const suspended: DecisionService[] = [];
   for (const s of services) {
     const id = toId(s.id);
     const d = decide(state(s), { type: 'expire' }, today);
@@ -386,7 +386,7 @@ export async function deleteChunk(tx: Tx, env: ChunkEnv, ids: readonly number[])
   const batch = new WriteBatch();
   const ops: { serviceId: number; op: QueuedOperation }[] = [];
   const notices: AccountNotice[] = [];
-  const deleted: ServiceRow[] = [];
+  const deleted: DecisionService[] = [];
   for (const s of services) {
     const id = toId(s.id);
     const d = decideOrThrow(

@@ -45,7 +45,8 @@ export async function tariffOf(
   return agg;
 }
 
-export const addonValuesOf = (s: ServiceRow) => JSON.parse(s.addon_values) as Record<string, AddonValue>;
+export const addonValuesOf = (s: Pick<ServiceRow, 'addon_values'>) =>
+  JSON.parse(s.addon_values) as Record<string, AddonValue>;
 
 /** Automatic renewal on (with an offered period) or off. */
 export async function setAutoprolong(

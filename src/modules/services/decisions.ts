@@ -104,7 +104,7 @@ export interface QueuedOperation {
 
 /** What a decision writes: the service row's columns and the operations to queue, with their keys. */
 export function decisionWrites(
-  service: ServiceRow,
+  service: Pick<ServiceRow, 'id' | 'expires_on' | 'period'>,
   d: Decision,
   operations: readonly Decision['operations'][number][],
   opts: WriteOptions,

