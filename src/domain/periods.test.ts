@@ -16,6 +16,7 @@ import {
   periodEnd,
   remainingDays,
   reminderDue,
+  storedDate,
   TRIAL_PERIOD,
 } from './periods.js';
 
@@ -46,6 +47,30 @@ const arbDate = fc
   .integer({ min: 0, max: daysBetween(d('1970-01-01'), d('2100-12-31')) })
   .map((n) => d('1970-01-01').add({ days: n }));
 const arbMonthPeriod = fc.constantFrom(...MONTH_PERIODS);
+
+describe('days between two dates', () => {
+  it("equals Temporal's own count, both ways, across years, leap days and centuries (1600..2400)", () => {
+    const wide = fc
+      .integer({ min: 0, max: 292_000 })
+      .map((n) => Temporal.PlainDate.from('1600-01-01').add({ days: n }));
+    fc.assert(
+      fc.property(wide, wide, (a, b) => {
+        expect(daysBetween(a, b)).toBe(a.until(b, { largestUnit: 'days' }).days);
+      }),
+      { numRuns: 2000 },
+    );
+    expect(daysBetween(d('1970-01-01'), d('1970-01-01'))).toBe(0);
+    expect(daysBetween(d('2021-12-16'), d('2022-01-01'))).toBe(16);
+    expect(daysBetween(d('2000-02-28'), d('2000-03-01'))).toBe(2);
+    expect(daysBetween(d('2100-02-28'), d('2100-03-01'))).toBe(1);
+    expect(daysBetween(d('2022-01-01'), d('2021-12-16'))).toBe(-16);
+  });
+
+  it('a stored date is parsed once and is the same date', () => {
+    expect(storedDate('2021-12-16')).toBe(storedDate('2021-12-16'));
+    expect(storedDate('2024-02-29').equals(d('2024-02-29'))).toBe(true);
+  });
+});
 
 describe('month arithmetic is clamped to month end', () => {
   it('Jan 31 + 1 month = Feb 28 in a common year', () => {

@@ -97,7 +97,41 @@ export function periodEnd(start: Temporal.PlainDate, period: number, trialDays?:
 
 /** `b − a` in whole days (negative when `b` is before `a`). */
 export function daysBetween(a: Temporal.PlainDate, b: Temporal.PlainDate): number {
-  return a.until(b, { largestUnit: 'days' }).days;
+  return epochDay(b) - epochDay(a);
+}
+
+/**
+ * Days from 1970-01-01 to a date of the proleptic Gregorian calendar, in integer arithmetic
+ * (the days-from-civil algorithm: years counted from March, in 400-year eras of 146 097 days).
+ * `until` of the Temporal polyfill built a duration for every call, and the daily run counts
+ * days for every listed service (periods.test.ts checks it against `until`).
+ */
+function epochDay(d: Temporal.PlainDate): number {
+  const m = d.month;
+  const y = d.year - (m <= 2 ? 1 : 0);
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * (m > 2 ? m - 3 : m + 9) + 2) / 5) + d.day - 1;
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
+  return era * 146_097 + dayOfEra - 719_468;
+}
+
+const STORED_DATES = new Map<string, Temporal.PlainDate>();
+const STORED_DATES_MAX = 4096;
+
+/**
+ * A date as the database stores it (`YYYY-MM-DD`, written by Billfold: valid) → the date. Dates
+ * are immutable and a run over many services sees the same few (expiry dates, tariff ends), so
+ * each is parsed once; the cache starts over when full.
+ */
+export function storedDate(iso: string): Temporal.PlainDate {
+  let d = STORED_DATES.get(iso);
+  if (d === undefined) {
+    d = Temporal.PlainDate.from(iso);
+    if (STORED_DATES.size >= STORED_DATES_MAX) STORED_DATES.clear();
+    STORED_DATES.set(iso, d);
+  }
+  return d;
 }
 
 /**
@@ -141,12 +175,7 @@ export function isTariffEnded(
   today: Temporal.PlainDate,
 ): boolean {
   if (tariffExpiresOn === null) return false;
-  return (
-    cmp(
-      today,
-      typeof tariffExpiresOn === 'string' ? Temporal.PlainDate.from(tariffExpiresOn) : tariffExpiresOn,
-    ) >= 0
-  );
+  return cmp(today, typeof tariffExpiresOn === 'string' ? storedDate(tariffExpiresOn) : tariffExpiresOn) >= 0;
 }
 
 /** An order or renewal on or after the tariff's expiration date is refused with `tariff_expired`. */

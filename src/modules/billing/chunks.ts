@@ -1,8 +1,8 @@
 import type { Insertable } from 'kysely';
-import { Temporal } from 'temporal-polyfill';
+import type { Temporal } from 'temporal-polyfill';
 import { decide } from '../../domain/lifecycle.js';
 import { parseAmount } from '../../domain/money.js';
-import { reminderDue, TRIAL_PERIOD } from '../../domain/periods.js';
+import { reminderDue, storedDate, TRIAL_PERIOD } from '../../domain/periods.js';
 import { today as todayIn } from '../../platform/calendar.js';
 import { isoNow } from '../../platform/clock.js';
 import type { AppContext } from '../../platform/context.js';
@@ -451,7 +451,7 @@ export async function notifyChunk(
   const noticed: StepResult[] = [];
   for (const s of listed) {
     const id = toId(s.id);
-    const days = reminderDue(Temporal.PlainDate.from(s.expires_on!), today);
+    const days = reminderDue(storedDate(s.expires_on!), today);
     if (days === null) continue;
     let kind: 'renewal_reminder' | 'low_balance' | null = 'renewal_reminder';
     let need: bigint | null = null;

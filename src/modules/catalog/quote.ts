@@ -1,6 +1,6 @@
-import { Temporal } from 'temporal-polyfill';
+import type { Temporal } from 'temporal-polyfill';
 import { formatAmount } from '../../domain/money.js';
-import { cutAtExpiration, type PeriodCut, PeriodError } from '../../domain/periods.js';
+import { cutAtExpiration, type PeriodCut, PeriodError, storedDate } from '../../domain/periods.js';
 import { type AddonValue, type PricedOrder, priceOrder, prorateOrder } from '../../domain/pricing.js';
 import { AppError, conflict, fromDomainError, invalid } from '../../platform/errors.js';
 import { requireIp } from '../../platform/ip.js';
@@ -110,7 +110,7 @@ function priceRangeOnce(
         if (typeof v === 'number' && values[id] === v) keep.add(v);
       }
     }
-    const expiration = agg.tariff.expires_on ? Temporal.PlainDate.from(agg.tariff.expires_on) : null;
+    const expiration = agg.tariff.expires_on ? storedDate(agg.tariff.expires_on) : null;
     const trialDays = agg.tariff.trial_days === null ? undefined : Number(agg.tariff.trial_days);
     const full = priceOrder(tariffForPricing(agg, keep), period, values, { includeSetup: opts.includeSetup });
     const cut = cutAtExpiration(start, period, expiration, trialDays);

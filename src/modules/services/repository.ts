@@ -1,5 +1,6 @@
 import { Temporal } from 'temporal-polyfill';
 import type { PendingOperation, ServiceState } from '../../domain/lifecycle.js';
+import { storedDate } from '../../domain/periods.js';
 import type { AppContext } from '../../platform/context.js';
 import { lockRows, type ProductTypeRow, type ServiceRow, type Tx } from '../../platform/db/index.js';
 import { notFound } from '../../platform/errors.js';
@@ -128,7 +129,7 @@ export function stateOf(
     suspendReason: s.suspend_reason,
     period: Number(s.period),
     autoprolong: s.autoprolong === null ? null : Number(s.autoprolong),
-    expiresOn: s.expires_on ? Temporal.PlainDate.from(s.expires_on) : null,
+    expiresOn: s.expires_on ? storedDate(s.expires_on) : null,
     pending,
   };
 }
