@@ -152,7 +152,12 @@ class Slot {
   constructor(readonly index: number) {}
 }
 
-/** Compiled INSERTs by shape, per dialect adapter (the SQL differs between engines). */
+/**
+ * Compiled INSERTs by shape, per dialect adapter (the SQL differs between engines; a Kysely
+ * instance, its transactions and its `withPlugin` copies share one adapter). Billfold's plugins
+ * never rewrite a query (the benchmarks' counter only reads results), so a shape compiled
+ * through one of them is the same SQL for all.
+ */
 const SHAPES = new WeakMap<object, Map<string, CompiledQuery>>();
 
 /**
