@@ -92,12 +92,45 @@ function withStatementCache(db: SqliteDatabase.Database, max = 500): SqliteDatab
       cache.set(source, hit);
       return hit;
     }
-    const stmt = prepare(source);
+    const stmt = rowsWithoutNames(prepare(source), PREPARED_STATEMENTS.has(source));
     cache.set(source, stmt);
     if (cache.size > max) cache.delete(cache.keys().next().value as string);
     return stmt;
   }) as typeof db.prepare;
   return db;
+}
+
+/**
+ * better-sqlite3 makes each row an object by looking every column name up in V8's string
+ * table, row after row: for the prepared queries of hot paths (prepared.ts: 25 columns in the
+ * BILLmanager license view) that cost as much as SQLite running the statement. Their rows are
+ * read as arrays and made objects here, with the names looked up once per statement. The same
+ * rows (names, values, value types) as `all` without it; the statement is raw only during the call.
+ */
+function rowsWithoutNames(stmt: SqliteDatabase.Statement, prepared: boolean): SqliteDatabase.Statement {
+  if (!prepared || !stmt.reader) return stmt;
+  const names = stmt.columns().map((c) => c.name);
+  // A name twice would be one key of the object, the last value winning: keep better-sqlite3's own rows.
+  if (new Set(names).size !== names.length) return stmt;
+  const all = stmt.all;
+  stmt.all = function allAsObjects(...params: unknown[]) {
+    stmt.raw(true);
+    let rows: unknown[][];
+    try {
+      rows = all.apply(stmt, params) as unknown[][];
+    } finally {
+      stmt.raw(false);
+    }
+    const objects: Record<string, unknown>[] = new Array(rows.length);
+    for (let r = 0; r < rows.length; r++) {
+      const values = rows[r]!;
+      const row: Record<string, unknown> = {};
+      for (let i = 0; i < names.length; i++) row[names[i]!] = values[i];
+      objects[r] = row;
+    }
+    return objects;
+  } as typeof stmt.all;
+  return stmt;
 }
 
 /**
