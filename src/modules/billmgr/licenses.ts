@@ -4,7 +4,7 @@ import { formatAmount } from '../../domain/money.js';
 import { PricingError, periodPrice, TRIAL_PERIOD } from '../../domain/pricing.js';
 import { today as todayIn } from '../../platform/calendar.js';
 import type { AppContext } from '../../platform/context.js';
-import type { IssuedLicenseRow, ServiceRow } from '../../platform/db/index.js';
+import type { Conn, IssuedLicenseRow, ServiceRow } from '../../platform/db/index.js';
 import { isUniqueViolation } from '../../platform/db/index.js';
 import { prepareQuery } from '../../platform/db/prepared.js';
 import { toId } from '../../platform/ids.js';
@@ -327,11 +327,22 @@ const rememberedLicenseView = prepareQuery(
 );
 
 /** The reads that find the caller of `<family>.edit elid=id` and the license in one statement. */
-export const licenseViewReads = (family: Family, id: number): CallerReads<LicenseViewRow> => ({
-  session: (db, sessionHash) => sessionLicenseView(db, sessionHash, id, family),
-  remembered: (db, userId, email, ip, since) =>
-    rememberedLicenseView(db, userId, email, ip, since, id, family),
-});
+export const licenseViewReads = (family: Family, id: number): CallerReads<LicenseViewRow> =>
+  new LicenseViewReads(family, id);
+
+/** A class, not an object of closures: made on every view, its methods are not made again each time. */
+class LicenseViewReads implements CallerReads<LicenseViewRow> {
+  constructor(
+    readonly family: Family,
+    readonly id: number,
+  ) {}
+  session(db: Conn, sessionHash: string) {
+    return sessionLicenseView(db, sessionHash, this.id, this.family);
+  }
+  remembered(db: Conn, userId: number, email: string, ip: string, since: string) {
+    return rememberedLicenseView(db, userId, email, ip, since, this.id, this.family);
+  }
+}
 
 /**
  * `<family>.edit` without `sok` and with one license id: the view (and not a change), the call
