@@ -123,13 +123,16 @@ export function findInvalidText(input: unknown): { path: string; char: string }[
 }
 
 /**
- * True when `input` is a string, or an object whose keys and values are strings, all free of
- * INVALID_TEXT_CHAR (a query string, a form; nothing nested): what most requests are, checked
+ * True when `input` holds no text the walk would refuse and is flat: a string free of
+ * INVALID_TEXT_CHAR, no text at all (no body: undefined; a number), or an object whose own
+ * keys and values are such strings (a query string, a form) — what most requests are, checked
  * without the walk's allocations. False when it holds anything else (the walk decides).
  */
 function isCleanFlat(input: unknown): boolean {
   if (typeof input === 'string') return !INVALID_TEXT_CHAR.test(input);
-  if (typeof input !== 'object' || input === null) return false;
+  // The walk looks into strings and objects only.
+  if (typeof input !== 'object') return true;
+  if (input === null) return true;
   for (const key in input) {
     if (!Object.hasOwn(input, key)) return false;
     const value: unknown = (input as Record<string, unknown>)[key];
