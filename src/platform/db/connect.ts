@@ -104,16 +104,21 @@ function withStatementCache(db: SqliteDatabase.Database, max = 500): SqliteDatab
  * better-sqlite3 makes each row an object by looking every column name up in V8's string
  * table, row after row: for the prepared queries of hot paths (prepared.ts: 25 columns in the
  * BILLmanager license view) that cost as much as SQLite running the statement. Their rows are
- * read as arrays and made objects here, with the names looked up once per statement. The same
- * rows (names, values, value types) as `all` without it; the statement is raw only during the call.
+ * read as arrays and made objects by a function made once per statement, whose object literal
+ * names the columns (JSON string literals of the names the statement reports). The same rows
+ * (names, values, value types) as `all` without it; the statement is raw only during the call.
  */
 function rowsWithoutNames(stmt: SqliteDatabase.Statement, prepared: boolean): SqliteDatabase.Statement {
   if (!prepared || !stmt.reader) return stmt;
   const names = stmt.columns().map((c) => c.name);
-  // A name twice would be one key of the object, the last value winning: keep better-sqlite3's own rows.
-  if (new Set(names).size !== names.length) return stmt;
+  // A name twice would be one key of the literal, `__proto__` its prototype: keep better-sqlite3's rows.
+  if (new Set(names).size !== names.length || names.includes('__proto__')) return stmt;
+  const toObject = new Function(
+    'v',
+    `return {${names.map((name, i) => `${JSON.stringify(name)}: v[${i}]`).join(', ')}};`,
+  ) as (values: unknown[]) => Record<string, unknown>;
   const all = stmt.all;
-  stmt.all = function allAsObjects(...params: unknown[]) {
+  stmt.all = ((...params: unknown[]) => {
     stmt.raw(true);
     let rows: unknown[][];
     try {
@@ -122,14 +127,9 @@ function rowsWithoutNames(stmt: SqliteDatabase.Statement, prepared: boolean): Sq
       stmt.raw(false);
     }
     const objects: Record<string, unknown>[] = new Array(rows.length);
-    for (let r = 0; r < rows.length; r++) {
-      const values = rows[r]!;
-      const row: Record<string, unknown> = {};
-      for (let i = 0; i < names.length; i++) row[names[i]!] = values[i];
-      objects[r] = row;
-    }
+    for (let r = 0; r < rows.length; r++) objects[r] = toObject(rows[r]!);
     return objects;
-  } as typeof stmt.all;
+  }) as typeof stmt.all;
   return stmt;
 }
 
