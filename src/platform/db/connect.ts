@@ -83,8 +83,13 @@ class ImmediateSqliteDialect extends SqliteDialect {
  */
 function withStatementCache(db: SqliteDatabase.Database, max = 500): SqliteDatabase.Database {
   const cache = new Map<string, SqliteDatabase.Statement>();
+  // The statements of prepareQuery (a bounded set, run on every request of a hot path) are
+  // kept apart and never evicted, so a hit is one lookup, not the LRU's delete and set.
+  const pinned = new Map<string, SqliteDatabase.Statement>();
   const prepare = db.prepare.bind(db);
   db.prepare = ((source: string) => {
+    const kept = pinned.get(source);
+    if (kept) return kept;
     const hit = cache.get(source);
     if (hit) {
       // Least recently used goes first: move this one to the end.
@@ -92,7 +97,12 @@ function withStatementCache(db: SqliteDatabase.Database, max = 500): SqliteDatab
       cache.set(source, hit);
       return hit;
     }
-    const stmt = rowsWithoutNames(prepare(source), PREPARED_STATEMENTS.has(source));
+    if (PREPARED_STATEMENTS.has(source)) {
+      const stmt = rowsWithoutNames(prepare(source));
+      pinned.set(source, stmt);
+      return stmt;
+    }
+    const stmt = prepare(source);
     cache.set(source, stmt);
     if (cache.size > max) cache.delete(cache.keys().next().value as string);
     return stmt;
@@ -108,8 +118,8 @@ function withStatementCache(db: SqliteDatabase.Database, max = 500): SqliteDatab
  * names the columns (JSON string literals of the names the statement reports). The same rows
  * (names, values, value types) as `all` without it; the statement is raw only during the call.
  */
-function rowsWithoutNames(stmt: SqliteDatabase.Statement, prepared: boolean): SqliteDatabase.Statement {
-  if (!prepared || !stmt.reader) return stmt;
+function rowsWithoutNames(stmt: SqliteDatabase.Statement): SqliteDatabase.Statement {
+  if (!stmt.reader) return stmt;
   const names = stmt.columns().map((c) => c.name);
   // A name twice would be one key of the literal, `__proto__` its prototype: keep better-sqlite3's rows.
   if (new Set(names).size !== names.length || names.includes('__proto__')) return stmt;
