@@ -99,6 +99,7 @@ const MAX_TEXT_ISSUES = 20;
  */
 export function findInvalidText(input: unknown): { path: string; char: string }[] {
   const found: { path: string; char: string }[] = [];
+  if (isCleanFlat(input)) return found;
   const check = (text: string, path: string) => {
     const bad = INVALID_TEXT_CHAR.exec(text);
     if (bad) found.push({ path, char: codePointName(bad[0]) });
@@ -119,6 +120,26 @@ export function findInvalidText(input: unknown): { path: string; char: string }[
     }
   }
   return found.slice(0, MAX_TEXT_ISSUES);
+}
+
+/**
+ * True when `input` holds no text the walk would refuse and is flat: a string free of
+ * INVALID_TEXT_CHAR, no text at all (no body: undefined; a number), or an object whose own
+ * keys and values are such strings (a query string, a form) — what most requests are, checked
+ * without the walk's allocations. False when it holds anything else (the walk decides).
+ */
+function isCleanFlat(input: unknown): boolean {
+  if (typeof input === 'string') return !INVALID_TEXT_CHAR.test(input);
+  // The walk looks into strings and objects only.
+  if (typeof input !== 'object') return true;
+  if (input === null) return true;
+  for (const key in input) {
+    if (!Object.hasOwn(input, key)) return false;
+    const value: unknown = (input as Record<string, unknown>)[key];
+    if (typeof value !== 'string' || INVALID_TEXT_CHAR.test(key) || INVALID_TEXT_CHAR.test(value))
+      return false;
+  }
+  return true;
 }
 
 /**

@@ -31,37 +31,59 @@ export function registerAuth(app: FastifyInstance, ctx: AppContext): void {
   app.decorateRequest('csrfToken', null);
 
   // onRequest: who is calling is settled before the body is read, so an anonymous caller
-  // gets 401 rather than a parse or validation error, and its body is never parsed.
-  app.addHook('onRequest', async (request: FastifyRequest, _reply: FastifyReply) => {
-    // No route matched: the not-found handler answers 404 `route_not_found` to anyone.
-    const need: RouteAuth = request.is404 ? 'public' : (request.routeOptions.config.auth ?? 'user');
-    const header = request.headers.authorization;
-    if (header !== undefined) {
-      const match = /^Bearer\s+(\S+)$/i.exec(header);
-      if (!match?.[1]?.startsWith(API_TOKEN_PREFIX))
-        throw unauthenticated('invalid_token', 'The API token is not valid.');
-      const actor = await resolveApiToken(ctx, match[1]);
-      if (!actor) throw unauthenticated('invalid_token', 'The API token is not valid or was revoked.');
-      request.actor = actor;
-      request.authVia = 'bearer';
-    } else {
-      const cookie = request.cookies[SESSION_COOKIE];
-      if (cookie) {
-        const session = await resolveSession(ctx, cookie);
-        if (session) {
-          request.actor = session.actor;
-          request.authVia = 'cookie';
-          request.csrfToken = session.csrfToken;
-        }
+  // gets 401 rather than a parse or validation error, and its body is never parsed. A callback
+  // hook: a request without credentials (every BILLmanager API call, a public page) is decided
+  // at once, without a promise; one with a token or a session cookie waits for its lookup.
+  app.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void) => {
+    if (request.headers.authorization === undefined && !request.cookies[SESSION_COOKIE]) {
+      done(refusal(request));
+      return;
+    }
+    identify(ctx, request).then(() => done(refusal(request)), done);
+  });
+}
+
+/** The caller of a request that carries a Bearer token or a session cookie, on the request. */
+async function identify(ctx: AppContext, request: FastifyRequest): Promise<void> {
+  const header = request.headers.authorization;
+  if (header !== undefined) {
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!match?.[1]?.startsWith(API_TOKEN_PREFIX))
+      throw unauthenticated('invalid_token', 'The API token is not valid.');
+    const actor = await resolveApiToken(ctx, match[1]);
+    if (!actor) throw unauthenticated('invalid_token', 'The API token is not valid or was revoked.');
+    request.actor = actor;
+    request.authVia = 'bearer';
+  } else {
+    const cookie = request.cookies[SESSION_COOKIE];
+    if (cookie) {
+      const session = await resolveSession(ctx, cookie);
+      if (session) {
+        request.actor = session.actor;
+        request.authVia = 'cookie';
+        request.csrfToken = session.csrfToken;
       }
     }
-    if (need === 'public') return;
-    if (!request.actor) throw unauthenticated();
-    if (request.authVia === 'cookie' && UNSAFE.has(request.method)) assertCsrf(request);
-    if (need === 'admin' && !(request.actor.type === 'user' && request.actor.role === 'admin')) {
-      throw new AppError('forbidden', 'forbidden', 'Only staff may do this.');
+  }
+}
+
+/** What the route's `auth` says to the caller identified (or not): undefined when it may go on. */
+function refusal(request: FastifyRequest): Error | undefined {
+  // No route matched: the not-found handler answers 404 `route_not_found` to anyone.
+  const need: RouteAuth = request.is404 ? 'public' : (request.routeOptions.config.auth ?? 'user');
+  if (need === 'public') return undefined;
+  if (!request.actor) return unauthenticated();
+  if (request.authVia === 'cookie' && UNSAFE.has(request.method)) {
+    try {
+      assertCsrf(request);
+    } catch (err) {
+      return err as Error;
     }
-  });
+  }
+  if (need === 'admin' && !(request.actor.type === 'user' && request.actor.role === 'admin')) {
+    return new AppError('forbidden', 'forbidden', 'Only staff may do this.');
+  }
+  return undefined;
 }
 
 /**

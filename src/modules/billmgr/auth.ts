@@ -141,10 +141,11 @@ async function bySession<R>(
   const rows = await reads.session(ctx.db.kysely, id);
   const row = rows[0];
   const now = ctx.clock.now().getTime();
-  if (!row || Date.parse(row.last_seen_at) + SESSION_IDLE_MS <= now) throw badSession();
+  const lastSeen = row ? Date.parse(row.last_seen_at) : Number.NaN;
+  if (!row || lastSeen + SESSION_IDLE_MS <= now) throw badSession();
   const user = usable(row);
   if (!user) throw badSession();
-  if (Date.parse(row.last_seen_at) + TOUCH_EVERY_MS <= now) {
+  if (lastSeen + TOUCH_EVERY_MS <= now) {
     await ctx.db.kysely
       .updateTable('mgr_sessions')
       .set({ last_seen_at: isoNow(ctx.clock) })

@@ -4,7 +4,7 @@ import { formatAmount } from '../../domain/money.js';
 import { PricingError, periodPrice, TRIAL_PERIOD } from '../../domain/pricing.js';
 import { today as todayIn } from '../../platform/calendar.js';
 import type { AppContext } from '../../platform/context.js';
-import type { IssuedLicenseRow, ServiceRow } from '../../platform/db/index.js';
+import type { Conn, IssuedLicenseRow, ServiceRow } from '../../platform/db/index.js';
 import { isUniqueViolation } from '../../platform/db/index.js';
 import { prepareQuery } from '../../platform/db/prepared.js';
 import { toId } from '../../platform/ids.js';
@@ -31,10 +31,8 @@ import { type CallerReads, callers, type MgrCaller } from './auth.js';
 import { badValue, MgrFault, missed, noAccess } from './errors.js';
 import {
   el,
-  fields,
   type MgrList,
   type MgrNode,
-  type MgrScalar,
   mgrDoc,
   objectDoc,
   okDoc,
@@ -190,34 +188,44 @@ type ShownService = Pick<
   | 'remote_id'
 >;
 
-function record(
+/**
+ * The fields of a license answer (a list's `elem`, the view's `doc`) as elements, in their
+ * order, then `lickey` for the view (`withKey`). Built as elements straight away: the view is
+ * rendered on every `soft.edit`, the call billing systems repeat most.
+ */
+function recordNodes(
   family: Family,
   s: ShownService,
   tariff: TariffBrief | undefined,
   license: Pick<IssuedLicenseRow, 'license_key' | 'ip_changed_on' | 'key_changed_on'> | undefined,
-) {
+  withKey: boolean,
+): MgrNode[] {
   const params = JSON.parse(s.params) as Record<string, string>;
-  const base: Record<string, MgrScalar> = {
-    id: toId(s.id),
-    ...(family === 'platform'
-      ? { comment: s.name }
-      : { licname: params.licname ?? s.name, ip: params.ip ?? '' }),
-    name: s.name,
-    pricelist: toId(s.tariff_id),
-    pricelist_name: tariff?.name ?? '',
-    period: Number(s.period),
-    createdate: s.created_at.slice(0, 10),
-    expiredate: s.expires_on ?? '',
+  const nodes: MgrNode[] = [el('id', toId(s.id))];
+  if (family === 'platform') nodes.push(el('comment', s.name));
+  else nodes.push(el('licname', params.licname ?? s.name), el('ip', params.ip ?? ''));
+  nodes.push(
+    el('name', s.name),
+    el('pricelist', toId(s.tariff_id)),
+    el('pricelist_name', tariff?.name ?? ''),
+    el('period', Number(s.period)),
+    el('createdate', s.created_at.slice(0, 10)),
+    el('expiredate', s.expires_on ?? ''),
     // No auto-renewal is an empty element, as every unset field (the mgr API's `null` is a
     // value a request may send to turn it off, not text an answer carries).
-    autoprolong: s.autoprolong === null ? null : Number(s.autoprolong),
-    status: STATUS_CODE[s.status],
-    remoteid: s.remote_id ?? '',
-    real_ipchange: license?.ip_changed_on ?? '',
-    real_keychange: license?.key_changed_on ?? '',
-    cost: tariff?.prices.get(Number(s.period)) ?? '',
-  };
-  return { base, lickey: s.status === 'deleted' ? '' : (license?.license_key ?? '') };
+    el('autoprolong', s.autoprolong === null ? null : Number(s.autoprolong)),
+  );
+  // An unknown status would be no element (as an undefined field).
+  const status = STATUS_CODE[s.status] as number | undefined;
+  if (status !== undefined) nodes.push(el('status', status));
+  nodes.push(
+    el('remoteid', s.remote_id ?? ''),
+    el('real_ipchange', license?.ip_changed_on ?? ''),
+    el('real_keychange', license?.key_changed_on ?? ''),
+    el('cost', tariff?.prices.get(Number(s.period)) ?? ''),
+  );
+  if (withKey) nodes.push(el('lickey', s.status === 'deleted' ? '' : (license?.license_key ?? '')));
+  return nodes;
 }
 
 /**
@@ -319,11 +327,22 @@ const rememberedLicenseView = prepareQuery(
 );
 
 /** The reads that find the caller of `<family>.edit elid=id` and the license in one statement. */
-export const licenseViewReads = (family: Family, id: number): CallerReads<LicenseViewRow> => ({
-  session: (db, sessionHash) => sessionLicenseView(db, sessionHash, id, family),
-  remembered: (db, userId, email, ip, since) =>
-    rememberedLicenseView(db, userId, email, ip, since, id, family),
-});
+export const licenseViewReads = (family: Family, id: number): CallerReads<LicenseViewRow> =>
+  new LicenseViewReads(family, id);
+
+/** A class, not an object of closures: made on every view, its methods are not made again each time. */
+class LicenseViewReads implements CallerReads<LicenseViewRow> {
+  constructor(
+    readonly family: Family,
+    readonly id: number,
+  ) {}
+  session(db: Conn, sessionHash: string) {
+    return sessionLicenseView(db, sessionHash, this.id, this.family);
+  }
+  remembered(db: Conn, userId: number, email: string, ip: string, since: string) {
+    return rememberedLicenseView(db, userId, email, ip, since, this.id, this.family);
+  }
+}
 
 /**
  * `<family>.edit` without `sok` and with one license id: the view (and not a change), the call
@@ -366,8 +385,9 @@ export async function view(
           ip_changed_on: first!.lic_ip_changed_on,
           key_changed_on: first!.lic_key_changed_on,
         };
-  const { base, lickey } = record(family, s, tariff, license);
-  return objectDoc({ ...base, lickey, webdomains: '' });
+  const nodes = recordNodes(family, s, tariff, license, true);
+  nodes.push(el('webdomains', ''));
+  return mgrDoc(nodes);
 }
 
 /** The service of a found license's row (its columns are not null: the license exists). */
@@ -442,7 +462,7 @@ export function list(c: Call, family: Family, chunkRows = LIST_CHUNK_ROWS): MgrL
         for (const l of issued) licenses.set(toId(l.service_id), l);
       }
       yield shown.map((s) =>
-        el('elem', fields(record(family, s, tariffs.get(toId(s.tariff_id)), licenses.get(toId(s.id))).base)),
+        el('elem', recordNodes(family, s, tariffs.get(toId(s.tariff_id)), licenses.get(toId(s.id)), false)),
       );
       if (rows.length < chunkRows) return;
     }

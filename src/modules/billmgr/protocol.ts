@@ -221,8 +221,14 @@ const XML_ESCAPES: Readonly<Record<string, string>> = {
   '\r': '&#13;',
 };
 
-const escapeText = (s: string): string => s.replace(/[&<>\r]/g, (c) => XML_ESCAPES[c]!);
-const escapeAttr = (s: string): string => s.replace(/[&<>"'\t\n\r]/g, (c) => XML_ESCAPES[c]!);
+// Tested first: most text has nothing to escape, and a replace with a function costs several
+// times a test even when nothing matches (soft.edit's view has some twenty texts per answer).
+const TEXT_ESCAPED = /[&<>\r]/;
+const ATTR_ESCAPED = /[&<>"'\t\n\r]/;
+const escapeText = (s: string): string =>
+  TEXT_ESCAPED.test(s) ? s.replace(/[&<>\r]/g, (c) => XML_ESCAPES[c]!) : s;
+const escapeAttr = (s: string): string =>
+  ATTR_ESCAPED.test(s) ? s.replace(/[&<>"'\t\n\r]/g, (c) => XML_ESCAPES[c]!) : s;
 
 /**
  * The xml of an element straight from the tree: the checks and cleaning of `clean`, in its

@@ -83,8 +83,13 @@ class ImmediateSqliteDialect extends SqliteDialect {
  */
 function withStatementCache(db: SqliteDatabase.Database, max = 500): SqliteDatabase.Database {
   const cache = new Map<string, SqliteDatabase.Statement>();
+  // The statements of prepareQuery (a bounded set, run on every request of a hot path) are
+  // kept apart and never evicted, so a hit is one lookup, not the LRU's delete and set.
+  const pinned = new Map<string, SqliteDatabase.Statement>();
   const prepare = db.prepare.bind(db);
   db.prepare = ((source: string) => {
+    const kept = pinned.get(source);
+    if (kept) return kept;
     const hit = cache.get(source);
     if (hit) {
       // Least recently used goes first: move this one to the end.
@@ -92,12 +97,50 @@ function withStatementCache(db: SqliteDatabase.Database, max = 500): SqliteDatab
       cache.set(source, hit);
       return hit;
     }
+    if (PREPARED_STATEMENTS.has(source)) {
+      const stmt = rowsWithoutNames(prepare(source));
+      pinned.set(source, stmt);
+      return stmt;
+    }
     const stmt = prepare(source);
     cache.set(source, stmt);
     if (cache.size > max) cache.delete(cache.keys().next().value as string);
     return stmt;
   }) as typeof db.prepare;
   return db;
+}
+
+/**
+ * better-sqlite3 makes each row an object by looking every column name up in V8's string
+ * table, row after row: for the prepared queries of hot paths (prepared.ts: 25 columns in the
+ * BILLmanager license view) that cost as much as SQLite running the statement. Their rows are
+ * read as arrays and made objects by a function made once per statement, whose object literal
+ * names the columns (JSON string literals of the names the statement reports). The same rows
+ * (names, values, value types) as `all` without it; the statement is raw only during the call.
+ */
+function rowsWithoutNames(stmt: SqliteDatabase.Statement): SqliteDatabase.Statement {
+  if (!stmt.reader) return stmt;
+  const names = stmt.columns().map((c) => c.name);
+  // A name twice would be one key of the literal, `__proto__` its prototype: keep better-sqlite3's rows.
+  if (new Set(names).size !== names.length || names.includes('__proto__')) return stmt;
+  const toObject = new Function(
+    'v',
+    `return {${names.map((name, i) => `${JSON.stringify(name)}: v[${i}]`).join(', ')}};`,
+  ) as (values: unknown[]) => Record<string, unknown>;
+  const all = stmt.all;
+  stmt.all = ((...params: unknown[]) => {
+    stmt.raw(true);
+    let rows: unknown[][];
+    try {
+      rows = all.apply(stmt, params) as unknown[][];
+    } finally {
+      stmt.raw(false);
+    }
+    const objects: Record<string, unknown>[] = new Array(rows.length);
+    for (let r = 0; r < rows.length; r++) objects[r] = toObject(rows[r]!);
+    return objects;
+  }) as typeof stmt.all;
+  return stmt;
 }
 
 /**

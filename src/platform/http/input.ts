@@ -8,16 +8,17 @@ import { invalidTextError } from '../validation.js';
  * root instance before the routes, it covers them all; an unknown route stays a 404.
  */
 export function rejectInvalidText(app: FastifyInstance): void {
-  app.addHook('preValidation', async (request) => {
-    if (request.is404) return;
-    const parts: [string, unknown][] = [
-      ['params', request.params],
-      ['querystring', request.query],
-      ['body', request.body],
-    ];
-    for (const [where, value] of parts) {
-      const err = invalidTextError(value, where);
-      if (err) throw err;
+  // A callback hook, not an async one: it never waits, so no promise per request.
+  app.addHook('preValidation', (request, _reply, done) => {
+    if (request.is404) {
+      done();
+      return;
     }
+    done(
+      invalidTextError(request.params, 'params') ??
+        invalidTextError(request.query, 'querystring') ??
+        invalidTextError(request.body, 'body') ??
+        undefined,
+    );
   });
 }
