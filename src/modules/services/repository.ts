@@ -1,4 +1,3 @@
-import { Temporal } from 'temporal-polyfill';
 import type { PendingOperation, ServiceState } from '../../domain/lifecycle.js';
 import { storedDate } from '../../domain/periods.js';
 import type { AppContext } from '../../platform/context.js';
