@@ -1,6 +1,6 @@
 import { type CompiledQuery, type Insertable, sql } from 'kysely';
 import type { Tx } from './connect.js';
-import { PREPARED_STATEMENTS } from './prepared.js';
+import { Placeholder, registerPrepared } from './prepared.js';
 import type { Database } from './schema.js';
 
 /**
@@ -147,11 +147,6 @@ export class WriteBatch {
   }
 }
 
-/** A row's value in a statement compiled once: the index of its parameter. */
-class Slot {
-  constructor(readonly index: number) {}
-}
-
 /**
  * Compiled INSERTs by shape, per dialect adapter (the SQL differs between engines; a Kysely
  * instance, its transactions and its `withPlugin` copies share one adapter). Billfold's plugins
@@ -162,7 +157,7 @@ const SHAPES = new WeakMap<object, Map<string, CompiledQuery>>();
 
 /**
  * The INSERT of `size` rows of `columns` into `table` (with its conflict and RETURNING clauses),
- * compiled once with a parameter slot per value, row after row in column order.
+ * compiled once with a placeholder per value, row after row in column order.
  */
 function insertShape(
   tx: Tx,
@@ -182,7 +177,7 @@ function insertShape(
   const known = shapes.get(key);
   if (known) return known;
   const rows = Array.from({ length: size }, (_, r) =>
-    Object.fromEntries(columns.map((c, i) => [c, new Slot(r * columns.length + i)])),
+    Object.fromEntries(columns.map((c, i) => [c, new Placeholder(r * columns.length + i)])),
   );
   // biome-ignore lint/suspicious/noExplicitAny: rows of whichever table the batch holds
   let q = tx.insertInto(table).values(rows as any);
@@ -190,14 +185,13 @@ function insertShape(
   if (ignore !== undefined) q = q.onConflict((oc) => oc.column(ignore as any).doNothing());
   // biome-ignore lint/suspicious/noExplicitAny: the unique column names the row
   const compiled = (by === undefined ? q : q.returning(['id', by as any])).compile() as CompiledQuery;
-  // The values must go in as compiled, one slot each, in order (the execution passes them as they come).
+  // The values must go in as compiled, one placeholder each, in order (the execution passes them as they come).
   if (
     compiled.parameters.length !== size * columns.length ||
-    compiled.parameters.some((p, i) => !(p instanceof Slot) || p.index !== i)
+    compiled.parameters.some((p, i) => !(p instanceof Placeholder) || p.index !== i)
   )
     throw new Error(`batch insert into ${table}: the compiled statement does not take its values in order`);
-  if (!PREPARED_STATEMENTS.has(compiled.sql))
-    PREPARED_STATEMENTS.set(compiled.sql, `bf_batch_${table}_${size}_${PREPARED_STATEMENTS.size}`);
+  registerPrepared(compiled.sql, `batch_${table}_${size}`);
   shapes.set(key, compiled);
   return compiled;
 }

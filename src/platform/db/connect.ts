@@ -83,8 +83,9 @@ class ImmediateSqliteDialect extends SqliteDialect {
  */
 function withStatementCache(db: SqliteDatabase.Database, max = 500): SqliteDatabase.Database {
   const cache = new Map<string, SqliteDatabase.Statement>();
-  // The statements of prepareQuery (a bounded set, run on every request of a hot path) are
-  // kept apart and never evicted, so a hit is one lookup, not the LRU's delete and set.
+  // Prepared statements (PREPARED_STATEMENTS: prepareQuery's, run on every request of a hot
+  // path, and WriteBatch's insert shapes; a bounded set) are kept apart and never evicted, so a
+  // hit is one lookup, not the LRU's delete and set.
   const pinned = new Map<string, SqliteDatabase.Statement>();
   const prepare = db.prepare.bind(db);
   db.prepare = ((source: string) => {

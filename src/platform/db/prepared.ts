@@ -17,12 +17,22 @@ import type { Database } from './schema.js';
  * Plugins see the query once, when it is compiled (transformQuery), and every result
  * (transformResult, with the same queryId each time).
  */
-class Placeholder {
+/** A value a statement is compiled with once, standing for the `index`th value of each execution. */
+export class Placeholder {
   constructor(readonly index: number) {}
 }
 
-/** SQL text → statement name, for the PostgreSQL driver (connect.ts). Bounded: one per prepared query and dialect. */
+/**
+ * SQL text → statement name, for the PostgreSQL driver (connect.ts; on SQLite, kept apart from
+ * the statement cache's LRU). Bounded: one per prepared query and dialect, and one per insert
+ * shape of `WriteBatch` (batch.ts).
+ */
 export const PREPARED_STATEMENTS = new Map<string, string>();
+
+/** Names `sql` as a prepared statement (once: the first name stays). */
+export function registerPrepared(sql: string, name: string): void {
+  if (!PREPARED_STATEMENTS.has(sql)) PREPARED_STATEMENTS.set(sql, `bf_${name}_${PREPARED_STATEMENTS.size}`);
+}
 
 export type PreparedQuery<A extends readonly unknown[], R> = (
   db: Kysely<Database>,
@@ -41,8 +51,7 @@ export function prepareQuery<A extends readonly unknown[], R>(
     const used = new Set(query.parameters.filter((p) => p instanceof Placeholder).map((p) => p.index));
     if (used.size !== arity)
       throw new Error(`prepared query ${name}: uses ${used.size} of its ${arity} parameters`);
-    if (!PREPARED_STATEMENTS.has(query.sql))
-      PREPARED_STATEMENTS.set(query.sql, `bf_${name}_${PREPARED_STATEMENTS.size}`);
+    registerPrepared(query.sql, name);
     compiled.set(db, query);
     return query;
   };
