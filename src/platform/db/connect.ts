@@ -14,9 +14,10 @@ import {
   sql,
   type TableMetadata,
   type Transaction,
+  type UnknownRow,
 } from 'kysely';
 import pg from 'pg';
-import { PREPARED_STATEMENTS } from './prepared.js';
+import { type ImmediateReader, PREPARED_STATEMENTS, registerImmediateReader } from './prepared.js';
 import type { Database } from './schema.js';
 import { postgresSignals, type Signals, sqliteSignals } from './signals.js';
 
@@ -145,6 +146,29 @@ function rowsWithoutNames(stmt: SqliteDatabase.Statement): SqliteDatabase.Statem
 }
 
 /**
+ * prepareQuery's statements (prepared.ts) run at once on the connection unless a transaction is
+ * open on it: then the read waits for the connection through Kysely, as any query does, and
+ * never sees the open transaction's uncommitted rows. Without a transaction, a query holding
+ * Kysely's mutex has yet to run or has already run its one synchronous statement, so reading
+ * before it is the order two concurrent requests could have had anyway. A statement iterating
+ * (`stream`) keeps the connection busy: better-sqlite3 refuses another statement then, and the
+ * read waits too.
+ */
+function immediateReader(sqlite: SqliteDatabase.Database): ImmediateReader {
+  return (source, parameters) => {
+    if (sqlite.inTransaction) return undefined;
+    const stmt = sqlite.prepare(source);
+    if (!stmt.reader) return undefined;
+    try {
+      return stmt.all(parameters as unknown[]) as UnknownRow[];
+    } catch (err) {
+      if (err instanceof TypeError && /busy executing a query/.test(err.message)) return undefined;
+      throw err;
+    }
+  };
+}
+
+/**
  * Every SQLite connection's settings: WAL (readers never wait for the writer), foreign keys,
  * 10 s of waiting for another process's write lock, fsync at checkpoints only, a 64 MiB page
  * cache — the default 2 MiB re-reads index pages from the OS on every chunk of a daily run
@@ -174,6 +198,7 @@ export function openSqlite(file: string): Db {
   const kysely = new Kysely<Database>({
     dialect: new ImmediateSqliteDialect({ database: withStatementCache(sqlite) }),
   });
+  registerImmediateReader(kysely.getExecutor().adapter, immediateReader(sqlite));
   return { kind: 'sqlite', kysely, signals: sqliteSignals(file), close: () => kysely.destroy() };
 }
 

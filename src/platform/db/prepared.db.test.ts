@@ -121,6 +121,35 @@ describe(`prepared queries on ${TEST_ENGINE}`, () => {
     });
   });
 
+  it('outside a transaction never see another one’s uncommitted rows (SQLite: one connection)', async () => {
+    await newAccount('a@example.com', 100n);
+    let reads: Promise<{ email: string }[]>[] = [];
+    const rolledBack = t.db.kysely.transaction().execute(async (tx) => {
+      await tx
+        .insertInto('accounts')
+        .values({
+          name: 'T',
+          email: 't@example.com',
+          currency: 'EUR',
+          credit_limit_minor: 0n,
+          balance_minor: 5n,
+          status: 'active',
+          created_at: now,
+          updated_at: now,
+        })
+        .execute();
+      // Reads of other requests while this transaction is open, uncommitted, on the connection.
+      reads = [
+        accountsOver(t.db.kysely, 'active', 0n),
+        accountsOver(t.db.kysely.withPlugin(new Counter()), 'active', 0n),
+      ];
+      await new Promise((r) => setTimeout(r, 20));
+      throw new Error('roll back');
+    });
+    await expect(rolledBack).rejects.toThrow('roll back');
+    for (const read of reads) expect((await read).map((r) => r.email)).toEqual(['a@example.com']);
+  });
+
   it('refuse a query that does not use each of its parameters as a value', async () => {
     const shaped = prepareQuery('test_shaped', 1, (db, _email: string) =>
       db.selectFrom('accounts').select('email'),

@@ -1,4 +1,4 @@
-import type { Compilable, CompiledQuery, Kysely, QueryResult, UnknownRow } from 'kysely';
+import type { Compilable, CompiledQuery, DialectAdapter, Kysely, QueryResult, UnknownRow } from 'kysely';
 import type { Database } from './schema.js';
 
 /**
@@ -34,6 +34,23 @@ export function registerPrepared(sql: string, name: string): void {
   if (!PREPARED_STATEMENTS.has(sql)) PREPARED_STATEMENTS.set(sql, `bf_${name}_${PREPARED_STATEMENTS.size}`);
 }
 
+/**
+ * Runs a prepared statement at once on a database whose driver is synchronous (SQLite), or
+ * answers undefined when it cannot now (a transaction is open on the connection): the caller
+ * then takes the connection the usual way, waiting for it.
+ */
+export type ImmediateReader = (sql: string, parameters: readonly unknown[]) => UnknownRow[] | undefined;
+
+/**
+ * The immediate reader of a database, by its Kysely adapter: one adapter object per opened
+ * database, shared by the instances `withPlugin` makes and by its transactions (connect.ts).
+ */
+const IMMEDIATE_READERS = new WeakMap<DialectAdapter, ImmediateReader>();
+
+export function registerImmediateReader(adapter: DialectAdapter, reader: ImmediateReader): void {
+  IMMEDIATE_READERS.set(adapter, reader);
+}
+
 export type PreparedQuery<A extends readonly unknown[], R> = (
   db: Kysely<Database>,
   ...args: A
@@ -60,12 +77,16 @@ export function prepareQuery<A extends readonly unknown[], R>(
     const parameters = query.parameters.map((p) => (p instanceof Placeholder ? args[p.index] : p));
     // What db.executeQuery does, without its layers of async calls (this is the hot path):
     // the query on a connection of the instance (the transaction's, inside one), then each
-    // plugin's transformResult in order.
+    // plugin's transformResult in order. Outside a transaction on SQLite, the statement runs
+    // at once (ImmediateReader): better-sqlite3 is synchronous, so taking Kysely's connection
+    // mutex through its chain of promises is all the waiting would do.
     const executor = db.getExecutor();
     const run: CompiledQuery<R> = { ...query, parameters };
-    let result: QueryResult<UnknownRow> = await executor.provideConnection((connection) =>
-      connection.executeQuery<UnknownRow>(run),
-    );
+    const immediate = db.isTransaction ? undefined : IMMEDIATE_READERS.get(executor.adapter);
+    const rows = immediate?.(run.sql, parameters);
+    let result: QueryResult<UnknownRow> = rows
+      ? { rows }
+      : await executor.provideConnection((connection) => connection.executeQuery<UnknownRow>(run));
     for (const plugin of executor.plugins)
       result = await plugin.transformResult({ result, queryId: run.queryId });
     return result.rows as R[];
