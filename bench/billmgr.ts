@@ -11,8 +11,11 @@
  *    answering a constant XML document) listen on 127.0.0.1, port 0, in this process;
  * 3. `func=auth` (argon2) gives a session, which orders the license `soft.edit` views; the first
  *    `soft.edit` with `authinfo` is timed alone (argon2, nothing cached yet);
- * 4. autocannon, in a child process (bench/billmgr-child.ts), loads: the bare route, `soft.edit`
- *    with `authinfo`, `soft.edit` with the session, the bare route again; each after a warm-up;
+ * 4. autocannon, in a child process (bench/billmgr-child.ts), loads: the bare route, the bare route
+ *    holding the CPU for `BENCH_MGR_WORK_US` µs before it answers (what a fixed amount of work
+ *    costs the rate on this machine), `soft.edit` with `authinfo`, `soft.edit` with the session,
+ *    the bare route again; each after a warm-up. The CPU time of the server (this process), of
+ *    the client (the child) and, on PostgreSQL, of every `postgres` process is taken per load;
  * 5. `BENCH_MGR_ORDERS` orders through `soft.order.param` (authinfo, distinct `remoteid` and IP
  *    address each) from autocannon with `amount` and `BENCH_MGR_ORDER_CONNECTIONS` connections;
  *    then every order must have made one active license with a key, the account must have been
@@ -61,9 +64,11 @@ export interface BillmgrOptions {
   readonly orderConnections: readonly number[];
   /** A run of orders stops after this many seconds even if not all were answered (BENCH_MGR_ORDER_SECONDS). */
   readonly orderSeconds: number;
+  /** CPU the `bare + work` route holds per request, µs (BENCH_MGR_WORK_US). */
+  readonly workMicros: number;
 }
 
-export type Scenario = 'bare' | 'authinfo' | 'session' | 'bare (after)' | 'orders';
+export type Scenario = 'bare' | 'bare + work' | 'authinfo' | 'session' | 'bare (after)' | 'orders';
 
 export interface LoadRow {
   readonly scenario: Scenario;
@@ -71,6 +76,8 @@ export interface LoadRow {
   readonly load: LoadResult;
   /** CPU time of the server process (this one) during the measured load, ms. */
   readonly serverCpuMs: number;
+  /** CPU time of every `postgres` process during the measured load, ms (null on SQLite: it is the server's). */
+  readonly databaseCpuMs: number | null;
   /** Statements sent through Kysely during the measured load (BEGIN/COMMIT not counted). */
   readonly queries: number;
   readonly statements: { query: string; count: number }[];
@@ -138,6 +145,60 @@ async function setUp(ctx: AppContext, orders: number): Promise<number> {
   return Number(account.id);
 }
 
+/** Clock ticks per second of /proc's CPU times (`getconf CLK_TCK`: 100 on Linux). */
+const CLOCK_TICKS = 100;
+
+/**
+ * CPU time (user + system) of every process named `postgres` on this machine, ms, by pid: the
+ * server of the benchmark's database is local, so this is the database's share of a load
+ * (backends, WAL writer, checkpointer; nothing else runs a `postgres` process here). Empty
+ * where /proc is absent.
+ */
+function postgresCpuMs(): Map<string, number> {
+  const byPid = new Map<string, number>();
+  let pids: string[];
+  try {
+    pids = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return byPid;
+  }
+  for (const pid of pids) {
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // pid (comm) state …: comm may hold spaces, so fields are counted after its last ')'.
+    const close = stat.lastIndexOf(')');
+    if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue;
+    const fields = stat.slice(close + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after `pid (comm)`.
+    byPid.set(pid, ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS);
+  }
+  return byPid;
+}
+
+/**
+ * The database's CPU between two samples, ms: each process's growth (a process started
+ * meanwhile counts from 0; one that ended meanwhile is not counted, so this may be a little low).
+ */
+function cpuSince(before: Map<string, number>, after: Map<string, number>): number {
+  let ms = 0;
+  for (const [pid, t] of after) ms += t - (before.get(pid) ?? 0);
+  return ms;
+}
+
+/**
+ * A bare route that holds the CPU for `micros` µs before it answers: what a fixed amount of
+ * work per request does to the rate of this machine (a loop on the monotonic clock, so the time
+ * is on the CPU unless the process is descheduled).
+ */
+export function holdCpu(micros: number): void {
+  const end = process.hrtime.bigint() + BigInt(Math.round(micros * 1000));
+  while (process.hrtime.bigint() < end);
+}
+
 /**
  * BENCH_CPU_PROF: a V8 CPU profile of the server (this process: the load generator is the child)
  * over each measured load, written to that directory as `billmgr-<engine>-<scenario>.cpuprofile`
@@ -187,6 +248,7 @@ function load(
     { execArgv: [...process.execArgv], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
   );
   let cpu0 = process.cpuUsage();
+  let db0 = engine === 'postgres' ? postgresCpuMs() : null;
   return new Promise((resolve, reject) => {
     let settled = false;
     child.on('message', (raw) => {
@@ -196,10 +258,12 @@ function load(
           counter.reset();
           errors.reset();
           cpu0 = process.cpuUsage();
+          db0 = engine === 'postgres' ? postgresCpuMs() : null;
           child.send({ type: 'go' } satisfies LoadParentMessage);
         }, reject);
       } else if (m.type === 'result') {
         const cpu = process.cpuUsage(cpu0);
+        const dbCpu = db0 === null ? null : cpuSince(db0, postgresCpuMs());
         const { type: _t, ...result } = m;
         settled = true;
         const queries = counter.total;
@@ -219,6 +283,7 @@ function load(
               connections: input.connections,
               load: result,
               serverCpuMs: (cpu.user + cpu.system) / 1000,
+              databaseCpuMs: dbCpu,
               queries,
               statements,
               serverErrors,
@@ -283,6 +348,10 @@ export async function billmgrBenchmark(h: EngineHandle, opts: BillmgrOptions): P
   const app = await buildHttpApp(ctx);
   const bare = Fastify();
   bare.get('/bare', async (_request, reply) => reply.type('text/xml; charset=utf-8').send(BARE_XML));
+  bare.get('/bare-work', async (_request, reply) => {
+    holdCpu(opts.workMicros);
+    return reply.type('text/xml; charset=utf-8').send(BARE_XML);
+  });
   try {
     const base = await listen(app);
     const bareBase = await listen(bare);
@@ -336,6 +405,7 @@ export async function billmgrBenchmark(h: EngineHandle, opts: BillmgrOptions): P
       rows.push(row);
     };
     await measure('bare', { ...timed, url: `${bareBase}/bare`, expect: '<ok/>' });
+    await measure('bare + work', { ...timed, url: `${bareBase}/bare-work`, expect: '<ok/>' });
     await measure('authinfo', {
       ...timed,
       url: `${base}/billmgr?${form({ authinfo, func: 'soft.edit', elid })}`,

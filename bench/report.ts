@@ -587,7 +587,10 @@ export function billmgrSection(
     authinfo: '`soft.edit` with `authinfo`',
     session: '`soft.edit` with `auth=<session>`',
     'bare (after)': 'bare Fastify `GET /bare`, again',
+    'bare + work': `bare Fastify \`GET /bare-work\`: ${opts.workMicros} µs of CPU first`,
   };
+  const perRequest = (r: LoadRow, cpuMs: number | null) =>
+    cpuMs === null ? '-' : ((cpuMs * 1000) / (r.load.requests + refusedOf(r))).toFixed(0);
   const statementsOf = (r: BillmgrResult, scenario: string) => {
     const row = r.rows.find((x) => x.scenario === scenario);
     if (!row) return new Map<string, number>();
@@ -643,6 +646,9 @@ export function billmgrSection(
     '  before), so the loads are steady; a longer `BENCH_MGR_SECONDS` includes one argon2 a minute.',
     '- **server CPU** is the CPU time of the benchmark process (server only: the client is the',
     '  child) over the wall time: 100 % is one core. PostgreSQL backends are not in it.',
+    `- **bare + work**: the bare route holding the CPU for ${opts.workMicros} µs (\`BENCH_MGR_WORK_US\`) before it`,
+    '  answers: the rate a route that does that much more than the bare one can reach here. Read',
+    '  with the CPU columns, it says what a ratio to the bare route costs on this machine.',
     '',
     '### `soft.edit` and the bare route',
     '',
@@ -660,8 +666,27 @@ export function billmgrSection(
         '× bare p99',
         'queries/request',
         'server CPU',
+        'CPU µs/request: server',
+        'client',
+        'database',
       ],
-      ['---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:'],
+      [
+        '---',
+        '---',
+        '---:',
+        '---:',
+        '---:',
+        '---:',
+        '---:',
+        '---:',
+        '---:',
+        '---:',
+        '---:',
+        '---:',
+        '---:',
+        '---:',
+        '---:',
+      ],
       results.flatMap((r) => {
         const bares = r.rows.filter((x) => x.scenario === 'bare' || x.scenario === 'bare (after)');
         const bareRps = bares.reduce((a, x) => a + rps(x), 0) / bares.length;
@@ -669,7 +694,7 @@ export function billmgrSection(
         return r.rows
           .filter((x) => x.scenario !== 'orders')
           .map((x) => {
-            const isBare = x.scenario.startsWith('bare');
+            const isBare = x.scenario === 'bare' || x.scenario === 'bare (after)';
             return [
               r.engine,
               scenarioLabel[x.scenario] ?? x.scenario,
@@ -683,13 +708,19 @@ export function billmgrSection(
               isBare ? '-' : `${(x.load.p99 / bareP99).toFixed(1)}`,
               (x.queries / x.load.requests).toFixed(1),
               cpu(x, x.serverCpuMs),
+              perRequest(x, x.serverCpuMs),
+              perRequest(x, x.load.clientCpuMs),
+              perRequest(x, x.databaseCpuMs),
             ];
           });
       }),
     ),
     '',
     '"× bare req/s" is requests/s over the mean of the two bare loads of the same engine (1 would be',
-    'as fast as Fastify answering a constant); "× bare p99" the p99 over their mean p99.',
+    'as fast as Fastify answering a constant); "× bare p99" the p99 over their mean p99. "CPU µs/request"',
+    'is CPU time over answers: the server (this process), the client (autocannon, its child) and on',
+    'PostgreSQL every `postgres` process (/proc, 10 ms ticks summed over the load); on SQLite the',
+    "database's work is the server's. The machine has two cores for all three.",
     '',
     ...table(
       ['engine', 'first `soft.edit` with authinfo, cold (ms)', '`func=auth` (ms)'],

@@ -18,6 +18,7 @@
  *   connections (10), measured seconds (10) and warm-up seconds (2);
  * - BENCH_MGR_ORDERS, BENCH_MGR_ORDER_CONNECTIONS, BENCH_MGR_ORDER_SECONDS: `soft.order.param`
  *   orders per run (1000), the connection counts, one run each (1,4), and a run's time limit (60);
+ * - BENCH_MGR_WORK_US: the CPU time the `bare + work` route holds per request, µs (20);
  * - BENCH_ENGINES: `sqlite`, `postgres` or both, comma-separated (both);
  * - BENCH_OUT: where to write the report (docs/benchmarks.md); the daily run's chart goes next to it
  *   (benchmarks-daily-run.svg);
@@ -90,6 +91,7 @@ async function main() {
       return n;
     }),
     orderSeconds: positiveInt('BENCH_MGR_ORDER_SECONDS', 60),
+    workMicros: positiveInt('BENCH_MGR_WORK_US', 20),
   };
   const engines = (process.env.BENCH_ENGINES || 'sqlite,postgres').split(',').map((e) => e.trim());
   for (const e of engines)
@@ -149,6 +151,7 @@ async function main() {
             'BENCH_MGR_ORDERS',
             'BENCH_MGR_ORDER_CONNECTIONS',
             'BENCH_MGR_ORDER_SECONDS',
+            'BENCH_MGR_WORK_US',
           ] as const
         )
           .filter((k) => process.env[k])
