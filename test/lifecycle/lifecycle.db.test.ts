@@ -211,6 +211,37 @@ describe('case 2: concurrent renewals of one service charge exactly what they ex
     expect((await service(ctx, id)).expires_on).toBe('2022-02-16');
   });
 
+  it('tariff changes back and forth in one instant are each charged and each sent upstream', async () => {
+    const { id, accountId, tariffId: lite } = await license();
+    const pro = await licenseTariff(ctx, { name: 'Pro', prices: { '1': '20.00' } });
+    const before = await balance(ctx, accountId);
+    // The clock does not move: Lite → Pro → Lite → Pro share every timestamp.
+    for (const to of [pro.id, lite, pro.id]) await changeTariff(ctx, staff, id, to);
+    const entries = await ctx.db.kysely
+      .selectFrom('ledger_entries')
+      .select(['amount_minor', 'idempotency_key'])
+      .where('ref_type', '=', 'service')
+      .where('ref_id', '=', id)
+      .where('kind', 'in', ['charge', 'refund'])
+      .where('description', 'like', '%tariff change%')
+      .orderBy('id')
+      .execute();
+    expect(entries).toHaveLength(3);
+    expect(new Set(entries.map((e) => e.idempotency_key)).size).toBe(3);
+    // Up, down, up again: what the account paid is one step up.
+    const [up, down] = [-entries[0]!.amount_minor, -entries[1]!.amount_minor];
+    expect(up).toBeGreaterThan(0n);
+    expect(down).toBe(-up);
+    expect(before - (await balance(ctx, accountId))).toBe(up);
+    const setParams = (await ops(id)).filter((o) => o.kind === 'set_param');
+    expect(setParams.map((o) => (JSON.parse(o.payload) as { tariffId: number }).tariffId)).toEqual([
+      pro.id,
+      lite,
+      pro.id,
+    ]);
+    expect(Number((await service(ctx, id)).tariff_id)).toBe(pro.id);
+  });
+
   it('two parallel tariff changes: one is made, the other finds the service on the new tariff; one charge row', async () => {
     const { id } = await license();
     const pro = await licenseTariff(ctx, { name: 'Pro', prices: { '1': '20.00' } });

@@ -38,8 +38,9 @@ export interface WriteOptions {
   /** Extra payload for `set_param` (the new tariff). */
   readonly tariffId?: number;
   /**
-   * An addon change's number among the service's changes: its `set_param` keeps the tariff, so
-   * this tells two changes apart (Lite → Pro → Lite in one instant are two operations).
+   * A tariff or addon change's number among the service's changes: it tells two `set_param`s
+   * apart that the tariff and the instant do not (Lite → Pro → Lite → Pro in one instant are
+   * three operations; an addon change keeps the tariff).
    */
   readonly change?: number;
   /** Why a service is closed (kept with the `close` operation). */

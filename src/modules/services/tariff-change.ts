@@ -206,9 +206,10 @@ export async function changeTariff(
       await bindLicenseIp(tx, serviceId, family, (JSON.parse(service.params) as { ip?: string }).ip ?? null);
     const now = isoNow(ctx.clock);
     const currency = p.newTariff.tariff.currency;
-    // An addon change keeps the tariff, so its keys count the service's changes instead (under
-    // the service's lock): Lite → Pro → Lite → Pro are four entries and four operations.
-    const change = p.addonChange ? await changesOf(tx, serviceId) : undefined;
+    // Keys count the service's changes (under the service's lock), never its timestamps: Lite →
+    // Pro → Lite → Pro within one instant (one millisecond, a clock set back) are three charges
+    // and three operations, and an addon change, which keeps the tariff, is told apart the same way.
+    const change = await changesOf(tx, serviceId);
     let ledgerEntryId: bigint | number | null = null;
     if (p.differenceMinor !== 0n) {
       const { entry } = await postEntry(tx, {
@@ -218,10 +219,8 @@ export async function changeTariff(
         description: p.addonChange
           ? `Service #${serviceId}: addon change on ${p.newTariff.tariff.name} for ${p.remainingDays} days`
           : `Service #${serviceId}: tariff change to ${p.newTariff.tariff.name} for ${p.remainingDays} days`,
-        idempotencyKey:
-          change === undefined
-            ? `tariff-change:${serviceId}:${service.updated_at}:${tariffId}`
-            : `addon-change:${serviceId}:${change}`,
+        // Keys written before changes were counted hold the service's updated_at instead.
+        idempotencyKey: `${p.addonChange ? 'addon-change' : 'tariff-change'}:${serviceId}:change:${change}`,
         refType: 'service',
         refId: serviceId,
         createdByUserId: actorUserId(actor),
@@ -261,11 +260,7 @@ export async function changeTariff(
         ...(p.period !== Number(service.period) ? { nextPeriod: p.period } : {}),
       },
     });
-    await writeDecision(tx, ctx, actor, service, p.decision, {
-      today,
-      tariffId,
-      ...(change === undefined ? {} : { change }),
-    });
+    await writeDecision(tx, ctx, actor, service, p.decision, { today, tariffId, change });
     if (p.differenceMinor < 0n) await ctx.hooks.afterCredit(tx, ctx, toId(service.account_id));
     return { service: await lockService(tx, serviceId), plan: p };
   });
