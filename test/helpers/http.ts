@@ -106,6 +106,26 @@ export async function createToken(app: FastifyInstance, session: Session, name =
   return (res.json() as { token: string }).token;
 }
 
+/** A BILLmanager API session (`func=auth`) of the user. */
+export async function mgrSession(app: FastifyInstance, email: string, password = PASSWORD): Promise<string> {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/billmgr',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({ func: 'auth', username: email, password }).toString(),
+  });
+  const sid = /<auth id="([0-9a-f]+)"/.exec(res.body)?.[1];
+  if (!sid) throw new Error(`func=auth gave no session: ${res.body}`);
+  return sid;
+}
+
+/** Whether a BILLmanager API session still signs its calls in (`func=whoami`). */
+export async function mgrSessionWorks(app: FastifyInstance, sid: string): Promise<boolean> {
+  const res = await app.inject({ method: 'GET', url: `/billmgr?func=whoami&auth=${sid}` });
+  expect(res.statusCode).toBe(200);
+  return !res.body.includes('<error');
+}
+
 export interface RequestOptions {
   readonly auth?: Auth | undefined;
   readonly body?: unknown;

@@ -1,6 +1,14 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { expectLedgerBalanced } from '../helpers/context.js';
-import { expectError, login, loginRequest, request } from '../helpers/http.js';
+import {
+  createToken,
+  expectError,
+  login,
+  loginRequest,
+  mgrSession,
+  mgrSessionWorks,
+  request,
+} from '../helpers/http.js';
 import { call, ok, openShop, type Shop } from '../helpers/shop.js';
 
 /**
@@ -57,13 +65,28 @@ it('a known and an unknown address get the same answer; only the known one gets 
   expect(detail.payload).toEqual({ redacted: true });
 });
 
-it('the link sets a new password once, ends the sessions, and is then refused', async () => {
+it('the link sets a new password once, ends the sessions, revokes the API tokens, and is then refused', async () => {
   const before = await login(shop.t.app, 'alpha@example.com');
+  const apiToken = await createToken(shop.t.app, before);
+  const mgr = await mgrSession(shop.t.app, 'alpha@example.com');
+  expect(await mgrSessionWorks(shop.t.app, mgr)).toBe(true);
   await ask('alpha@example.com');
   const token = await tokenFromLatestMail('alpha@example.com');
   expectError(await confirm(token, 'short'), 400, 'validation_failed');
+  // A refused confirmation changed nothing.
+  expect(await mgrSessionWorks(shop.t.app, mgr)).toBe(true);
+  expect((await request(shop.t.app, 'GET', '/api/v1/me', { auth: { bearer: apiToken } })).statusCode).toBe(
+    200,
+  );
   expect((await confirm(token, 'a-brand-new-password-1')).statusCode).toBe(204);
   expect((await request(shop.t.app, 'GET', '/api/v1/me', { auth: before })).statusCode).toBe(401);
+  // Whoever knew the old password kept nothing: API sessions end, API tokens are revoked.
+  expect(await mgrSessionWorks(shop.t.app, mgr)).toBe(false);
+  expectError(
+    await request(shop.t.app, 'GET', '/api/v1/me', { auth: { bearer: apiToken } }),
+    401,
+    'invalid_token',
+  );
   expect((await loginRequest(shop.t.app, 'alpha@example.com', 'a-brand-new-password-1')).statusCode).toBe(
     200,
   );

@@ -8,6 +8,8 @@ import {
   type HttpTest,
   login,
   loginRequest,
+  mgrSession,
+  mgrSessionWorks,
   PASSWORD,
   request,
   type Session,
@@ -44,6 +46,7 @@ describe('POST /me/password', () => {
     const here = await login(t.app, EMAIL);
     const elsewhere = await login(t.app, EMAIL);
     const token = await createToken(t.app, here);
+    const mgr = await mgrSession(t.app, EMAIL);
 
     const res = await change(here, { currentPassword: PASSWORD, newPassword: NEW });
     expect(res.statusCode, res.body).toBe(204);
@@ -52,6 +55,8 @@ describe('POST /me/password', () => {
     expectError(await request(t.app, 'GET', '/api/v1/me', { auth: elsewhere }), 401, 'unauthenticated');
     expect((await request(t.app, 'GET', '/api/v1/me', { auth: { bearer: token } })).statusCode).toBe(200);
     expect(await t.ctx.db.kysely.selectFrom('sessions').select('id').execute()).toHaveLength(1);
+    // A BILLmanager API session opened with the old password ends with it.
+    expect(await mgrSessionWorks(t.app, mgr)).toBe(false);
 
     expectError(await loginRequest(t.app, EMAIL, PASSWORD), 401, 'invalid_credentials');
     expect((await loginRequest(t.app, EMAIL, NEW)).statusCode).toBe(200);

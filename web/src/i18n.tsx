@@ -812,7 +812,7 @@ const en = {
     sent: 'If a user signs in with this address, a link is on its way. It works once, for an hour.',
     resetTitle: 'Choose a new password',
     setPassword: 'Set the password',
-    done: 'Your password is set. Sign in with it; you were signed out everywhere else.',
+    done: 'Your password is set. Sign in with it; you were signed out everywhere else, and your API tokens were revoked.',
     backToSignIn: 'Back to sign-in',
   },
   // — invoices and receipts (issue 16) —
@@ -1638,7 +1638,7 @@ const ru: Messages = {
     sent: 'Если с этим адресом входит пользователь, ссылка уже в пути. Она действует один раз в течение часа.',
     resetTitle: 'Новый пароль',
     setPassword: 'Задать пароль',
-    done: 'Пароль задан. Войдите с ним; на всех остальных устройствах вы вышли.',
+    done: 'Пароль задан. Войдите с ним; на всех остальных устройствах вы вышли, а ваши API-токены отозваны.',
     backToSignIn: 'Вернуться ко входу',
   },
   // — invoices and receipts (issue 16) —

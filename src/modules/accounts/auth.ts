@@ -17,6 +17,7 @@ import type { Actor } from './actor.js';
 import { insertAccount } from './commands.js';
 import { dummyPasswordHash, hashPassword, verifyPassword } from './passwords.js';
 import { MAX_EMAIL_LENGTH } from './schemas.js';
+import { signOutUser } from './sign-out.js';
 
 /**
  * Brute-force protection, stored in the database so it holds across processes and restarts:
@@ -415,9 +416,10 @@ export function csrfMatches(expected: string, given: string | undefined): boolea
  * A user changes their own password. The current one is checked within the sign-in limits
  * (`limitedAttempt`, keyed by the user's email and the caller's IP), so a stolen session
  * cannot be used to guess it faster than the sign-in page allows. On success every other
- * session of the user ends; the one that asked (`keepSessionToken`, null when the call came
- * with an API token) stays signed in. API tokens are left alone: they are credentials of
- * their own, listed beside the form and revoked one by one.
+ * session of the user ends, BILLmanager API sessions included; the one that asked
+ * (`keepSessionToken`, null when the call came with an API token) stays signed in. API tokens
+ * are left alone: they are credentials of their own, listed beside the form and revoked one by
+ * one (signOutUser).
  */
 export async function changePassword(
   ctx: AppContext,
@@ -446,11 +448,11 @@ export async function changePassword(
       .executeTakeFirst();
     if (Number(updated.numUpdatedRows) !== 1)
       throw conflict('password_changed_meanwhile', 'The password was changed meanwhile; sign in again.');
-    await tx
-      .deleteFrom('sessions')
-      .where('user_id', '=', user.id)
-      .$if(input.keepSessionToken !== null, (q) => q.where('id', '!=', sha256(input.keepSessionToken!)))
-      .execute();
+    await signOutUser(tx, Number(user.id), {
+      keepSessionToken: input.keepSessionToken,
+      tokens: false,
+      now: isoNow(ctx.clock),
+    });
   });
 }
 

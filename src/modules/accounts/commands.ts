@@ -28,6 +28,7 @@ import type {
   UpdateAccountInput,
   UpdateProviderInput,
 } from './schemas.js';
+import { signOutUser } from './sign-out.js';
 
 /** A single amount may not exceed 10^13 minor units: far above any real payment, far below int8. */
 const MAX_AMOUNT_MINOR = 10n ** 13n;
@@ -265,15 +266,7 @@ export async function setUserStatus(
       .executeTakeFirst();
     if (!user) throw notFound('user');
     // A disabled user is signed out everywhere at once.
-    if (status === 'disabled') {
-      await tx.deleteFrom('sessions').where('user_id', '=', userId).execute();
-      await tx
-        .updateTable('api_tokens')
-        .set({ revoked_at: isoNow(ctx.clock) })
-        .where('user_id', '=', userId)
-        .where('revoked_at', 'is', null)
-        .execute();
-    }
+    if (status === 'disabled') await signOutUser(tx, userId, { tokens: true, now: isoNow(ctx.clock) });
     return user;
   });
 }

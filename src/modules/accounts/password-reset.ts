@@ -5,14 +5,16 @@ import { invalid } from '../../platform/errors.js';
 import { randomToken, sha256, toId } from '../../platform/ids.js';
 import { queueMail } from '../notify/outbox.js';
 import { hashPassword } from './passwords.js';
+import { signOutUser } from './sign-out.js';
 
 /**
  * Password reset by mail: a request mails a one-time link; the token is random (256 bits),
  * stored only as its SHA-256, valid for an hour, used once (a conditional update, so two
  * confirmations at once cannot both use it). The request answers the same whatever the address
  * (no account enumeration): an unknown or disabled address simply gets no mail, nor does one
- * already mailed `RESETS_PER_HOUR` links in the last hour. A new password
- * ends every session of the user and every other outstanding reset link.
+ * already mailed `RESETS_PER_HOUR` links in the last hour. A new password ends every session
+ * of the user (BILLmanager API sessions too), revokes its API tokens, and spends every other
+ * outstanding reset link.
  */
 export const RESET_TTL_MS = 60 * 60_000;
 /**
@@ -94,7 +96,8 @@ export async function confirmPasswordReset(
       .set({ password_hash: hash, updated_at: now })
       .where('id', '=', found.user_id)
       .execute();
-    await tx.deleteFrom('sessions').where('user_id', '=', found.user_id).execute();
+    // The password may have been someone else's to use: nothing they opened with it stays.
+    await signOutUser(tx, toId(found.user_id), { tokens: true, now });
     await tx
       .updateTable('password_resets')
       .set({ used_at: now })
