@@ -72,6 +72,7 @@ const envSchema = z.object({
     .max(24 * 90)
     .default(24 * 14),
   BILLFOLD_OPERATIONS_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(90),
+  BILLFOLD_LOGIN_ATTEMPTS_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(30),
   // --- issue 16: mail and webhooks ---
   BILLFOLD_SMTP_URL: z
     .string()
@@ -99,6 +100,8 @@ export interface Config {
   readonly sessionTtlHours: number;
   /** Finished operations older than this move to the archive after the daily run. */
   readonly operationsRetentionDays: number;
+  /** Sign-in attempts older than this are deleted after the daily run (the limits read 15 minutes). */
+  readonly loginAttemptsRetentionDays: number;
   /** Outgoing mail: no `smtpUrl` → messages are logged and held in the outbox. */
   readonly mail: { readonly smtpUrl: string | undefined; readonly from: string };
   /** Webhook endpoints on loopback/private addresses allowed (tests only). */
@@ -142,6 +145,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     admin: { email: e.BILLFOLD_ADMIN_EMAIL, password: e.BILLFOLD_ADMIN_PASSWORD },
     sessionTtlHours: e.BILLFOLD_SESSION_TTL_HOURS,
     operationsRetentionDays: e.BILLFOLD_OPERATIONS_RETENTION_DAYS,
+    loginAttemptsRetentionDays: e.BILLFOLD_LOGIN_ATTEMPTS_RETENTION_DAYS,
     mail: { smtpUrl: e.BILLFOLD_SMTP_URL, from: e.BILLFOLD_MAIL_FROM },
     webhooksAllowPrivate: e.BILLFOLD_WEBHOOKS_ALLOW_PRIVATE,
     publicUrl: (

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { buildHttpApp } from '../../src/app/http.js';
 import { LOGIN_WAIT_MS } from '../../src/modules/accounts/auth.js';
+import { pruneCredentials } from '../../src/modules/accounts/housekeeping.js';
 import {
   errorXml,
   expectXml,
@@ -89,6 +90,42 @@ describe('REST sign-in under parallel guesses', () => {
     expectError(right, 429, 'too_many_login_attempts');
     expect(right.cookies).toEqual([]);
     expect(argon.verifications).toBe(5);
+  });
+
+  it('with housekeeping deleting idle limit keys all the while, 50 guesses still get 5 evaluated', async () => {
+    await createClient(t.ctx, 'ann@example.com');
+    argon.verifications = 0;
+    // Keys with no attempt left (their attempts aged out): housekeeping's to delete, while the
+    // guesses make them again and lock them.
+    await t.ctx.db.kysely
+      .insertInto('login_limit_keys')
+      .values([
+        { scope: 'email', key: 'ann@example.com' },
+        { scope: 'ip', key: IP },
+      ])
+      .execute();
+    let guessing = true;
+    const sweeping = (async () => {
+      let sweeps = 0;
+      while (guessing || sweeps === 0) {
+        await pruneCredentials(t.ctx, { mgrSessionIdleMs: 3_600_000 });
+        sweeps++;
+        // A pause between sweeps, as between two daily runs: on SQLite a loop of write
+        // transactions with none would starve the other instance's connection of the lock.
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      return sweeps;
+    })();
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        loginRequest(i % 2 ? other : t.app, 'ann@example.com', `wrong-password-${i}`, IP),
+      ),
+    ).finally(() => {
+      guessing = false;
+    });
+    expect(await sweeping).toBeGreaterThan(0);
+    expect(argon.verifications).toBe(5);
+    expect(statuses(answers.map((r) => r.statusCode))).toEqual({ 401: 5, 429: 45 });
   });
 
   it('10 right passwords for one email at once all sign in: attempts in flight are waited for, not refused', async () => {

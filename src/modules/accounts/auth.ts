@@ -163,22 +163,25 @@ export async function checkThrottle(ctx: AppContext, emailRaw: string, ip: strin
  */
 async function reserveAttempt(ctx: AppContext, email: string, ip: string): Promise<IdValue | null> {
   return inTransaction(ctx.db, async (tx) => {
-    await tx
-      .insertInto('login_limit_keys')
-      .values([
-        { scope: 'email', key: email },
-        { scope: 'ip', key: ip },
-      ])
-      .onConflict((oc) => oc.columns(['scope', 'key']).doNothing())
-      .execute();
     for (const [scope, key] of [
       ['email', email],
       ['ip', ip],
     ] as const) {
-      await lockRows(
-        tx,
-        tx.selectFrom('login_limit_keys').select('key').where('scope', '=', scope).where('key', '=', key),
-      ).execute();
+      // The key's row is made if missing, then locked. Housekeeping deletes the rows of keys
+      // with no attempt left (pruneCredentials) and may take this one between the two
+      // statements: then it is made again, so every attempt counts under the lock.
+      for (;;) {
+        await tx
+          .insertInto('login_limit_keys')
+          .values({ scope, key })
+          .onConflict((oc) => oc.columns(['scope', 'key']).doNothing())
+          .execute();
+        const locked = await lockRows(
+          tx,
+          tx.selectFrom('login_limit_keys').select('key').where('scope', '=', scope).where('key', '=', key),
+        ).execute();
+        if (locked.length > 0) break;
+      }
     }
     const state = await limitState(tx, email, ip, ctx.clock.now().getTime());
     if (state.blockedFor !== null) throw tooManyAttempts(state.blockedFor);

@@ -58,6 +58,20 @@ const Summary = z.object({
     description:
       "Finished operations moved to the archive after today's run (older than BILLFOLD_OPERATIONS_RETENTION_DAYS; null: not today's run, a dry run, or it failed)",
   }),
+  housekeeping: z
+    .object({
+      loginAttempts: z.number(),
+      loginKeys: z.number(),
+      sessions: z.number(),
+      mgrSessions: z.number(),
+      mgrLoginKeys: z.number(),
+      passwordResets: z.number(),
+    })
+    .nullable()
+    .meta({
+      description:
+        "Rows deleted after today's run: sign-in attempts older than BILLFOLD_LOGIN_ATTEMPTS_RETENTION_DAYS, limit keys with no attempt left, expired web sessions, BILLmanager API sessions idle over an hour, spent one-time login keys, reset links expired over a day ago (null: not today's run, a dry run, or it failed)",
+    }),
   actions: z.array(
     z.object({ serviceId: z.number(), step: z.string(), outcome: z.string(), amount: z.string().optional() }),
   ),

@@ -9,6 +9,8 @@ import { inTransaction, isUniqueViolation, type Tx } from '../../platform/db/ind
 import { AppError } from '../../platform/errors.js';
 import { toId } from '../../platform/ids.js';
 import { systemActor } from '../accounts/actor.js';
+import { type CredentialHousekeeping, pruneCredentials } from '../accounts/housekeeping.js';
+import { SESSION_IDLE_MS } from '../billmgr/auth.js';
 import type { TariffAggregate } from '../catalog/aggregate.js';
 import { payAwaitingOrders } from '../orders/commands.js';
 import { type DailyReconciliation, reconcileEnabledModules } from '../provisioning/reconcile.js';
@@ -71,6 +73,8 @@ export interface RunSummary {
   upkeep: DailyUpkeep | null;
   /** Finished operations moved to the archive after the run (today's run only); null when it did not run. */
   archivedOperations: number | null;
+  /** Spent credentials and old sign-in attempts deleted after the run (today's run only); null when it did not run. */
+  housekeeping: CredentialHousekeeping | null;
   actions: { serviceId: number; step: Step; outcome: string; amount?: string }[];
 }
 
@@ -189,6 +193,7 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
     reconciliation: null,
     upkeep: null,
     archivedOperations: null,
+    housekeeping: null,
     actions: [],
   };
   const runId = opts.dryRun
@@ -235,6 +240,13 @@ export async function runBilling(base: AppContext, opts: RunOptions): Promise<Ru
         ctx.logger.error({ err, date }, 'archiving finished operations failed');
         return null;
       });
+    // 7. what can no longer let anyone in (expired sessions, spent keys) and old sign-in attempts go.
+    summary.housekeeping = await pruneCredentials(ctx, { mgrSessionIdleMs: SESSION_IDLE_MS }).catch(
+      (err: unknown) => {
+        ctx.logger.error({ err, date }, 'credential housekeeping failed');
+        return null;
+      },
+    );
   }
   if (runId !== null) {
     const { actions: _omit, ...brief } = summary;

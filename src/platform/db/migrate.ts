@@ -20,6 +20,7 @@ import * as m0018 from './migrations/0018_notify.js';
 import * as m0019 from './migrations/0019_invoices.js';
 import * as m0020 from './migrations/0020_operations_by_service_status.js';
 import * as m0021 from './migrations/0021_services_due_covering.js';
+import * as m0022 from './migrations/0022_credential_housekeeping.js';
 
 /**
  * Migrations are listed here in order, statically imported: no directory scanning, so the
@@ -46,6 +47,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0019_invoices': m0019,
   '0020_operations_by_service_status': m0020,
   '0021_services_due_covering': m0021,
+  '0022_credential_housekeeping': m0022,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -9776,6 +9776,15 @@ export interface paths {
                             } | null;
                             /** @description Finished operations moved to the archive after today's run (older than BILLFOLD_OPERATIONS_RETENTION_DAYS; null: not today's run, a dry run, or it failed) */
                             archivedOperations: number | null;
+                            /** @description Rows deleted after today's run: sign-in attempts older than BILLFOLD_LOGIN_ATTEMPTS_RETENTION_DAYS, limit keys with no attempt left, expired web sessions, BILLmanager API sessions idle over an hour, spent one-time login keys, reset links expired over a day ago (null: not today's run, a dry run, or it failed) */
+                            housekeeping: {
+                                loginAttempts: number;
+                                loginKeys: number;
+                                sessions: number;
+                                mgrSessions: number;
+                                mgrLoginKeys: number;
+                                passwordResets: number;
+                            } | null;
                             actions: {
                                 serviceId: number;
                                 step: string;
