@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { AppContext } from '../../platform/context.js';
 import { inTransaction, lockRows, type Tx } from '../../platform/db/index.js';
 
@@ -58,18 +59,14 @@ export async function pruneCredentials(
     }
   };
   /** The rows of `table` that `pick` selects (and locks), deleted by id in batches. */
-  const deleteAll = <T extends 'login_attempts' | 'password_resets' | 'sessions' | 'mgr_sessions'>(
-    table: T,
+  const deleteAll = (
+    table: 'login_attempts' | 'password_resets' | 'sessions' | 'mgr_sessions',
     pick: (tx: Tx) => Promise<{ id: number | bigint | string }[]>,
   ) =>
     inBatches(async (tx) => {
       const ids = (await pick(tx)).map((r) => r.id);
-      // biome-ignore lint/suspicious/noExplicitAny: the id column of whichever table T is
       if (ids.length > 0)
-        await tx
-          .deleteFrom(table as any)
-          .where('id', 'in', ids)
-          .execute();
+        await sql`delete from ${sql.table(table)} where id in (${sql.join(ids)})`.execute(tx);
       return ids.length;
     });
 
