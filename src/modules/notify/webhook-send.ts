@@ -1,6 +1,9 @@
 import { createHmac } from 'node:crypto';
+import dns from 'node:dns';
 import { lookup } from 'node:dns/promises';
-import { BlockList, isIP, isIPv4 } from 'node:net';
+import http from 'node:http';
+import https from 'node:https';
+import { BlockList, isIP, isIPv4, type LookupFunction } from 'node:net';
 import { canonicalIp } from '../../domain/ip.js';
 import type { AppContext } from '../../platform/context.js';
 import type { DeliveryRow } from '../../platform/db/index.js';
@@ -81,23 +84,88 @@ export async function urlProblem(ctx: AppContext, raw: string): Promise<string |
   return null;
 }
 
+/** The code of the error checkedLookup gives a name that resolves to an address not public. */
+export const NOT_PUBLIC_CODE = 'EWEBHOOKNOTPUBLIC';
+
+type Resolve = (
+  hostname: string,
+  options: dns.LookupAllOptions,
+  callback: (err: NodeJS.ErrnoException | null, addresses: dns.LookupAddress[]) => void,
+) => void;
+
+/**
+ * The DNS lookup of a webhook's connection: the addresses the socket connects to are the ones
+ * checked, so a name cannot pass `urlProblem` with a public address and then be answered with
+ * a private one when the connection resolves it again (DNS rebinding: a short TTL is enough).
+ * Any address that is not public refuses the whole name (NOT_PUBLIC_CODE), unless
+ * `allowPrivate` (tests). `resolve` is dns.lookup; tests give their own.
+ */
+export function checkedLookup(allowPrivate: boolean, resolve: Resolve = dns.lookup): LookupFunction {
+  return (hostname, options, callback) => {
+    resolve(hostname, { ...options, all: true }, (err, addresses) => {
+      if (err) return callback(err, '', 0);
+      if (addresses.length === 0 || (!allowPrivate && addresses.some((a) => isPrivateAddress(a.address)))) {
+        const refused: NodeJS.ErrnoException = new Error(
+          `${hostname} resolves to an address that is not public`,
+        );
+        refused.code = NOT_PUBLIC_CODE;
+        return callback(refused, '', 0);
+      }
+      if (options.all) return (callback as (e: null, a: dns.LookupAddress[]) => void)(null, addresses);
+      const first = addresses[0]!;
+      callback(null, first.address, first.family);
+    });
+  };
+}
+
+/** One POST; resolves with the answer's status once its body has been read (and dropped). */
+function post(
+  target: string,
+  headers: Record<string, string>,
+  body: string,
+  lookup: LookupFunction,
+): Promise<number> {
+  const url = new URL(target);
+  const send = url.protocol === 'https:' ? https.request : http.request;
+  return new Promise((resolve, reject) => {
+    const req = send(
+      url,
+      {
+        method: 'POST',
+        headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+        lookup,
+        signal: AbortSignal.timeout(TIMEOUT_MS),
+      },
+      (res) => {
+        res.on('error', reject);
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.resume();
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 export async function sendWebhook(ctx: AppContext, d: DeliveryRow): Promise<SendOutcome> {
   const hook = d.webhook_id
     ? await ctx.db.kysely.selectFrom('webhooks').selectAll().where('id', '=', d.webhook_id).executeTakeFirst()
     : undefined;
   if (hook?.status !== 'active')
     throw new DeliveryError('webhook_disabled', 'The endpoint was deleted or disabled.', false);
-  // Checked again at send time: the name may resolve elsewhere than when it was registered.
+  // Checked again at send time (the name may resolve elsewhere than when it was registered),
+  // and once more by the connection itself (checkedLookup).
   const problem = await urlProblem(ctx, d.target);
   if (problem)
     throw new DeliveryError('webhook_url_refused', `The endpoint's URL is refused: ${problem}.`, false);
   const timestamp = Math.floor(ctx.clock.now().getTime() / 1000);
   const body = d.payload;
-  let res: Response;
+  let status: number;
   try {
-    res = await fetch(d.target, {
-      method: 'POST',
-      headers: {
+    // Redirects are not followed (a 3xx is an answer like any other).
+    status = await post(
+      d.target,
+      {
         'content-type': 'application/json',
         'user-agent': 'Billfold-Webhooks/1',
         [SIGNATURE_HEADER]: signatureHeader(ctx.secrets.open(hook.secret), timestamp, body),
@@ -105,20 +173,19 @@ export async function sendWebhook(ctx: AppContext, d: DeliveryRow): Promise<Send
         'Billfold-Delivery': String(toId(d.id)),
       },
       body,
-      redirect: 'manual',
-      signal: AbortSignal.timeout(TIMEOUT_MS),
-    });
-    await res.arrayBuffer().catch(() => undefined);
+      checkedLookup(ctx.config.webhooksAllowPrivate),
+    );
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === NOT_PUBLIC_CODE)
+      throw new DeliveryError(
+        'webhook_url_refused',
+        `The endpoint's URL is refused: ${(err as Error).message}.`,
+        false,
+      );
     throw new DeliveryError('webhook_unreachable', err instanceof Error ? err.message : String(err), true);
   }
-  if (res.status >= 200 && res.status < 300) return { sent: true, statusCode: res.status };
+  if (status >= 200 && status < 300) return { sent: true, statusCode: status };
   // 4xx other than a timeout or a rate limit: the endpoint refuses this call for good.
-  const retryable = res.status >= 500 || res.status === 408 || res.status === 429 || res.status < 400;
-  throw new DeliveryError(
-    'webhook_http_error',
-    `The endpoint answered HTTP ${res.status}.`,
-    retryable,
-    res.status,
-  );
+  const retryable = status >= 500 || status === 408 || status === 429 || status < 400;
+  throw new DeliveryError('webhook_http_error', `The endpoint answered HTTP ${status}.`, retryable, status);
 }
