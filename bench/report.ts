@@ -670,23 +670,7 @@ export function billmgrSection(
         'client',
         'database',
       ],
-      [
-        '---',
-        '---',
-        '---:',
-        '---:',
-        '---:',
-        '---:',
-        '---:',
-        '---:',
-        '---:',
-        '---:',
-        '---:',
-        '---:',
-        '---:',
-        '---:',
-        '---:',
-      ],
+      ['---', '---', ...Array.from({ length: 13 }, () => '---:')],
       results.flatMap((r) => {
         const bares = r.rows.filter((x) => x.scenario === 'bare' || x.scenario === 'bare (after)');
         const bareRps = bares.reduce((a, x) => a + rps(x), 0) / bares.length;

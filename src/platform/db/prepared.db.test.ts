@@ -1,4 +1,5 @@
 import {
+  type Kysely,
   type KyselyPlugin,
   type PluginTransformQueryArgs,
   type PluginTransformResultArgs,
@@ -7,6 +8,7 @@ import {
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDb, TEST_ENGINE, type TestDb } from '../../../test/helpers/db.js';
 import { PREPARED_STATEMENTS, prepareQuery } from './prepared.js';
+import type { Database } from './schema.js';
 
 let t: TestDb;
 beforeEach(async () => {
@@ -17,8 +19,13 @@ afterEach(async () => {
 });
 
 const now = '2021-12-16T10:00:00.000Z';
-const newAccount = (email: string, balance: bigint, status: 'active' | 'closed' = 'active') =>
-  t.db.kysely
+const newAccount = (
+  email: string,
+  balance: bigint,
+  status: 'active' | 'closed' = 'active',
+  db: Kysely<Database> = t.db.kysely,
+) =>
+  db
     .insertInto('accounts')
     .values({
       name: email.split('@')[0]!,
@@ -95,19 +102,7 @@ describe(`prepared queries on ${TEST_ENGINE}`, () => {
 
   it('run on the connection they are given: inside a transaction they see its writes', async () => {
     await t.db.kysely.transaction().execute(async (tx) => {
-      await tx
-        .insertInto('accounts')
-        .values({
-          name: 'T',
-          email: 't@example.com',
-          currency: 'EUR',
-          credit_limit_minor: 0n,
-          balance_minor: 5n,
-          status: 'active',
-          created_at: now,
-          updated_at: now,
-        })
-        .execute();
+      await newAccount('t@example.com', 5n, 'active', tx);
       expect(await accountsOver(tx, 'active', 0n)).toEqual([{ email: 't@example.com', balance_minor: 5n }]);
       if (TEST_ENGINE === 'postgres') {
         // A named prepared statement of this connection.
@@ -125,19 +120,7 @@ describe(`prepared queries on ${TEST_ENGINE}`, () => {
     await newAccount('a@example.com', 100n);
     let reads: Promise<{ email: string }[]>[] = [];
     const rolledBack = t.db.kysely.transaction().execute(async (tx) => {
-      await tx
-        .insertInto('accounts')
-        .values({
-          name: 'T',
-          email: 't@example.com',
-          currency: 'EUR',
-          credit_limit_minor: 0n,
-          balance_minor: 5n,
-          status: 'active',
-          created_at: now,
-          updated_at: now,
-        })
-        .execute();
+      await newAccount('t@example.com', 5n, 'active', tx);
       // Reads of other requests while this transaction is open, uncommitted, on the connection.
       reads = [
         accountsOver(t.db.kysely, 'active', 0n),
