@@ -795,7 +795,7 @@ export const BILLMGR_NOTES: readonly string[] = [
   '  are read as arrays and named once per statement, and the answer is built straight into XML',
   '  elements; on SQLite the statement runs at once outside a transaction, without the promise',
   "  chain of Kysely's connection mutex. Server CPU per session request on SQLite went from about",
-  '  136 µs to 94 and now about 70 µs. What is left is real work: the statement itself (about',
+  '  136 µs to 94 and now 70–87 µs (runs on different hours). What is left is real work: the statement itself (about',
   '  11 µs alone, more under load, most of it making the 25 columns JS values), rendering the',
   '  answer, parsing the request, hashing the session id.',
   '- **What a ratio to the bare route costs here.** The `bare + work` load is the bare route',
