@@ -98,4 +98,33 @@ describe('operations and staff tasks over HTTP', () => {
       'failed',
     );
   });
+
+  it('tasks come newest first, a page at a time: nextBefore leads to the next page until it is null', async () => {
+    const at = '2021-12-16T10:00:00.000Z';
+    await shop.ctx.db.kysely
+      .insertInto('staff_tasks')
+      .values(
+        Array.from({ length: 5 }, (_, i) => ({
+          kind: 'billing_error' as const,
+          status: 'open' as const,
+          title: `task ${i}`,
+          details: '{}',
+          created_at: at,
+        })),
+      )
+      .execute();
+    const seen: string[] = [];
+    let before: number | null | undefined;
+    for (let pages = 0; before !== null; pages++) {
+      expect(pages).toBeLessThan(4);
+      const url = `/api/v1/tasks?status=open&limit=2${before ? `&before=${before}` : ''}`;
+      const body = ok(await call(shop, 'GET', url, shop.admin)) as {
+        items: { title: string }[];
+        nextBefore: number | null;
+      };
+      seen.push(...body.items.map((t) => t.title));
+      before = body.nextBefore;
+    }
+    expect(seen).toEqual(['task 4', 'task 3', 'task 2', 'task 1', 'task 0']);
+  });
 });

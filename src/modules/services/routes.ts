@@ -508,7 +508,7 @@ export function registerServiceRoutes(root: FastifyInstance, ctx: AppContext): v
           kind: z.enum(['operation_failed', 'manual_action', 'billing_error']).optional(),
           serviceId: IdText.optional(),
         }),
-        response: { 200: z.object({ items: z.array(TaskView) }), ...errorResponses(400, 401, 403) },
+        response: { 200: page(TaskView), ...errorResponses(400, 401, 403) },
       },
     },
     async (request) => {
@@ -521,7 +521,8 @@ export function registerServiceRoutes(root: FastifyInstance, ctx: AppContext): v
       if (request.query.kind) q = q.where('kind', '=', request.query.kind);
       if (request.query.serviceId) q = q.where('service_id', '=', request.query.serviceId);
       if (request.query.before) q = q.where('id', '<', request.query.before);
-      return { items: (await q.execute()).map(presentTask) };
+      const rows = await q.execute();
+      return { items: rows.map(presentTask), nextBefore: nextBefore(rows, request.query.limit) };
     },
   );
 

@@ -7278,6 +7278,7 @@ export interface paths {
                                 closedAt: string | null;
                                 closedBy: string | null;
                             }[];
+                            nextBefore: number | null;
                         };
                     };
                 };
