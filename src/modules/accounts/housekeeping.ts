@@ -37,7 +37,7 @@ const RESET_KEPT_MS = 24 * 60 * 60_000;
  *
  * Each kind goes `BATCH` rows a transaction, oldest first; on PostgreSQL rows another
  * transaction holds are skipped (a sign-in in progress), and a second process running this at
- * once takes other rows.
+ * once takes other rows. One-time login keys, made one at a time by hand, go in one statement.
  */
 export async function pruneCredentials(
   ctx: AppContext,
