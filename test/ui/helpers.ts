@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { expect } from 'vitest';
-import { requireWebBuild } from '../helpers/browser.js';
+import { requireWebBuild, screenshot } from '../helpers/browser.js';
 import { type Running, spawnBillfold, waitForOutput } from '../helpers/cli.js';
 
 /**
@@ -92,6 +92,7 @@ export async function openApp(browser: Browser, url: string, viewport: { width: 
   const context: BrowserContext = await browser.newContext({ viewport, locale: 'en-US' });
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: url });
   const page: Page = await context.newPage();
+  recordCalls(page);
   await page.goto(url);
   await page.getByRole('heading', { name: 'Sign in to your account' }).waitFor();
   return { context, page };
@@ -106,3 +107,57 @@ export async function fillSignIn(page: Page, who: Credentials): Promise<void> {
 /** Horizontal overflow of the page in pixels (0 or less: it fits the screen). */
 export const overflow = (page: Page): Promise<number> =>
   page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
+
+/** The page's last API answers and console errors, newest last: what a failed wait reports. */
+const pageLog = new WeakMap<Page, string[]>();
+
+function recordCalls(page: Page): void {
+  const log: string[] = [];
+  pageLog.set(page, log);
+  const add = (line: string) => {
+    log.push(`${new Date().toISOString().slice(11, 23)} ${line}`);
+    if (log.length > 40) log.shift();
+  };
+  page.on('response', (res) => {
+    const u = new URL(res.url());
+    if (u.pathname.startsWith('/api/'))
+      add(`${res.request().method()} ${u.pathname}${u.search} ${res.status()}`);
+  });
+  page.on('requestfailed', (req) => add(`${req.method()} ${req.url()} failed: ${req.failure()?.errorText}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') add(`console: ${m.text()}`);
+  });
+}
+
+/**
+ * Waits for `locator` to be visible. On a timeout it fails with what explains it: the page's
+ * last API calls, the notifications on screen, a screenshot, and `state()` (say, the service as
+ * the API has it) — a wait that depends on a worker and a poll otherwise fails with no clue.
+ */
+export async function waitOrExplain(
+  page: Page,
+  locator: Locator,
+  what: string,
+  state: () => Promise<unknown>,
+  timeout = 20_000,
+): Promise<void> {
+  try {
+    await locator.waitFor({ timeout });
+  } catch (err) {
+    const shot = await screenshot(page, `failed-${what.replace(/[^a-z0-9]+/gi, '-')}`).catch((e) =>
+      String(e),
+    );
+    const notices = await page
+      .locator('.mantine-Notification-root')
+      .allInnerTexts()
+      .catch(() => []);
+    const detail = {
+      waitedFor: what,
+      notices,
+      calls: pageLog.get(page) ?? [],
+      state: await state().catch((e: unknown) => String(e)),
+      screenshot: shot,
+    };
+    throw new Error(`${(err as Error).message}\n${JSON.stringify(detail, null, 2)}`);
+  }
+}

@@ -5,7 +5,7 @@ import { DESKTOP, launchChromium, PHONE, requireWebBuild, screenshot } from '../
 import { expectLedgerBalanced } from '../helpers/context.js';
 import { PASSWORD } from '../helpers/http.js';
 import { call, licenseItem, ok, openShop, orderPaid, payIn, type Shop, VDS_PARAMS } from '../helpers/shop.js';
-import { fillSignIn, openApp, overflow } from './helpers.js';
+import { fillSignIn, openApp, overflow, waitOrExplain } from './helpers.js';
 
 /**
  * Staff work with clients and services in a real browser, against the real application on a
@@ -151,11 +151,15 @@ describe('web app: staff panel — clients and services', () => {
       for (let i = 0; i < 100 && (await reason.inputValue()) !== 'abuse'; i++) await page.waitForTimeout(50);
       expect(await reason.inputValue()).toBe('abuse');
       await page.getByRole('button', { name: 'Suspend' }).click();
-      await page.getByText('Suspended: abuse.').waitFor({ timeout: 20_000 });
+      const serviceNow = async () => ({
+        service: await call(shop, 'GET', `/api/v1/services/${license}`, shop.admin),
+        history: await call(shop, 'GET', `/api/v1/services/${license}/history`, shop.admin),
+      });
+      await waitOrExplain(page, page.getByText('Suspended: abuse.'), 'suspended', serviceNow);
       let s = ok(await call(shop, 'GET', `/api/v1/services/${license}`, shop.admin));
       expect(s).toMatchObject({ status: 'suspended', suspendReason: 'abuse' });
       await page.getByRole('button', { name: 'Resume' }).click();
-      await page.getByRole('button', { name: 'Suspend' }).waitFor({ timeout: 20_000 });
+      await waitOrExplain(page, page.getByRole('button', { name: 'Suspend' }), 'resumed', serviceNow);
       expect(ok(await call(shop, 'GET', `/api/v1/services/${license}`, shop.admin)).status).toBe('active');
 
       await page.getByRole('combobox', { name: 'New tariff' }).click();
