@@ -127,4 +127,31 @@ describe('operations and staff tasks over HTTP', () => {
     }
     expect(seen).toEqual(['task 4', 'task 3', 'task 2', 'task 1', 'task 0']);
   });
+
+  it('failed operations filter on whether a staff task is open for them; a bad filter is a 400', async () => {
+    const first = await failedOpen();
+    const second = await failedOpen();
+    // The first one's task was closed without touching the operation (an older installation's
+    // task, or one closed in the database): it is failed with no open task.
+    await shop.ctx.db.kysely
+      .updateTable('staff_tasks')
+      .set({ status: 'done', closed_at: '2021-12-16T10:00:00.000Z', closed_by: 'test' })
+      .where('operation_id', '=', first.operationId)
+      .execute();
+    const ids = async (query: string) =>
+      (
+        ok(await call(shop, 'GET', `/api/v1/operations?status=failed${query}`, shop.admin)).items as {
+          id: number;
+        }[]
+      ).map((o) => o.id);
+    expect(await ids('')).toEqual([second.operationId, first.operationId]);
+    expect(await ids('&openTask=false')).toEqual([first.operationId]);
+    expect(await ids('&openTask=true')).toEqual([second.operationId]);
+    expect(await ids('&openTask=false&limit=1')).toEqual([first.operationId]);
+    expectError(
+      await call(shop, 'GET', '/api/v1/operations?status=failed&openTask=maybe', shop.admin),
+      400,
+      'validation_failed',
+    );
+  });
 });

@@ -117,6 +117,57 @@ describe('web app: staff panel — dashboard, queue, billing run', () => {
     }
   });
 
+  it('a long queue is paged: 20 tasks, then the older ones, newest first', async () => {
+    const inserted = await shop.ctx.db.kysely
+      .insertInto('staff_tasks')
+      .values(
+        Array.from({ length: 25 }, (_, i) => ({
+          kind: 'billing_error' as const,
+          status: 'open' as const,
+          title: `Billing error ${String(i + 1).padStart(2, '0')}`,
+          details: JSON.stringify({ message: `Renewal ${i + 1} could not be charged.` }),
+          created_at: '2021-12-16T10:00:00.000Z',
+        })),
+      )
+      .returning('id')
+      .execute();
+    const { context, page } = await staffPage(DESKTOP);
+    try {
+      await nav(page, 'Queue').click();
+      const tasks = page.getByRole('region', { name: 'Open tasks', exact: true });
+      await tasks.getByText('Billing error 25').waitFor();
+      const cards = tasks.getByRole('region', { name: /^Billing error \d\d$/ });
+      expect(await cards.count()).toBe(20);
+      expect(await cards.first().getAttribute('aria-label')).toBe('Billing error 25');
+      expect(await cards.last().getAttribute('aria-label')).toBe('Billing error 06');
+      const pager = page.getByRole('group', { name: 'Open tasks' });
+      await pager.getByRole('button', { name: 'Older' }).click();
+      await tasks.getByText('Billing error 05').waitFor();
+      expect(await cards.count()).toBe(5);
+      // The page turned from the bottom of a long list: the list's start is brought into view,
+      // below the fixed header.
+      const heading = await tasks.getByRole('heading', { name: 'Open tasks' }).boundingBox();
+      expect(heading!.y).toBeGreaterThanOrEqual(60);
+      expect(heading!.y).toBeLessThan(DESKTOP.height);
+      expect(await pager.getByRole('button', { name: 'Older' }).isDisabled()).toBe(true);
+      await page.evaluate('window.scrollTo(0, 0)');
+      await screenshot(page, 'staff-queue-paged-desktop');
+      await pager.getByRole('button', { name: 'Newer' }).click();
+      await tasks.getByText('Billing error 25').waitFor();
+    } finally {
+      await context.close();
+      await shop.ctx.db.kysely
+        .updateTable('staff_tasks')
+        .set({ status: 'done', closed_at: '2021-12-16T10:00:00.000Z', closed_by: 'test' })
+        .where(
+          'id',
+          'in',
+          inserted.map((r) => r.id),
+        )
+        .execute();
+    }
+  });
+
   it('on a phone the dashboard and the queue fit the screen', async () => {
     const { context, page } = await staffPage(PHONE);
     try {

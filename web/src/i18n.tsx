@@ -535,6 +535,8 @@ const en = {
     queue: 'Queue',
     queueHelp: 'Failed operations and staff tasks: retry, cancel, or complete a manual step with its fields.',
     queueEmpty: 'Nothing needs staff right now.',
+    queueTasks: 'Open tasks',
+    queueLoose: 'Failed operations without a task',
     retry: 'Retry',
     complete: 'Complete',
     cancelTask: 'Cancel task',
@@ -1366,6 +1368,8 @@ const ru: Messages = {
     queueHelp:
       'Операции с ошибкой и задачи сотрудников: повторить, отменить или завершить ручной шаг с его полями.',
     queueEmpty: 'Сейчас ничего не требует внимания.',
+    queueTasks: 'Открытые задачи',
+    queueLoose: 'Операции с ошибкой без задачи',
     retry: 'Повторить',
     complete: 'Завершить',
     cancelTask: 'Отменить задачу',

@@ -422,10 +422,14 @@ export function registerServiceRoutes(root: FastifyInstance, ctx: AppContext): v
       config: { auth: 'admin' },
       schema: {
         tags: ['operations'],
-        summary: 'Operations queue (filter by status, service)',
+        summary: 'Operations queue (filter by status, service, whether a staff task is open for it)',
         querystring: PageQuery.extend({
           status: z.enum(['queued', 'running', 'retry_wait', 'done', 'failed', 'cancelled']).optional(),
           serviceId: IdText.optional(),
+          openTask: z
+            .enum(['true', 'false'])
+            .optional()
+            .describe('true: only operations with an open staff task; false: only those without one'),
         }),
         response: {
           200: page(OperationView),
@@ -442,6 +446,18 @@ export function registerServiceRoutes(root: FastifyInstance, ctx: AppContext): v
       if (request.query.status) q = q.where('status', '=', request.query.status);
       if (request.query.serviceId) q = q.where('service_id', '=', request.query.serviceId);
       if (request.query.before) q = q.where('id', '<', request.query.before);
+      if (request.query.openTask) {
+        const open = request.query.openTask === 'true';
+        q = q.where(({ exists, not, selectFrom }) => {
+          const task = exists(
+            selectFrom('staff_tasks as t')
+              .select('t.id')
+              .whereRef('t.operation_id', '=', 'operations.id')
+              .where('t.status', '=', 'open'),
+          );
+          return open ? task : not(task);
+        });
+      }
       const rows = await q.execute();
       return {
         items: rows.map(presentOperation),

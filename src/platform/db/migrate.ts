@@ -21,6 +21,7 @@ import * as m0019 from './migrations/0019_invoices.js';
 import * as m0020 from './migrations/0020_operations_by_service_status.js';
 import * as m0021 from './migrations/0021_services_due_covering.js';
 import * as m0022 from './migrations/0022_credential_housekeeping.js';
+import * as m0023 from './migrations/0023_staff_tasks_operation.js';
 
 /**
  * Migrations are listed here in order, statically imported: no directory scanning, so the
@@ -48,6 +49,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0020_operations_by_service_status': m0020,
   '0021_services_due_covering': m0021,
   '0022_credential_housekeeping': m0022,
+  '0023_staff_tasks_operation': m0023,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

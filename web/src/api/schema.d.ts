@@ -6894,7 +6894,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Operations queue (filter by status, service) */
+        /** Operations queue (filter by status, service, whether a staff task is open for it) */
         get: {
             parameters: {
                 query?: {
@@ -6902,6 +6902,8 @@ export interface paths {
                     before?: string;
                     status?: "queued" | "running" | "retry_wait" | "done" | "failed" | "cancelled";
                     serviceId?: string;
+                    /** @description true: only operations with an open staff task; false: only those without one */
+                    openTask?: "true" | "false";
                 };
                 header?: never;
                 path?: never;

@@ -1,5 +1,5 @@
 import { Button, Group } from '@mantine/core';
-import { useState } from 'react';
+import { type RefObject, useState } from 'react';
 import { useI18n } from '../i18n';
 
 /**
@@ -21,24 +21,32 @@ export function Pager({
   nextBefore,
   busy,
   label,
+  top,
 }: {
   pages: ReturnType<typeof useCursorPages>;
   nextBefore: number | null | undefined;
   busy: boolean;
   label: string;
+  /** A list taller than the screen: where it starts, brought into view when the page turns. */
+  top?: RefObject<HTMLElement | null>;
 }) {
   const { t } = useI18n();
   if (!pages.hasNewer && nextBefore == null) return null;
+  const turn = (go: () => void) => () => {
+    go();
+    const el = top?.current;
+    if (el && el.getBoundingClientRect().top < 0) el.scrollIntoView({ block: 'start' });
+  };
   return (
     <Group justify="space-between" mt="sm" role="group" aria-label={label}>
-      <Button variant="default" size="xs" disabled={!pages.hasNewer} onClick={pages.newer}>
+      <Button variant="default" size="xs" disabled={!pages.hasNewer} onClick={turn(pages.newer)}>
         {t.newer}
       </Button>
       <Button
         variant="default"
         size="xs"
         disabled={nextBefore == null || busy}
-        onClick={() => nextBefore != null && pages.older(nextBefore)}
+        onClick={turn(() => nextBefore != null && pages.older(nextBefore))}
       >
         {t.older}
       </Button>

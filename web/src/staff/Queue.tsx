@@ -13,12 +13,13 @@ import {
   Title,
 } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useState } from 'react';
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useRef, useState } from 'react';
 import { ApiError, api, call } from '../api/client';
 import type { paths } from '../api/schema';
 import { useI18n } from '../i18n';
 import { NotFound } from '../pages/NotFound';
+import { Pager, useCursorPages } from '../pages/paging';
 import { EmptyState, ErrorState, Loading } from '../pages/states';
 import type { Operation } from '../pages/status';
 import { Link } from '../router';
@@ -93,49 +94,103 @@ function useQueueRefresh() {
     ]);
 }
 
+const PAGE = 20;
+
 /**
- * The staff queue: open tasks (manual steps, failed operations, billing errors) and failed
- * operations that have no open task, in one list, oldest concern first.
+ * The staff queue: open tasks (manual steps, failed operations, billing errors), then failed
+ * operations that have no open task; each list newest first, a page at a time, so nothing is
+ * out of reach however long the queue grows.
  */
 export function QueuePage() {
   const { t } = useI18n();
   const s = t.staff;
+  const taskPages = useCursorPages();
+  const opPages = useCursorPages();
+  const tasksTop = useRef<HTMLElement>(null);
+  const looseTop = useRef<HTMLElement>(null);
   const tasks = useQuery({
-    queryKey: ['staff', 'queue', 'tasks'],
-    queryFn: () => call(api.GET('/api/v1/tasks', { params: { query: { status: 'open', limit: 100 } } })),
+    queryKey: ['staff', 'queue', 'tasks', taskPages.before],
+    queryFn: () =>
+      call(
+        api.GET('/api/v1/tasks', {
+          params: { query: { status: 'open', limit: PAGE, ...cursor(taskPages.before) } },
+        }),
+      ),
+    placeholderData: keepPreviousData,
   });
   const failed = useQuery({
-    queryKey: ['staff', 'queue', 'failed'],
+    queryKey: ['staff', 'queue', 'failed', opPages.before],
     queryFn: () =>
-      call(api.GET('/api/v1/operations', { params: { query: { status: 'failed', limit: 100 } } })),
+      call(
+        api.GET('/api/v1/operations', {
+          params: { query: { status: 'failed', openTask: 'false', limit: PAGE, ...cursor(opPages.before) } },
+        }),
+      ),
+    placeholderData: keepPreviousData,
   });
   if (tasks.isPending || failed.isPending) return <Loading />;
   if (tasks.isError) return <ErrorState error={tasks.error} onRetry={() => tasks.refetch()} />;
   if (failed.isError) return <ErrorState error={failed.error} onRetry={() => failed.refetch()} />;
-  const withTask = new Set(tasks.data.items.map((x) => x.operationId));
-  const loose = failed.data.items.filter((o) => !withTask.has(o.id));
-  const empty = tasks.data.items.length === 0 && loose.length === 0;
+  const noTasks = tasks.data.items.length === 0 && !taskPages.hasNewer;
+  const noLoose = failed.data.items.length === 0 && !opPages.hasNewer;
   return (
     <Stack gap="md">
       <Title order={2}>{s.queue}</Title>
       <Text c="dimmed" size="sm">
         {s.queueHelp}
       </Text>
-      {empty ? (
+      {noTasks && noLoose ? (
         <EmptyState text={s.queueEmpty} />
       ) : (
         <>
-          {tasks.data.items.map((task) => (
-            <TaskCard key={`t${task.id}`} task={task} />
-          ))}
-          {loose.map((op) => (
-            <FailedCard key={`o${op.id}`} op={op} />
-          ))}
+          {!noTasks && (
+            <section aria-label={s.queueTasks} ref={tasksTop} style={BELOW_HEADER}>
+              <Stack gap="sm">
+                <Title order={3} size="h4">
+                  {s.queueTasks}
+                </Title>
+                {tasks.data.items.map((task) => (
+                  <TaskCard key={task.id} task={task} />
+                ))}
+                <Pager
+                  pages={taskPages}
+                  nextBefore={tasks.data.nextBefore}
+                  busy={tasks.isFetching}
+                  label={s.queueTasks}
+                  top={tasksTop}
+                />
+              </Stack>
+            </section>
+          )}
+          {!noLoose && (
+            <section aria-label={s.queueLoose} ref={looseTop} style={BELOW_HEADER}>
+              <Stack gap="sm">
+                <Title order={3} size="h4">
+                  {s.queueLoose}
+                </Title>
+                {failed.data.items.map((op) => (
+                  <FailedCard key={op.id} op={op} />
+                ))}
+                <Pager
+                  pages={opPages}
+                  nextBefore={failed.data.nextBefore}
+                  busy={failed.isFetching}
+                  label={s.queueLoose}
+                  top={looseTop}
+                />
+              </Stack>
+            </section>
+          )}
         </>
       )}
     </Stack>
   );
 }
+
+/** A section scrolled to its start stops below the app shell's fixed header, not under it. */
+const BELOW_HEADER = { scrollMarginTop: 'calc(var(--app-shell-header-height, 60px) + 16px)' };
+
+const cursor = (before: number | undefined) => (before !== undefined ? { before: String(before) } : {});
 
 function TaskCard({ task }: { task: Task }) {
   const { t } = useI18n();
