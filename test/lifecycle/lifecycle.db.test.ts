@@ -260,6 +260,40 @@ describe('case 2: concurrent renewals of one service charge exactly what they ex
       .execute();
     expect(rows).toHaveLength(1);
   });
+  it('parallel changes to two different tariffs: both are made, one after the other, each priced from the tariff the other left', async () => {
+    const { id, accountId, tariffId: lite } = await license();
+    const pro = await licenseTariff(ctx, { name: 'Pro', prices: { '1': '20.00' } });
+    const business = await licenseTariff(ctx, { name: 'Business', prices: { '1': '35.00' } });
+    const before = await balance(ctx, accountId);
+    // Lite → Pro and Lite → Business at once. Whichever takes the lock second must price its
+    // change from the tariff the first one left, not from the Lite both callers saw.
+    const results = await Promise.allSettled([
+      changeTariff(ctx, staff, id, pro.id),
+      changeTariff(ctx, staff, id, business.id),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
+    const setParams = (await ops(id)).filter((o) => o.kind === 'set_param');
+    const order = setParams.map((o) => (JSON.parse(o.payload) as { tariffId: number }).tariffId);
+    expect([...order].sort()).toEqual([pro.id, business.id].sort());
+    const last = order[order.length - 1]!;
+    expect(Number((await service(ctx, id)).tariff_id)).toBe(last);
+    // Every paid day remains (the clock has not moved): the account paid the step from Lite to
+    // the final tariff, 10.00 or 25.00, whatever the path; two charge rows, one per change.
+    const paid = before - (await balance(ctx, accountId));
+    expect(paid).toBe(last === business.id ? 25_00n : 10_00n);
+    const charges = await ctx.db.kysely
+      .selectFrom('service_charges')
+      .select(['amount_minor'])
+      .where('service_id', '=', id)
+      .where('kind', '=', 'tariff_change')
+      .orderBy('id')
+      .execute();
+    const price = (t: number) => ({ [lite]: 10_00n, [pro.id]: 20_00n, [business.id]: 35_00n })[t]!;
+    expect(charges.map((c) => BigInt(c.amount_minor))).toEqual([
+      price(order[0]!) - price(lite),
+      price(order[1]!) - price(order[0]!),
+    ]);
+  });
 });
 
 describe('case 3: a cancelled operation does not block its key', () => {
