@@ -14,7 +14,7 @@ import {
 } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useRef, useState } from 'react';
+import { type ReactNode, useRef, useState } from 'react';
 import { ApiError, api, call } from '../api/client';
 import type { paths } from '../api/schema';
 import { useI18n } from '../i18n';
@@ -106,8 +106,6 @@ export function QueuePage() {
   const s = t.staff;
   const taskPages = useCursorPages();
   const opPages = useCursorPages();
-  const tasksTop = useRef<HTMLElement>(null);
-  const looseTop = useRef<HTMLElement>(null);
   const tasks = useQuery({
     queryKey: ['staff', 'queue', 'tasks', taskPages.before],
     queryFn: () =>
@@ -144,46 +142,54 @@ export function QueuePage() {
       ) : (
         <>
           {!noTasks && (
-            <section aria-label={s.queueTasks} ref={tasksTop} style={BELOW_HEADER}>
-              <Stack gap="sm">
-                <Title order={3} size="h4">
-                  {s.queueTasks}
-                </Title>
-                {tasks.data.items.map((task) => (
-                  <TaskCard key={task.id} task={task} />
-                ))}
-                <Pager
-                  pages={taskPages}
-                  nextBefore={tasks.data.nextBefore}
-                  busy={tasks.isFetching}
-                  label={s.queueTasks}
-                  top={tasksTop}
-                />
-              </Stack>
-            </section>
+            <QueueList title={s.queueTasks} pages={taskPages} list={tasks}>
+              {tasks.data.items.map((task) => (
+                <TaskCard key={task.id} task={task} />
+              ))}
+            </QueueList>
           )}
           {!noLoose && (
-            <section aria-label={s.queueLoose} ref={looseTop} style={BELOW_HEADER}>
-              <Stack gap="sm">
-                <Title order={3} size="h4">
-                  {s.queueLoose}
-                </Title>
-                {failed.data.items.map((op) => (
-                  <FailedCard key={op.id} op={op} />
-                ))}
-                <Pager
-                  pages={opPages}
-                  nextBefore={failed.data.nextBefore}
-                  busy={failed.isFetching}
-                  label={s.queueLoose}
-                  top={looseTop}
-                />
-              </Stack>
-            </section>
+            <QueueList title={s.queueLoose} pages={opPages} list={failed}>
+              {failed.data.items.map((op) => (
+                <FailedCard key={op.id} op={op} />
+              ))}
+            </QueueList>
           )}
         </>
       )}
     </Stack>
+  );
+}
+
+/** One of the queue's lists: its title, its cards, and its pager. */
+function QueueList({
+  title,
+  pages,
+  list,
+  children,
+}: {
+  title: string;
+  pages: ReturnType<typeof useCursorPages>;
+  list: { data: { nextBefore: number | null }; isFetching: boolean };
+  children: ReactNode;
+}) {
+  const top = useRef<HTMLElement>(null);
+  return (
+    <section aria-label={title} ref={top} style={BELOW_HEADER}>
+      <Stack gap="sm">
+        <Title order={3} size="h4">
+          {title}
+        </Title>
+        {children}
+        <Pager
+          pages={pages}
+          nextBefore={list.data.nextBefore}
+          busy={list.isFetching}
+          label={title}
+          top={top}
+        />
+      </Stack>
+    </section>
   );
 }
 
