@@ -375,6 +375,60 @@ describe('invoices for charges', () => {
       expect.objectContaining({ start: '2022-01-16', end: '2022-02-16', amount: '10.00', net: '8.33' }),
     ]);
   });
+  it('a tariff upgrade gets an invoice for the difference over the days left; a downgrade credits and issues nothing', async () => {
+    await withLegalDetails('20');
+    await payIn(shop, alpha.accountId, '30.00');
+    const { serviceId } = await orderPaid(shop, alpha, licenseItem(shop));
+    await runBillingHttp(shop);
+    expect((await getService(shop, serviceId)).expiresOn).toBe('2022-01-16');
+    shop.ctx.clock.set('2021-12-26T10:00:00Z');
+    const count = (await list()).length;
+    // 21 of 31 paid days left: 20.00 × 21/31 = 13.55 on Pro, 10.00 × 21/31 = 6.77 on Lite.
+    const up = ok(
+      await call(shop, 'POST', `/api/v1/services/${serviceId}/change-tariff`, shop.admin, {
+        tariffId: shop.tariffs.licensePro,
+      }),
+    );
+    expect(up.change.difference).toBe('6.78');
+    expect(await list()).toHaveLength(count + 1);
+    // Newest first: the order's invoice, then this one.
+    const docs = await list(alpha.auth, '?kind=invoice');
+    expect(docs).toHaveLength(2);
+    const doc = ok(await call(shop, 'GET', `/api/v1/invoices/${docs[0]!.id}`, alpha.auth));
+    expect(doc).toMatchObject({
+      kind: 'invoice',
+      serviceId,
+      orderId: null,
+      issuedOn: '2021-12-26',
+      total: '6.78',
+      vat: '1.13',
+      net: '5.65',
+    });
+    expect(doc.lines).toEqual([
+      expect.objectContaining({
+        description: 'Tariff change ISPmanager Lite → ISPmanager Pro, 21 of 31 days',
+        serviceId,
+        months: null,
+        start: '2021-12-26',
+        end: '2022-01-16',
+        amount: '6.78',
+      }),
+    ]);
+    // The document is the ledger's charge, to the cent.
+    const ledger = ok(
+      await call(shop, 'GET', `/api/v1/accounts/${alpha.accountId}/ledger`, alpha.auth),
+    ).items;
+    expect(ledger[0]).toMatchObject({ id: docs[0]!.ledgerEntryId, kind: 'charge', amount: '-6.78' });
+    expect((await pdfOf(doc.id, alpha.auth)).text).toContain('2021-12-26 – 2022-01-16');
+
+    // Back down: 6.78 credited, no document (credit notes are not built).
+    ok(
+      await call(shop, 'POST', `/api/v1/services/${serviceId}/change-tariff`, shop.admin, {
+        tariffId: shop.tariffs.license,
+      }),
+    );
+    expect(await list()).toHaveLength(count + 1);
+  });
 });
 
 describe('who sees documents', () => {

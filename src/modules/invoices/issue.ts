@@ -275,6 +275,49 @@ export async function issueRenewalInvoice(
   return issueDocument(tx, ctx, renewalInvoiceDraft(renewal));
 }
 
+export interface ChangeInvoice {
+  accountId: number;
+  serviceId: number;
+  currency: string;
+  /** What the line says: the change, from what to what, for how many of the period's days. */
+  description: string;
+  /** The rest of the paid range the change applies to, `[start, end)`. */
+  start: string;
+  end: string | null;
+  amountMinor: bigint;
+  ledgerEntryId: bigint | number;
+}
+
+/**
+ * An invoice for what a tariff or addon change charged (an upgrade): one line, the difference
+ * for the rest of the paid range, issued in the transaction that charged it. A change that
+ * credits (a downgrade) gets no document: credit notes are not built yet.
+ */
+export async function issueChangeInvoice(
+  tx: Tx,
+  ctx: AppContext,
+  change: ChangeInvoice,
+): Promise<DocumentRow> {
+  return issueDocument(tx, ctx, {
+    kind: 'invoice',
+    accountId: change.accountId,
+    ledgerEntryId: change.ledgerEntryId,
+    currency: change.currency,
+    serviceId: change.serviceId,
+    lines: [
+      {
+        description: change.description,
+        serviceId: change.serviceId,
+        months: null,
+        start: change.start,
+        end: change.end,
+        quantity: 1,
+        amountMinor: change.amountMinor,
+      },
+    ],
+  });
+}
+
 /**
  * Takes `count` consecutive numbers from the counter (locked until the transaction ends, as a
  * single issue takes one): the first of them.

@@ -13,6 +13,7 @@ import { type Actor, actorUserId, isStaff } from '../accounts/actor.js';
 import { postEntry } from '../accounts/ledger.js';
 import type { TariffAggregate } from '../catalog/aggregate.js';
 import { priceRange } from '../catalog/quote.js';
+import { issueChangeInvoice } from '../invoices/issue.js';
 import { addonValuesOf, getServiceFor, tariffOf } from './commands.js';
 import { decideOrThrow, writeDecision } from './decisions.js';
 import { recordCharge, recordHistory } from './history.js';
@@ -262,6 +263,27 @@ export async function changeTariff(
     });
     await writeDecision(tx, ctx, actor, service, p.decision, { today, tariffId, change });
     if (p.differenceMinor < 0n) await ctx.hooks.afterCredit(tx, ctx, toId(service.account_id));
+    // The document counter is the last lock the transaction takes (D-invoices).
+    if (p.differenceMinor > 0n && ledgerEntryId !== null) {
+      const from = await tx
+        .selectFrom('tariffs')
+        .select('name')
+        .where('id', '=', service.tariff_id)
+        .executeTakeFirstOrThrow();
+      const days = `${p.remainingDays} of ${p.fullDays} days`;
+      await issueChangeInvoice(tx, ctx, {
+        accountId: toId(service.account_id),
+        serviceId,
+        currency,
+        description: p.addonChange
+          ? `Addon change on ${p.newTariff.tariff.name}, ${days}`
+          : `Tariff change ${from.name} → ${p.newTariff.tariff.name}, ${days}`,
+        start: today.toString(),
+        end: service.expires_on,
+        amountMinor: p.differenceMinor,
+        ledgerEntryId,
+      });
+    }
     return { service: await lockService(tx, serviceId), plan: p };
   });
 }
