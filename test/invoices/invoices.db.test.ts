@@ -7,6 +7,7 @@ import { TEST_ENGINE } from '../helpers/db.js';
 import { createClient, createToken, expectError, login } from '../helpers/http.js';
 import { pdfText } from '../helpers/pdf.js';
 import {
+  balanceOf,
   type Client,
   call,
   getService,
@@ -581,5 +582,70 @@ describe('numbering', () => {
       .selectAll()
       .executeTakeFirstOrThrow();
     expect(Number(counter.next_number)).toBe(16);
+  });
+
+  it(`10 upgrades and 10 payments of the same accounts at once: each upgrade has its invoice, numbers have no gap${TEST_ENGINE === 'postgres' ? ' (two pools)' : ''}`, async () => {
+    const accounts = await Promise.all(
+      Array.from({ length: 10 }, async (_, i) => {
+        const email = `upgrader${i}@example.com`;
+        const { account } = await createClient(shop.ctx, email, { name: `Upgrader ${i}` });
+        const c: Client = {
+          accountId: Number(account.id),
+          auth: { bearer: await createToken(shop.t.app, await login(shop.t.app, email)) },
+        };
+        return c;
+      }),
+    );
+    const services: number[] = [];
+    for (const c of accounts) {
+      await payIn(shop, c.accountId, '16.78');
+      services.push((await orderPaid(shop, c, licenseItem(shop))).serviceId);
+    }
+    await runBillingHttp(shop);
+    shop.ctx.clock.set('2021-12-26T10:00:00Z');
+    const issuedBefore = (await numbers()).length;
+    // Each upgrade (21 of 31 days: 6.78, already on the balance) races a payment to its own
+    // account: the upgrade over HTTP (the app's pool), the payment through the command on a
+    // second pool, so on PostgreSQL both hold their locks (service, account, counter) at once.
+    const second: AppContext =
+      TEST_ENGINE === 'postgres' ? { ...shop.ctx, db: shop.ctx.testDb.openAnother() } : shop.ctx;
+    const results = await Promise.allSettled(
+      accounts.flatMap((c, i) => [
+        call(shop, 'POST', `/api/v1/services/${services[i]}/change-tariff`, shop.admin, {
+          tariffId: shop.tariffs.licensePro,
+        }),
+        recordPayment(second, staffActor, c.accountId, {
+          amount: '1.00',
+          method: 'bank',
+          reference: `U-${i}`,
+        }),
+      ]),
+    );
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    for (const [i, r] of results.entries())
+      if (i % 2 === 0)
+        expect(
+          (r as PromiseFulfilledResult<{ statusCode: number; body: string }>).value.statusCode,
+          String(i),
+        ).toBe(200);
+    const issued = await numbers();
+    expect(issued).toEqual(Array.from({ length: issued.length }, (_, i) => i + 1));
+    expect(issued.length - issuedBefore).toBe(20);
+    const charges = await shop.ctx.db.kysely
+      .selectFrom('ledger_entries')
+      .select(['id', 'amount_minor', 'account_id'])
+      .where('description', 'like', '%tariff change%')
+      .execute();
+    expect(charges).toHaveLength(10);
+    for (const e of charges) {
+      const d = await shop.ctx.db.kysely
+        .selectFrom('documents')
+        .selectAll()
+        .where('ledger_entry_id', '=', e.id)
+        .executeTakeFirstOrThrow();
+      expect(d).toMatchObject({ kind: 'invoice', total_minor: -e.amount_minor, account_id: e.account_id });
+    }
+    // 16.78 paid in, 10.00 for the order, 6.78 for the upgrade, 1.00 paid during it.
+    for (const c of accounts) expect(await balanceOf(shop, c.accountId)).toBe('1.00');
   });
 });
