@@ -407,7 +407,7 @@ describe('invoices for charges', () => {
     });
     expect(doc.lines).toEqual([
       expect.objectContaining({
-        description: 'Tariff change ISPmanager Lite → ISPmanager Pro, 21 of 31 days',
+        description: 'Tariff change ISPmanager Lite → ISPmanager Pro for 21 days',
         serviceId,
         months: null,
         start: '2021-12-26',

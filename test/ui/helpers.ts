@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inspect } from 'node:util';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { expect } from 'vitest';
 import { requireWebBuild, screenshot } from '../helpers/browser.js';
@@ -158,6 +159,12 @@ export async function waitOrExplain(
       state: await state().catch((e: unknown) => String(e)),
       screenshot: shot,
     };
-    throw new Error(`${(err as Error).message}\n${JSON.stringify(detail, null, 2)}`);
+    let text: string;
+    try {
+      text = JSON.stringify(detail, null, 2);
+    } catch {
+      text = inspect(detail, { depth: 6 });
+    }
+    throw new Error(`${(err as Error).message}\n${text}`);
   }
 }

@@ -152,8 +152,8 @@ describe('web app: staff panel — clients and services', () => {
       expect(await reason.inputValue()).toBe('abuse');
       await page.getByRole('button', { name: 'Suspend' }).click();
       const serviceNow = async () => ({
-        service: await call(shop, 'GET', `/api/v1/services/${license}`, shop.admin),
-        history: await call(shop, 'GET', `/api/v1/services/${license}/history`, shop.admin),
+        service: (await call(shop, 'GET', `/api/v1/services/${license}`, shop.admin)).json(),
+        history: (await call(shop, 'GET', `/api/v1/services/${license}/history`, shop.admin)).json(),
       });
       await waitOrExplain(page, page.getByText('Suspended: abuse.'), 'suspended', serviceNow);
       let s = ok(await call(shop, 'GET', `/api/v1/services/${license}`, shop.admin));

@@ -820,7 +820,7 @@ const en = {
   // — invoices and receipts (issue 16) —
   documents: {
     title: 'Documents',
-    help: 'A receipt for every payment and an invoice for every order and renewal charged.',
+    help: 'A receipt for every payment and an invoice for every order, renewal and upgrade charged.',
     none: 'No documents yet: they appear with your first payment.',
     number: 'No.',
     date: 'Date',
@@ -833,7 +833,7 @@ const en = {
     downloadLabel: (kind: string, n: number) =>
       `Download ${kind === 'receipt' ? 'receipt' : 'invoice'} No. ${n} as PDF`,
     forOrder: (id: number) => `order #${id}`,
-    forService: (id: number) => `renewal of service #${id}`,
+    forService: (id: number) => `service #${id}`,
     pages: 'Document pages',
   },
 };
@@ -1648,7 +1648,7 @@ const ru: Messages = {
   // — invoices and receipts (issue 16) —
   documents: {
     title: 'Документы',
-    help: 'Квитанция на каждый платёж и счёт на каждое списание за заказ или продление.',
+    help: 'Квитанция на каждый платёж и счёт на каждое списание за заказ, продление или смену тарифа.',
     none: 'Документов пока нет: они появятся с первым платежом.',
     number: '№',
     date: 'Дата',
@@ -1661,7 +1661,7 @@ const ru: Messages = {
     downloadLabel: (kind: string, n: number) =>
       `Скачать ${kind === 'receipt' ? 'квитанцию' : 'счёт'} № ${n} в PDF`,
     forOrder: (id: number) => `заказ №${id}`,
-    forService: (id: number) => `продление услуги №${id}`,
+    forService: (id: number) => `услуга №${id}`,
     pages: 'Страницы документов',
   },
 };

@@ -270,14 +270,15 @@ export async function changeTariff(
         .select('name')
         .where('id', '=', service.tariff_id)
         .executeTakeFirstOrThrow();
-      const days = `${p.remainingDays} of ${p.fullDays} days`;
+      // The days left can outnumber the period's (a service renewed early): no "of N".
+      const days = `for ${p.remainingDays} days`;
       await issueChangeInvoice(tx, ctx, {
         accountId: toId(service.account_id),
         serviceId,
         currency,
         description: p.addonChange
-          ? `Addon change on ${p.newTariff.tariff.name}, ${days}`
-          : `Tariff change ${from.name} → ${p.newTariff.tariff.name}, ${days}`,
+          ? `Addon change on ${p.newTariff.tariff.name} ${days}`
+          : `Tariff change ${from.name} → ${p.newTariff.tariff.name} ${days}`,
         start: today.toString(),
         end: service.expires_on,
         amountMinor: p.differenceMinor,

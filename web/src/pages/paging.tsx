@@ -35,7 +35,9 @@ export function Pager({
   const turn = (go: () => void) => () => {
     go();
     const el = top?.current;
-    if (el && el.getBoundingClientRect().top < 0) el.scrollIntoView({ block: 'start' });
+    // Above the window, or behind a fixed header (the element's scroll-margin-top says how tall).
+    if (el && el.getBoundingClientRect().top < (Number.parseFloat(getComputedStyle(el).scrollMarginTop) || 0))
+      el.scrollIntoView({ block: 'start' });
   };
   return (
     <Group justify="space-between" mt="sm" role="group" aria-label={label}>
