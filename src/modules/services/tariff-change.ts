@@ -32,6 +32,7 @@ const date = (s: string) => Temporal.PlainDate.from(s);
 
 export interface TariffChangePlan {
   readonly service: ServiceRow;
+  readonly oldTariff: TariffAggregate;
   readonly newTariff: TariffAggregate;
   readonly remainingDays: number;
   readonly fullDays: number;
@@ -147,6 +148,7 @@ async function plan(
   const newAmountMinor = prorate(newFull.totalMinor, rem, days);
   return {
     service,
+    oldTariff,
     newTariff,
     remainingDays,
     fullDays,
@@ -265,11 +267,6 @@ export async function changeTariff(
     if (p.differenceMinor < 0n) await ctx.hooks.afterCredit(tx, ctx, toId(service.account_id));
     // The document counter is the last lock the transaction takes (D-invoices).
     if (p.differenceMinor > 0n && ledgerEntryId !== null) {
-      const from = await tx
-        .selectFrom('tariffs')
-        .select('name')
-        .where('id', '=', service.tariff_id)
-        .executeTakeFirstOrThrow();
       // The days left can outnumber the period's (a service renewed early): no "of N".
       const days = `for ${p.remainingDays} days`;
       await issueChangeInvoice(tx, ctx, {
@@ -278,7 +275,7 @@ export async function changeTariff(
         currency,
         description: p.addonChange
           ? `Addon change on ${p.newTariff.tariff.name} ${days}`
-          : `Tariff change ${from.name} → ${p.newTariff.tariff.name} ${days}`,
+          : `Tariff change ${p.oldTariff.tariff.name} → ${p.newTariff.tariff.name} ${days}`,
         start: today.toString(),
         end: service.expires_on,
         amountMinor: p.differenceMinor,

@@ -78,7 +78,7 @@ function Ledger({ id }: { id: string }) {
         api.GET('/api/v1/accounts/{id}/ledger', {
           params: {
             path: { id },
-            query: { limit: PAGE, ...(pages.before !== undefined ? { before: String(pages.before) } : {}) },
+            query: { limit: PAGE, ...pages.query },
           },
         }),
       ),
@@ -162,7 +162,7 @@ function Payments({ id }: { id: string }) {
         api.GET('/api/v1/accounts/{id}/payments', {
           params: {
             path: { id },
-            query: { limit: PAGE, ...(pages.before !== undefined ? { before: String(pages.before) } : {}) },
+            query: { limit: PAGE, ...pages.query },
           },
         }),
       ),
@@ -229,7 +229,7 @@ function Documents() {
       call(
         api.GET('/api/v1/invoices', {
           params: {
-            query: { limit: PAGE, ...(pages.before !== undefined ? { before: String(pages.before) } : {}) },
+            query: { limit: PAGE, ...pages.query },
           },
         }),
       ),

@@ -20,7 +20,7 @@ export function ServicesPage() {
     queryFn: () =>
       call(
         api.GET('/api/v1/services', {
-          params: { query: { limit: PAGE, ...(before !== undefined ? { before: String(before) } : {}) } },
+          params: { query: { limit: PAGE, ...pages.query } },
         }),
       ),
     placeholderData: keepPreviousData,

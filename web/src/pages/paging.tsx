@@ -8,8 +8,11 @@ import { useI18n } from '../i18n';
  */
 export function useCursorPages() {
   const [cursors, setCursors] = useState<(number | undefined)[]>([undefined]);
+  const before = cursors[cursors.length - 1];
   return {
-    before: cursors[cursors.length - 1],
+    before,
+    /** The list request's cursor parameter: `{ before }` past the first page, nothing on it. */
+    query: before !== undefined ? { before: String(before) } : {},
     hasNewer: cursors.length > 1,
     newer: () => setCursors((c) => c.slice(0, -1)),
     older: (next: number) => setCursors((c) => [...c, next]),

@@ -53,7 +53,7 @@ export function ClientsPage() {
             query: {
               limit: PAGE,
               ...(q ? { q } : {}),
-              ...(before !== undefined ? { before: String(before) } : {}),
+              ...pages.query,
             },
           },
         }),
@@ -427,7 +427,7 @@ function ClientServices({ id }: { id: number }) {
             query: {
               limit: 10,
               accountId: String(id),
-              ...(before !== undefined ? { before: String(before) } : {}),
+              ...pages.query,
             },
           },
         }),
@@ -486,7 +486,7 @@ function ClientOrders({ id }: { id: number }) {
             query: {
               limit: 10,
               accountId: String(id),
-              ...(before !== undefined ? { before: String(before) } : {}),
+              ...pages.query,
             },
           },
         }),
@@ -543,7 +543,7 @@ function Ledger({ id }: { id: number }) {
           ...idPath(id),
           params: {
             ...idPath(id).params,
-            query: { limit: 20, ...(before !== undefined ? { before: String(before) } : {}) },
+            query: { limit: 20, ...pages.query },
           },
         }),
       ),

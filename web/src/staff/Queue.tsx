@@ -111,7 +111,7 @@ export function QueuePage() {
     queryFn: () =>
       call(
         api.GET('/api/v1/tasks', {
-          params: { query: { status: 'open', limit: PAGE, ...cursor(taskPages.before) } },
+          params: { query: { status: 'open', limit: PAGE, ...taskPages.query } },
         }),
       ),
     placeholderData: keepPreviousData,
@@ -121,7 +121,7 @@ export function QueuePage() {
     queryFn: () =>
       call(
         api.GET('/api/v1/operations', {
-          params: { query: { status: 'failed', openTask: 'false', limit: PAGE, ...cursor(opPages.before) } },
+          params: { query: { status: 'failed', openTask: 'false', limit: PAGE, ...opPages.query } },
         }),
       ),
     placeholderData: keepPreviousData,
@@ -195,8 +195,6 @@ function QueueList({
 
 /** A section scrolled to its start stops below the app shell's fixed header, not under it. */
 const BELOW_HEADER = { scrollMarginTop: 'calc(var(--app-shell-header-height, 60px) + 16px)' };
-
-const cursor = (before: number | undefined) => (before !== undefined ? { before: String(before) } : {});
 
 function TaskCard({ task }: { task: Task }) {
   const { t } = useI18n();

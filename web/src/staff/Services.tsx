@@ -65,7 +65,7 @@ export function StaffServicesPage() {
       call(
         api.GET('/api/v1/services', {
           params: {
-            query: { limit: PAGE, ...filters, ...(before !== undefined ? { before: String(before) } : {}) },
+            query: { limit: PAGE, ...filters, ...pages.query },
           },
         }),
       ),
